@@ -1,0 +1,48 @@
+"""The error family: one root, raised at the boundary, worded for the person who must act."""
+
+from __future__ import annotations
+
+from hal.errors import DeviceError, StocktakerError
+
+__all__ = [
+    "ConfigError",
+    "DeviceError",
+    "ManifestError",
+    "QueueError",
+    "RegisterError",
+    "StocktakerError",
+]
+
+
+class ConfigError(StocktakerError, ValueError):
+    """The configuration file is missing, unreadable or names a wrong key or value."""
+
+    exit_code = 2
+
+
+class ManifestError(ConfigError):
+    """The expected-inventory file cannot be used; the message names file, line and column."""
+
+    def __init__(self, path: object, line: int | None, column: str | None, problem: str) -> None:
+        where = str(path)
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.line = line
+        self.column = column
+        self.problem = problem
+
+
+class RegisterError(StocktakerError):
+    """The asset register (or its outbox folder) refused or failed a request."""
+
+    exit_code = 4
+
+
+class QueueError(StocktakerError, OSError):
+    """The on-device sighting queue cannot be read or written (full disk, corrupt file)."""
+
+    exit_code = 5

@@ -1,0 +1,24 @@
+"""``Read``: one raw payload as a reader delivered it, before any meaning is given to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Read:
+    """A raw read from a camera, HID scanner or RFID reader.
+
+    Attributes:
+        payload: the bytes the reader delivered, untouched (no decoding, no stripping).
+        symbology: what kind of code it came from (``QR``, ``CODE128``, ``EAN13``...);
+            ``UNKNOWN`` when the reader cannot tell (a keyboard-wedge scanner).
+        source: the reader's name as configured (``camera``, ``stdin``...).
+        at: the reader's monotonic time of the read, in seconds. Only reads from the
+            same source are ever compared by time.
+    """
+
+    payload: bytes
+    symbology: str
+    source: str
+    at: float

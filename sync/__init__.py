@@ -1,0 +1,1 @@
+"""The way out: the durable sighting queue, the register adapters and batch sync."""
