@@ -2,14 +2,54 @@
 
 ``parse_read`` turns a :class:`hal.read.Read` into a :class:`Tag` or raises
 :class:`TagRejected` with a reason a technician can act on. It is a pure function.
+
+What a payload may be, in the order it is tried (after an AIM symbology identifier such
+as ``]Q1`` is stripped and recorded):
+
+* ``LOC:<room>``: a room label;
+* an ``http(s)`` URL: a register page (``.../hardware/42``, ``.../ht/IT-004512``,
+  ``...?tag=IT-004512``) or a GS1 Digital Link (``https://id.example.com/8004/...``);
+* GS1 data (AI 8004 GIAI and AI 21 serial), recognised by a GS1 AIM identifier or
+  symbology, a GS separator, or the human-readable ``(8004)...`` form;
+* plain text: an asset tag when it matches the configured pattern, else a serial number.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
+import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
+from firmware.gs1 import (
+    GS,
+    GS1_AIMS,
+    GS1_SYMBOLOGIES,
+    AssetKeys,
+    GS1Error,
+    is_digital_link,
+    is_element_string,
+    is_hri,
+    parse_digital_link,
+    parse_message,
+    split_aim,
+    symbology_from_aim,
+)
 from hal.read import Read
+
+__all__ = [
+    "DEFAULT_TAG_PATTERN",
+    "MAX_PAYLOAD_CHARS",
+    "Tag",
+    "TagKind",
+    "TagRejected",
+    "parse_read",
+    "payload_text",
+    "symbology_from_aim",
+]
 
 
 class TagKind(str, enum.Enum):
@@ -46,3 +86,169 @@ class TagRejected(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+MAX_PAYLOAD_CHARS = 256
+"""Longest payload, in characters, that can be a tag."""
+
+DEFAULT_TAG_PATTERN = r"[A-Za-z]{0,10}[-_ ]?[0-9]{1,12}"
+"""What a plain asset tag looks like unless configured otherwise.
+
+Up to ten letters, an optional ``-``, ``_`` or space, then 1 to 12 digits: ``IT-004512``,
+``LAP_0042``, ``004512``. Plain text that does not match the whole pattern is taken as a
+manufacturer serial number (``5CG1234XYZ``); the register lookup tries both fields anyway.
+"""
+
+# A UTF-8 character is at most 4 bytes: anything longer cannot be short enough.
+_MAX_PAYLOAD_BYTES = 4 * MAX_PAYLOAD_CHARS
+_TOO_LONG = f"label over {MAX_PAYLOAD_CHARS} characters"
+
+# Cc/Cf: C0/C1 controls, DEL, zero-width and bidi characters. Zl/Zp: Unicode line breaks,
+# which would split a label over two lines on screen and in reports.
+_REJECTED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+_LOCATION_RE = re.compile(r"LOC:", re.IGNORECASE)
+_URL_RE = re.compile(r"https?://", re.IGNORECASE)
+# Register page URLs, matched at the end of the path so any base path may come before.
+# QR codes in alphanumeric mode are upper case, hence IGNORECASE.
+_ID_PATH_RE = re.compile(r"/hardware/([0-9]+)(?:/view)?/?\Z", re.IGNORECASE)
+_TAG_PATH_RE = re.compile(r"/(?:ht|hardware/bytag)/([^/]+)/?\Z", re.IGNORECASE)
+_TAG_QUERY_KEYS = frozenset({"tag", "assettag"})
+
+
+def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_PATTERN) -> Tag:
+    """Give a raw read its meaning.
+
+    Args:
+        read: the raw read; only ``payload`` and ``symbology`` are looked at.
+        tag_pattern: regular expression a whole plain-text payload must match to be an
+            asset tag rather than a serial number (a string from the configuration, or
+            an already compiled pattern).
+
+    Returns:
+        The tag the payload names.
+
+    Raises:
+        TagRejected: the payload is not a tag: empty, over ``MAX_PAYLOAD_CHARS``, not
+            UTF-8, holding control characters, invalid GS1, or a URL naming no asset.
+    """
+    text = _decode(read.payload)
+    _reject_controls(text, allow_gs=True)
+    aim, text = split_aim(text)
+    text = text.strip(" ")
+    if not text:
+        raise TagRejected("empty label")
+    if _LOCATION_RE.match(text):
+        return _location(text, aim)
+    if _URL_RE.match(text):
+        return _from_url(text, aim)
+    if is_hri(text):
+        _reject_controls(text, allow_gs=False)
+        return _from_gs1(parse_message, text, "gs1", aim)
+    if aim in GS1_AIMS or read.symbology in GS1_SYMBOLOGIES or is_element_string(text):
+        return _from_gs1(parse_message, text, "gs1", aim)
+    _reject_controls(text, allow_gs=False)
+    pattern = tag_pattern if isinstance(tag_pattern, re.Pattern) else _compiled(tag_pattern)
+    kind = TagKind.ASSET_TAG if pattern.fullmatch(text) else TagKind.SERIAL
+    return Tag(kind, text, "plain", aim)
+
+
+def payload_text(payload: bytes) -> str:
+    """A printable, single-line rendering of any raw payload, for reports and screens.
+
+    Printable UTF-8 text is kept as is; other characters are shown as ``\\x07``,
+    ``\\u200b`` or ``\\U0001f600`` and bytes that are not UTF-8 as ``\\xff``.
+
+    Args:
+        payload: the bytes a reader delivered.
+
+    Returns:
+        The rendering; never raises.
+    """
+    text = bytes(payload).decode("utf-8", errors="backslashreplace")
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    # \u even below 0x100, so that an escaped character never reads like an invalid byte.
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _decode(payload: bytes) -> str:
+    if len(payload) > _MAX_PAYLOAD_BYTES:
+        raise TagRejected(_TOO_LONG)
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TagRejected("not UTF-8 text") from None
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise TagRejected(_TOO_LONG)
+    # HID scanners end a read with Enter (CR, LF or both), sometimes after padding spaces.
+    return text.rstrip("\r\n ").lstrip(" ")
+
+
+def _reject_controls(text: str, *, allow_gs: bool) -> None:
+    for ch in text:
+        if ch == GS and allow_gs:
+            continue
+        if unicodedata.category(ch) in _REJECTED_CATEGORIES:
+            raise TagRejected(f"control character U+{ord(ch):04X} in label")
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _location(text: str, aim: str | None) -> Tag:
+    room = text[len("LOC:") :].strip(" ")
+    _reject_controls(room, allow_gs=False)
+    if not room:
+        raise TagRejected("location label without a room name")
+    return Tag(TagKind.LOCATION, room, "location", aim)
+
+
+def _from_url(url: str, aim: str | None) -> Tag:
+    _reject_controls(url, allow_gs=False)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise TagRejected("malformed URL") from None
+    if match := _ID_PATH_RE.search(parts.path):
+        return Tag(TagKind.ASSET_ID, match[1], "url", aim)
+    if match := _TAG_PATH_RE.search(parts.path):
+        return _url_tag(match[1], aim)
+    if is_digital_link(parts.path.split("/")):
+        return _from_gs1(parse_digital_link, url, "gs1-digital-link", aim)
+    for field in parts.query.split("&"):
+        key, _, value = field.partition("=")
+        if unquote(key).casefold() in _TAG_QUERY_KEYS:
+            return _url_tag(value.replace("+", " "), aim)
+    raise TagRejected("URL does not name an asset")
+
+
+def _url_tag(value: str, aim: str | None) -> Tag:
+    # Strict, unlike urllib's default, which turns invalid UTF-8 into U+FFFD silently.
+    try:
+        value = unquote(value, errors="strict").strip(" ")
+    except UnicodeDecodeError:
+        raise TagRejected("not UTF-8 text in URL") from None
+    _reject_controls(value, allow_gs=False)
+    if not value:
+        raise TagRejected("URL with an empty asset tag")
+    return Tag(TagKind.ASSET_TAG, value, "url", aim)
+
+
+def _from_gs1(parse: Callable[[str], AssetKeys], data: str, scheme: str, aim: str | None) -> Tag:
+    try:
+        keys = parse(data)
+    except GS1Error as exc:
+        raise TagRejected(f"invalid GS1 data: {exc}") from None
+    if keys.giai is not None:
+        return Tag(TagKind.ASSET_TAG, keys.giai, scheme, aim, serial=keys.serial)
+    if keys.serial is not None:
+        return Tag(TagKind.SERIAL, keys.serial, scheme, aim)
+    raise TagRejected("GS1 data without an asset identifier (AI 8004) or serial (AI 21)")
