@@ -1,0 +1,55 @@
+"""Time on a device with no real-time clock: wall time, monotonic time, boot id, NTP state."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import time
+from pathlib import Path
+
+_TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
+
+
+class SystemClock:
+    """The clock a sighting is stamped with.
+
+    ``synced()`` is True when systemd-timesyncd has synchronised the clock since boot, or,
+    for any other NTP daemon, when the kernel reports the clock synchronised (adjtimex).
+    A Pi without network keeps its last saved time, so sightings carry this flag.
+    """
+
+    def wall(self) -> float:
+        """Seconds since the epoch, as the wall clock says (may be wrong before NTP)."""
+        return time.time()
+
+    def mono(self) -> float:
+        """Seconds since boot, including suspend; never jumps."""
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+    def boot_id(self) -> str:
+        """The kernel's id of this boot (monotonic times compare only within one boot)."""
+        try:
+            return _BOOT_ID.read_text(encoding="ascii").strip()
+        except OSError:
+            return ""
+
+    def synced(self) -> bool:
+        """True when the wall clock is known to be NTP-synchronised."""
+        if _TIMESYNCD_FLAG.exists():
+            return True
+        return _kernel_says_synced()
+
+
+def _kernel_says_synced() -> bool:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return False
+    buf = ctypes.create_string_buffer(512)  # struct timex; modes = 0 only reads
+    state = libc.adjtimex(buf)
+    return state not in (-1, _TIME_ERROR)

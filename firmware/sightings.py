@@ -1,0 +1,99 @@
+"""``Sighting``: the durable record of one scan event, and how it is stamped."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from firmware import __version__
+from firmware.tags import Tag
+from firmware.verdicts import Verdict
+from hal.read import Read
+
+
+class Clock(Protocol):
+    """What a sighting needs to know about time (see :class:`firmware.clock.SystemClock`)."""
+
+    def wall(self) -> float: ...
+    def mono(self) -> float: ...
+    def boot_id(self) -> str: ...
+    def synced(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One scan event, as queued on the device and synced to the register.
+
+    ``sighting_id`` is a UUID made at scan time; it is the idempotency key of every later
+    transfer, so a sighting sent twice is applied once.
+    """
+
+    sighting_id: str
+    device_id: str
+    session_id: str
+    location: str | None
+    technician: str
+    tag: dict[str, Any] | None
+    asset_tag: str | None
+    payload: str
+    symbology: str
+    source: str
+    verdict: str
+    recorded_location: str | None
+    reason: str | None
+    wall_time: str
+    clock_synchronized: bool
+    monotonic: float
+    boot_id: str
+    firmware_version: str
+
+    def to_record(self) -> dict[str, Any]:
+        """The sighting as a JSON-able dict (the queue and outbox format)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who and where a sighting is made: fixed for one audit session."""
+
+    device_id: str
+    session_id: str
+    location: str | None
+    technician: str
+
+
+def iso_utc(epoch: float) -> str:
+    """``epoch`` seconds as ISO 8601 in UTC with milliseconds (``2026-11-24T09:15:02.120Z``)."""
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def make_sighting(
+    stamp: Stamp, read: Read, payload: str, tag: Tag | None, verdict: Verdict, clock: Clock
+) -> Sighting:
+    """Stamp a verdict into a new :class:`Sighting` with a fresh UUID and the clock's state."""
+    return Sighting(
+        sighting_id=str(uuid.uuid4()),
+        device_id=stamp.device_id,
+        session_id=stamp.session_id,
+        location=stamp.location,
+        technician=stamp.technician,
+        tag=None if tag is None else {
+            "kind": tag.kind.value, "value": tag.value, "scheme": tag.scheme,
+            "aim": tag.aim, "serial": tag.serial,
+        },
+        asset_tag=verdict.asset.asset_tag if verdict.asset else None,
+        payload=payload,
+        symbology=read.symbology,
+        source=read.source,
+        verdict=verdict.kind.value,
+        recorded_location=verdict.recorded_location,
+        reason=verdict.reason,
+        wall_time=iso_utc(clock.wall()),
+        clock_synchronized=clock.synced(),
+        monotonic=clock.mono(),
+        boot_id=clock.boot_id(),
+        firmware_version=__version__,
+    )

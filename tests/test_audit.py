@@ -1,0 +1,74 @@
+"""Verdicts of one room's audit, and what is expected, ghost or retired."""
+
+from __future__ import annotations
+
+from firmware.audit import AuditSession
+from firmware.inventory import Asset, Inventory
+from firmware.tags import Tag, TagKind
+from firmware.verdicts import VerdictKind
+
+ASSETS = [
+    Asset("IT-1", "S1", "Laptop", "Storage B", "Ready to Deploy", id=1),
+    Asset("IT-2", "S2", "Dock", "storage b ", "Deployed", id=2),
+    Asset("IT-3", "S3", "Screen", "Storage A", "Ready to Deploy", id=3),
+    Asset("IT-4", "S4", "Old laptop", "Storage B", "ARCHIVED", id=4),
+    Asset("IT-5", "S5", "Phone", "", "Ready to Deploy", id=5),
+]
+
+
+def tag(value: str, kind: TagKind = TagKind.ASSET_TAG) -> Tag:
+    return Tag(kind, value, "plain")
+
+
+def judged(session: AuditSession, t: Tag):
+    verdict = session.judge(t)
+    session.count(verdict, t)
+    return verdict
+
+
+def test_expected_excludes_retired_and_other_rooms_and_ignores_case() -> None:
+    session = AuditSession(Inventory(ASSETS), "Storage B")
+    assert [a.asset_tag for a in session.expected] == ["IT-1", "IT-2"]
+
+
+def test_every_live_verdict() -> None:
+    session = AuditSession(Inventory(ASSETS), "Storage B")
+    assert judged(session, tag("IT-1")).kind is VerdictKind.VERIFIED
+    mislocated = judged(session, tag("3", TagKind.ASSET_ID))
+    assert (mislocated.kind, mislocated.recorded_location) == (VerdictKind.MISLOCATED, "Storage A")
+    assert judged(session, tag("S5", TagKind.SERIAL)).recorded_location == ""
+    assert judged(session, tag("IT-99")).kind is VerdictKind.UNREGISTERED
+    assert judged(session, tag("IT-4")).kind is VerdictKind.RETIRED
+    repeat = judged(session, tag("S1", TagKind.SERIAL))
+    assert (repeat.kind, repeat.label, repeat.reason) == (VerdictKind.REPEAT, "IT-1", "first verified")
+    assert judged(session, tag("IT-99")).kind is VerdictKind.REPEAT
+    assert session.counts == {"verified": 1, "mislocated": 2, "unregistered": 1, "retired": 1,
+                              "repeat": 2}
+    assert [a.asset_tag for a in session.ghosts()] == ["IT-2"]
+    progress = session.progress()
+    assert (progress.verified, progress.expected) == (1, 2)
+    summary = session.summary()
+    assert (summary.ghost, summary.repeat, summary.rejected) == (1, 2, 0)
+
+
+def test_a_verdict_not_counted_leaves_the_session_unchanged() -> None:
+    session = AuditSession(Inventory(ASSETS), "Storage B")
+    session.judge(tag("IT-1"))  # e.g. its sighting could not be saved
+    assert session.judge(tag("IT-1")).kind is VerdictKind.VERIFIED
+    assert session.scanned == 0 and len(session.ghosts()) == 2
+
+
+def test_no_room_yet_rejects_then_room_label_sets_it() -> None:
+    session = AuditSession(Inventory(ASSETS), None)
+    verdict = session.judge(tag("IT-1"))
+    assert verdict.kind is VerdictKind.REJECTED and "LOC:" in (verdict.reason or "")
+    session.locate("Storage B")
+    assert judged(session, tag("IT-1")).kind is VerdictKind.VERIFIED
+
+
+def test_lookup_order_tag_then_id_then_serial() -> None:
+    inventory = Inventory([Asset("S9", "X"), Asset("IT-7", "S9", id=7)])
+    assert inventory.lookup(tag("S9")).asset_tag == "S9"  # asset tag wins over serial
+    assert inventory.lookup(tag("7", TagKind.ASSET_ID)).asset_tag == "IT-7"
+    assert inventory.lookup(tag("IT-7", TagKind.ASSET_ID)) is None
+    assert inventory.lookup(Tag(TagKind.ASSET_TAG, "GIAI-1", "gs1", serial="S9")).asset_tag == "IT-7"
