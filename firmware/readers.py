@@ -1,0 +1,73 @@
+"""Reads from several readers at once, and the de-bounce that makes one read of a burst."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+
+from hal.errors import DeviceError
+from hal.read import Read
+
+_END = object()
+
+
+class RepeatFilter:
+    """Drops a read of the same thing from the same source within ``window`` seconds.
+
+    The window slides: a label held in front of the camera for ten seconds is one read.
+    Times are the readers' own monotonic times (``Read.at``), compared per source only.
+    """
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._last: dict[tuple[str, Hashable], float] = {}
+
+    def admit(self, source: str, key: Hashable, at: float) -> bool:
+        """True when this read is new, False when it repeats one within the window."""
+        last = self._last.get((source, key))
+        self._last[(source, key)] = at
+        if len(self._last) > 4096:
+            self._forget_older_than(at - self.window)
+        return last is None or at - last >= self.window
+
+    def _forget_older_than(self, limit: float) -> None:
+        self._last = {k: t for k, t in self._last.items() if t >= limit}
+
+
+class ReaderFailed(DeviceError):
+    """A reader stopped with an error; ``__cause__`` holds it."""
+
+
+def merge_reads(streams: Sequence[Iterable[Read]]) -> Iterator[Read]:
+    """Yield reads from every stream as they arrive; ends when all streams have ended.
+
+    One stream is read in the caller's thread; several are each drained by a daemon
+    thread into one queue. An exception in a reader is raised here as :class:`ReaderFailed`.
+    """
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    inbox: queue.Queue[object] = queue.Queue(maxsize=256)
+    for stream in streams:
+        threading.Thread(target=_drain, args=(stream, inbox), daemon=True,
+                         name="reader").start()
+    running = len(streams)
+    while running:
+        item = inbox.get()
+        if item is _END:
+            running -= 1
+        elif isinstance(item, BaseException):
+            raise ReaderFailed(str(item)) from item
+        else:
+            yield item  # type: ignore[misc]
+
+
+def _drain(stream: Iterable[Read], inbox: queue.Queue[object]) -> None:
+    try:
+        for read in stream:
+            inbox.put(read)
+    except Exception as exc:  # handed to the consumer, which raises it
+        inbox.put(exc)
+    finally:
+        inbox.put(_END)
