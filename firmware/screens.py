@@ -1,0 +1,320 @@
+"""The OLED screens, drawn as 128x64 one-bit images by pure functions.
+
+Every screen uses only Pillow's embedded bitmap font (6x11 px cells, 21 columns on the
+panel) and, for headlines, the same font scaled 2x with nearest-neighbour (10 columns),
+so a screen renders to the same pixels on every machine. Text that does not fit is
+shortened with an ellipsis; characters the font cannot draw become ``?``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PIL import Image, ImageDraw, ImageFont
+
+from firmware.verdicts import Progress, Summary, Verdict, VerdictKind
+
+WIDTH, HEIGHT = 128, 64
+CELL_W, CELL_H = 6, 11
+COLUMNS = 21
+HEADLINE_COLUMNS = 10
+ELLIPSIS = "\u2026"
+ON, OFF = 255, 0  # pixel values of a mode-"1" image
+
+_FONT = ImageFont.load_default_imagefont()
+_X = 1  # left margin of normal text; 21 cells then end at x=126
+_BAR_H = 16  # headline bar height
+_HEADLINE_Y = -4  # the scaled font's top rows are accent space, unused by headlines
+_DETAIL_Y = (16, 27, 38)
+_RULE_Y = 50
+_FOOTER_Y = 52
+
+HEADLINES: dict[VerdictKind, str] = {
+    VerdictKind.VERIFIED: "OK",
+    VerdictKind.MISLOCATED: "WRONG ROOM",
+    VerdictKind.UNREGISTERED: "UNKNOWN",
+    VerdictKind.RETIRED: "RETIRED",
+    VerdictKind.REPEAT: "SEEN",
+    VerdictKind.REJECTED: "BAD LABEL",
+}
+
+# Verdicts that need the technician's attention get an inverted headline bar.
+_ALERTS = frozenset(
+    {VerdictKind.MISLOCATED, VerdictKind.UNREGISTERED, VerdictKind.RETIRED, VerdictKind.REJECTED}
+)
+
+
+def printable(text: str) -> str:
+    """Replace every character the bitmap font cannot draw with ``?``.
+
+    The font draws printable Latin-1 (``U+0020``-``U+007E`` and ``U+00A1``-``U+00FF``);
+    a no-break space becomes a plain space (the font gives it no width).
+    """
+    return "".join(
+        " " if char == "\xa0" else char if " " <= char <= "~" or "\xa1" <= char <= "\xff" else "?"
+        for char in text
+    )
+
+
+def keep_start(text: str, columns: int) -> str:
+    """``text`` made printable and cut to ``columns``, keeping its start (names, rooms)."""
+    text = printable(text)
+    if len(text) <= columns:
+        return text
+    return text[: columns - 1].rstrip() + ELLIPSIS if columns > 0 else ""
+
+
+def keep_end(text: str, columns: int) -> str:
+    """``text`` made printable and cut to ``columns``, keeping its end (tags, serials)."""
+    text = printable(text)
+    if len(text) <= columns:
+        return text
+    return ELLIPSIS + text[len(text) - columns + 1 :].lstrip() if columns > 0 else ""
+
+
+def wrap(text: str, columns: int, lines: int) -> list[str]:
+    """Word-wrap ``text`` onto at most ``lines`` lines of ``columns`` characters.
+
+    Words longer than a line are split; what does not fit on the last line is cut
+    with an ellipsis.
+    """
+    out: list[str] = []
+    current = ""
+    for word in (printable(word) for word in text.split()):
+        while len(out) < lines - 1 and len(current) + bool(current) + len(word) > columns:
+            if current:
+                out.append(current)
+                current = ""
+            else:
+                out.append(word[:columns])
+                word = word[columns:]
+        current = f"{current} {word}" if current else word
+    if current and lines > 0:
+        out.append(keep_start(current, columns))
+    return out
+
+
+def _blank() -> Image.Image:
+    return Image.new("1", (WIDTH, HEIGHT), OFF)
+
+
+def _text(
+    image: Image.Image, x: int, y: int, text: str, *, scale: int = 1, fill: int = ON
+) -> None:
+    """Draw ``text`` (already printable) with its cells' top-left corner at (x, y)."""
+    if not text:
+        return
+    mask = Image.new("1", (CELL_W * len(text), CELL_H), OFF)
+    ImageDraw.Draw(mask).text((0, 0), text.replace(ELLIPSIS, " "), font=_FONT, fill=ON)
+    for index, char in enumerate(text):
+        if char == ELLIPSIS:  # the font has no ellipsis: three dots on the baseline
+            for dx in (0, 2, 4):
+                mask.putpixel((index * CELL_W + dx, 8), ON)
+    if scale != 1:
+        mask = mask.resize((mask.width * scale, mask.height * scale), Image.Resampling.NEAREST)
+    image.paste(fill, (x, y), mask)
+
+
+def _centred(image: Image.Image, y: int, text: str) -> None:
+    _text(image, (WIDTH - CELL_W * len(text)) // 2, y, text)
+
+
+def _right(image: Image.Image, x_end: int, y: int, text: str) -> None:
+    _text(image, x_end - CELL_W * len(text), y, text)
+
+
+def _big_layout(text: str, room: int) -> list[int]:
+    """The x offset of each character of a 2x line: one pixel of tracking when it fits.
+
+    The font's glyphs fill their cells, so scaled letters would touch without tracking;
+    spaces advance less than letters to leave room for it.
+    """
+    for tracking in (1, 0):
+        offsets, x = [], 0
+        for char in text:
+            offsets.append(x)
+            x += (8 if char == " " else 2 * CELL_W) + tracking
+        if x - tracking <= room:
+            break
+    return offsets
+
+
+def _big_width(text: str, room: int) -> int:
+    offsets = _big_layout(text, room)
+    return offsets[-1] + 2 * CELL_W if offsets else 0
+
+
+def _big(image: Image.Image, x: int, y: int, text: str, *, fill: int = ON) -> None:
+    """Draw ``text`` (already shortened) at twice the font's size."""
+    for offset, char in zip(_big_layout(text, WIDTH - x - 2), text):
+        _text(image, x + offset, y, char, scale=2, fill=fill)
+
+
+def _tick(draw: ImageDraw.ImageDraw, fill: int) -> None:
+    draw.line([(112, 8), (116, 12), (124, 3)], fill=fill, width=2)
+
+
+def _cross(draw: ImageDraw.ImageDraw, fill: int) -> None:
+    draw.line([(114, 3), (123, 12)], fill=fill, width=2)
+    draw.line([(114, 12), (123, 3)], fill=fill, width=2)
+
+
+_Icon = Callable[[ImageDraw.ImageDraw, int], None]
+_ICON_X = 108  # icons sit right of the headline, at x 112..124, when the headline ends here
+
+
+def _headline(image: Image.Image, text: str, *, alert: bool, icon: _Icon | None = None) -> None:
+    """Draw the 2x headline in the top bar, inverted when ``alert``, with an icon if it fits."""
+    draw = ImageDraw.Draw(image)
+    if alert:
+        draw.rectangle([0, 0, WIDTH - 1, _BAR_H - 1], fill=ON)
+    text = keep_start(text, HEADLINE_COLUMNS)
+    _big(image, 2, _HEADLINE_Y, text, fill=OFF if alert else ON)
+    if icon is not None and 2 + _big_width(text, WIDTH - 4) <= _ICON_X:
+        icon(draw, OFF if alert else ON)
+
+
+def _footer(image: Image.Image, progress: Progress) -> None:
+    """Room on the left, ``verified/expected`` on the right, under a rule."""
+    ImageDraw.Draw(image).line([(0, _RULE_Y), (WIDTH - 1, _RULE_Y)], fill=ON)
+    count = printable(f"{progress.verified}/{progress.expected}")
+    room = progress.location if progress.location is not None else "no room"
+    _text(image, _X, _FOOTER_Y, keep_start(room, COLUMNS - len(count) - 1))
+    _right(image, _X + CELL_W * COLUMNS, _FOOTER_Y, count)
+
+
+def _details(verdict: Verdict, kind: VerdictKind) -> list[str]:
+    """The detail lines under a verdict's headline (three at most)."""
+    asset = verdict.asset
+    tag = keep_end(asset.asset_tag if asset is not None else verdict.label, COLUMNS)
+    name = keep_start(asset.name, COLUMNS) if asset is not None else ""
+    if kind is VerdictKind.VERIFIED:
+        return [tag, name]
+    if kind is VerdictKind.MISLOCATED:
+        where = (verdict.recorded_location or "").strip() or "no location"
+        return [tag, keep_start(f"Reg: {where}", COLUMNS), name]
+    if kind is VerdictKind.UNREGISTERED:
+        return [keep_end(verdict.label, COLUMNS), "not in register"]
+    if kind is VerdictKind.RETIRED:
+        status = (asset.status if asset is not None else "").strip() or "retired"
+        return [tag, keep_start(f"Status: {status}", COLUMNS), name]
+    if kind is VerdictKind.REPEAT:
+        return [tag, "already counted", keep_start(verdict.reason or "", COLUMNS)]
+    reason = wrap(verdict.reason or "unreadable label", COLUMNS, 2)  # REJECTED
+    return [*reason, keep_end(verdict.label, COLUMNS)]
+
+
+_ICONS: dict[VerdictKind, _Icon] = {
+    VerdictKind.VERIFIED: _tick,
+    VerdictKind.RETIRED: _cross,
+}
+
+
+def verdict_screen(verdict: Verdict, progress: Progress) -> Image.Image:
+    """The screen shown right after a scan: headline, details, room and count.
+
+    Args:
+        verdict: the verdict on the scan.
+        progress: the audit's progress including this scan.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    kind = VerdictKind(verdict.kind)
+    _headline(image, HEADLINES[kind], alert=kind in _ALERTS, icon=_ICONS.get(kind))
+    for y, line in zip(_DETAIL_Y, _details(verdict, kind)):
+        _text(image, _X, y, line)
+    _footer(image, progress)
+    return image
+
+
+def progress_screen(progress: Progress) -> Image.Image:
+    """The idle screen: room, a large ``verified/expected`` and a progress bar.
+
+    Without a room it asks the technician to scan a room label first.
+
+    Args:
+        progress: the audit's progress.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    if progress.location is None:
+        _headline(image, "SCAN ROOM", alert=False)
+        lines = ("Scan the room label", "LOC:<room name>", "before any asset.")
+        for y, line in zip(_DETAIL_Y, lines):
+            _text(image, _X, y, line)
+        return image
+    _centred(image, 0, keep_start(progress.location, COLUMNS))
+    count = keep_end(f"{progress.verified}/{progress.expected}", HEADLINE_COLUMNS)
+    _big(image, (WIDTH - _big_width(count, WIDTH - 4)) // 2, 11, count)
+    _centred(image, 33, "verified")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([4, 50, WIDTH - 5, 57], outline=ON)
+    if progress.expected > 0 and progress.verified > 0:
+        share = min(progress.verified, progress.expected) / progress.expected
+        draw.rectangle([6, 52, 6 + max(0, round(share * 115) - 1), 55], fill=ON)
+    return image
+
+
+# (label, Summary field) in two columns, as laid out on the screen.
+_SUMMARY_CELLS = (
+    ("Missing", "ghost"), ("Retired", "retired"),
+    ("Wrong rm", "mislocated"), ("Repeat", "repeat"),
+    ("Unknown", "unregistered"), ("Bad lbl", "rejected"),
+)  # fmt: skip
+
+
+def _count_cell(image: Image.Image, x: int, y: int, label: str, count: int) -> None:
+    """``label`` left and ``count`` right in a 10-column cell, the label cut if need be."""
+    number = printable(str(count))
+    _text(image, x, y, keep_start(label, 10 - len(number) - 1))
+    _right(image, x + CELL_W * 10, y, number)
+
+
+def summary_screen(summary: Summary) -> Image.Image:
+    """The end of an audit: room, verified of expected and the count of every verdict.
+
+    Args:
+        summary: the audit's totals.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 0, WIDTH - 1, 11], fill=ON)
+    _text(image, _X, 0, keep_start(f"Done: {summary.location}", COLUMNS), fill=OFF)
+    count = printable(f"{summary.verified}/{summary.expected}")
+    _text(image, _X, 13, keep_start("Verified", COLUMNS - len(count) - 1))
+    _right(image, _X + CELL_W * COLUMNS, 13, count)
+    for index, (label, field) in enumerate(_SUMMARY_CELLS):
+        x = _X if index % 2 == 0 else _X + CELL_W * 11
+        _count_cell(image, x, 25 + 12 * (index // 2), label, getattr(summary, field))
+    draw.line([(63, 26), (63, 59)], fill=ON)
+    return image
+
+
+def error_screen(title: str, message: str) -> Image.Image:
+    """A fault the technician must see: a headline and the message wrapped below it.
+
+    Args:
+        title: a word or two (large when it fits 10 columns).
+        message: what happened and what to do, wrapped over four lines.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, 0, WIDTH - 1, _BAR_H - 1], fill=ON)
+    title = printable(title)
+    if len(title) <= HEADLINE_COLUMNS:
+        _big(image, 2, _HEADLINE_Y, title, fill=OFF)
+    else:
+        _text(image, _X, 2, keep_start(title, COLUMNS), fill=OFF)
+    for y, line in zip((16, 27, 38, 49), wrap(message, COLUMNS, 4)):
+        _text(image, _X, y, line)
+    return image

@@ -1,0 +1,193 @@
+"""Buzzer and LED feedback: the pattern table, the terminal stand-in, gpio on MockFactory."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from gpiozero.exc import PinInvalidState
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from firmware.verdicts import VerdictKind
+from hal.errors import DeviceError
+from hal.feedback import BACKENDS, KINDS, PATTERNS, NullFeedback, open_feedback, pattern_for
+from hal.feedback.gpio import GpioFeedback
+
+BUZZER, GREEN, RED = 18, 23, 24
+WAIT = 10.0  # upper bound only: waits return as soon as the pattern ends
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    """A fresh mock pin factory, reset afterwards (as gpiozero's own tests do)."""
+    pins = MockFactory()
+    try:
+        yield pins
+    finally:
+        pins.reset()
+
+
+def states(factory: MockFactory, pin: int) -> list[bool]:
+    return [bool(state.state) for state in factory.pin(pin).states]
+
+
+# --- the table ----------------------------------------------------------------------------
+
+
+def test_table_covers_every_verdict_and_error_and_done() -> None:
+    assert set(KINDS) == {kind.value for kind in VerdictKind} | {"error", "done"}
+
+
+def test_patterns_sound_pairwise_different() -> None:
+    for a, b in itertools.combinations(KINDS, 2):
+        assert PATTERNS[a].beeps != PATTERNS[b].beeps, (a, b)
+
+
+def test_patterns_are_short_and_well_formed() -> None:
+    for kind, pattern in PATTERNS.items():
+        assert pattern.beeps, kind
+        assert all(on > 0 and off >= 0 for on, off in pattern.beeps), kind
+        assert pattern.duration <= 2.0, kind
+        assert pattern.led in ("green", "amber", "red", None), kind
+
+
+def test_the_brief_rhythms() -> None:
+    assert len(PATTERNS["verified"].beeps) == 1 and PATTERNS["verified"].led == "green"
+    assert len(PATTERNS["mislocated"].beeps) == 2 and PATTERNS["mislocated"].led == "amber"
+    assert len(PATTERNS["retired"].beeps) == 3 and PATTERNS["retired"].led == "red"
+    assert PATTERNS["unregistered"].beeps[0][0] > 3 * PATTERNS["verified"].beeps[0][0]
+    assert PATTERNS["repeat"].beeps[0][0] < PATTERNS["verified"].beeps[0][0]
+    assert PATTERNS["repeat"].led is None
+
+
+def test_verdict_kinds_are_accepted_as_they_are() -> None:
+    assert pattern_for(VerdictKind.MISLOCATED) is PATTERNS["mislocated"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_unknown_kind_is_refused(backend: str) -> None:
+    with open_feedback(backend, stream=io.StringIO()) as feedback:
+        with pytest.raises(ValueError, match="verified"):
+            feedback.signal("ghost")
+
+
+def test_unknown_backend_names_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="gpio, terminal, none"):
+        open_feedback("pwm")
+
+
+def test_none_backend_does_nothing() -> None:
+    with open_feedback("none") as feedback:
+        assert isinstance(feedback, NullFeedback)
+        feedback.signal("done")
+        assert feedback.wait(0)
+
+
+# --- terminal stand-in --------------------------------------------------------------------
+
+
+def test_terminal_prints_one_line_per_signal_and_records_them() -> None:
+    stream = io.StringIO()
+    with open_feedback("terminal", stream=stream) as feedback:
+        feedback.signal("verified")
+        feedback.signal(VerdictKind.MISLOCATED)
+        feedback.signal("repeat")
+    assert stream.getvalue().splitlines() == [
+        "[feedback] verified: beep 60ms | LED green",
+        "[feedback] mislocated: beep 100ms, beep 100ms | LED amber",
+        "[feedback] repeat: beep 20ms | LED unchanged",
+    ]
+    assert feedback.signals == ["verified", "mislocated", "repeat"]  # type: ignore[attr-defined]
+
+
+# --- gpio on gpiozero's MockFactory -------------------------------------------------------
+
+
+def test_mislocated_plays_two_beeps_with_amber(factory: MockFactory) -> None:
+    with open_feedback("gpio", pin_factory=factory) as feedback:
+        feedback.signal("mislocated")
+        assert feedback.wait(WAIT)
+        buzzer = factory.pin(BUZZER)
+        buzzer.assert_states([False, True, False, True, False])
+        assert states(factory, BUZZER) == [False, True, False, True, False]
+        # Each beep lasted at least its on-time (a busy machine only makes it longer).
+        assert buzzer.states[2].timestamp >= 0.09 and buzzer.states[4].timestamp >= 0.09
+        assert states(factory, GREEN) == [False, True]
+        assert states(factory, RED) == [False, True]
+
+
+def test_signal_returns_before_the_pattern_ends(factory: MockFactory) -> None:
+    with open_feedback("gpio", pin_factory=factory) as feedback:
+        feedback.signal("error")  # 1.5 s of beeps
+        assert not feedback.wait(0)
+        assert feedback.wait(WAIT)
+
+
+def test_colours(factory: MockFactory) -> None:
+    with open_feedback("gpio", pin_factory=factory) as feedback:
+        for kind, green, red in (("verified", True, False), ("retired", False, True)):
+            feedback.signal(kind)
+            assert feedback.wait(WAIT)
+            assert (factory.pin(GREEN).state, factory.pin(RED).state) == (green, red)
+        feedback.signal("repeat")  # leaves the LEDs as they were
+        assert feedback.wait(WAIT)
+        assert (factory.pin(GREEN).state, factory.pin(RED).state) == (False, True)
+
+
+def test_a_new_signal_cuts_the_playing_one_short(factory: MockFactory) -> None:
+    with open_feedback("gpio", pin_factory=factory) as feedback:
+        feedback.signal("error")
+        feedback.signal("verified")
+        assert feedback.wait(WAIT)
+        assert (factory.pin(GREEN).state, factory.pin(RED).state) == (True, False)
+        buzzer = states(factory, BUZZER)
+        assert buzzer[-2:] == [True, False]
+        # Played in full, error (3 beeps) then verified (1) would switch the buzzer on 4 times.
+        assert buzzer.count(True) <= 3
+
+
+def test_close_stops_the_pattern_and_releases_the_pins(factory: MockFactory) -> None:
+    feedback = open_feedback("gpio", pin_factory=factory)
+    feedback.signal("error")
+    feedback.close()
+    assert not factory.pin(BUZZER).state
+    assert not factory.pin(GREEN).state and not factory.pin(RED).state
+    feedback.close()
+    with pytest.raises(DeviceError, match="closed"):
+        feedback.signal("verified")
+    with open_feedback("gpio", pin_factory=factory) as again:
+        again.signal("verified")
+        assert again.wait(WAIT)
+
+
+def test_pins_in_use_are_a_device_error(factory: MockFactory) -> None:
+    with open_feedback("gpio", pin_factory=factory):
+        with pytest.raises(DeviceError, match="already in use") as caught:
+            open_feedback("gpio", pin_factory=factory, buzzer_pin=5, green_pin=GREEN, red_pin=6)
+        assert caught.value.exit_code == 3
+    # The pins claimed before the failure were released.
+    with open_feedback("gpio", pin_factory=factory, buzzer_pin=5, green_pin=GREEN, red_pin=6):
+        pass
+
+
+class BrokenPin(MockPin):
+    """A pin that can be switched off but fails when switched on."""
+
+    def _set_state(self, value: bool) -> None:
+        if value:
+            raise PinInvalidState("line driver failed")
+        super()._set_state(value)
+
+
+def test_a_pattern_that_fails_is_reported_on_the_next_signal() -> None:
+    factory = MockFactory(pin_class=BrokenPin)
+    try:
+        with GpioFeedback(pin_factory=factory) as feedback:
+            feedback.signal("verified")
+            assert feedback.wait(WAIT)
+            with pytest.raises(DeviceError, match="line driver failed"):
+                feedback.signal("verified")
+    finally:
+        factory.reset()
