@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.errors import QueueError
-from sync.atomic import TEMP_SUFFIX, fsync_directory, write_atomically
+from sync.storage import fsync_directory, replace_file
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class PendingReports:
         self.directory = Path(directory)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            for stale in self.directory.glob(f"*{TEMP_SUFFIX}"):
+            for stale in self.directory.glob("*.tmp"):
                 stale.unlink()
         except OSError as exc:
             raise QueueError(f"{self.directory}: cannot use report folder: {exc.strerror}") from None
@@ -36,7 +36,8 @@ class PendingReports:
         path = self.directory / f"report-{report['session_id']}.json"
         data = json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
         try:
-            write_atomically(path, data)
+            replace_file(path, data)
+            fsync_directory(self.directory)
         except OSError as exc:
             full = exc.errno == errno.ENOSPC
             raise QueueError(f"{path}: cannot save report: "

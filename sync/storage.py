@@ -1,0 +1,269 @@
+"""``AtomicJSONStorage``: a TinyDB storage that never leaves a half-written file.
+
+TinyDB's own ``JSONStorage`` rewrites its file in place, so a crash during a write
+can leave new bytes followed by an old tail, and the whole file no longer parses.
+This storage writes a complete temporary file next to the real one, makes it
+durable, then renames it over the real name: after a crash the file holds either
+the old state or the new one, never a mix.
+
+The two steps of that protocol are exported (``replace_file``, then
+``fsync_directory``) for other files that must never be seen half-written.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tinydb.storages import Storage
+
+from firmware.errors import QueueError
+
+__all__ = [
+    "AtomicJSONStorage",
+    "damaged_file_error",
+    "fsync_directory",
+    "replace_file",
+    "temp_path",
+]
+
+Tables = dict[str, dict[str, Any]]
+
+
+def temp_path(path: Path) -> Path:
+    """Return the temporary name used while ``path`` is being replaced.
+
+    Args:
+        path: the file that is written atomically.
+
+    Returns:
+        ``path`` with ``.tmp`` appended, in the same directory (a rename is only
+        atomic within one filesystem).
+    """
+    return path.with_name(path.name + ".tmp")
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the entries of ``directory`` (a create, rename or unlink) durable.
+
+    Args:
+        directory: the directory whose entries changed.
+
+    Raises:
+        OSError: the directory cannot be opened or flushed.
+    """
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # A few filesystems (some FUSE mounts) reject fsync on a directory at all;
+        # there is nothing more to be done on them. ext4, vfat and exfat accept it.
+        if exc.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace the contents of ``path`` with ``data`` in one atomic step.
+
+    The data goes to a temporary file in the same directory, which is flushed and
+    fsynced before it is renamed over ``path``. The rename itself is made durable
+    only by a later ``fsync_directory``.
+
+    Args:
+        path: the file to replace (or create).
+        data: the complete new contents.
+
+    Raises:
+        OSError: writing failed; the temporary file is removed and ``path`` is as
+            it was.
+    """
+    tmp = temp_path(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        _remove_quietly(tmp)
+        raise
+
+
+class AtomicJSONStorage(Storage):
+    """A TinyDB storage over one JSON file, replaced atomically on every write.
+
+    Only one process may write the file: the last state read or written is kept in
+    memory, so reads never re-parse the file. The dict returned by ``read`` is that
+    in-memory state; TinyDB changes it only to hand it back to ``write``.
+
+    Opening the storage removes a temporary file left by a crash, parses the file
+    and flushes it and its directory to disk, so that everything found there is
+    durable before anyone confirms it.
+
+    Args:
+        path: the JSON file. Its directory must exist.
+
+    Raises:
+        QueueError: the file is not valid JSON (it is left untouched), or it or its
+            directory cannot be read.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self._path = Path(path)
+        self._closed = False
+        # True when the file was replaced but the rename may not be durable yet.
+        self._unsynced = False
+        try:
+            _remove_quietly(temp_path(self._path), strict=True)
+        except OSError as exc:
+            raise _error(self._path, "cannot remove the leftover temporary file", exc) from exc
+        self._data: Tables | None = self._load()
+        self._loaded = True
+        if self._data is not None:
+            self._flush_found_file()
+
+    @property
+    def path(self) -> Path:
+        """The JSON file this storage reads and writes."""
+        return self._path
+
+    def read(self) -> Tables | None:
+        """Return the stored tables, or None for a missing or empty file.
+
+        Raises:
+            QueueError: the storage is closed, or the file had to be re-read after a
+                failed write and could not be.
+        """
+        self._check_open()
+        if not self._loaded:
+            self._data = self._load()
+            self._loaded = True
+        return self._data
+
+    def write(self, data: Tables) -> None:
+        """Replace the file with ``data``; durable when this returns.
+
+        Args:
+            data: every table of the database.
+
+        Raises:
+            QueueError: the disk is full or failing. The temporary file is removed and
+                the file keeps its previous contents, except when only the final
+                directory fsync failed (then the file holds ``data``); either way the
+                next ``read`` returns what the file holds.
+            ValueError, TypeError: ``data`` is not JSON-able; nothing was written.
+        """
+        self._check_open()
+        try:
+            text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            replace_file(self._path, text.encode("utf-8"))
+        except OSError as exc:
+            self._forget()
+            raise _error(self._path, "cannot save", exc) from exc
+        except (TypeError, ValueError):
+            self._forget()
+            raise
+        self._data = data
+        self._loaded = True
+        self._unsynced = True
+        try:
+            fsync_directory(self._path.parent)
+        except OSError as exc:
+            raise _error(self._path, "cannot save", exc) from exc
+        self._unsynced = False
+
+    def ensure_durable(self) -> None:
+        """Rewrite the file if the last write could not confirm it reached the disk.
+
+        A failed fsync cannot simply be retried (the kernel may have dropped the
+        dirty pages), so the whole file is written again.
+
+        Raises:
+            QueueError: the rewrite failed too.
+        """
+        if self._unsynced:
+            data = self.read()
+            self.write(data if data is not None else {})
+
+    def close(self) -> None:
+        """Forget the in-memory state; no file handle is held between calls."""
+        self._closed = True
+        self._data = None
+        self._loaded = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise QueueError(f"{self._path}: the storage is closed")
+
+    def _forget(self) -> None:
+        # TinyDB may already have changed the cached dict in place before a failed
+        # write; re-reading the untouched file is the only trustworthy state.
+        self._data = None
+        self._loaded = False
+
+    def _load(self) -> Tables | None:
+        try:
+            raw = self._path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _error(self._path, "cannot read", exc) from exc
+        if not raw.strip():
+            return None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise damaged_file_error(self._path, str(exc)) from exc
+        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+            raise damaged_file_error(self._path, "the top level is not an object of tables")
+        return data
+
+    def _flush_found_file(self) -> None:
+        # A crash may have left the last replace in the page cache only.
+        try:
+            fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_directory(self._path.parent)
+        except OSError as exc:
+            raise _error(self._path, "cannot flush", exc) from exc
+
+
+def _remove_quietly(path: Path, strict: bool = False) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        if strict:
+            raise
+
+
+def _error(path: Path, action: str, exc: OSError) -> QueueError:
+    reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return QueueError(f"{action} {path}: {reason}")
+
+
+def damaged_file_error(path: Path, detail: str) -> QueueError:
+    """Return the error for a queue file that cannot be used as it is.
+
+    Args:
+        path: the damaged file, which must be left untouched.
+        detail: what is wrong with it.
+    """
+    return QueueError(
+        f"{path} is not a valid queue file ({detail}); it was left untouched. "
+        "Keep it (it may hold unsent sightings) and move it aside to start an empty queue."
+    )

@@ -1,0 +1,340 @@
+"""SightingQueue: order, idempotence, acknowledgement, persistence and failures, on real files."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware.errors import QueueError
+from sync.queue import QUEUE_FILE, SightingQueue, SightingStore
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> Iterator[SightingQueue]:
+    with SightingQueue(tmp_path) as opened:
+        yield opened
+
+
+def sighting(number: int = 0, **fields: Any) -> dict[str, Any]:
+    """A sighting record with a fresh UUID."""
+    record = {"sighting_id": str(uuid.uuid4()), "asset_tag": f"IT-{number:06d}"}
+    return {**record, "location": "Büro 3", **fields}
+
+
+def ids(store: SightingStore) -> list[str]:
+    return [record["sighting_id"] for record in store.pending()]
+
+
+def failing(error: int) -> Callable[..., Any]:
+    """A stand-in for an os function that fails like a full or broken disk."""
+
+    def fail(*args: object, **kwargs: object) -> Any:
+        raise OSError(error, os.strerror(error))
+
+    return fail
+
+
+def test_pending_is_in_append_order(queue: SightingQueue) -> None:
+    records = [sighting(n) for n in range(20)]
+    for record in records:
+        queue.append(record)
+    assert queue.pending() == records
+    assert queue.pending(limit=3) == records[:3]
+    assert queue.pending(limit=0) == []
+    assert len(queue) == 20
+
+
+def test_negative_limit_is_refused(queue: SightingQueue) -> None:
+    with pytest.raises(ValueError):
+        queue.pending(limit=-1)
+
+
+def test_records_are_copies_both_ways(queue: SightingQueue) -> None:
+    record = sighting(tag={"kind": "asset", "value": "IT-000001"})
+    queue.append(record)
+    record["tag"]["value"] = "changed by the caller"
+    queue.pending()[0]["tag"]["value"] = "changed by a reader"
+    assert queue.pending()[0]["tag"]["value"] == "IT-000001"
+
+
+def test_append_of_a_queued_id_is_a_no_op(
+    queue: SightingQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = sighting(1)
+    queue.append(first)
+    queue.append(sighting(2))
+    before = queue.path.read_bytes()
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", failing(errno.EIO))
+        queue.append({**first, "verdict": "different"})
+    assert queue.path.read_bytes() == before
+    assert len(queue) == 2
+    assert queue.pending()[0] == first
+
+
+def test_acknowledge_removes_only_known_ids(queue: SightingQueue) -> None:
+    records = [sighting(n) for n in range(5)]
+    for record in records:
+        queue.append(record)
+    taken = [records[0]["sighting_id"], records[3]["sighting_id"]]
+    assert queue.acknowledge(iter(taken + [taken[0], "not-queued"])) == 2
+    assert ids(queue) == [records[n]["sighting_id"] for n in (1, 2, 4)]
+    assert queue.acknowledge(taken) == 0
+    assert queue.acknowledge([]) == 0
+
+
+def test_acknowledge_refuses_a_bare_string(queue: SightingQueue) -> None:
+    record = sighting()
+    queue.append(record)
+    with pytest.raises(TypeError):
+        queue.acknowledge(record["sighting_id"])
+    assert len(queue) == 1
+
+
+def test_queue_survives_reopen(tmp_path: Path) -> None:
+    records = [sighting(n, note="Zoë ✓") for n in range(4)]
+    with SightingQueue(tmp_path) as queue:
+        for record in records:
+            queue.append(record)
+        queue.acknowledge([records[1]["sighting_id"]])
+    with SightingQueue(tmp_path) as queue:
+        assert queue.pending() == [records[0], records[2], records[3]]
+        queue.append(records[0])
+        assert len(queue) == 3
+
+
+def test_order_holds_across_reopens_even_after_emptying(tmp_path: Path) -> None:
+    first = [sighting(n) for n in range(3)]
+    with SightingQueue(tmp_path) as queue:
+        for record in first:
+            queue.append(record)
+        queue.acknowledge(r["sighting_id"] for r in first)
+    later = [sighting(n) for n in range(3, 6)]
+    for record in later:
+        with SightingQueue(tmp_path) as queue:
+            queue.append(record)
+    with SightingQueue(tmp_path) as queue:
+        assert queue.pending() == later
+    stored = json.loads((tmp_path / QUEUE_FILE).read_text(encoding="utf-8"))["sightings"]
+    seqs = sorted(doc["seq"] for doc in stored.values())
+    assert seqs[0] > 3, "numbering restarted after the queue was emptied"
+
+
+def test_order_holds_when_the_newest_is_acknowledged_before_a_restart(tmp_path: Path) -> None:
+    a, b, c, d = (sighting(n) for n in range(4))
+    with SightingQueue(tmp_path) as queue:
+        for record in (a, b, c):
+            queue.append(record)
+        queue.acknowledge([c["sighting_id"]])
+    with SightingQueue(tmp_path) as queue:
+        queue.append(d)
+        queue.acknowledge([a["sighting_id"]])
+    with SightingQueue(tmp_path) as queue:
+        assert queue.pending() == [b, d]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param({"asset_tag": "IT-1"}, id="no-id"),
+        pytest.param({"sighting_id": 7}, id="id-not-a-string"),
+        pytest.param({"sighting_id": ""}, id="empty-id"),
+        pytest.param(["sighting_id", "x"], id="not-a-mapping"),
+        pytest.param({"sighting_id": "x", "when": object()}, id="not-json"),
+        pytest.param({"sighting_id": "x", "monotonic": float("nan")}, id="nan"),
+        pytest.param({"sighting_id": "x", "payload": "\udcff"}, id="lone-surrogate"),
+    ],
+)
+def test_bad_record_is_refused_and_nothing_written(queue: SightingQueue, record: Any) -> None:
+    queue.append(sighting())
+    before = queue.path.read_bytes()
+    with pytest.raises(ValueError):
+        queue.append(record)
+    assert queue.path.read_bytes() == before
+    assert len(queue) == 1
+
+
+@pytest.mark.parametrize("function", ["write", "fsync", "replace"])
+def test_full_disk_fails_append_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, function: str
+) -> None:
+    kept, refused = sighting(1), sighting(2)
+    with SightingQueue(tmp_path) as queue:
+        queue.append(kept)
+        before = queue.path.read_bytes()
+        with monkeypatch.context() as patch:
+            patch.setattr(os, function, failing(errno.ENOSPC))
+            with pytest.raises(QueueError, match="disk full"):
+                queue.append(refused)
+        assert queue.path.read_bytes() == before
+        assert sorted(p.name for p in tmp_path.iterdir()) == [QUEUE_FILE]
+        assert queue.pending() == [kept]
+        queue.append(refused)
+        queue.append(sighting(3))
+        assert ids(queue)[:2] == [kept["sighting_id"], refused["sighting_id"]]
+    with SightingQueue(tmp_path) as queue:
+        assert ids(queue)[:2] == [kept["sighting_id"], refused["sighting_id"]]
+        assert len(queue) == 3
+
+
+def test_full_disk_fails_acknowledge_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [sighting(n) for n in range(3)]
+    with SightingQueue(tmp_path) as queue:
+        for record in records:
+            queue.append(record)
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "fsync", failing(errno.ENOSPC))
+            with pytest.raises(QueueError, match="disk full"):
+                queue.acknowledge([records[2]["sighting_id"]])
+        assert queue.pending() == records
+        assert queue.acknowledge([records[2]["sighting_id"]]) == 1
+        queue.append(sighting(9))
+    with SightingQueue(tmp_path) as queue:
+        assert ids(queue)[:2] == [records[0]["sighting_id"], records[1]["sighting_id"]]
+        assert len(queue) == 3
+
+
+def test_acknowledge_cut_between_its_two_writes_keeps_numbering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, c = (sighting(n) for n in range(3))
+    with SightingQueue(tmp_path) as queue:
+        queue.append(a)
+        queue.append(b)
+        real_replace = os.replace
+        calls: list[object] = []
+
+        def replace_once(src: Any, dst: Any) -> None:
+            calls.append(dst)
+            if len(calls) > 1:
+                raise OSError(errno.EIO, "I/O error")
+            real_replace(src, dst)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "replace", replace_once)
+            with pytest.raises(QueueError):
+                queue.acknowledge([a["sighting_id"], b["sighting_id"]])
+        assert len(calls) == 2, "the high-water mark and the removal are two writes"
+        assert queue.pending() == [a, b]
+        assert queue.acknowledge([a["sighting_id"], b["sighting_id"]]) == 2
+    with SightingQueue(tmp_path) as queue:
+        queue.append(c)
+        assert queue.pending() == [c]
+
+
+def test_write_that_raised_after_its_rename_is_not_doubled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = sighting()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, "I/O error")
+        real_fsync(fd)
+
+    with SightingQueue(tmp_path) as queue:
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "fsync", fsync)
+            with pytest.raises(QueueError):
+                queue.append(record)
+        inode = queue.path.stat().st_ino
+        queue.append(record)
+        assert queue.path.stat().st_ino != inode, "the retry must rewrite what was never confirmed"
+        assert queue.pending() == [record]
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"sightings": {"1": {"seq": 1, "rec', b'{"sightings": {"1": {"seq": 1}}}']
+)
+def test_damaged_file_raises_and_is_left_untouched(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / QUEUE_FILE).write_bytes(content)
+    with pytest.raises(QueueError, match="left untouched") as caught:
+        SightingQueue(tmp_path)
+    assert QUEUE_FILE in str(caught.value)
+    assert (tmp_path / QUEUE_FILE).read_bytes() == content
+    (tmp_path / QUEUE_FILE).rename(tmp_path / "damaged.json")
+    with SightingQueue(tmp_path) as queue:
+        assert len(queue) == 0
+
+
+def test_stale_temp_file_is_removed_on_open(tmp_path: Path) -> None:
+    record = sighting()
+    with SightingQueue(tmp_path) as queue:
+        queue.append(record)
+    stale = tmp_path / f"{QUEUE_FILE}.tmp"
+    stale.write_bytes(b'{"sightings": {"1": {"se')
+    with SightingQueue(tmp_path) as queue:
+        assert not stale.exists()
+        assert queue.pending() == [record]
+
+
+def test_directory_is_created(tmp_path: Path) -> None:
+    with SightingQueue(tmp_path / "var" / "queue") as queue:
+        queue.append(sighting())
+    assert (tmp_path / "var" / "queue" / QUEUE_FILE).is_file()
+
+
+def test_one_owner_at_a_time(tmp_path: Path) -> None:
+    with SightingQueue(tmp_path):
+        with pytest.raises(QueueError, match="already open"):
+            SightingQueue(tmp_path)
+    with SightingQueue(tmp_path) as queue:
+        assert len(queue) == 0
+
+
+def test_closed_queue_refuses_use(tmp_path: Path) -> None:
+    queue = SightingQueue(tmp_path)
+    queue.close()
+    queue.close()
+    with pytest.raises(QueueError, match="closed"):
+        queue.append(sighting())
+    with pytest.raises(QueueError, match="closed"):
+        len(queue)
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(0, 9)),
+        st.tuples(st.just("ack"), st.sets(st.integers(0, 9), max_size=4)),
+        st.tuples(st.just("reopen"), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(operations)
+def test_queue_behaves_like_an_ordered_set(steps: list[tuple[str, Any]]) -> None:
+    model: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        queue = SightingQueue(directory)
+        try:
+            for action, argument in steps:
+                if action == "append":
+                    record = {"sighting_id": f"s{argument}", "n": argument}
+                    queue.append(record)
+                    model.setdefault(record["sighting_id"], record)
+                elif action == "ack":
+                    wanted = {f"s{n}" for n in argument}
+                    assert queue.acknowledge(wanted) == len(wanted & model.keys())
+                    model = {k: v for k, v in model.items() if k not in wanted}
+                else:
+                    queue.close()
+                    queue = SightingQueue(directory)
+                assert queue.pending() == list(model.values())
+        finally:
+            queue.close()
