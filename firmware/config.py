@@ -157,6 +157,9 @@ def config_from_dict(data: dict[str, Any], base: Path) -> Config:
 
 def _check_values(config: Config) -> None:
     """Checks of values that types alone cannot express."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", config.device.id):
+        raise ConfigError("device.id: use 1 to 128 letters, digits, '.', '_' or '-'"
+                          " (it names files in the outbox)")
     if config.audit.repeat_window < 0:
         raise ConfigError("audit.repeat_window: must be 0 or more seconds")
     if config.camera.fps <= 0:

@@ -72,6 +72,7 @@ def test_an_empty_file_gives_every_default(tmp_path: Path) -> None:
     ("[camera]\nfps = 0\n", "camera.fps: must be more than 0"),
     ("[audit]\ntag_pattern = '(['\n", "audit.tag_pattern: not a valid regular expression"),
     ("[device\n", "not valid TOML"),
+    ("[device]\nid = 'Scanner 3'\n", "device.id: use 1 to 128 letters"),
 ])
 def test_bad_files_are_errors_naming_the_key(tmp_path: Path, text: str, named: str) -> None:
     with pytest.raises(ConfigError) as caught:
