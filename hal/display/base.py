@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
-from types import TracebackType
 
 from PIL import Image
+
+from hal.resource import Resource
 
 WIDTH, HEIGHT = 128, 64
 
@@ -23,7 +24,7 @@ def check_frame(image: Image.Image, size: tuple[int, int] = (WIDTH, HEIGHT)) -> 
     return image if image.mode == "1" else image.convert("1", dither=Image.Dither.NONE)
 
 
-class Display(abc.ABC):
+class Display(Resource, abc.ABC):
     """A 128x64 one-bit status display.
 
     Use it as a context manager, or call :meth:`close` when done.
@@ -46,16 +47,6 @@ class Display(abc.ABC):
     def close(self) -> None:
         """Blank the display if it has a panel, and release its bus. Safe to call twice."""
 
-    def __enter__(self) -> Display:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class NullDisplay(Display):

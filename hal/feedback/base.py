@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Literal
+
+from hal.resource import Resource
 
 Colour = Literal["green", "amber", "red"]
 
@@ -77,7 +79,7 @@ def pattern_for(kind: str) -> Pattern:
         raise ValueError(f"unknown feedback signal {kind!r}; expected one of {choices}") from None
 
 
-class Feedback(abc.ABC):
+class Feedback(Resource, abc.ABC):
     """Beeps and LEDs telling a technician what a scan meant.
 
     Use it as a context manager, or call :meth:`close` when done.
@@ -106,16 +108,6 @@ class Feedback(abc.ABC):
     def close(self) -> None:
         """Stop any pattern, switch buzzer and LEDs off, release them. Safe to call twice."""
 
-    def __enter__(self) -> Feedback:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class NullFeedback(Feedback):

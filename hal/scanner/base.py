@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from types import TracebackType
 
 from hal.read import Read
+from hal.resource import Resource
 
 
-class Scanner(ABC):
+class Scanner(Resource, ABC):
     """A reader of scans; ``reads()`` ends when the scanner has no more input."""
 
     name = "scanner"
@@ -21,9 +21,3 @@ class Scanner(ABC):
     def close(self) -> None:
         """Release the device."""
 
-    def __enter__(self) -> Scanner:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
