@@ -1,0 +1,251 @@
+"""Decoders for grayscale frames: zbar (through pyzbar, the default) and zxing-cpp (optional).
+
+Both report symbologies by stocktaker's names (``QR``, ``CODE128``, ``EAN13``, ``ITF``...),
+whatever the library calls them. Each library is imported only when its decoder is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from hal.camera.base import Decoder, check_gray
+from hal.camera.files import load_gray
+from hal.errors import DeviceError
+from hal.read import Read
+
+ZBAR_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "QRCODE": "QR",
+        "CODE128": "CODE128",
+        "CODE39": "CODE39",
+        "CODE93": "CODE93",
+        "EAN13": "EAN13",
+        "EAN8": "EAN8",
+        "UPCA": "UPCA",
+        "UPCE": "UPCE",
+        "I25": "ITF",
+        "CODABAR": "CODABAR",
+        "DATABAR": "DATABAR",
+        "DATABAR_EXP": "DATABAR_EXP",
+        "PDF417": "PDF417",
+        "SQCODE": "SQCODE",
+    }
+)
+"""zbar's symbol type names -> stocktaker's symbology names."""
+
+ZXING_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "QRCode": "QR",
+        "QRCodeModel1": "QR",
+        "QRCodeModel2": "QR",
+        "MicroQRCode": "MICROQR",
+        "RMQRCode": "RMQR",
+        "DataMatrix": "DATAMATRIX",
+        "Aztec": "AZTEC",
+        "AztecCode": "AZTEC",
+        "PDF417": "PDF417",
+        "CompactPDF417": "PDF417",
+        "MicroPDF417": "MICROPDF417",
+        "MaxiCode": "MAXICODE",
+        "Code128": "CODE128",
+        "Code39": "CODE39",
+        "Code39Std": "CODE39",
+        "Code39Ext": "CODE39",
+        "Code93": "CODE93",
+        "Codabar": "CODABAR",
+        "ITF": "ITF",
+        "ITF14": "ITF",
+        "EAN13": "EAN13",
+        "EAN8": "EAN8",
+        "UPCA": "UPCA",
+        "UPCE": "UPCE",
+        "DataBar": "DATABAR",
+        "DataBarOmni": "DATABAR",
+        "DataBarStk": "DATABAR",
+        "DataBarStkOmni": "DATABAR",
+        "DataBarLtd": "DATABAR_LTD",
+        "DataBarExp": "DATABAR_EXP",
+        "DataBarExpStk": "DATABAR_EXP",
+    }
+)
+"""zxing-cpp's barcode format names -> stocktaker's symbology names."""
+
+_ZXING_FORMATS: Mapping[str, str] = MappingProxyType(
+    {
+        "QR": "QRCode",
+        "MICROQR": "MicroQRCode",
+        "RMQR": "RMQRCode",
+        "DATAMATRIX": "DataMatrix",
+        "AZTEC": "Aztec",
+        "PDF417": "PDF417",
+        "MICROPDF417": "MicroPDF417",
+        "MAXICODE": "MaxiCode",
+        "CODE128": "Code128",
+        "CODE39": "Code39",
+        "CODE93": "Code93",
+        "CODABAR": "Codabar",
+        "ITF": "ITF",
+        "EAN13": "EAN13",
+        "EAN8": "EAN8",
+        "UPCA": "UPCA",
+        "UPCE": "UPCE",
+        "DATABAR": "DataBar",
+        "DATABAR_LTD": "DataBarLtd",
+        "DATABAR_EXP": "DataBarExp",
+    }
+)
+"""stocktaker's symbology names -> the zxing-cpp format that reads them."""
+
+
+def _restriction(
+    symbologies: Sequence[str] | None, known: Mapping[str, Any], decoder: str
+) -> list[Any] | None:
+    """Translate stocktaker's symbology names through ``known``; ``None`` means all of them."""
+    if symbologies is None:
+        return None
+    if isinstance(symbologies, str):
+        symbologies = [symbologies]
+    wanted = [name.upper() for name in symbologies]
+    unknown = [name for name in wanted if name not in known]
+    if unknown or not wanted:
+        raise ValueError(
+            f"{decoder} cannot be restricted to {', '.join(unknown) or 'no symbology'}; "
+            f"it knows {', '.join(sorted(known))}"
+        )
+    return [known[name] for name in dict.fromkeys(wanted)]
+
+
+class ZbarDecoder(Decoder):
+    """Decodes frames with zbar, through pyzbar. Needs the system library ``libzbar0``.
+
+    zbar reads QR, EAN/UPC, Code 128, Code 39, Code 93, ITF, Codabar and DataBar, but not
+    Micro QR, DataMatrix, Aztec nor light-on-dark QR codes. It transcodes QR byte-mode text to
+    UTF-8 from the charset it guesses, so a payload beyond ASCII may not be the printed bytes.
+
+    Args:
+        symbologies: stocktaker names of the only symbologies to look for; all when ``None``.
+
+    Raises:
+        DeviceError: libzbar is not installed.
+        ValueError: a symbology zbar does not read.
+    """
+
+    def __init__(self, symbologies: Sequence[str] | None = None) -> None:
+        try:
+            from pyzbar import pyzbar
+        except ImportError as exc:
+            raise DeviceError(
+                f"the zbar barcode library cannot be loaded ({exc}); "
+                "install it with: sudo apt install libzbar0"
+            ) from exc
+        known = {ours: pyzbar.ZBarSymbol[theirs] for theirs, ours in ZBAR_NAMES.items()}
+        self._symbols = _restriction(symbologies, known, "zbar")
+        self._decode: Callable[..., list[Any]] = pyzbar.decode
+
+    def decode(self, gray: np.ndarray) -> list[tuple[bytes, str]]:
+        """Decode every code zbar finds in a 2-D ``uint8`` frame (a view is fine).
+
+        Raises:
+            ValueError: ``gray`` is not a 2-D ``uint8`` array.
+        """
+        check_gray(gray)
+        found = self._decode(gray, symbols=self._symbols)
+        return [(symbol.data, ZBAR_NAMES.get(symbol.type, symbol.type.upper())) for symbol in found]
+
+
+class ZxingDecoder(Decoder):
+    """Decodes frames with zxing-cpp (``pip install 'stocktaker[zxing]'``).
+
+    Reads everything zbar reads, plus Micro QR, DataMatrix, Aztec, PDF417 and inverted codes;
+    payloads are the raw bytes of the symbol. Restricting the symbologies is the largest speed
+    gain it offers, and it also avoids misreads between look-alike retail codes.
+
+    Args:
+        symbologies: stocktaker names of the only symbologies to look for; all when ``None``.
+
+    Raises:
+        DeviceError: zxing-cpp is not installed.
+        ValueError: a symbology zxing-cpp does not read.
+    """
+
+    def __init__(self, symbologies: Sequence[str] | None = None) -> None:
+        try:
+            import zxingcpp
+        except ImportError as exc:
+            raise DeviceError(
+                f"the zxing decoder is not installed ({exc}); "
+                "install it with: pip install 'stocktaker[zxing]'"
+            ) from exc
+        formats = zxingcpp.BarcodeFormat
+        known = {ours: getattr(formats, theirs) for ours, theirs in _ZXING_FORMATS.items()}
+        restriction = _restriction(symbologies, known, "zxing")
+        options: dict[str, Any] = {"text_mode": zxingcpp.TextMode.Plain}
+        if restriction is not None:
+            # A tuple: zxing-cpp 3 deprecates combining formats with ``|``.
+            options["formats"] = tuple(restriction)
+        self._options = options
+        self._read: Callable[..., list[Any]] = zxingcpp.read_barcodes
+
+    def decode(self, gray: np.ndarray) -> list[tuple[bytes, str]]:
+        """Decode every code zxing-cpp finds in a 2-D ``uint8`` frame (a view is fine).
+
+        Raises:
+            ValueError: ``gray`` is not a 2-D ``uint8`` array.
+        """
+        check_gray(gray)
+        found = self._read(gray, **self._options)
+        return [(bytes(code.bytes), _zxing_name(code.format.name)) for code in found]
+
+
+def _zxing_name(format_name: str) -> str:
+    return ZXING_NAMES.get(format_name, format_name.upper())
+
+
+DECODERS: Mapping[str, Callable[[Sequence[str] | None], Decoder]] = MappingProxyType(
+    {"zbar": ZbarDecoder, "zxing": ZxingDecoder}
+)
+"""The decoders by their configured names."""
+
+
+def open_decoder(name: str, symbologies: Sequence[str] | None = None) -> Decoder:
+    """Build the decoder configured by name.
+
+    Args:
+        name: ``zbar`` or ``zxing``.
+        symbologies: stocktaker names of the only symbologies to look for; all when ``None``.
+
+    Returns:
+        The decoder.
+
+    Raises:
+        ValueError: an unknown decoder name or symbology.
+        DeviceError: the decoder's library is not installed.
+    """
+    try:
+        kind = DECODERS[name]
+    except KeyError:
+        valid = ", ".join(DECODERS)
+        raise ValueError(f"unknown decoder {name!r}; valid decoders: {valid}") from None
+    return kind(symbologies)
+
+
+def decode_image_file(path: str | Path, decoder: Decoder, source: str = "file") -> list[Read]:
+    """Decode the codes in one image file, as ``stocktaker decode IMAGE...`` does.
+
+    Args:
+        path: the image file; it is converted to 8-bit grayscale first.
+        decoder: what finds the codes.
+        source: the ``source`` given to each read.
+
+    Returns:
+        One read per code found, each at time 0.0; empty when the image shows no code.
+
+    Raises:
+        DeviceError: the file cannot be read as an image; the message names it and says why.
+    """
+    found = decoder.decode(load_gray(path))
+    return [Read(payload=data, symbology=kind, source=source, at=0.0) for data, kind in found]
