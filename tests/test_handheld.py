@@ -1,0 +1,114 @@
+"""The handheld loop's promises: durable before feedback, nothing lost when the way out fails."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from firmware.handheld import HandheldAudit, Settings
+from firmware.inventory import Asset, Inventory
+from firmware.tags import DEFAULT_TAG_PATTERN
+from hal.display.terminal import TerminalDisplay
+from hal.feedback.terminal import TerminalFeedback
+from hal.read import Read
+from sync.files import FilesRegister
+from sync.queue import SightingQueue
+from sync.reports import PendingReports
+
+ASSETS = [Asset("IT-1", "S1", "Laptop", "Storage B", id=1),
+          Asset("IT-2", "S2", "Dock", "Storage B", id=2)]
+
+
+class FixedClock:
+    def wall(self) -> float: return 1795000000.0
+    def mono(self) -> float: return 12.5
+    def boot_id(self) -> str: return "boot-1"
+    def synced(self) -> bool: return True
+
+
+@pytest.fixture
+def parts(tmp_path: Path):
+    (tmp_path / "expected.csv").write_text(
+        "asset_tag,serial,name,location,status,assigned_to,id\n"
+        "IT-1,S1,Laptop,Storage B,,,1\nIT-2,S2,Dock,Storage B,,,2\n")
+    queue = SightingQueue(tmp_path / "state")
+    display = TerminalDisplay(stream=io.StringIO())
+    feedback = TerminalFeedback(stream=io.StringIO())
+    yield tmp_path, queue, display, feedback
+    queue.close()
+
+
+def audit_with(tmp_path: Path, queue, display, feedback) -> HandheldAudit:
+    register = FilesRegister(tmp_path / "expected.csv", tmp_path / "out", "hh-1")
+    return HandheldAudit(Settings("hh-1", "ana", "Storage B", 2.0, DEFAULT_TAG_PATTERN),
+                         Inventory(register.expected_assets()), queue, register,
+                         PendingReports(tmp_path / "state" / "reports"), display, feedback,
+                         FixedClock())
+
+
+def scan(text: str, at: float = 0.0) -> Read:
+    return Read(text.encode(), "UNKNOWN", "stdin", at)
+
+
+def test_the_sighting_is_queued_before_the_screen_shows_the_verdict(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = audit_with(tmp_path, queue, display, feedback)
+    shown_with_queue_length = []
+    real_show = display.show
+    display.show = lambda image, caption="": (shown_with_queue_length.append(len(queue)),
+                                              real_show(image, caption))
+    audit.handle(scan("IT-1"))
+    audit.handle(scan("]C0IT-2", at=5.0))
+    assert shown_with_queue_length == [1, 2]
+    record = queue.pending()[1]
+    assert record["symbology"] == "CODE128" and record["tag"]["aim"] == "]C0"
+    assert record["wall_time"] == "2026-11-18T11:06:40.000Z" and record["boot_id"] == "boot-1"
+    assert feedback.signals == ["verified", "verified"]
+
+
+def test_a_full_disk_shows_not_saved_and_counts_nothing(parts, monkeypatch) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = audit_with(tmp_path, queue, display, feedback)
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    assert audit.handle(scan("IT-1")) is None
+    monkeypatch.undo()
+    assert display.frames[-1].caption == "error"
+    assert feedback.signals[-1] == "error"
+    assert audit.session.scanned == 0 and len(queue) == 0
+    assert audit.handle(scan("IT-1", at=10.0)).kind.value == "verified"  # tried again: fine
+    assert audit.session.counts["verified"] == 1 and len(queue) == 1
+
+
+def test_an_unwritable_outbox_keeps_everything_until_the_next_sync(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = audit_with(tmp_path, queue, display, feedback)
+    audit.handle(scan("IT-1"))
+    audit.handle(scan("IT-7", at=5.0))
+    shutil.rmtree(tmp_path / "out")
+    (tmp_path / "out").write_text("the USB stick is gone")  # the outbox is not a folder now
+
+    report = audit.finish_room()
+
+    assert any(frame.caption == "error" for frame in display.frames)
+    assert len(queue) == 2
+    assert [p.name for p, _ in audit.pending_reports.items()] == [
+        f"report-{report['session_id']}.json"]
+
+    (tmp_path / "out").unlink()
+    (tmp_path / "out").mkdir()
+    assert audit_with(tmp_path, queue, display, feedback).sync() == 2
+    assert len(queue) == 0 and audit.pending_reports.items() == []
+    lines = (tmp_path / "out" / "sightings-hh-1.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    published = json.loads((tmp_path / "out" / f"report-{report['session_id']}.json").read_text())
+    assert published["counts"]["unregistered"] == 1 and published["counts"]["ghost"] == 1
