@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Set up everything stocktaker needs on Debian, Ubuntu or Raspberry Pi OS, then run a job:
+#   ./dev.sh demo [ARGS]   the simulated handheld audits the sample room
+#   ./dev.sh test [ARGS]   the test suite (pytest ARGS)
+# It installs missing apt packages (libzbar0, python3-venv), makes .venv and installs the
+# package into it; later runs reuse them and reinstall only when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+job=${1:-}
+case "$job" in
+  demo|test) shift ;;
+  *) echo "usage: ./dev.sh demo|test [ARGS]" >&2; exit 2 ;;
+esac
+
+python3 - <<'PY' || { echo "stocktaker needs Python 3.11 or newer (python3 is older)" >&2; exit 2; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+
+missing=()
+python3 -c 'import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library("zbar") else 1)' \
+  || missing+=(libzbar0)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if ((${#missing[@]})); then
+  echo "installing apt packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+venv=.venv
+stamp="$venv/.stocktaker-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  "$venv/bin/python" -m pip install --quiet -e ".[test,zxing]"
+  echo "$want" > "$stamp"
+fi
+
+case "$job" in
+  demo) exec "$venv/bin/stocktaker" demo "$@" ;;
+  test) exec "$venv/bin/python" -m pytest "$@" ;;
+esac
