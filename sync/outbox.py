@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.errors import RegisterError
-from sync.storage import fsync_directory, replace_file
+from sync.storage import fsync_directory, replace_file, write_and_fsync
 
 __all__ = ["CSV_COLUMNS", "FilesOutbox", "report_csv_rows"]
 
@@ -237,10 +237,7 @@ def _append(path: Path, data: bytes, size: int) -> None:
     """Append ``data`` to a file of ``size`` bytes and fsync; on error, cut it back."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        write_and_fsync(fd, data)
     except OSError:
         try:
             os.ftruncate(fd, size)

@@ -67,6 +67,14 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def write_and_fsync(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (a short write is continued), then fsync it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """Replace the contents of ``path`` with ``data`` in one atomic step.
 
@@ -86,10 +94,7 @@ def replace_file(path: Path, data: bytes) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            write_and_fsync(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, path)
