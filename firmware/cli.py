@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     report.set_defaults(command=_report)
 
     bench = sub.add_parser("bench", help="measure and print figures (same command on a Pi)")
-    bench.add_argument("what", choices=("queue", "decode", "all"))
+    bench.add_argument("what", choices=("scan", "queue", "decode", "all"))
     bench.set_defaults(command=_bench)
 
     decode = sub.add_parser("decode", help="print what the camera pipeline reads in images")
@@ -98,6 +98,10 @@ def _bench(args: argparse.Namespace) -> int:
     import platform
 
     print(f"stocktaker {__version__}, Python {platform.python_version()}, {platform.machine()}")
+    if args.what in ("scan", "all"):
+        from firmware.bench import bench_scan
+
+        print("\n".join(bench_scan()), flush=True)
     if args.what in ("queue", "all"):
         from sync.bench import bench_queue
 

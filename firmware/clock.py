@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import time
 from pathlib import Path
 
@@ -43,13 +44,21 @@ class SystemClock:
 
 
 def _kernel_says_synced() -> bool:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name, use_errno=True)
-    except OSError:
+    libc = _libc()
+    if libc is None:
         return False
     buf = ctypes.create_string_buffer(512)  # struct timex; modes = 0 only reads
     state = libc.adjtimex(buf)
     return state not in (-1, _TIME_ERROR)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    # find_library runs ldconfig: once per process, never per scan.
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        return None

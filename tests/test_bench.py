@@ -23,3 +23,11 @@ def test_decode_bench_reads_the_codes_and_not_the_empty_frame() -> None:
     lines = bench_decode(sizes=((320, 240),), repeat=2)
     zbar = {line.split()[2]: line.split()[-1] for line in lines if line.startswith("zbar ")}
     assert zbar == {"QR": "yes", "CODE128": "yes", "empty": "no"}
+
+
+def test_scan_bench_times_every_read() -> None:
+    from firmware.bench import bench_scan
+
+    header, row = bench_scan(scans=20)
+    assert header.split()[:4] == ["read", "to", "verdict", "shown"]
+    assert re.search(rf"\s20\s+{NUMBER}\s+{NUMBER}$", row)
