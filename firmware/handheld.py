@@ -98,6 +98,7 @@ class HandheldAudit:
             self.queue.append(sighting.to_record())
         except QueueError as exc:
             log.error("sighting not saved: %s", exc)
+            self.repeats.forget(read.source, key)
             self._show(screens.error_screen("NOT SAVED", f"{verdict.label}: {exc}"), "error")
             self._signal("error")
             return None

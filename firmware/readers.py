@@ -31,6 +31,10 @@ class RepeatFilter:
             self._forget_older_than(at - self.window)
         return last is None or at - last >= self.window
 
+    def forget(self, source: str, key: Hashable) -> None:
+        """Let the next read of ``key`` through (its scan could not be saved)."""
+        self._last.pop((source, key), None)
+
     def _forget_older_than(self, limit: float) -> None:
         self._last = {k: t for k, t in self._last.items() if t >= limit}
 
