@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from firmware.inventory import Asset
+from hal.resource import Resource
 
 if TYPE_CHECKING:
     from firmware.config import RegisterConfig
 
 
-class Register(ABC):
+class Register(Resource, ABC):
     """Where the expected inventory comes from and where sightings and reports go."""
 
     @abstractmethod
@@ -33,16 +33,6 @@ class Register(ABC):
     @abstractmethod
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Hand over an audit report; returns where it went (paths or URLs)."""
-
-    def close(self) -> None:
-        """Release connections or files."""
-
-    def __enter__(self) -> Register:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
 
 def open_register(config: RegisterConfig, device_id: str) -> Register:
