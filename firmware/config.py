@@ -15,9 +15,10 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from firmware.errors import ConfigError
-from firmware.inventory import DEFAULT_RETIRED_STATUSES
+from firmware.inventory import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
 
 
@@ -41,6 +42,16 @@ class AuditConfig:
     technician: str = ""
     repeat_window: float = 2.0
     tag_pattern: str = DEFAULT_TAG_PATTERN
+    room_confirm_window: float = 10.0
+    resume_within: float = 12.0
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """``[identity]``: how a scanned identifier is matched to the register's records."""
+
+    leading_zeros: str = field(default="ignore", metadata=_choice("ignore", "keep"))
+    giai_prefixes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -88,9 +99,13 @@ class RegisterConfig:
     """``[register]``: the asset register adapter."""
 
     adapter: str = field(default="files", metadata=_choice("files"))
+    url: str | None = None
+    label_hosts: list[str] = field(default_factory=list)
     manifest: Path = Path("expected.csv")
+    columns: dict[str, str] = field(default_factory=dict)
     outbox: Path = Path("out")
     retired_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_RETIRED_STATUSES))
+    lost_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_LOST_STATUSES))
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,7 @@ class Config:
 
     device: DeviceConfig = field(default_factory=DeviceConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
@@ -115,7 +131,8 @@ class Config:
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list of strings", Path: "a path (string)"}
+               list: "a list of strings", Path: "a path (string)",
+               dict: "a table of strings"}
 _TOML_NAMES = {str: "string", int: "integer", float: "float", bool: "boolean", list: "array",
                dict: "table"}
 
@@ -170,6 +187,26 @@ def _check_values(config: Config) -> None:
         re.compile(config.audit.tag_pattern)
     except re.error as exc:
         raise ConfigError(f"audit.tag_pattern: not a valid regular expression: {exc}") from None
+    if config.audit.room_confirm_window < 0:
+        raise ConfigError("audit.room_confirm_window: must be 0 or more seconds")
+    if config.audit.resume_within <= 0:
+        raise ConfigError("audit.resume_within: must be more than 0 hours")
+    for prefix in config.identity.giai_prefixes:
+        if not re.fullmatch(r"[0-9]{4,12}", prefix):
+            raise ConfigError(f"identity.giai_prefixes: {prefix!r} is not a GS1 company prefix"
+                              " (4 to 12 digits)")
+    if config.register.url is not None:
+        parts = urlsplit(config.register.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"register.url: {config.register.url!r} is not an http(s) URL")
+    for host in config.register.label_hosts:
+        if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?", host):
+            raise ConfigError(f"register.label_hosts: {host!r} is not a host name"
+                              " (host, host:port or host/base-path)")
+    for column in config.register.columns:
+        if column not in ASSET_COLUMNS:
+            raise ConfigError(f"register.columns: unknown column {column!r}"
+                              f" (known: {', '.join(ASSET_COLUMNS)})")
 
 
 def _section(name: str, section_type: type, values: dict[str, Any], base: Path) -> Any:
@@ -191,6 +228,10 @@ def _check(key: str, hint: Any, spec: dataclasses.Field, value: Any, base: Path)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{key}: expected {_TYPE_NAMES[list]}, got {_toml_name(value)}")
         return list(value)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{key}: expected {_TYPE_NAMES[dict]}, got {_toml_name(value)}")
+        return dict(value)
     if origin is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     expected = str if origin is Path else origin

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from firmware.tags import Tag, TagKind
 
-DEFAULT_RETIRED_STATUSES = ("archived", "retired", "disposed", "lost", "stolen")
+DEFAULT_RETIRED_STATUSES = ("archived", "retired", "disposed")
+DEFAULT_LOST_STATUSES = ("lost", "stolen")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ class Asset:
     status: str = ""
     assigned_to: str = ""
     id: int | None = None
+    origin: str = ""
+    """Where the record came from, for messages (``expected.csv, line 5``)."""
+
+
+ASSET_COLUMNS = ("asset_tag", "serial", "name", "location", "status", "assigned_to", "id")
+"""The register fields a record may carry (the keys of ``[register.columns]``)."""
 
 
 def same_place(a: str, b: str) -> bool:

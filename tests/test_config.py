@@ -52,7 +52,8 @@ def test_an_empty_file_gives_every_default(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, ""))
     assert config.audit.location is None
     assert config.queue.path == tmp_path / "state"
-    assert config.register.retired_statuses == ["archived", "retired", "disposed", "lost", "stolen"]
+    assert config.register.retired_statuses == ["archived", "retired", "disposed"]
+    assert config.register.lost_statuses == ["lost", "stolen"]
     assert isinstance(Config(), Config)
 
 
