@@ -3,28 +3,102 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import os
+import re
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from firmware import __version__
 from firmware.errors import StocktakerError
+from firmware.text import terminal_safe
+
+log = logging.getLogger("stocktaker")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 success, 2 bad configuration or data)."""
+    """Run the command line; returns the exit code.
+
+    0 success; 1 other failure; 2 bad configuration or input file (configuration,
+    expected inventory, report); 3 a device part failed; 4 the register failed; 5 the
+    on-device queue failed; 130 Ctrl-C. When standard output is closed early (piped into
+    ``head``), the command stops quietly with 141, what a shell reports for a program
+    ended by SIGPIPE, so that ``set -o pipefail`` scripts see what they see with ``cat``.
+    An unexpected error prints one line, logs its traceback at debug level (``-vv``) and
+    exits with 1.
+    """
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    _log_to_stderr(logging.DEBUG if args.verbose > 1
+                   else logging.INFO if args.verbose else logging.WARNING)
+    _tolerate_unencodable_output()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        return int(args.command(args) or 0)
+        code = int(args.command(args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, not at exit: a closed pipe must meet the handler below
+        return code
     except StocktakerError as exc:
-        print(f"stocktaker: error: {exc}", file=sys.stderr)
+        print(f"stocktaker: error: {terminal_safe(exc)}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        _discard_stdout()
+        return 128 + signal.SIGPIPE
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        what = terminal_safe(f"{type(exc).__name__}: {exc}")
+        print(f"stocktaker: internal error: {what} (details in the log with -vv)",
+              file=sys.stderr)
+        return 1
+
+
+class _EscapingFormatter(logging.Formatter):
+    """Log messages carry outside text (file names, labels): shown through terminal_safe.
+
+    A message is one line. A traceback keeps its lines, each escaped.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = terminal_safe(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return _escape_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _escape_lines(super().formatStack(stack_info))
+
+
+def _escape_lines(text: str) -> str:
+    return "\n".join(terminal_safe(line) for line in text.split("\n"))
+
+
+def _log_to_stderr(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_EscapingFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def _tolerate_unencodable_output() -> None:
+    """Print what a non-UTF-8 terminal cannot show as escapes instead of failing."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass  # no real file behind sys.stdout: nothing will be flushed to the pipe at exit
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -37,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
         "Firmware for Raspberry Pi asset scanners: audit a room, queue every sighting, "
         "write the report."))
     parser.add_argument("--version", action="version", version=f"stocktaker {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log what happens (-vv: also debugging details)")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="audit the sample room on simulated hardware")
@@ -58,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     report.set_defaults(command=_report)
 
     bench = sub.add_parser("bench", help="measure and print figures (same command on a Pi)")
-    bench.add_argument("what", choices=("scan", "queue", "decode", "all"))
+    bench.add_argument("what", choices=("scan", "room", "queue", "decode", "all"))
     bench.set_defaults(command=_bench)
 
     decode = sub.add_parser("decode", help="print what the camera pipeline reads in images")
@@ -77,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     reports = run_device(config, screens_dir=args.screens)
     for report in reports:
         print(format_report(report))
-    print(f"Outbox: {config.register.outbox}")
+    print(f"Outbox: {terminal_safe(config.register.outbox)}")
     return 0
 
 
@@ -102,6 +177,10 @@ def _bench(args: argparse.Namespace) -> int:
         from firmware.bench import bench_scan
 
         print("\n".join(bench_scan()), flush=True)
+    if args.what in ("room", "all"):
+        from firmware.bench import bench_room
+
+        print("\n".join(bench_room()), flush=True)
     if args.what in ("queue", "all"):
         from sync.bench import bench_queue
 
@@ -123,13 +202,35 @@ def _decode(args: argparse.Namespace) -> int:
             reads = decode_image_file(image, decoder)
         except StocktakerError as exc:
             failed += 1
-            print(json.dumps({"file": str(image), "error": str(exc)}), flush=True)
+            print(_json_line({"file": str(image), "error": str(exc)}), flush=True)
             continue
         line = {"file": str(image), "reads": [
             {"payload": r.payload.decode("utf-8", "backslashreplace"), "symbology": r.symbology}
             for r in reads]}
-        print(json.dumps(line, ensure_ascii=False), flush=True)
+        print(_json_line(line), flush=True)
     return 1 if failed else 0
+
+
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def _json_line(value: Any) -> str:
+    """One line of JSON with every character a terminal could act on as a ``\\u`` escape.
+
+    Printable non-ASCII text stays readable; the JSON means exactly the same.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return _UNPRINTABLE.sub(lambda m: _json_escape(m[0]), text)
+
+
+def _json_escape(ch: str) -> str:
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 if __name__ == "__main__":

@@ -1,24 +1,27 @@
 """The device configuration: one TOML file, every key with a default, strictly checked.
 
-An unknown section or key, or a value of the wrong type, is a :class:`ConfigError` naming
-the key (``camera.path: expected a string, got integer``). Paths are resolved relative to
-the directory of the configuration file.
+An unknown section or key, a value of the wrong type or a value out of its range is a
+:class:`ConfigError` naming the key (``camera.path: expected a string, got integer``).
+Paths are resolved relative to the directory of the configuration file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 import types
 import typing
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from firmware.errors import ConfigError
-from firmware.inventory import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES
+from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
 
 
@@ -137,22 +140,40 @@ _TOML_NAMES = {str: "string", int: "integer", float: "float", bool: "boolean", l
                dict: "table"}
 
 
+#: A configuration file is a page of text; anything this big is the wrong file.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def load_config(path: str | Path) -> Config:
     """Read and check the TOML file at ``path``.
 
     Raises:
-        ConfigError: the file is missing, not TOML, or has an unknown key or wrong value.
+        ConfigError: the file is missing, not UTF-8 TOML, or has an unknown key or wrong
+            value; the message names the file or the key.
     """
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from None
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES // 1024} KiB, not a configuration file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}, line {line}: byte 0x{raw[exc.start]:02X} is not UTF-8 text"
+                          " (save the file as UTF-8)") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    # tomllib raises these past its own error type: nesting too deep, integers too long.
+    except (RecursionError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a usable TOML file: {exc}") from None
     return config_from_dict(data, base=path.resolve().parent)
 
 
@@ -173,40 +194,145 @@ def config_from_dict(data: dict[str, Any], base: Path) -> Config:
 
 
 def _check_values(config: Config) -> None:
-    """Checks of values that types alone cannot express."""
-    if not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", config.device.id):
-        raise ConfigError("device.id: use 1 to 128 letters, digits, '.', '_' or '-'"
-                          " (it names files in the outbox)")
-    if config.audit.repeat_window < 0:
-        raise ConfigError("audit.repeat_window: must be 0 or more seconds")
-    if config.camera.fps <= 0:
-        raise ConfigError("camera.fps: must be more than 0")
-    if not 0x03 <= config.display.i2c_address <= 0x77:
-        raise ConfigError("display.i2c_address: must be a 7-bit I2C address (0x03 to 0x77)")
+    """Checks of values that types alone cannot express.
+
+    Every key of every section is checked, by its rule in ``_VALUE_RULES`` or, for a number
+    without one, as ``0 or more``. Whatever a rule raises becomes a :class:`ConfigError`
+    naming the key.
+    """
+    for section_field in dataclasses.fields(config):
+        section = getattr(config, section_field.name)
+        for spec in dataclasses.fields(section):
+            key = f"{section_field.name}.{spec.name}"
+            value = getattr(section, spec.name)
+            rule = _VALUE_RULES.get(key)
+            if rule is None and _is_number(value):
+                rule = _in_range(0)
+            if rule is None or value is None:
+                continue
+            try:
+                rule(value, config)
+            except ConfigError:
+                raise
+            except (ValueError, TypeError, OverflowError, RecursionError, re.error) as exc:
+                raise ConfigError(f"{key}: {exc}") from None
+
+
+_Rule = Callable[[Any, Config], None]
+
+
+def _in_range(low: float, high: float | None = None, *, above: bool = False,
+              unit: str = "") -> _Rule:
+    """A rule: the number is ``low`` or more (more than ``low`` if ``above``), ``high`` at most."""
+    def rule(value: float, config: Config) -> None:
+        if (value > low if above else value >= low) and (high is None or value <= high):
+            return
+        if high is not None:
+            raise ValueError(f"must be from {low} to {high}{unit}")
+        if above:
+            raise ValueError(f"must be more than {low}{unit}")
+        raise ValueError(f"must be {low} or more{unit}")
+
+    return rule
+
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_GPIO = _in_range(0, 27, unit=" (a BCM GPIO number of the 40-pin header)")
+_PINS = ("buzzer_pin", "green_pin", "red_pin")
+
+
+def _device_id(value: str, config: Config) -> None:
+    if not _FILE_NAME.fullmatch(value):
+        raise ValueError("use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter"
+                         f" or digit (it names files in the outbox), not {value!r}")
+
+
+def _location(value: str, config: Config) -> None:
+    if not value.strip():
+        raise ValueError("an empty room name (leave the key out to start from a LOC: label)")
+
+
+def _tag_pattern(value: str, config: Config) -> None:
     try:
-        re.compile(config.audit.tag_pattern)
-    except re.error as exc:
-        raise ConfigError(f"audit.tag_pattern: not a valid regular expression: {exc}") from None
-    if config.audit.room_confirm_window < 0:
-        raise ConfigError("audit.room_confirm_window: must be 0 or more seconds")
-    if config.audit.resume_within <= 0:
-        raise ConfigError("audit.resume_within: must be more than 0 hours")
-    for prefix in config.identity.giai_prefixes:
+        re.compile(value)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+
+
+def _i2c_address(value: int, config: Config) -> None:
+    if not 0x03 <= value <= 0x77:
+        raise ValueError("must be a 7-bit I2C address (0x03 to 0x77)")
+
+
+def _pin(name: str) -> _Rule:
+    def rule(value: int, config: Config) -> None:
+        _GPIO(value, config)
+        for other in _PINS[: _PINS.index(name)]:
+            if getattr(config.feedback, other) == value:
+                raise ValueError(f"GPIO {value} is already feedback.{other}")
+
+    return rule
+
+
+def _symbologies(value: list[str], config: Config) -> None:
+    from hal.camera.decode import SYMBOLOGIES
+
+    known = SYMBOLOGIES[config.camera.decoder]
+    unknown = [name for name in value if name.upper() not in known]
+    if unknown:
+        raise ValueError(f"{', '.join(map(repr, unknown))}: not read by the"
+                         f" {config.camera.decoder} decoder (valid: {', '.join(sorted(known))})")
+
+
+def _giai_prefixes(value: list[str], config: Config) -> None:
+    for prefix in value:
         if not re.fullmatch(r"[0-9]{4,12}", prefix):
-            raise ConfigError(f"identity.giai_prefixes: {prefix!r} is not a GS1 company prefix"
-                              " (4 to 12 digits)")
-    if config.register.url is not None:
-        parts = urlsplit(config.register.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"register.url: {config.register.url!r} is not an http(s) URL")
-    for host in config.register.label_hosts:
-        if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?", host):
-            raise ConfigError(f"register.label_hosts: {host!r} is not a host name"
-                              " (host, host:port or host/base-path)")
-    for column in config.register.columns:
+            raise ValueError(f"{prefix!r} is not a GS1 company prefix (4 to 12 digits)")
+
+
+def _register_url(value: str, config: Config) -> None:
+    parts = urlsplit(value)
+    port = parts.port  # raises ValueError for a port out of range or not a number
+    if (parts.scheme not in ("http", "https") or not parts.hostname or port == 0
+            or any(ch.isspace() for ch in value)):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+
+
+def _label_hosts(value: list[str], config: Config) -> None:
+    for host in value:
+        match = re.fullmatch(r"[A-Za-z0-9.-]+(?::([0-9]{1,5}))?(?:/\S*)?", host)
+        if not match or (match[1] is not None and not 0 < int(match[1]) <= 65535):
+            raise ValueError(f"{host!r} is not a host name (host, host:port or host/base-path)")
+
+
+def _columns(value: dict[str, str], config: Config) -> None:
+    for column in value:
         if column not in ASSET_COLUMNS:
-            raise ConfigError(f"register.columns: unknown column {column!r}"
-                              f" (known: {', '.join(ASSET_COLUMNS)})")
+            raise ValueError(f"unknown column {column!r} (known: {', '.join(ASSET_COLUMNS)})")
+
+
+_VALUE_RULES: dict[str, _Rule] = {
+    "device.id": _device_id,
+    "audit.location": _location,
+    "audit.repeat_window": _in_range(0, unit=" seconds"),
+    "audit.tag_pattern": _tag_pattern,
+    "audit.room_confirm_window": _in_range(0, unit=" seconds"),
+    "audit.resume_within": _in_range(0, above=True, unit=" hours"),
+    "identity.giai_prefixes": _giai_prefixes,
+    "camera.fps": _in_range(0, above=True),
+    "camera.symbologies": _symbologies,
+    "display.i2c_port": _in_range(0, 255, unit=" (the N of /dev/i2c-N)"),
+    "display.i2c_address": _i2c_address,
+    **{f"feedback.{name}": _pin(name) for name in _PINS},
+    "register.url": _register_url,
+    "register.label_hosts": _label_hosts,
+    "register.columns": _columns,
+}
+"""Value rules by dotted key: each raises ValueError with the problem, the key is added."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _section(name: str, section_type: type, values: dict[str, Any], base: Path) -> Any:
@@ -221,28 +347,55 @@ def _section(name: str, section_type: type, values: dict[str, Any], base: Path) 
 
 
 def _check(key: str, hint: Any, spec: dataclasses.Field, value: Any, base: Path) -> Any:
+    try:
+        return _checked(key, hint, spec, value, base)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _checked(key: str, hint: Any, spec: dataclasses.Field, value: Any, base: Path) -> Any:
     optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
     wanted = next(t for t in typing.get_args(hint) if t is not type(None)) if optional else hint
     origin = typing.get_origin(wanted) or wanted
     if origin is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{key}: expected {_TYPE_NAMES[list]}, got {_toml_name(value)}")
+        for item in value:
+            _check_text(key, item, "list item")
         return list(value)
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{key}: expected {_TYPE_NAMES[dict]}, got {_toml_name(value)}")
+        for name, item in value.items():
+            _check_text(key, name, "table key")
+            _check_text(key, item, "table value")
         return dict(value)
     if origin is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     expected = str if origin is Path else origin
     if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
         raise ConfigError(f"{key}: expected {_TYPE_NAMES[origin]}, got {_toml_name(value)}")
+    if origin is float and not math.isfinite(value):
+        raise ConfigError(f"{key}: must be a finite number, not {value}")
+    if isinstance(value, str):
+        _check_text(key, value, "path" if origin is Path else None)
     choices = spec.metadata.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
     if origin is Path:
         return base / value
     return value
+
+
+def _check_text(key: str, text: str, what: str | None) -> None:
+    """No control character in any string; none empty or blank where ``what`` is named."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cc":
+            raise ConfigError(f"{key}: control character U+{ord(ch):04X} in {text!r}")
+    if what is not None and not text.strip():
+        raise ConfigError(f"{key}: {'empty' if not text else 'blank'} {what}")
 
 
 def _with_defaults_resolved(config: Config, base: Path) -> Config:

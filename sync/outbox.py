@@ -20,7 +20,7 @@ from typing import Any
 from firmware.errors import RegisterError
 from sync.storage import fsync_directory, replace_file, write_and_fsync
 
-__all__ = ["CSV_COLUMNS", "FilesOutbox", "report_csv_rows"]
+__all__ = ["CSV_COLUMNS", "FilesOutbox", "ReportError", "report_csv_rows"]
 
 CSV_COLUMNS = (
     "row_type", "sighting_id", "at", "source", "verdict", "asset_tag",
@@ -30,6 +30,14 @@ _SCAN_FIELDS = ("sighting_id", "at", "source", "verdict", "asset_tag")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Safe as a file name on ext4, vfat and exfat alike.
 _FILE_NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class ReportError(RegisterError, ValueError):
+    """An audit report that cannot be written as it stands; the message says why.
+
+    A ``RegisterError`` like every other refusal of the outbox, and a ``ValueError``
+    as it is a fault of the report, not of the folder.
+    """
 
 
 class FilesOutbox:
@@ -102,23 +110,37 @@ class FilesOutbox:
             The JSON file and the CSV file.
 
         Raises:
-            ValueError: the report has no usable ``session_id`` or is not JSON-able.
+            ReportError: the report is not an object, has no usable ``session_id``, is
+                not JSON-able, or its ``scans`` or ``ghosts`` are not lists of objects;
+                nothing was written.
             RegisterError: the folder cannot be written; each file is either
                 complete or as it was.
         """
+        if not isinstance(report, Mapping):
+            raise ReportError(f"an audit report is a JSON object, not {type(report).__name__}")
         session_id = report.get("session_id")
-        _check_name("session id", session_id)
+        try:
+            _check_name("session id", session_id)
+        except ValueError as exc:
+            raise ReportError(f"report not written: {exc}") from exc
         json_path = self.directory / f"report-{session_id}.json"
         csv_path = self.directory / f"report-{session_id}.csv"
         try:
             text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"report {session_id} cannot be written as JSON: {exc}") from exc
+            json_data = text.encode("utf-8")  # a lone surrogate fails here
+        # RecursionError: nested too deeply.
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ReportError(f"report {session_id} cannot be written as JSON: {exc}") from exc
         buffer = io.StringIO()
-        csv.writer(buffer).writerows(report_csv_rows(report))
         try:
-            replace_file(json_path, text.encode("utf-8"))
-            replace_file(csv_path, buffer.getvalue().encode("utf-8"))
+            csv.writer(buffer).writerows(report_csv_rows(report))
+        except (AttributeError, TypeError) as exc:
+            raise ReportError(f"report {session_id} cannot be written as CSV: its scans and "
+                              f"ghosts must be lists of objects ({exc})") from exc
+        csv_data = buffer.getvalue().encode("utf-8")  # its text is the JSON's, checked above
+        try:
+            replace_file(json_path, json_data)
+            replace_file(csv_path, csv_data)
             fsync_directory(self.directory)
         except OSError as exc:
             raise _folder_error(self.directory, exc) from exc

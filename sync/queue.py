@@ -96,8 +96,9 @@ class SightingQueue:
         directory: where the queue lives; created if missing.
 
     Raises:
-        QueueError: the directory cannot be used, is already open elsewhere, or the
-            queue file is damaged (it is then left untouched).
+        QueueError: the directory cannot be used (it is read-only, or cannot be locked),
+            is already open elsewhere, or the queue file is damaged (it is then left
+            untouched).
     """
 
     def __init__(self, directory: str | Path) -> None:
@@ -107,6 +108,7 @@ class SightingQueue:
         self._closed = False
         with ExitStack() as stack:
             _make_directory(self._directory)
+            _check_writable(self._directory)
             stack.enter_context(_exclusive(self._directory))
             db = stack.enter_context(TinyDB(self._path, storage=AtomicJSONStorage))
             self._storage = cast(AtomicJSONStorage, db.storage)
@@ -288,9 +290,25 @@ def _make_directory(directory: Path) -> None:
         raise QueueError(f"cannot create the queue directory {directory}: {reason}") from exc
 
 
+def _check_writable(directory: Path) -> None:
+    """Refuse a queue directory no file can be created in (a read-only mount, permissions).
+
+    Without this, the queue would open and every append, that is every scan, would fail.
+    """
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise QueueError(
+            f"the queue directory {directory} is read-only: no sighting could be saved in it"
+        )
+
+
 @contextmanager
 def _exclusive(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory`` (released when the process dies)."""
+    """Hold an exclusive lock on ``directory`` (released when the process dies).
+
+    Raises:
+        QueueError: the directory cannot be opened, is locked by another queue, or
+            cannot be locked at all.
+    """
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
@@ -303,6 +321,9 @@ def _exclusive(directory: Path) -> Iterator[None]:
             raise QueueError(
                 f"the sighting queue in {directory} is already open (one process owns it)"
             ) from exc
+        except OSError as exc:  # ENOLCK: no locks on this filesystem (some NFS, FUSE mounts)
+            reason = exc.strerror or str(exc)
+            raise QueueError(f"cannot lock the queue directory {directory}: {reason}") from exc
         yield
     finally:
         os.close(fd)

@@ -45,16 +45,80 @@ class PendingReports:
         return path
 
     def items(self) -> list[tuple[Path, dict[str, Any]]]:
-        """The saved reports, oldest file name first; unreadable ones are skipped and logged."""
+        """The saved reports, oldest file name first.
+
+        A file that cannot be read is logged and left in place (the fault may pass). One
+        that is not a report (not JSON, not an object, no ``session_id``, ``scans`` not a
+        list of objects) is logged and renamed ``*.damaged``: kept for a person to look
+        at, and out of the way of every later start and of a new report of the same room.
+        """
         found = []
         for path in sorted(self.directory.glob("report-*.json")):
             try:
-                found.append((path, json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError) as exc:
-                log.error("%s: unreadable saved report left in place: %s", path, exc)
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                self._set_aside(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+                continue
+            except OSError as exc:
+                log.error("%s: unreadable saved report left in place: %s", path,
+                          exc.strerror or exc)
+                continue
+            try:
+                report = json.loads(text)
+            # ValueError: not JSON, or an integer too long; RecursionError: nested too deeply.
+            except (ValueError, RecursionError) as exc:
+                self._set_aside(path, f"not JSON ({exc})")
+                continue
+            problem = _problem(report)
+            if problem is not None:
+                self._set_aside(path, problem)
+                continue
+            found.append((path, report))
         return found
 
     def remove(self, path: Path) -> None:
-        """Forget a report the register has taken."""
-        path.unlink(missing_ok=True)
-        fsync_directory(self.directory)
+        """Forget a report the register has taken.
+
+        Raises:
+            QueueError: the file cannot be removed; it stays, and is handed over again.
+        """
+        try:
+            path.unlink(missing_ok=True)
+            fsync_directory(self.directory)
+        except OSError as exc:
+            raise QueueError(f"{path}: cannot remove the handed-over report: "
+                             f"{exc.strerror or exc}") from None
+
+    def _set_aside(self, path: Path, problem: str) -> None:
+        """Rename a damaged report to ``*.damaged`` (never over an earlier one) and log it."""
+        aside = path.with_name(path.name + ".damaged")
+        try:
+            number = 1
+            while aside.exists():
+                number += 1
+                aside = path.with_name(f"{path.name}.damaged-{number}")
+            path.rename(aside)
+            fsync_directory(self.directory)
+        except OSError as exc:
+            log.error("%s: damaged saved report (%s) left in place, cannot rename it: %s",
+                      path, problem, exc.strerror or exc)
+            return
+        log.error("%s: damaged saved report (%s) set aside as %s", path, problem, aside.name)
+
+
+def _problem(report: Any) -> str | None:
+    """What keeps ``report`` from being handed over, or None if nothing does."""
+    if not isinstance(report, dict):
+        return "not a JSON object"
+    session_id = report.get("session_id")
+    if not isinstance(session_id, str) or not session_id:
+        return "no session_id"
+    for key, required in (("scans", True), ("ghosts", False)):
+        entries = report.get(key)
+        if entries is None and not required:
+            continue
+        if not isinstance(entries, list):
+            return f"{key} is not a list"
+        if not all(isinstance(entry, dict) for entry in entries):
+            return f"{key} holds something other than objects"
+    return None

@@ -272,3 +272,60 @@ def test_decode_image_file_on_an_unreadable_file(tmp_path: Path, content: bytes 
         path.write_bytes(content)
     with pytest.raises(DeviceError, match="label.png"):
         decode_image_file(path, ZbarDecoder())
+
+
+# --- faults of the environment ------------------------------------------------------------
+
+
+def test_a_folder_name_too_long_is_a_device_error_naming_it(tmp_path: Path) -> None:
+    folder = tmp_path / ("x" * 5000)
+    with pytest.raises(DeviceError, match="cannot use camera image folder") as caught:
+        FolderFrames(folder)
+    assert str(folder) in str(caught.value)
+
+
+def test_a_folder_that_cannot_be_looked_at_is_a_device_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_dir", refused)
+    with pytest.raises(DeviceError, match="Permission denied") as caught:
+        FolderFrames(tmp_path / "frames")
+    assert str(tmp_path / "frames") in str(caught.value)
+
+
+def test_a_folder_whose_entries_cannot_be_looked_at_is_a_device_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    source = FolderFrames(tmp_path)
+
+    def refused(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", refused)  # a folder readable but not searchable
+    with pytest.raises(DeviceError, match=f"cannot list camera image folder {tmp_path}"):
+        list(source.frames())
+
+
+def test_decode_image_file_names_the_file_a_decoder_fails_on(tmp_path: Path) -> None:
+    path = tmp_path / "shelf.png"
+    Image.new("L", (32, 32), 0).save(path)  # top-left pixel 0: FailingOn raises
+    with pytest.raises(DeviceError, match="shelf.png.*RuntimeError: decoder crashed") as caught:
+        decode_image_file(path, FailingOn())
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+def test_decode_image_file_passes_a_device_error_of_the_decoder_on_unchanged(
+    tmp_path: Path,
+) -> None:
+    class Gone(Decoder):
+        def decode(self, gray: np.ndarray) -> list[tuple[bytes, str]]:
+            raise DeviceError("the decoder library went away")
+
+    path = tmp_path / "shelf.png"
+    Image.new("L", (32, 32), 255).save(path)
+    with pytest.raises(DeviceError, match="^the decoder library went away$"):
+        decode_image_file(path, Gone())

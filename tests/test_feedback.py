@@ -37,7 +37,7 @@ def states(factory: MockFactory, pin: int) -> list[bool]:
 
 
 def test_table_covers_every_verdict_and_error_and_done() -> None:
-    assert set(KINDS) == {kind.value for kind in VerdictKind} | {"error", "done"}
+    assert set(KINDS) == {kind.value for kind in VerdictKind} | {"error", "done", "confirm"}
 
 
 def test_patterns_sound_pairwise_different() -> None:
@@ -191,3 +191,39 @@ def test_a_pattern_that_fails_is_reported_on_the_next_signal() -> None:
                 feedback.signal("verified")
     finally:
         factory.reset()
+
+
+# --- the terminal stand-in on a stream that is gone -----------------------------------------
+
+
+def test_terminal_on_a_closed_stream_is_a_device_error_and_still_records() -> None:
+    stream = io.StringIO()
+    stream.close()
+    with open_feedback("terminal", stream=stream) as feedback:
+        with pytest.raises(DeviceError, match="cannot print feedback on its terminal"):
+            feedback.signal("verified")
+        with pytest.raises(DeviceError):
+            feedback.signal("error")
+    assert feedback.signals == ["verified", "error"]  # type: ignore[attr-defined]
+
+
+def test_terminal_on_a_pipe_whose_reader_has_gone_is_a_device_error() -> None:
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stream = open(write_end, "w", encoding="utf-8")
+    feedback = open_feedback("terminal", stream=stream)
+    with pytest.raises(DeviceError, match="Broken pipe") as caught:
+        feedback.signal("verified")
+    assert isinstance(caught.value.__cause__, BrokenPipeError)
+    with pytest.raises(BrokenPipeError):
+        stream.close()  # the unwritten line cannot be flushed either
+
+
+def test_terminal_still_refuses_an_unknown_kind_without_recording_it() -> None:
+    stream = io.StringIO()
+    feedback = open_feedback("terminal", stream=stream)
+    with pytest.raises(ValueError, match="unknown feedback signal"):
+        feedback.signal("bogus")
+    assert feedback.signals == [] and stream.getvalue() == ""  # type: ignore[attr-defined]

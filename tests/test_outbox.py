@@ -281,3 +281,50 @@ def test_report_that_is_not_json_writes_nothing(outbox: FilesOutbox) -> None:
     with pytest.raises(ValueError):
         outbox.write_report(report(counts={"verified": object()}))
     assert list(outbox.directory.iterdir()) == []
+
+
+# --- a report the outbox cannot write -------------------------------------------------------
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+MALFORMED_REPORTS = {
+    "a-list": [report()],
+    "no-session-id": {k: v for k, v in report().items() if k != "session_id"},
+    "session-id-a-number": report(session_id=7),
+    "session-id-a-path": report(session_id="../../etc/x"),
+    "not-strict-json": report(expected=float("nan")),
+    "not-json": report(counts={"verified": object()}),
+    "lone-surrogate": report(technician="Zo\udce9"),
+    "nested-too-deep": report(notes=nested(100_000)),
+    "scans-a-string": report(scans="IT-000001"),
+    "scans-a-number": report(scans=3),
+    "scans-of-strings": report(scans=["IT-000001"]),
+    "ghosts-of-numbers": report(ghosts=[1, 2]),
+}
+
+
+@pytest.mark.parametrize("bad", MALFORMED_REPORTS.values(), ids=MALFORMED_REPORTS.keys())
+def test_a_malformed_report_is_a_register_error_and_writes_nothing(
+    outbox: FilesOutbox, bad: Any
+) -> None:
+    with pytest.raises(RegisterError) as caught:
+        outbox.write_report(bad)
+    assert caught.value.exit_code == 4
+    assert isinstance(caught.value, ValueError)  # what the caller gave, not the folder, is wrong
+    assert "\n" not in str(caught.value)
+    assert list(outbox.directory.iterdir()) == []
+
+
+def test_a_malformed_report_leaves_earlier_report_files_as_they_were(outbox: FilesOutbox) -> None:
+    json_path, csv_path = outbox.write_report(report())
+    before = json_path.read_bytes(), csv_path.read_bytes()
+    with pytest.raises(RegisterError, match="cannot be written as CSV"):
+        outbox.write_report(report(scans=[None]))
+    assert (json_path.read_bytes(), csv_path.read_bytes()) == before
+    assert {p.name for p in outbox.directory.iterdir()} == {json_path.name, csv_path.name}

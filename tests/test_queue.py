@@ -338,3 +338,67 @@ def test_queue_behaves_like_an_ordered_set(steps: list[tuple[str, Any]]) -> None
                 assert queue.pending() == list(model.values())
         finally:
             queue.close()
+
+
+# --- a state folder that cannot be used -------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [errno.ENOLCK, errno.EBADF, errno.EINTR])
+def test_a_lock_that_fails_is_a_queue_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int
+) -> None:
+    import fcntl
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(error, os.strerror(error))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fcntl, "flock", flock)
+        with pytest.raises(QueueError, match="cannot lock the queue directory") as caught:
+            SightingQueue(tmp_path)
+    assert str(tmp_path) in str(caught.value) and os.strerror(error) in str(caught.value)
+    assert caught.value.exit_code == 5
+    assert not (tmp_path / QUEUE_FILE).exists()
+    with SightingQueue(tmp_path) as queue:  # nothing was left open or locked
+        assert len(queue) == 0
+
+
+def read_only_for(directory: Path) -> Callable[..., bool]:
+    """A stand-in for os.access that finds ``directory`` read-only and asks the OS otherwise."""
+    real_access = os.access
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        if Path(path) == directory and mode & os.W_OK:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    return access
+
+
+def test_a_read_only_queue_directory_is_refused_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = sighting()
+    with SightingQueue(tmp_path) as queue:
+        queue.append(record)
+    before = (tmp_path / QUEUE_FILE).read_bytes()
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "access", read_only_for(tmp_path))
+        with pytest.raises(QueueError, match="read-only") as caught:
+            SightingQueue(tmp_path)
+    assert str(tmp_path) in str(caught.value)
+    assert (tmp_path / QUEUE_FILE).read_bytes() == before
+    with SightingQueue(tmp_path) as queue:
+        assert queue.pending() == [record]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a folder of mode 0o500")
+def test_a_queue_directory_of_mode_0o500_is_refused_on_open(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(QueueError, match="read-only"):
+            SightingQueue(folder)
+    finally:
+        folder.chmod(0o700)

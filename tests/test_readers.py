@@ -1,37 +1,11 @@
-"""The stdin scanner stand-in, merging readers, and the de-bounce window."""
+"""Merging readers, and the de-bounce window."""
 
 from __future__ import annotations
-
-import io
 
 import pytest
 
 from firmware.readers import ReaderFailed, RepeatFilter, merge_reads
 from hal.read import Read
-from hal.scanner import open_scanner
-from hal.scanner.stdin import LINE_LIMIT, StdinScanner
-
-
-def test_stdin_lines_are_reads_with_line_endings_removed_and_bytes_untouched() -> None:
-    stream = io.BytesIO(b"IT-1\r\n\nIT-\xff2\n  \nlast")
-    ticks = iter(range(10))
-    reads = list(StdinScanner(stream, clock=lambda: float(next(ticks))).reads())
-    assert [r.payload for r in reads] == [b"IT-1", b"IT-\xff2", b"  ", b"last"]
-    assert {r.source for r in reads} == {"stdin"} and {r.symbology for r in reads} == {"UNKNOWN"}
-    assert [r.at for r in reads] == [0.0, 1.0, 2.0, 3.0]
-
-
-def test_an_endless_line_is_cut_and_the_next_line_still_comes() -> None:
-    stream = io.BytesIO(b"x" * (LINE_LIMIT * 3) + b"\nIT-1\n")
-    reads = list(StdinScanner(stream).reads())
-    assert len(reads[0].payload) == LINE_LIMIT + 1 and reads[1].payload == b"IT-1"
-
-
-def test_open_scanner_backends() -> None:
-    assert open_scanner("none") is None
-    assert isinstance(open_scanner("stdin", stream=io.BytesIO()), StdinScanner)
-    with pytest.raises(ValueError, match="stdin, none"):
-        open_scanner("bluetooth")
 
 
 def test_repeat_filter_window_slides_per_source() -> None:
@@ -42,7 +16,29 @@ def test_repeat_filter_window_slides_per_source() -> None:
     assert f.admit("camera", "A", 5.5)
     assert f.admit("stdin", "A", 5.6)  # another reader is another read
     assert f.admit("camera", "B", 5.6)
-    assert RepeatFilter(0).admit("x", "A", 1.0) and RepeatFilter(0).admit("x", "A", 1.0)
+
+
+def test_a_zero_window_lets_every_read_through() -> None:
+    f = RepeatFilter(0)
+    assert [f.admit("x", "A", 1.0) for _ in range(3)] == [True, True, True]
+
+
+def test_a_forgotten_read_passes_at_once_and_others_stay_held() -> None:
+    f = RepeatFilter(2.0)
+    assert f.admit("stdin", "A", 0.0) and f.admit("stdin", "B", 0.0)
+    f.forget("stdin", "A")
+    f.forget("stdin", "never seen")
+    assert f.admit("stdin", "A", 0.1)
+    assert not f.admit("stdin", "B", 0.1)
+
+
+def test_pruning_a_crowd_of_keys_keeps_those_still_in_the_window() -> None:
+    f = RepeatFilter(2.0)
+    assert f.admit("camera", "held", 100.0)
+    for n in range(5000):  # more than the filter keeps before it prunes
+        assert f.admit("camera", n, 101.0)
+    assert not f.admit("camera", "held", 101.5)
+    assert not f.admit("camera", 4999, 102.0)
 
 
 def read(payload: bytes, source: str) -> Read:

@@ -14,7 +14,7 @@ import numpy as np
 
 from hal.camera.base import Decoder, check_gray
 from hal.camera.files import load_gray
-from hal.errors import DeviceError
+from hal.errors import DeviceError, StocktakerError
 from hal.read import Read
 
 ZBAR_NAMES: Mapping[str, str] = MappingProxyType(
@@ -99,6 +99,12 @@ _ZXING_FORMATS: Mapping[str, str] = MappingProxyType(
     }
 )
 """stocktaker's symbology names -> the zxing-cpp format that reads them."""
+
+
+SYMBOLOGIES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"zbar": frozenset(ZBAR_NAMES.values()), "zxing": frozenset(_ZXING_FORMATS)}
+)
+"""Per decoder name, the stocktaker symbology names it can be restricted to (any case)."""
 
 
 def _restriction(
@@ -245,7 +251,15 @@ def decode_image_file(path: str | Path, decoder: Decoder, source: str = "file") 
         One read per code found, each at time 0.0; empty when the image shows no code.
 
     Raises:
-        DeviceError: the file cannot be read as an image; the message names it and says why.
+        DeviceError: the file cannot be read as an image, or the decoder fails on it; the
+            message names the file and says why.
     """
-    found = decoder.decode(load_gray(path))
+    gray = load_gray(path)
+    try:
+        found = decoder.decode(gray)
+    except StocktakerError:
+        raise
+    # A decoder is third-party native code fed an arbitrary picture (as in CameraReader).
+    except Exception as exc:
+        raise DeviceError(f"cannot decode image {path}: {type(exc).__name__}: {exc}") from exc
     return [Read(payload=data, symbology=kind, source=source, at=0.0) for data, kind in found]

@@ -56,7 +56,8 @@ class FolderFrames(FrameSource):
         fps: the frame rate the timestamps pretend to.
 
     Raises:
-        DeviceError: the folder is missing or not a directory.
+        DeviceError: the folder is missing, not a directory or cannot be looked at
+            (no permission, a name too long).
         ValueError: ``fps`` is not a positive finite number.
     """
 
@@ -64,8 +65,14 @@ class FolderFrames(FrameSource):
         if not (math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, not {fps!r}")
         self.path = Path(path)
-        if not self.path.is_dir():
-            what = "is not a directory" if self.path.exists() else "does not exist"
+        try:
+            is_dir = self.path.is_dir()
+            exists = is_dir or self.path.exists()
+        except OSError as exc:  # no permission on a parent folder, a name too long...
+            reason = exc.strerror or str(exc)
+            raise DeviceError(f"cannot use camera image folder {self.path}: {reason}") from exc
+        if not is_dir:
+            what = "is not a directory" if exists else "does not exist"
             raise DeviceError(f"camera image folder {self.path} {what}")
         self.fps = fps
         self._closed = False
@@ -96,6 +103,8 @@ class FolderFrames(FrameSource):
     def _image_files(self) -> list[Path]:
         try:
             entries = sorted(self.path.iterdir(), key=lambda entry: entry.name)
+            # is_file() too: a folder that may be read but not searched lists its names
+            # yet refuses to stat them.
+            return [e for e in entries if e.suffix.lower() in IMAGE_SUFFIXES and e.is_file()]
         except OSError as exc:
             raise DeviceError(f"cannot list camera image folder {self.path}: {exc}") from exc
-        return [e for e in entries if e.suffix.lower() in IMAGE_SUFFIXES and e.is_file()]

@@ -14,6 +14,7 @@ from PIL import Image
 
 from hal.display.base import HEIGHT, WIDTH, Display, check_frame
 from hal.errors import DeviceError
+from hal.text import terminal_safe
 
 STYLES = ("braille", "halfblock")
 
@@ -94,15 +95,31 @@ class TerminalDisplay(Display):
         self.frames: list[Frame] = []
 
     def show(self, image: Image.Image, caption: str = "") -> None:
-        """Draw the frame on the dummy device, print it, record it and save it if asked."""
+        """Draw the frame on the dummy device, print it, record it and save it if asked.
+
+        Raises:
+            ValueError: the frame has the wrong size.
+            DeviceError: the frame cannot be printed (the stream is closed, a pipe reader
+                has gone) or saved; it is recorded in :attr:`frames`, and saved if it
+                could not be printed, all the same.
+        """
         self._device.display(check_frame(image))
         frame = Frame(caption, self._device.image.copy())
         self.frames.append(frame)
         text = self._render(frame.image)
-        self._stream.write(f"{caption}\n{text}\n" if caption else f"{text}\n")
-        self._stream.flush()
+        # A caption names what was scanned: outside text, escaped like every other.
+        shown = f"{terminal_safe(caption)}\n{text}\n" if caption else f"{text}\n"
+        unprinted: Exception | None = None
+        try:
+            self._stream.write(shown)
+            self._stream.flush()
+        except (OSError, ValueError) as error:  # a closed pipe or file; a non-UTF-8 terminal
+            unprinted = error
         if self._screens_dir is not None:
             self._save(frame, len(self.frames), self._screens_dir)
+        if unprinted is not None:
+            reason = getattr(unprinted, "strerror", None) or unprinted
+            raise DeviceError(f"cannot print the display on its terminal: {reason}") from unprinted
 
     def _save(self, frame: Frame, number: int, folder: Path) -> None:
         path = folder / f"{number:04d}-{slug(frame.caption)}.png"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from hal.errors import DeviceError
 from hal.feedback.base import Feedback, pattern_for
 
 
@@ -23,12 +24,22 @@ class TerminalFeedback(Feedback):
         self.signals: list[str] = []
 
     def signal(self, kind: str) -> None:
-        """Print the pattern for ``kind`` and record it."""
+        """Print the pattern for ``kind`` and record it.
+
+        Raises:
+            ValueError: ``kind`` is not a signal kind; nothing is recorded.
+            DeviceError: the line cannot be printed (the stream is closed, a pipe reader
+                has gone); the signal is recorded all the same.
+        """
         pattern = pattern_for(kind)
         name = str(getattr(kind, "value", kind))
         self.signals.append(name)
-        self._stream.write(f"[feedback] {name}: {pattern.describe()}\n")
-        self._stream.flush()
+        try:
+            self._stream.write(f"[feedback] {name}: {pattern.describe()}\n")
+            self._stream.flush()
+        except (OSError, ValueError) as error:  # a closed pipe or file
+            reason = getattr(error, "strerror", None) or error
+            raise DeviceError(f"cannot print feedback on its terminal: {reason}") from error
 
     def close(self) -> None:
         """Nothing to release; the recorded signals stay readable."""

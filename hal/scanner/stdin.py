@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from hal.errors import DeviceError
 from hal.read import Read
 from hal.scanner.base import Scanner
 
 #: A line longer than this is cut here (and then rejected as over-long by tag parsing).
 LINE_LIMIT = 4096
 
+_LINE_END = re.compile(rb"[\r\n]")
+_CHUNK = 4096
+
 
 class StdinScanner(Scanner):
     """One scan per line of a byte stream (standard input by default).
 
-    The bytes of each line are passed on untouched except the line ending (LF or CR LF).
-    Empty lines are not scans (a technician pressing Enter); a line of only spaces is,
-    and is rejected later like any other bad label. End of input ends the scanner.
+    A line ends with CR, LF or CR LF: scanners are set to send any of them. The bytes of
+    each line are passed on untouched but for its ending. A line is yielded as soon as its
+    ending arrives, without waiting for more input. Empty lines are not scans (a
+    technician pressing Enter); a line of only spaces is, and is rejected later like any
+    other bad label. A line longer than :data:`LINE_LIMIT` is passed on cut to
+    ``LINE_LIMIT + 1`` bytes (so that it is rejected as over-long) and the rest of it is
+    skipped. End of input, or no standard input at all, ends the scanner.
 
     Args:
         stream: a binary stream; ``sys.stdin.buffer`` when None.
@@ -30,23 +39,42 @@ class StdinScanner(Scanner):
 
     def __init__(self, stream: BinaryIO | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._stream = stream if stream is not None else sys.stdin.buffer
+        self._stream = stream if stream is not None else getattr(sys.stdin, "buffer", None)
         self._clock = clock
 
     def reads(self) -> Iterator[Read]:
-        """Yield one :class:`Read` per non-empty line until end of input."""
-        while True:
-            line = self._stream.readline(LINE_LIMIT + 1)
-            if not line:
-                return
-            if len(line) > LINE_LIMIT and not line.endswith(b"\n"):
-                self._skip_rest_of_line()
-            payload = line.rstrip(b"\n").removesuffix(b"\r")[: LINE_LIMIT + 1]
-            if payload:
-                yield Read(payload, "UNKNOWN", self.name, self._clock())
+        """Yield one :class:`Read` per non-empty line until end of input.
 
-    def _skip_rest_of_line(self) -> None:
-        while True:
-            chunk = self._stream.readline(LINE_LIMIT)
-            if not chunk or chunk.endswith(b"\n"):
-                return
+        Raises:
+            DeviceError: the stream cannot be read.
+        """
+        if self._stream is None:  # started with standard input closed
+            return
+        line = bytearray()
+        while chunk := self._next_chunk():
+            *ended, rest = _LINE_END.split(chunk)
+            for piece in ended:
+                _extend(line, piece)
+                if line:
+                    yield Read(bytes(line), "UNKNOWN", self.name, self._clock())
+                line.clear()
+            _extend(line, rest)
+        if line:
+            yield Read(bytes(line), "UNKNOWN", self.name, self._clock())
+
+    def _next_chunk(self) -> bytes:
+        # read1 returns what has arrived, at most one system call: a scan ending in CR must
+        # be seen at once, not when the next scan fills a buffer. A stream without it is
+        # read a byte at a time, as read(n) may wait for all n bytes.
+        read1 = getattr(self._stream, "read1", None)
+        try:
+            return read1(_CHUNK) if read1 is not None else self._stream.read(1)
+        except (OSError, ValueError) as exc:  # a terminal gone; a closed stream
+            raise DeviceError(f"cannot read scans from standard input: {exc}") from exc
+
+
+def _extend(line: bytearray, piece: bytes) -> None:
+    """Add ``piece`` to ``line``, keeping at most one byte past the limit."""
+    room = LINE_LIMIT + 1 - len(line)
+    if room > 0:
+        line += piece[:room]
