@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
-from firmware.inventory import Asset, Inventory, same_place
+from firmware.identity import Outcome
+from firmware.inventory import Asset, AssetState, Inventory, same_place
 from firmware.tags import Tag
 from firmware.verdicts import Progress, Summary, Verdict, VerdictKind
 
@@ -12,9 +15,9 @@ from firmware.verdicts import Progress, Summary, Verdict, VerdictKind
 class AuditSession:
     """Judges each scan against the expected inventory of one room.
 
-    Expected at the room: the assets the register records there whose status is not
-    retired. A retired asset is never expected and never a ghost. Every asset (or unknown
-    tag) is counted once; a later scan of it is a ``repeat``.
+    Expected at the room: the assets the register records there whose status is active
+    (neither retired nor lost). A retired or lost asset is never expected and never a
+    ghost. Every asset (or unknown tag) is counted once; a later scan of it is a ``repeat``.
 
     Args:
         inventory: the register's assets.
@@ -46,14 +49,21 @@ class AuditSession:
         """
         if self.location is None:
             return self.rejection(tag.value, "scan a room label (LOC:<room>) first")
-        asset = self.inventory.lookup(tag)
+        found = self.inventory.resolve(tag)
+        asset = found.asset
         label = asset.asset_tag if asset else tag.value
         first = self._first_verdict.get(_key(tag, asset))
         if first is not None:
             return Verdict(VerdictKind.REPEAT, label, asset, reason=f"first {first.value}")
+        if found.outcome is Outcome.AMBIGUOUS:
+            return Verdict(VerdictKind.AMBIGUOUS, label, reason=f"{len(found.candidates)}"
+                           " assets match", candidates=found.candidates)
         if asset is None:
-            return Verdict(VerdictKind.UNREGISTERED, label)
-        if self.inventory.is_retired(asset):
+            return Verdict(VerdictKind.UNREGISTERED, label, reason=found.reason)
+        state = self.inventory.state(asset)
+        if state is AssetState.LOST:
+            return Verdict(VerdictKind.RECOVERED, label, asset, recorded_location=asset.location)
+        if state is AssetState.RETIRED:
             return Verdict(VerdictKind.RETIRED, label, asset)
         if same_place(asset.location, self.location):
             return Verdict(VerdictKind.VERIFIED, label, asset)
@@ -66,12 +76,28 @@ class AuditSession:
 
     def count(self, verdict: Verdict, tag: Tag | None) -> None:
         """Count a verdict once its sighting is durable."""
-        self.counts[verdict.kind.value] += 1
-        if verdict.kind is VerdictKind.REJECTED or tag is None:
+        key = None if verdict.kind is VerdictKind.REJECTED or tag is None else _key(tag, verdict.asset)
+        verified = verdict.asset.asset_tag if verdict.asset is not None else None
+        self._note(verdict.kind.value, key, verified)
+
+    def recount(self, record: Mapping[str, Any]) -> None:
+        """Count a sighting record again (a room resumed from its journal)."""
+        verdict = str(record.get("verdict"))
+        tag = record.get("tag")
+        asset_tag = record.get("asset_tag")
+        key = None
+        if verdict != VerdictKind.REJECTED.value and isinstance(tag, dict):
+            key = (f"asset:{asset_tag}" if asset_tag else
+                   _tag_key(str(tag.get("kind")), tag.get("site"), str(tag.get("value"))))
+        self._note(verdict, key, asset_tag if isinstance(asset_tag, str) else None)
+
+    def _note(self, verdict: str, key: str | None, asset_tag: str | None) -> None:
+        self.counts[verdict] += 1
+        if key is None:
             return
-        self._first_verdict.setdefault(_key(tag, verdict.asset), verdict.kind)
-        if verdict.kind is VerdictKind.VERIFIED and verdict.asset is not None:
-            self._verified.add(verdict.asset.asset_tag)
+        self._first_verdict.setdefault(key, VerdictKind(verdict))
+        if verdict == VerdictKind.VERIFIED.value and asset_tag is not None:
+            self._verified.add(asset_tag)
 
     @property
     def scanned(self) -> int:
@@ -93,10 +119,17 @@ class AuditSession:
             location=self.location or "", expected=len(self.expected),
             verified=c["verified"], mislocated=c["mislocated"],
             unregistered=c["unregistered"], retired=c["retired"], repeat=c["repeat"],
-            rejected=c["rejected"], ghost=len(self.ghosts()),
+            rejected=c["rejected"], ghost=len(self.ghosts()), recovered=c["recovered"],
+            ambiguous=c["ambiguous"],
         )
 
 
 def _key(tag: Tag, asset: Asset | None) -> str:
     """What makes two scans the same thing: the asset, or the unknown tag's value."""
-    return f"asset:{asset.asset_tag}" if asset else f"{tag.kind.value}:{tag.value}"
+    if asset is not None:
+        return f"asset:{asset.asset_tag}"
+    return _tag_key(tag.kind.value, tag.site, tag.value)
+
+
+def _tag_key(kind: str, site: str | None, value: str) -> str:
+    return f"{kind}:{site or ''}:{value.strip().casefold()}"

@@ -16,7 +16,10 @@ from pathlib import Path
 from firmware.clock import SystemClock
 from firmware.handheld import HandheldAudit, Settings
 from firmware.inventory import Asset, Inventory
-from firmware.tags import DEFAULT_TAG_PATTERN
+from firmware.room import RoomJournal, open_rooms
+from firmware.sightings import Stamp, make_sighting
+from firmware.tags import DEFAULT_TAG_PATTERN, parse_read
+from firmware.verdicts import Verdict, VerdictKind
 from hal.display import open_display
 from hal.feedback import open_feedback
 from hal.read import Read
@@ -50,3 +53,47 @@ def bench_scan(scans: int = 200) -> list[str]:
     return [f"{'read to verdict shown':<26}{'scans':>8}{'median ms':>10}{'p99 ms':>10}",
             f"{'terminal display, fsync':<26}{scans:>8}{statistics.median(times):>10.2f}"
             f"{times[round(0.99 * (len(times) - 1))]:>10.2f}"]
+
+
+def bench_room(sizes: tuple[int, ...] = (0, 1000, 5000), appends: int = 100) -> list[str]:
+    """The open room's durable journal: append cost and resume time against the room's size.
+
+    For each size, a journal already holding that many sightings gets ``appends`` more
+    (each fsynced, as on every scan); then the room is read back as at a restart.
+    Returns the printed lines.
+    """
+    record = _sample_record()
+    lines = [f"{'room journal':<26}{'scans':>8}{'median ms':>10}{'p99 ms':>10}"
+             f"{'resume ms':>11}"]
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            rooms = Path(tmp) / "rooms"
+            journal = RoomJournal(rooms, "bench", {
+                "device_id": "bench", "technician": "bench", "location": "Storage B",
+                "started_at": "2026-11-30T00:00:00.000Z", "clock_synchronized": True,
+                "wall": 0.0})
+            for n in range(size):
+                journal.add({**record, "sighting_id": f"s{n}"}, float(n))
+            times = []
+            for n in range(appends):
+                start = time.perf_counter()
+                journal.add({**record, "sighting_id": f"a{n}"}, float(n))
+                times.append((time.perf_counter() - start) * 1000)
+            journal.close()
+            start = time.perf_counter()
+            (room,) = open_rooms(rooms)
+            resume = (time.perf_counter() - start) * 1000
+            assert len(room.sightings) == size + appends
+        times.sort()
+        lines.append(f"{'append one, fsync':<26}{size:>8}{statistics.median(times):>10.2f}"
+                     f"{times[round(0.99 * (len(times) - 1))]:>10.2f}{resume:>11.1f}")
+    return lines
+
+
+def _sample_record() -> dict[str, object]:
+    """A sighting record of the usual size (about 600 bytes)."""
+    audit_read = Read(b"IT-004512", "CODE128", "bench", 0.0)
+    tag = parse_read(audit_read)
+    verdict = Verdict(VerdictKind.VERIFIED, "IT-004512", Asset("IT-004512"))
+    return make_sighting(Stamp("bench", "bench", "Storage B", "bench"), audit_read,
+                         "IT-004512", tag, verdict, SystemClock()).to_record()

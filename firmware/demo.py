@@ -56,6 +56,9 @@ WALK: tuple[Shot, ...] = (
     Shot("code128", "IT-004515"),  # archived in the register
     Shot("serial", "3JK7Q42", **_askew("serial")),  # IT-004508's dock, by its maker's label
     Shot("qr", f"{REGISTER_URL}/hardware/109", "IT-004509"),
+    Shot("code128", "IT-004409"),  # reported lost in the register: recovered
+    Shot("qr", "https://previous-owner.example/hardware/101", "prev. owner"),  # not ours
+    Shot("code128", "2213AB0452"),  # a serial the register gives to two headsets
     Shot("qr", "IT-00\x0745", "IT-0045?"),  # a corrupt label: a control character
     Shot("qr", f"{REGISTER_URL}/hardware/101", "IT-004501"),  # the first laptop, again
     Shot("code128", "IT-004510"),
@@ -122,6 +125,7 @@ backend = "{display}"
 style = "{'braille' if style == 'none' else style}"
 [register]
 adapter = "files"
+url = "{REGISTER_URL}"
 manifest = "expected.csv"
 outbox = "out/"
 [queue]

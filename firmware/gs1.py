@@ -21,6 +21,7 @@ GS = "\x1d"
 
 GIAI_AI = "8004"
 SERIAL_AI = "21"
+GTIN_AI = "01"
 
 # ISO/IEC 15424 flag character, code character, one modifier character.
 _AIM_RE = re.compile(r"\][A-Za-z][0-9A-Za-z]")
@@ -91,10 +92,12 @@ class AssetKeys:
     Attributes:
         giai: the AI 8004 value, if present.
         serial: the AI 21 value, if present.
+        gtin: the AI 01 value (the product a serial belongs to), if present.
     """
 
     giai: str | None
     serial: str | None
+    gtin: str | None = None
 
 
 def split_aim(text: str) -> tuple[str | None, str]:
@@ -192,7 +195,8 @@ def parse_digital_link(url: str) -> AssetKeys:
 
 def _asset_keys(element_strings: GS1ElementStrings) -> AssetKeys:
     values = {es.ai.ai: es.value for es in reversed(element_strings)}
-    return AssetKeys(giai=values.get(GIAI_AI), serial=values.get(SERIAL_AI))
+    return AssetKeys(giai=values.get(GIAI_AI), serial=values.get(SERIAL_AI),
+                     gtin=values.get(GTIN_AI))
 
 
 def _short(exc: Exception) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -18,6 +19,7 @@ from firmware import screens
 from firmware.audit import AuditSession
 from firmware.errors import DeviceError, QueueError, RegisterError
 from firmware.inventory import Inventory, same_place
+from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
 from firmware.report import build_report
 from firmware.sightings import Clock, Sighting, Stamp, iso_utc, make_sighting
@@ -42,6 +44,9 @@ class Settings:
     location: str | None
     repeat_window: float
     tag_pattern: str
+    room_confirm_window: float = 10.0
+    resume_within: float = 12 * 3600.0
+    """Seconds since its last scan within which an interrupted room is resumed."""
 
 
 class HandheldAudit:
@@ -49,12 +54,20 @@ class HandheldAudit:
 
     A room starts from the configuration or from a scanned ``LOC:<room>`` label; a label
     of another room ends the current room's session (its report is written) and starts
-    the next.
+    the next. Rooms are compared ignoring case and spacing, and take the register's
+    spelling. A room the register does not know needs a second scan of its label within
+    ``room_confirm_window`` seconds (a typo'd or foreign label must not end a room); any
+    other scan in between cancels it.
+
+    The open room is durable (:mod:`firmware.room`): after a power cut or a kill, the
+    next start resumes it — same session, same counts — unless it has been left for
+    longer than ``resume_within``; then it is closed with a report marked
+    ``interrupted``. Every session that counted a sighting gets exactly one report.
     """
 
     def __init__(self, settings: Settings, inventory: Inventory, queue: SightingQueue,
                  register: Register, reports: PendingReports, display: Display,
-                 feedback: Feedback, clock: Clock) -> None:
+                 feedback: Feedback, clock: Clock, *, rooms: Path | None = None) -> None:
         self.settings = settings
         self.inventory = inventory
         self.queue = queue
@@ -65,15 +78,128 @@ class HandheldAudit:
         self.clock = clock
         self.repeats = RepeatFilter(settings.repeat_window)
         self.reports: list[dict[str, Any]] = []
-        self._begin(settings.location)
+        self._unconfirmed: tuple[str, float] | None = None
+        self.rooms = rooms if rooms is not None else reports.directory.parent / "rooms"
+        self.resumed = 0
+        self._show_resumed = False
+        location = settings.location
+        if location is not None:
+            known = inventory.room_named(location)
+            if known is None:
+                log.warning("audit.location %r is not a room the register knows", location)
+            location = known or " ".join(location.split())
+        live = self._settle_interrupted_rooms()
+        if live is not None:
+            self._resume(live)
+        else:
+            self._begin(location)
 
     def _begin(self, location: str | None) -> None:
         self.session = AuditSession(self.inventory, location)
         self.stamp = Stamp(self.settings.device_id, str(uuid.uuid4()), location,
                            self.settings.technician)
         self.sightings: list[Sighting] = []
-        self.started_at = iso_utc(self.clock.wall())
+        wall = self.clock.wall()
+        self.started_at = iso_utc(wall)
         self.clock_ok = self.clock.synced()
+        self.resumed = 0
+        self.journal = RoomJournal(self.rooms, self.stamp.session_id, {
+            "device_id": self.stamp.device_id, "technician": self.stamp.technician,
+            "location": location, "started_at": self.started_at,
+            "clock_synchronized": self.clock_ok, "wall": wall})
+
+    def _settle_interrupted_rooms(self) -> OpenRoom | None:
+        """Deal with the journals a kill left: returns the room to resume, if any.
+
+        A room whose report was saved before the kill only loses its journal; the
+        newest room, left for less than ``resume_within``, is resumed; every other one
+        is closed with an ``interrupted`` report.
+        """
+        rooms = open_rooms(self.rooms)
+        reported = {report.get("session_id") for _, report in self.pending_reports.items()}
+        queued = self._queued_by_session({r.session_id for r in rooms})
+        now = self.clock.wall()
+        live = None
+        for room in rooms:
+            if room.session_id in reported:
+                remove_journal(room.path)
+                continue
+            self._take_queued(room, queued.get(room.session_id, []))
+            # A clock that went back (no RTC, no network yet) is no reason to close a room.
+            fresh = now - room.last_wall <= self.settings.resume_within
+            if room is rooms[-1] and fresh and room.device_id == self.settings.device_id:
+                live = room
+            else:
+                self._close_interrupted(room)
+        return live
+
+    def _queued_by_session(self, sessions: set[str]) -> dict[str, list[dict[str, Any]]]:
+        by_session: dict[str, list[dict[str, Any]]] = {}
+        if sessions:
+            for record in self.queue.pending():
+                if record.get("session_id") in sessions:
+                    by_session.setdefault(record["session_id"], []).append(record)
+        return by_session
+
+    def _take_queued(self, room: OpenRoom, queued: list[dict[str, Any]]) -> None:
+        """Add the room's sightings that were queued but not yet journaled when it was killed."""
+        known = {r.get("sighting_id") for r in room.sightings}
+        missing = [r for r in queued if r.get("sighting_id") not in known]
+        if not missing:
+            return
+        journal = RoomJournal(self.rooms, room.session_id, {})
+        try:
+            for record in missing:
+                journal.add(record, room.last_wall)
+                room.sightings.append(record)
+        finally:
+            journal.close()
+        log.info("room %s: %d queued sighting(s) added to its journal", room.session_id,
+                 len(missing))
+
+    def _replayed(self, room: OpenRoom) -> tuple[AuditSession, list[Sighting]]:
+        session = AuditSession(self.inventory, room.location)
+        sightings = []
+        for record in room.sightings:
+            try:
+                sighting = Sighting.from_record(record)
+                session.recount(record)
+            except (TypeError, ValueError) as exc:
+                log.error("room %s: a journal record could not be replayed: %s",
+                          room.session_id, exc)
+                continue
+            sightings.append(sighting)
+        return session, sightings
+
+    def _resume(self, room: OpenRoom) -> None:
+        self.session, self.sightings = self._replayed(room)
+        self.stamp = Stamp(room.device_id, room.session_id, room.location, room.technician)
+        self.started_at = room.started_at
+        self.clock_ok = room.clock_synchronized
+        self.resumed = room.resumed + 1
+        self.journal = RoomJournal(self.rooms, room.session_id, {})
+        try:
+            self.journal.mark_resumed(self.clock.wall())
+        except QueueError as exc:
+            log.warning("room %s: resume not recorded: %s", room.session_id, exc)
+        self._show_resumed = True
+        log.info("resumed room %r (session %s): %d scans so far", room.location,
+                 room.session_id, len(self.sightings))
+
+    def _close_interrupted(self, room: OpenRoom) -> None:
+        session, sightings = self._replayed(room)
+        if not sightings:
+            remove_journal(room.path)
+            return
+        report = build_report(
+            session, Stamp(room.device_id, room.session_id, room.location, room.technician),
+            sightings, started_at=room.started_at, ended_at=iso_utc(room.last_wall),
+            clock_synchronized=room.clock_synchronized, interrupted=True, resumed=room.resumed)
+        self.reports.append(report)
+        if self._save_report(report):
+            remove_journal(room.path)
+        log.warning("room %r (session %s) was left open too long: closed as interrupted",
+                    room.location, room.session_id)
 
     def handle(self, read: Read) -> Verdict | None:
         """Take one read; returns its verdict, or None (a de-bounced repeat, a room label)."""
@@ -88,6 +214,7 @@ class HandheldAudit:
         if tag is not None and tag.kind is TagKind.LOCATION:
             self._enter_room(tag.value)
             return None
+        self._unconfirmed = None
         if tag is not None and tag.aim and read.symbology == "UNKNOWN":
             read = dataclasses.replace(read, symbology=symbology_from_aim(tag.aim) or "UNKNOWN")
         payload = payload_text(read.payload)
@@ -95,7 +222,9 @@ class HandheldAudit:
                    else self.session.rejection(payload, rejection or "not a tag"))
         sighting = make_sighting(self.stamp, read, payload, tag, verdict, self.clock)
         try:
-            self.queue.append(sighting.to_record())
+            record = sighting.to_record()
+            self.queue.append(record)
+            self.journal.add(record, self.clock.wall())
         except QueueError as exc:
             log.error("sighting not saved: %s", exc)
             self.repeats.forget(read.source, key)
@@ -104,13 +233,24 @@ class HandheldAudit:
             return None
         self.session.count(verdict, tag)
         self.sightings.append(sighting)
+        self._show_resumed = False
         self._show(screens.verdict_screen(verdict, self.session.progress()),
                    f"{verdict.kind.value} {verdict.label}")
         self._signal(verdict.kind.value)
         return verdict
 
-    def _enter_room(self, room: str) -> None:
+    def _enter_room(self, label: str) -> None:
+        room = self.inventory.room_named(label) or self._confirmed(label)
+        if room is None:
+            return
         if self.session.location is None:
+            try:
+                self.journal.locate(room, self.clock.wall())
+            except QueueError as exc:
+                log.error("room not saved: %s", exc)
+                self._show(screens.error_screen("NOT SAVED", f"room {room}: {exc}"), "error")
+                self._signal("error")
+                return
             self.session.locate(room)
             self.stamp = dataclasses.replace(self.stamp, location=room)
         elif not same_place(room, self.session.location):
@@ -118,9 +258,33 @@ class HandheldAudit:
             self._begin(room)
         self.show_progress()
 
+    def _confirmed(self, label: str) -> str | None:
+        """An unknown room's name on the second scan of its label within the window, else None.
+
+        The name is spelt as on the first scan, with runs of spaces made one.
+        """
+        if self.session.location is not None and same_place(label, self.session.location):
+            return self.session.location
+        now = self.clock.mono()
+        window = self.settings.room_confirm_window
+        pending, self._unconfirmed = self._unconfirmed, None
+        if window == 0:
+            return " ".join(label.split())
+        if pending is not None and same_place(pending[0], label) and now - pending[1] <= window:
+            return " ".join(pending[0].split())
+        self._unconfirmed = (label, now)
+        self._show(screens.new_room_screen(label, self.inventory.closest_rooms(label)),
+                   f"new room? {label}")
+        self._signal("confirm")
+        return None
+
     def show_progress(self) -> None:
         """Show the idle screen: the room and verified of expected."""
         progress = self.session.progress()
+        if self._show_resumed:
+            self._show(screens.progress_screen(progress, resumed=True),
+                       f"resumed {progress.location or '?'}")
+            return
         self._show(screens.progress_screen(progress), f"room {progress.location or '?'}")
 
     def finish_room(self) -> dict[str, Any] | None:
@@ -129,18 +293,21 @@ class HandheldAudit:
         Returns the report, or None when the session saw nothing and had no room.
         """
         if self.session.location is None and not self.sightings:
+            self.journal.delete()
             return None
         report = build_report(
             self.session, self.stamp, self.sightings, started_at=self.started_at,
             ended_at=iso_utc(self.clock.wall()),
-            clock_synchronized=self.clock_ok and self.clock.synced(),
+            clock_synchronized=self.clock_ok and self.clock.synced(), resumed=self.resumed,
         )
         self.reports.append(report)
-        try:
-            self.pending_reports.add(report)
-        except QueueError as exc:
-            log.error("report not saved on the device, handing it over now: %s", exc)
-            self._publish_now(report)
+        if self._save_report(report):
+            try:
+                self.journal.delete()
+            except QueueError as exc:  # the next start finds the saved report and drops it
+                log.warning("room journal not removed: %s", exc)
+        else:
+            self.journal.close()
         self.sync()
         self._show(screens.summary_screen(self.session.summary()),
                    f"summary {self.session.location or '?'}")
@@ -166,12 +333,25 @@ class HandheldAudit:
             self._show(screens.error_screen("SYNC LATER", str(exc)), "error")
         return sent
 
-    def _publish_now(self, report: dict[str, Any]) -> None:
+    def _save_report(self, report: dict[str, Any]) -> bool:
+        """Keep the report on the device, or hand it over at once; False when neither worked.
+
+        When it returns False the room's journal must stay: the next start rebuilds the
+        report from it.
+        """
+        try:
+            self.pending_reports.add(report)
+            return True
+        except QueueError as exc:
+            log.error("report not saved on the device, handing it over now: %s", exc)
         try:
             self.register.publish_report(report)
+            return True
         except RegisterError as exc:
-            log.error("report %s lost: %s", report["session_id"], exc)
-            self._show(screens.error_screen("REPORT LOST", str(exc)), "error")
+            log.error("report %s not written; the room's journal keeps it: %s",
+                      report["session_id"], exc)
+            self._show(screens.error_screen("REPORT LATER", str(exc)), "error")
+            return False
 
     def _show(self, image: Image.Image, caption: str) -> None:
         try:

@@ -1,80 +1,102 @@
-"""The expected inventory: the register's assets, indexed the way scans look them up."""
+"""The expected inventory: the register's assets, their states and rooms, and identity look-ups."""
 
 from __future__ import annotations
 
+import difflib
+import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from firmware.tags import Tag, TagKind
+from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES, Asset
+from firmware.identity import AssetIndex, IdentityRules, Resolution, resolve
+from firmware.tags import Tag
 
-DEFAULT_RETIRED_STATUSES = ("archived", "retired", "disposed")
-DEFAULT_LOST_STATUSES = ("lost", "stolen")
-
-
-@dataclass(frozen=True)
-class Asset:
-    """One asset as the register records it."""
-
-    asset_tag: str
-    serial: str = ""
-    name: str = ""
-    location: str = ""
-    status: str = ""
-    assigned_to: str = ""
-    id: int | None = None
-    origin: str = ""
-    """Where the record came from, for messages (``expected.csv, line 5``)."""
+__all__ = [
+    "ASSET_COLUMNS",
+    "DEFAULT_LOST_STATUSES",
+    "DEFAULT_RETIRED_STATUSES",
+    "Asset",
+    "AssetState",
+    "Inventory",
+    "room_key",
+    "same_place",
+]
 
 
-ASSET_COLUMNS = ("asset_tag", "serial", "name", "location", "status", "assigned_to", "id")
-"""The register fields a record may carry (the keys of ``[register.columns]``)."""
+def room_key(name: str) -> str:
+    """A room name as compared: case ignored, runs of white space as one space, outer ones gone."""
+    return " ".join(name.split()).casefold()
 
 
 def same_place(a: str, b: str) -> bool:
-    """True when two location names name the same room (case and outer spaces ignored)."""
-    return a.strip().casefold() == b.strip().casefold()
+    """True when two location names name the same room (case and spacing ignored)."""
+    return room_key(a) == room_key(b)
+
+
+class AssetState(str, enum.Enum):
+    """What the register's status means for an audit."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"
+    LOST = "lost"
 
 
 class Inventory:
-    """The register's assets with look-ups by asset tag, register id and serial.
+    """The register's assets with identity look-ups, states and known rooms.
 
     Args:
-        assets: the register's records; asset tags must be unique.
-        retired_statuses: status names (any case) meaning the asset is out of service.
+        assets: the register's records.
+        retired_statuses: status names (any case) meaning out of service for good.
+        lost_statuses: status names (any case) meaning lost or stolen: finding one is news.
+        rules: how scanned identifiers are compared with the records.
     """
 
     def __init__(
-        self, assets: Iterable[Asset], retired_statuses: Iterable[str] = DEFAULT_RETIRED_STATUSES
+        self,
+        assets: Iterable[Asset],
+        retired_statuses: Iterable[str] = DEFAULT_RETIRED_STATUSES,
+        lost_statuses: Iterable[str] = DEFAULT_LOST_STATUSES,
+        rules: IdentityRules = IdentityRules(),
     ) -> None:
         self.assets: tuple[Asset, ...] = tuple(assets)
         self._retired = frozenset(s.strip().casefold() for s in retired_statuses)
-        self._by_tag = {a.asset_tag: a for a in self.assets}
-        self._by_id = {a.id: a for a in self.assets if a.id is not None}
-        self._by_serial: dict[str, Asset] = {}
+        self._lost = frozenset(s.strip().casefold() for s in lost_statuses)
+        self.index = AssetIndex(self.assets, rules)
+        self._rooms: dict[str, str] = {}
         for asset in self.assets:
-            if asset.serial:
-                self._by_serial.setdefault(asset.serial, asset)
+            if asset.location.strip():
+                self._rooms.setdefault(room_key(asset.location), " ".join(asset.location.split()))
 
     def __len__(self) -> int:
         return len(self.assets)
 
-    def is_retired(self, asset: Asset) -> bool:
-        """True when the register's status for ``asset`` means retired."""
-        return asset.status.strip().casefold() in self._retired
+    def state(self, asset: Asset) -> AssetState:
+        """What the register's status for ``asset`` means (lost wins when listed in both)."""
+        status = asset.status.strip().casefold()
+        if status in self._lost:
+            return AssetState.LOST
+        if status in self._retired:
+            return AssetState.RETIRED
+        return AssetState.ACTIVE
 
-    def lookup(self, tag: Tag) -> Asset | None:
-        """The asset a tag names: by asset tag, then by id (URL labels), then by serial."""
-        if tag.kind is TagKind.ASSET_ID:
-            return self._by_id.get(int(tag.value)) if tag.value.isdigit() else None
-        if tag.kind is TagKind.LOCATION:
-            return None
-        found = self._by_tag.get(tag.value)
-        if found is None and tag.serial:
-            found = self._by_serial.get(tag.serial)
-        return found or self._by_serial.get(tag.value)
+    def resolve(self, tag: Tag) -> Resolution:
+        """Which asset ``tag`` names (see :func:`firmware.identity.resolve`)."""
+        return resolve(tag, self.index)
 
     def expected_at(self, location: str) -> tuple[Asset, ...]:
-        """Assets recorded at ``location`` that are not retired, in register order."""
-        return tuple(
-            a for a in self.assets if same_place(a.location, location) and not self.is_retired(a)
-        )
+        """Assets recorded at ``location`` that are active, in register order."""
+        return tuple(a for a in self.assets
+                     if same_place(a.location, location) and self.state(a) is AssetState.ACTIVE)
+
+    @property
+    def rooms(self) -> tuple[str, ...]:
+        """The rooms the register knows (every asset's location), as the register spells them."""
+        return tuple(self._rooms.values())
+
+    def room_named(self, name: str) -> str | None:
+        """The register's spelling of room ``name`` (case and spacing ignored), or None."""
+        return self._rooms.get(room_key(name))
+
+    def closest_rooms(self, name: str, count: int = 2) -> list[str]:
+        """Known rooms whose names are closest to ``name``, best first (for a typo'd label)."""
+        near = difflib.get_close_matches(room_key(name), list(self._rooms), n=count, cutoff=0.5)
+        return [self._rooms[key] for key in near]

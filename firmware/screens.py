@@ -34,13 +34,16 @@ HEADLINES: dict[VerdictKind, str] = {
     VerdictKind.MISLOCATED: "WRONG ROOM",
     VerdictKind.UNREGISTERED: "UNKNOWN",
     VerdictKind.RETIRED: "RETIRED",
+    VerdictKind.RECOVERED: "RECOVERED",
+    VerdictKind.AMBIGUOUS: "AMBIGUOUS",
     VerdictKind.REPEAT: "SEEN",
     VerdictKind.REJECTED: "BAD LABEL",
 }
 
 # Verdicts that need the technician's attention get an inverted headline bar.
 _ALERTS = frozenset(
-    {VerdictKind.MISLOCATED, VerdictKind.UNREGISTERED, VerdictKind.RETIRED, VerdictKind.REJECTED}
+    {VerdictKind.MISLOCATED, VerdictKind.UNREGISTERED, VerdictKind.RETIRED, VerdictKind.REJECTED,
+     VerdictKind.RECOVERED, VerdictKind.AMBIGUOUS}
 )
 
 
@@ -194,7 +197,19 @@ def _details(verdict: Verdict, kind: VerdictKind) -> list[str]:
         where = (verdict.recorded_location or "").strip() or "no location"
         return [tag, keep_start(f"Reg: {where}", COLUMNS), name]
     if kind is VerdictKind.UNREGISTERED:
+        if verdict.reason:
+            return [keep_end(verdict.label, COLUMNS), *wrap(verdict.reason, COLUMNS, 2)]
         return [keep_end(verdict.label, COLUMNS), "not in register"]
+    if kind is VerdictKind.RECOVERED:
+        status = (asset.status if asset is not None else "").strip() or "lost"
+        return [tag, keep_start(f"Was {status}: report", COLUMNS),
+                keep_start(f"Reg: {(verdict.recorded_location or '').strip() or 'none'}",
+                           COLUMNS)]
+    if kind is VerdictKind.AMBIGUOUS:
+        tags = ", ".join(a.asset_tag for a in verdict.candidates)
+        return [keep_end(verdict.label, COLUMNS),
+                keep_start(f"fits {len(verdict.candidates)} assets:", COLUMNS),
+                keep_start(tags, COLUMNS)]
     if kind is VerdictKind.RETIRED:
         status = (asset.status if asset is not None else "").strip() or "retired"
         return [tag, keep_start(f"Status: {status}", COLUMNS), name]
@@ -229,13 +244,14 @@ def verdict_screen(verdict: Verdict, progress: Progress) -> Image.Image:
     return image
 
 
-def progress_screen(progress: Progress) -> Image.Image:
+def progress_screen(progress: Progress, *, resumed: bool = False) -> Image.Image:
     """The idle screen: room, a large ``verified/expected`` and a progress bar.
 
     Without a room it asks the technician to scan a room label first.
 
     Args:
         progress: the audit's progress.
+        resumed: the room was resumed after an interruption (said under the count).
 
     Returns:
         A 128x64 mode-"1" image.
@@ -250,7 +266,7 @@ def progress_screen(progress: Progress) -> Image.Image:
     _centred(image, 0, keep_start(progress.location, COLUMNS))
     count = keep_end(f"{progress.verified}/{progress.expected}", HEADLINE_COLUMNS)
     _big(image, (WIDTH - _big_width(count, WIDTH - 4)) // 2, 11, count)
-    _centred(image, 33, "verified")
+    _centred(image, 33, "verified, resumed" if resumed else "verified")
     draw = ImageDraw.Draw(image)
     draw.rectangle([4, 50, WIDTH - 5, 57], outline=ON)
     if progress.expected > 0 and progress.verified > 0:
@@ -259,12 +275,38 @@ def progress_screen(progress: Progress) -> Image.Image:
     return image
 
 
+def new_room_screen(room: str, closest: list[str]) -> Image.Image:
+    """A room label the register does not know: ask for a confirming scan, show near names.
+
+    Args:
+        room: the room name on the label.
+        closest: known room names closest to it, best first (may be empty).
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    _headline(image, "NEW ROOM?", alert=True)
+    lines = [keep_start(room, COLUMNS), "Scan again: confirm"]
+    lines.append(keep_start("Near: " + ", ".join(closest), COLUMNS) if closest
+                 else "Not in the register")
+    for y, line in zip(_DETAIL_Y, lines):
+        _text(image, _X, y, line)
+    ImageDraw.Draw(image).line([(0, _RULE_Y), (WIDTH - 1, _RULE_Y)], fill=ON)
+    _text(image, _X, _FOOTER_Y, "Other label: cancel")
+    return image
+
+
 # (label, Summary field) in two columns, as laid out on the screen.
 _SUMMARY_CELLS = (
     ("Missing", "ghost"), ("Retired", "retired"),
     ("Wrong rm", "mislocated"), ("Repeat", "repeat"),
     ("Unknown", "unregistered"), ("Bad lbl", "rejected"),
+    ("Recov.", "recovered"), ("Ambig.", "ambiguous"),
 )  # fmt: skip
+# The font's glyphs use rows 2..10 of their 11-row cells, so rows 10 px apart still
+# leave a blank pixel row between lines: four rows of counts fit under the header.
+_SUMMARY_ROW_Y = (21, 31, 41, 51)
 
 
 def _count_cell(image: Image.Image, x: int, y: int, label: str, count: int) -> None:
@@ -288,12 +330,12 @@ def summary_screen(summary: Summary) -> Image.Image:
     draw.rectangle([0, 0, WIDTH - 1, 11], fill=ON)
     _text(image, _X, 0, keep_start(f"Done: {summary.location}", COLUMNS), fill=OFF)
     count = printable(f"{summary.verified}/{summary.expected}")
-    _text(image, _X, 13, keep_start("Verified", COLUMNS - len(count) - 1))
-    _right(image, _X + CELL_W * COLUMNS, 13, count)
+    _text(image, _X, 11, keep_start("Verified", COLUMNS - len(count) - 1))
+    _right(image, _X + CELL_W * COLUMNS, 11, count)
     for index, (label, field) in enumerate(_SUMMARY_CELLS):
         x = _X if index % 2 == 0 else _X + CELL_W * 11
-        _count_cell(image, x, 25 + 12 * (index // 2), label, getattr(summary, field))
-    draw.line([(63, 26), (63, 59)], fill=ON)
+        _count_cell(image, x, _SUMMARY_ROW_Y[index // 2], label, getattr(summary, field))
+    draw.line([(63, 23), (63, 61)], fill=ON)
     return image
 
 

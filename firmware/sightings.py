@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from firmware import __version__
@@ -48,10 +49,23 @@ class Sighting:
     monotonic: float
     boot_id: str
     firmware_version: str
+    candidates: tuple[str, ...] = ()
+    """For an ``ambiguous`` verdict, the asset tags of every asset the label fits."""
 
     def to_record(self) -> dict[str, Any]:
         """The sighting as a JSON-able dict (the queue and outbox format)."""
         return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Sighting:
+        """A sighting from its record (as :meth:`to_record` made it).
+
+        Raises:
+            TypeError: a field is missing or unknown.
+        """
+        fields = dict(record)
+        fields["candidates"] = tuple(fields.get("candidates") or ())
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ def make_sighting(
         technician=stamp.technician,
         tag=None if tag is None else {
             "kind": tag.kind.value, "value": tag.value, "scheme": tag.scheme,
-            "aim": tag.aim, "serial": tag.serial,
+            "aim": tag.aim, "serial": tag.serial, "gtin": tag.gtin, "site": tag.site,
         },
         asset_tag=verdict.asset.asset_tag if verdict.asset else None,
         payload=payload,
@@ -96,4 +110,5 @@ def make_sighting(
         monotonic=clock.mono(),
         boot_id=clock.boot_id(),
         firmware_version=__version__,
+        candidates=tuple(a.asset_tag for a in verdict.candidates),
     )

@@ -39,6 +39,7 @@ from firmware.gs1 import (
     symbology_from_aim,
 )
 from hal.read import Read
+from hal.text import terminal_safe
 
 __all__ = [
     "DEFAULT_TAG_PATTERN",
@@ -48,6 +49,7 @@ __all__ = [
     "TagRejected",
     "parse_read",
     "payload_text",
+    "url_site",
     "symbology_from_aim",
 ]
 
@@ -58,6 +60,7 @@ class TagKind(str, enum.Enum):
     ASSET_TAG = "asset_tag"
     ASSET_ID = "asset_id"
     SERIAL = "serial"
+    GIAI = "giai"
     LOCATION = "location"
 
 
@@ -66,11 +69,18 @@ class Tag:
     """The meaning of one payload.
 
     Attributes:
-        kind: which register field ``value`` names.
-        value: the identifier itself (asset tag, numeric register id as text, serial, room name).
+        kind: which register field ``value`` names. For plain text it is a guess from
+            ``audit.tag_pattern`` only: identity resolution matches plain text against
+            asset tags and serials alike (see :mod:`firmware.identity`).
+        value: the identifier itself (asset tag, numeric register id as text, serial,
+            GIAI, room name).
         scheme: how it was encoded: ``plain``, ``url``, ``gs1``, ``gs1-digital-link``, ``location``.
         aim: the AIM symbology identifier (``]Q1``, ``]C0``...) stripped from the payload, if any.
-        serial: a second identifier carried alongside an asset tag (GS1 AI 21 next to AI 8004).
+        serial: a second identifier carried alongside a GIAI (GS1 AI 21 next to AI 8004).
+        gtin: the GS1 product number (AI 01) carried beside a serial, if any.
+        site: for a register URL, the site it points at: lower-case host, ``:port`` when
+            not the scheme's default, and the path before the asset part
+            (``assets.example.com/snipeit``; the whole path for a ``?tag=`` query).
     """
 
     kind: TagKind
@@ -78,6 +88,8 @@ class Tag:
     scheme: str
     aim: str | None = None
     serial: str | None = None
+    gtin: str | None = None
+    site: str | None = None
 
 
 class TagRejected(ValueError):
@@ -114,6 +126,8 @@ _URL_RE = re.compile(r"https?://", re.IGNORECASE)
 _ID_PATH_RE = re.compile(r"/hardware/([0-9]+)(?:/view)?/?\Z", re.IGNORECASE)
 _TAG_PATH_RE = re.compile(r"/(?:ht|hardware/bytag)/([^/]+)/?\Z", re.IGNORECASE)
 _TAG_QUERY_KEYS = frozenset({"tag", "assettag"})
+# A register id longer than this is no database key (and would cost a big int to parse).
+_MAX_ID_DIGITS = 18
 
 
 def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_PATTERN) -> Tag:
@@ -165,16 +179,7 @@ def payload_text(payload: bytes) -> str:
     Returns:
         The rendering; never raises.
     """
-    text = bytes(payload).decode("utf-8", errors="backslashreplace")
-    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
-
-
-def _escape(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x80:
-        return f"\\x{code:02x}"
-    # \u even below 0x100, so that an escaped character never reads like an invalid byte.
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return terminal_safe(bytes(payload).decode("utf-8", errors="backslashreplace"))
 
 
 def _decode(payload: bytes) -> str:
@@ -218,19 +223,51 @@ def _from_url(url: str, aim: str | None) -> Tag:
     except ValueError:
         raise TagRejected("malformed URL") from None
     if match := _ID_PATH_RE.search(parts.path):
-        return Tag(TagKind.ASSET_ID, match[1], "url", aim)
+        if len(match[1]) > _MAX_ID_DIGITS:
+            raise TagRejected("URL with an over-long asset id")
+        return Tag(TagKind.ASSET_ID, match[1], "url", aim,
+                   site=url_site(url, parts.path[: match.start()]))
     if match := _TAG_PATH_RE.search(parts.path):
-        return _url_tag(match[1], aim)
+        return _url_tag(match[1], aim, url_site(url, parts.path[: match.start()]))
     if is_digital_link(parts.path.split("/")):
         return _from_gs1(parse_digital_link, url, "gs1-digital-link", aim)
     for field in parts.query.split("&"):
         key, _, value = field.partition("=")
         if unquote(key).casefold() in _TAG_QUERY_KEYS:
-            return _url_tag(value.replace("+", " "), aim)
+            return _url_tag(value.replace("+", " "), aim, url_site(url, parts.path))
     raise TagRejected("URL does not name an asset")
 
 
-def _url_tag(value: str, aim: str | None) -> Tag:
+def url_site(url: str, base_path: str | None = None) -> str:
+    """The site a URL points at, in the form :attr:`Tag.site` uses.
+
+    Lower-case host, ``:port`` unless it is the scheme's default, then the base path
+    without a trailing slash (``https://Assets.example.com:443/snipeit/`` gives
+    ``assets.example.com/snipeit``). The scheme is left out: a label printed when the
+    register still answered on http names the same register.
+
+    Args:
+        url: an http(s) URL.
+        base_path: the part of the path that names the register rather than the asset;
+            the URL's whole path when None.
+
+    Raises:
+        TagRejected: the URL has no host or a malformed port.
+    """
+    parts = urlsplit(url)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise TagRejected("malformed URL port") from None
+    if not host:
+        raise TagRejected("URL without a host")
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    where = host.rstrip(".") + (f":{port}" if port is not None and port != default else "")
+    path = parts.path if base_path is None else base_path
+    return where + "/" + path.strip("/") if path.strip("/") else where
+
+
+def _url_tag(value: str, aim: str | None, site: str) -> Tag:
     # Strict, unlike urllib's default, which turns invalid UTF-8 into U+FFFD silently.
     try:
         value = unquote(value, errors="strict").strip(" ")
@@ -239,7 +276,7 @@ def _url_tag(value: str, aim: str | None) -> Tag:
     _reject_controls(value, allow_gs=False)
     if not value:
         raise TagRejected("URL with an empty asset tag")
-    return Tag(TagKind.ASSET_TAG, value, "url", aim)
+    return Tag(TagKind.ASSET_TAG, value, "url", aim, site=site)
 
 
 def _from_gs1(parse: Callable[[str], AssetKeys], data: str, scheme: str, aim: str | None) -> Tag:
@@ -248,7 +285,7 @@ def _from_gs1(parse: Callable[[str], AssetKeys], data: str, scheme: str, aim: st
     except GS1Error as exc:
         raise TagRejected(f"invalid GS1 data: {exc}") from None
     if keys.giai is not None:
-        return Tag(TagKind.ASSET_TAG, keys.giai, scheme, aim, serial=keys.serial)
+        return Tag(TagKind.GIAI, keys.giai, scheme, aim, serial=keys.serial, gtin=keys.gtin)
     if keys.serial is not None:
-        return Tag(TagKind.SERIAL, keys.serial, scheme, aim)
+        return Tag(TagKind.SERIAL, keys.serial, scheme, aim, gtin=keys.gtin)
     raise TagRejected("GS1 data without an asset identifier (AI 8004) or serial (AI 21)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from firmware.inventory import Asset
+from firmware.asset import Asset
 
 
 class VerdictKind(str, enum.Enum):
@@ -15,6 +15,8 @@ class VerdictKind(str, enum.Enum):
     MISLOCATED = "mislocated"
     UNREGISTERED = "unregistered"
     RETIRED = "retired"
+    RECOVERED = "recovered"
+    AMBIGUOUS = "ambiguous"
     REPEAT = "repeat"
     REJECTED = "rejected"
 
@@ -27,8 +29,12 @@ class Verdict:
         kind: the verdict.
         label: what was scanned, as a technician reads it (asset tag, or the payload text).
         asset: the register's record, when the tag names a known asset.
-        recorded_location: for ``mislocated``, where the register says the asset is.
-        reason: for ``rejected``, why the payload was refused; for ``repeat``, the first verdict.
+        recorded_location: for ``mislocated`` and ``recovered``, where the register says
+            the asset is.
+        reason: for ``rejected``, why the payload was refused; for ``repeat``, the first
+            verdict; for ``unregistered``, why the label was not looked up, if it was not;
+            for ``ambiguous``, how many assets match.
+        candidates: for ``ambiguous``, every asset the label matches.
     """
 
     kind: VerdictKind
@@ -36,6 +42,7 @@ class Verdict:
     asset: Asset | None = None
     recorded_location: str | None = None
     reason: str | None = None
+    candidates: tuple[Asset, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,3 +67,5 @@ class Summary:
     repeat: int
     rejected: int
     ghost: int
+    recovered: int = 0
+    ambiguous: int = 0

@@ -31,3 +31,12 @@ def test_scan_bench_times_every_read() -> None:
     header, row = bench_scan(scans=20)
     assert header.split()[:4] == ["read", "to", "verdict", "shown"]
     assert re.search(rf"\s20\s+{NUMBER}\s+{NUMBER}$", row)
+
+
+def test_room_bench_prints_a_row_per_room_size() -> None:
+    from firmware.bench import bench_room
+
+    header, *rows = bench_room(sizes=(0, 30), appends=5)
+    assert header.split()[:2] == ["room", "journal"]
+    assert [row.split()[3] for row in rows] == ["0", "30"]
+    assert all(re.search(rf"\s{NUMBER}\s+{NUMBER}\s+\d+\.\d$", row) for row in rows)

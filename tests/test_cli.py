@@ -43,12 +43,19 @@ def test_demo_shows_every_verdict_and_writes_the_report(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     (report_file,) = (out / "out").glob("report-*.json")
     report = json.loads(report_file.read_text(encoding="utf-8"))
-    assert report["counts"] == {"verified": 11, "mislocated": 1, "unregistered": 1,
-                                "retired": 1, "repeat": 1, "rejected": 1, "ghost": 3}
+    assert report["counts"] == {"verified": 11, "mislocated": 1, "unregistered": 2,
+                                "retired": 1, "recovered": 1, "ambiguous": 1, "repeat": 1,
+                                "rejected": 1, "ghost": 3}
     assert report["location"] == "Storage B" and report["expected"] == 14
+    assert [u["reason"] for u in report["unregistered"]] == [
+        None, "label of another register (previous-owner.example)"]
+    assert [c["asset_tag"] for c in report["ambiguous"][0]["candidates"]] == [
+        "IT-004511", "IT-004417"]
+    assert report["recovered"][0]["asset_tag"] == "IT-004409"
+    assert any("2213AB0452" in w for w in report["warnings"])
     shown = {p.name.split("-")[1] for p in screens.glob("*.png")}
-    assert {"verified", "mislocated", "unregistered", "retired", "repeat", "rejected",
-            "summary"} <= shown
+    assert {"verified", "mislocated", "unregistered", "retired", "recovered", "ambiguous",
+            "repeat", "rejected", "summary"} <= shown
     for word in ("[feedback] verified", "[feedback] mislocated", "[feedback] rejected",
                  "Ghosts (expected here, not seen):", "IT-004512"):
         assert word in done.stdout
@@ -68,4 +75,25 @@ def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path: Path) -> None:
 def test_report_of_a_file_that_is_not_a_report(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("[1, 2]")
     done = stocktaker("report", str(tmp_path / "x.json"))
-    assert done.returncode == 1 and "not a stocktaker audit report" in done.stderr
+    assert done.returncode == 2 and "not a stocktaker audit report" in done.stderr
+
+
+def test_decode_escapes_what_a_terminal_would_act_on_and_the_json_means_the_same(
+        tmp_path: Path) -> None:
+    payload = "IT\x1b[2J\x1b]0;title\x07\x7f-1"
+    labels.place_in_frame(labels.qr_label(payload.encode()), seed=1).save(tmp_path / "qr.png")
+    missing = "no\u202esuch\x9b\u2028file.png"
+    done = stocktaker("decode", "qr.png", missing, cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert all(line.isprintable() and line.isascii() for line in done.stdout.splitlines())
+    found, failed = [json.loads(line) for line in done.stdout.splitlines()]
+    assert found["reads"] == [{"payload": payload, "symbology": "QR"}]
+    assert failed["file"] == missing and missing in failed["error"]
+
+
+def test_decode_keeps_printable_text_readable(tmp_path: Path) -> None:
+    labels.place_in_frame(labels.code128_label("IT-004512"), seed=2).save(
+        tmp_path / "Größe.png")
+    done = stocktaker("decode", "Größe.png", cwd=tmp_path)
+    assert done.stdout == ('{"file": "Größe.png", "reads": [{"payload": "IT-004512",'
+                           ' "symbology": "CODE128"}]}\n')

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rooms import Room, make_room, write_config, write_frames
+from tests.rooms import LOST, RETIRED, Room, make_room, write_config, write_frames
 
 
 def run_stocktaker(config: Path, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -31,6 +31,9 @@ def assert_report_matches(report: dict, room: Room) -> None:
     assert report["ghosts"] == truth["ghosts"]
     assert report["mislocated"] == truth["mislocated"]
     assert [u["payload"] for u in report["unregistered"]] == truth["unregistered"]
+    assert [r["asset_tag"] for r in report["recovered"]] == truth["recovered"]
+    assert [sorted(c["asset_tag"] for c in a["candidates"])
+            for a in report["ambiguous"]] == truth["ambiguous"]
     assert [(s["asset_tag"], s["verdict"]) for s in report["scans"]] == truth["verdicts"]
     assert report["device_id"] == "hh-test" and report["technician"] == "ana"
 
@@ -107,7 +110,7 @@ def test_scanner_burst_within_the_window_is_one_read(tmp_path: Path) -> None:
     room.write_manifest(tmp_path / "expected.csv")
     write_config(tmp_path / "stocktaker.toml", camera=False, scanner=True,
                  location=room.location, repeat_window=30)
-    first = room.expected()[0]
+    first = room.expected()[3]  # [0..2] carry colliding identifiers
     done = run_stocktaker(tmp_path / "stocktaker.toml",
                           f"{first.asset_tag}\n{first.asset_tag}\r\n{first.asset_tag}\n".encode())
     assert done.returncode == 0, done.stderr.decode()
@@ -121,8 +124,8 @@ def test_room_label_of_another_room_closes_the_first(tmp_path: Path) -> None:
     room.write_manifest(tmp_path / "expected.csv")
     write_config(tmp_path / "stocktaker.toml", camera=False, scanner=True, location=None,
                  repeat_window=0)
-    a = next(x for x in room.assets if x.location == "Storage A" and x.status not in ("Archived", "Disposed", "Lost"))
-    b = next(x for x in room.assets if x.location == "Storage B" and x.status not in ("Archived", "Disposed", "Lost"))
+    a = next(x for x in room.assets if x.location == "Storage A" and x.status not in RETIRED + LOST)
+    b = room.expected()[3]  # [0..2] carry colliding identifiers
     lines = [a.asset_tag, "LOC:Storage A", a.asset_tag, "LOC:Storage B", b.asset_tag, a.asset_tag]
     done = run_stocktaker(tmp_path / "stocktaker.toml", "\n".join(lines).encode())
     assert done.returncode == 0, done.stderr.decode()
@@ -162,7 +165,7 @@ def test_a_missing_oled_does_not_stop_scanning(tmp_path: Path) -> None:
     room.write_manifest(tmp_path / "expected.csv")
     write_config(tmp_path / "stocktaker.toml", camera=False, scanner=True,
                  location=room.location, display="oled")
-    done = run_stocktaker(tmp_path / "stocktaker.toml", room.expected()[0].asset_tag.encode())
+    done = run_stocktaker(tmp_path / "stocktaker.toml", room.expected()[3].asset_tag.encode())
     assert done.returncode == 0, done.stderr.decode()
     assert "display unavailable, going on without it" in done.stderr.decode()
     assert "/dev/i2c-29" in done.stderr.decode()

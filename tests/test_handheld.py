@@ -113,3 +113,64 @@ def test_an_unwritable_outbox_keeps_everything_until_the_next_sync(parts) -> Non
     assert len(lines) == 2
     published = json.loads((tmp_path / "out" / f"report-{report['session_id']}.json").read_text())
     assert published["counts"]["unregistered"] == 1 and published["counts"]["ghost"] == 1
+
+
+class SteppingClock(FixedClock):
+    """A clock whose monotonic time the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def mono(self) -> float:
+        return self.now
+
+
+def rooms_audit(tmp_path: Path, queue, display, feedback, clock, location=None) -> HandheldAudit:
+    (tmp_path / "expected.csv").write_text(
+        "asset_tag,location\nIT-1,Storage B\nIT-2,Storage  b\nIT-3,Storage A\n")
+    register = FilesRegister(tmp_path / "expected.csv", tmp_path / "out", "hh-1")
+    return HandheldAudit(Settings("hh-1", "ana", location, 0.0, DEFAULT_TAG_PATTERN, 10.0),
+                         Inventory(register.expected_assets()), queue, register,
+                         PendingReports(tmp_path / "state" / "reports"), display, feedback,
+                         clock)
+
+
+def test_a_known_room_matches_whatever_its_case_and_spacing(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = rooms_audit(tmp_path, queue, display, feedback, SteppingClock(), "STORAGE   B")
+    assert audit.session.location == "Storage B" and len(audit.session.expected) == 2
+    audit.handle(scan("LOC:storage b"))
+    audit.handle(scan("IT-2"))
+    assert audit.reports == [] and audit.session.counts["verified"] == 1
+
+
+def test_an_unknown_room_needs_a_second_scan_within_the_window(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    clock = SteppingClock()
+    audit = rooms_audit(tmp_path, queue, display, feedback, clock, "Storage B")
+    first_session = audit.stamp.session_id
+
+    audit.handle(scan("LOC:Storage C"))
+    assert audit.session.location == "Storage B" and audit.reports == []
+    assert display.frames[-1].caption == "new room? Storage C"
+    assert feedback.signals[-1] == "confirm"
+
+    clock.now += 11  # too late: asks again
+    audit.handle(scan("LOC:Storage C"))
+    assert audit.session.location == "Storage B"
+
+    clock.now += 4
+    audit.handle(scan("LOC:storage  c"))
+    assert audit.session.location == "Storage C" and audit.stamp.session_id != first_session
+    assert [r["location"] for r in audit.reports] == ["Storage B"]
+
+
+def test_any_other_scan_cancels_an_unconfirmed_room(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = rooms_audit(tmp_path, queue, display, feedback, SteppingClock(), "Storage B")
+    audit.handle(scan("LOC:Stroage B"))
+    assert audit.inventory.closest_rooms("Stroage B") == ["Storage B", "Storage A"]
+    audit.handle(scan("IT-1"))
+    audit.handle(scan("LOC:Stroage B"))
+    assert audit.session.location == "Storage B" and audit.reports == []
+    assert audit.session.counts["verified"] == 1

@@ -27,6 +27,7 @@ from firmware.screens import (
     error_screen,
     keep_end,
     keep_start,
+    new_room_screen,
     printable,
     progress_screen,
     summary_screen,
@@ -40,6 +41,7 @@ REGENERATE = os.environ.get("STOCKTAKER_REGEN_SCREENS") == "1"
 
 LAPTOP = Asset("IT-004512", serial="C02XK1", name="Latitude 5440 laptop", location="Store B2")
 DOCK = Asset("IT-001907", name="USB-C dock", location="Store B2", status="Disposed")
+STOLEN = Asset("IT-004512", name="Latitude 5440 laptop", location="Floor 3 east", status="Stolen")
 STORE = Progress("Store B2", 12, 30)
 
 SCREENS: dict[str, Callable[[], Image.Image]] = {
@@ -70,7 +72,23 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
     ),
     "progress": lambda: progress_screen(STORE),
     "progress-no-room": lambda: progress_screen(Progress(None, 0, 0)),
-    "summary": lambda: summary_screen(Summary("Store B2", 30, 27, 1, 3, 0, 4, 12, 2)),
+    "recovered": lambda: verdict_screen(
+        Verdict(VerdictKind.RECOVERED, "IT-004512", STOLEN, recorded_location="Floor 3 east"),
+        STORE,
+    ),
+    "ambiguous": lambda: verdict_screen(
+        Verdict(VerdictKind.AMBIGUOUS, "IT-0003", reason="2 assets match",
+                candidates=(Asset("IT-0003"), Asset("DK-0017", serial="IT-0003"))),
+        STORE,
+    ),
+    "unregistered-foreign": lambda: verdict_screen(
+        Verdict(VerdictKind.UNREGISTERED, "https://old.example/hardware/1",
+                reason="label of another register (old.example)"),
+        STORE,
+    ),
+    "new-room": lambda: new_room_screen("Storage  C", ["Storage B", "Storage A"]),
+    "new-room-unknown": lambda: new_room_screen("Basement", []),
+    "summary": lambda: summary_screen(Summary("Store B2", 30, 27, 1, 3, 0, 4, 12, 2, 1, 5)),
     "error": lambda: error_screen(
         "CAMERA", "No camera found. Check the ribbon cable, then run rpicam-hello --list-cameras"
     ),

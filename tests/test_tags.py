@@ -26,6 +26,8 @@ from hal.read import Read
 
 GS = "\x1d"
 A, ID, SER, LOC = TagKind.ASSET_TAG, TagKind.ASSET_ID, TagKind.SERIAL, TagKind.LOCATION
+GI = TagKind.GIAI
+EX = "assets.example.com"
 
 # GS1 AI 8004 and AI 21 values: GS1 character set 82.
 CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
@@ -68,42 +70,42 @@ ACCEPTED = [
     ("]C0IT-004512\r\n", Tag(A, "IT-004512", "plain", aim="]C0")),
     ("]A0SN12345ABC", Tag(SER, "SN12345ABC", "plain", aim="]A0")),
     ("]E09780804816632", Tag(SER, "9780804816632", "plain", aim="]E0")),
-    ("]Q1https://a.example/hardware/7", Tag(ID, "7", "url", aim="]Q1")),
+    ("]Q1https://a.example/hardware/7", Tag(ID, "7", "url", aim="]Q1", site="a.example")),
     ("]Q1LOC:Store 2", Tag(LOC, "Store 2", "location", aim="]Q1")),
     # room labels
     ("LOC:Room 4.12", Tag(LOC, "Room 4.12", "location")),
     ("loc:  B-204  ", Tag(LOC, "B-204", "location")),
     # register URLs
-    ("https://assets.example.com/hardware/42", Tag(ID, "42", "url")),
-    ("https://assets.example.com/snipeit/hardware/42/", Tag(ID, "42", "url")),
-    ("http://10.0.0.5:8080/hardware/0042/view", Tag(ID, "0042", "url")),
-    ("HTTPS://ASSETS.EXAMPLE.COM/HARDWARE/42", Tag(ID, "42", "url")),
-    ("https://assets.example.com/ht/IT-004512", Tag(A, "IT-004512", "url")),
-    ("https://assets.example.com/ht/IT-004512/", Tag(A, "IT-004512", "url")),
-    ("https://assets.example.com/ht/IT%20004%2F512", Tag(A, "IT 004/512", "url")),
-    ("https://assets.example.com/ht/Gr%C3%B6%C3%9Fe", Tag(A, "Größe", "url")),
-    ("https://assets.example.com/hardware/bytag/IT-9", Tag(A, "IT-9", "url")),
-    ("https://assets.example.com/scan?tag=IT-004512", Tag(A, "IT-004512", "url")),
-    ("https://a.example/scan?x=1&tag=IT+0045%2B12#top", Tag(A, "IT 0045+12", "url")),
-    ("https://a.example/hardware/bytag?assetTag=IT%2D7", Tag(A, "IT-7", "url")),
+    ("https://assets.example.com/hardware/42", Tag(ID, "42", "url", site=EX)),
+    ("https://assets.example.com/snipeit/hardware/42/", Tag(ID, "42", "url", site=EX + "/snipeit")),
+    ("http://10.0.0.5:8080/hardware/0042/view", Tag(ID, "0042", "url", site="10.0.0.5:8080")),
+    ("HTTPS://ASSETS.EXAMPLE.COM/HARDWARE/42", Tag(ID, "42", "url", site=EX)),
+    ("https://assets.example.com/ht/IT-004512", Tag(A, "IT-004512", "url", site=EX)),
+    ("https://assets.example.com/ht/IT-004512/", Tag(A, "IT-004512", "url", site=EX)),
+    ("https://assets.example.com/ht/IT%20004%2F512", Tag(A, "IT 004/512", "url", site=EX)),
+    ("https://assets.example.com/ht/Gr%C3%B6%C3%9Fe", Tag(A, "Größe", "url", site=EX)),
+    ("https://assets.example.com/hardware/bytag/IT-9", Tag(A, "IT-9", "url", site=EX)),
+    ("https://assets.example.com/scan?tag=IT-004512", Tag(A, "IT-004512", "url", site=EX + "/scan")),
+    ("https://a.example/scan?x=1&tag=IT+0045%2B12#top", Tag(A, "IT 0045+12", "url", site="a.example/scan")),
+    ("https://a.example/hardware/bytag?assetTag=IT%2D7", Tag(A, "IT-7", "url", site="a.example/hardware/bytag")),
     # GS1 element strings, HRI, AIM-flagged GS1
-    ("8004ABC123" + GS + "21SN-9", Tag(A, "ABC123", "gs1", serial="SN-9")),
-    (GS + "8004ABC123", Tag(A, "ABC123", "gs1")),
-    ("0109506000134352" + "21XYZ" + GS + "10LOT1", Tag(SER, "XYZ", "gs1")),
-    ("(8004)0614141ABC(21)SN9", Tag(A, "0614141ABC", "gs1", serial="SN9")),
-    ("(01)09506000134352(21)XYZ", Tag(SER, "XYZ", "gs1")),
-    ("]C1800406141411234540", Tag(A, "06141411234540", "gs1", aim="]C1")),
-    ("]d28004ABC" + GS + "21S1", Tag(A, "ABC", "gs1", aim="]d2", serial="S1")),
-    ("]Q38004ABC", Tag(A, "ABC", "gs1", aim="]Q3")),
-    ("]e00109506000134352" + "21XYZ", Tag(SER, "XYZ", "gs1", aim="]e0")),
+    ("8004ABC123" + GS + "21SN-9", Tag(GI, "ABC123", "gs1", serial="SN-9")),
+    (GS + "8004ABC123", Tag(GI, "ABC123", "gs1")),
+    ("0109506000134352" + "21XYZ" + GS + "10LOT1", Tag(SER, "XYZ", "gs1", gtin="09506000134352")),
+    ("(8004)0614141ABC(21)SN9", Tag(GI, "0614141ABC", "gs1", serial="SN9")),
+    ("(01)09506000134352(21)XYZ", Tag(SER, "XYZ", "gs1", gtin="09506000134352")),
+    ("]C1800406141411234540", Tag(GI, "06141411234540", "gs1", aim="]C1")),
+    ("]d28004ABC" + GS + "21S1", Tag(GI, "ABC", "gs1", aim="]d2", serial="S1")),
+    ("]Q38004ABC", Tag(GI, "ABC", "gs1", aim="]Q3")),
+    ("]e00109506000134352" + "21XYZ", Tag(SER, "XYZ", "gs1", aim="]e0", gtin="09506000134352")),
     # GS1 Digital Link
-    ("https://id.gs1.org/8004/0614141ABC123", Tag(A, "0614141ABC123", "gs1-digital-link")),
+    ("https://id.gs1.org/8004/0614141ABC123", Tag(GI, "0614141ABC123", "gs1-digital-link")),
     (
         "https://id.example.com/x/8004/0614141%2F12?21=S1",
-        Tag(A, "0614141/12", "gs1-digital-link", serial="S1"),
+        Tag(GI, "0614141/12", "gs1-digital-link", serial="S1"),
     ),
-    ("https://id.gs1.org/01/09506000134352/21/SN%2F7", Tag(SER, "SN/7", "gs1-digital-link")),
-    ("]Q1https://id.gs1.org/8004/ABC", Tag(A, "ABC", "gs1-digital-link", aim="]Q1")),
+    ("https://id.gs1.org/01/09506000134352/21/SN%2F7", Tag(SER, "SN/7", "gs1-digital-link", gtin="09506000134352")),
+    ("]Q1https://id.gs1.org/8004/ABC", Tag(GI, "ABC", "gs1-digital-link", aim="]Q1")),
 ]
 
 
@@ -113,7 +115,7 @@ def test_accepted(payload: str, expected: Tag) -> None:
 
 
 def test_reader_symbology_marks_gs1_without_aim_prefix() -> None:
-    assert parse("800406141411234540", "GS1-128") == Tag(A, "06141411234540", "gs1")
+    assert parse("800406141411234540", "GS1-128") == Tag(GI, "06141411234540", "gs1")
     assert parse("800406141411234540", "CODE128") == Tag(SER, "800406141411234540", "plain")
 
 
@@ -355,14 +357,14 @@ SERIAL = st.text(alphabet=CSET82, min_size=1, max_size=20)
 def test_gs1_element_string_round_trip(giai: str, serial: str | None, aim: str) -> None:
     # Without an AIM prefix, a leading GS stands for FNC1 in first position.
     data = (aim or GS) + "8004" + giai + (GS + "21" + serial if serial else "")
-    assert parse(data) == Tag(A, giai, "gs1", aim=aim or None, serial=serial)
+    assert parse(data) == Tag(GI, giai, "gs1", aim=aim or None, serial=serial)
 
 
 @PROPERTY
 @given(GIAI.filter(lambda v: "(" not in v), st.none() | SERIAL.filter(lambda v: "(" not in v))
 def test_gs1_hri_round_trip(giai: str, serial: str | None) -> None:
     data = f"(8004){giai}" + (f"(21){serial}" if serial else "")
-    assert parse(data) == Tag(A, giai, "gs1", serial=serial)
+    assert parse(data) == Tag(GI, giai, "gs1", serial=serial)
 
 
 @PROPERTY
@@ -371,7 +373,7 @@ def test_gs1_digital_link_giai_round_trip(giai: str, serial: str | None) -> None
     url = "https://id.example.com/8004/" + quote(giai, safe="")
     if serial:
         url += "?21=" + quote(serial, safe="")
-    assert parse(url) == Tag(A, giai, "gs1-digital-link", serial=serial)
+    assert parse(url) == Tag(GI, giai, "gs1-digital-link", serial=serial)
 
 
 @PROPERTY
@@ -380,7 +382,7 @@ def test_gs1_serial_round_trip(gtin_body: str, serial: str, as_link: bool) -> No
     gtin = gtin14(gtin_body)
     if as_link:
         data = f"https://id.gs1.org/01/{gtin}/21/{quote(serial, safe='')}"
-        expected = Tag(SER, serial, "gs1-digital-link")
+        expected = Tag(SER, serial, "gs1-digital-link", gtin=gtin)
     else:
-        data, expected = f"]C101{gtin}21{serial}", Tag(SER, serial, "gs1", aim="]C1")
+        data, expected = f"]C101{gtin}21{serial}", Tag(SER, serial, "gs1", aim="]C1", gtin=gtin)
     assert parse(data) == expected

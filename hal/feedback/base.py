@@ -7,6 +7,9 @@ looking at the screen:
 - ``repeat``: one click, LED unchanged.
 - ``mislocated``: two short beeps, LED amber.
 - ``retired``: three short beeps, LED red.
+- ``recovered``: three medium beeps, LED amber (a lost or stolen asset found: news).
+- ``ambiguous``: two long beeps, LED red (the label fits several assets).
+- ``confirm``: one medium beep, LED amber (the screen asks for a confirming scan).
 - ``unregistered``: one long beep, LED red.
 - ``rejected``: one long and one short beep, LED red.
 - ``error``: three long beeps, LED red.
@@ -57,6 +60,9 @@ PATTERNS: MappingProxyType[str, Pattern] = MappingProxyType(
         "repeat": Pattern(((0.02, 0.0),), None),
         "mislocated": Pattern(((0.1, _GAP), (0.1, 0.0)), "amber"),
         "retired": Pattern(((_SHORT, _GAP),) * 2 + ((_SHORT, 0.0),), "red"),
+        "recovered": Pattern(((0.2, _GAP),) * 2 + ((0.2, 0.0),), "amber"),
+        "ambiguous": Pattern(((_LONG, 0.1), (_LONG, 0.0)), "red"),
+        "confirm": Pattern(((0.15, 0.0),), "amber"),
         "unregistered": Pattern(((_LONG, 0.0),), "red"),
         "rejected": Pattern(((_LONG, 0.1), (_SHORT, 0.0)), "red"),
         "error": Pattern(((_LONG, 0.15),) * 2 + ((_LONG, 0.0),), "red"),
