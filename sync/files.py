@@ -22,15 +22,18 @@ class FilesRegister(Register):
         manifest: the expected-inventory CSV export.
         outbox: the folder sightings and reports are written to (created when needed).
         device_id: names this device's sightings file in the outbox.
+        columns: our column name -> the export's header for it (``[register.columns]``).
     """
 
-    def __init__(self, manifest: str | Path, outbox: str | Path, device_id: str) -> None:
+    def __init__(self, manifest: str | Path, outbox: str | Path, device_id: str,
+                 columns: Mapping[str, str] | None = None) -> None:
         self.manifest = Path(manifest)
+        self.columns = dict(columns or {})
         self.outbox = FilesOutbox(outbox, device_id)
 
     def expected_assets(self) -> list[Asset]:
         """The assets listed in the manifest (see :func:`sync.manifest.read_manifest`)."""
-        return read_manifest(self.manifest)
+        return read_manifest(self.manifest, self.columns)
 
     def push(self, records: Sequence[Mapping[str, Any]]) -> int:
         """Append the records not yet in this device's JSON Lines file."""

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from firmware.errors import ConfigError
 from firmware.inventory import Asset
 from hal.resource import Resource
 
@@ -36,9 +37,14 @@ class Register(Resource, ABC):
 
 
 def open_register(config: RegisterConfig, device_id: str) -> Register:
-    """The register adapter ``config.adapter`` names."""
+    """The register adapter ``config.adapter`` names.
+
+    Raises:
+        ConfigError: ``config.adapter`` names no known adapter.
+    """
     if config.adapter == "files":
         from sync.files import FilesRegister
 
-        return FilesRegister(config.manifest, config.outbox, device_id)
-    raise ValueError(f"unknown register adapter {config.adapter!r} (known: files)")
+        return FilesRegister(config.manifest, config.outbox, device_id, config.columns)
+    raise ConfigError(f"register.adapter: unknown register adapter {config.adapter!r}"
+                      " (known: files)")
