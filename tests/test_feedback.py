@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -53,13 +54,19 @@ def test_patterns_are_short_and_well_formed() -> None:
         assert pattern.led in ("green", "amber", "red", None), kind
 
 
-def test_the_brief_rhythms() -> None:
-    assert len(PATTERNS["verified"].beeps) == 1 and PATTERNS["verified"].led == "green"
-    assert len(PATTERNS["mislocated"].beeps) == 2 and PATTERNS["mislocated"].led == "amber"
-    assert len(PATTERNS["retired"].beeps) == 3 and PATTERNS["retired"].led == "red"
-    assert PATTERNS["unregistered"].beeps[0][0] > 3 * PATTERNS["verified"].beeps[0][0]
-    assert PATTERNS["repeat"].beeps[0][0] < PATTERNS["verified"].beeps[0][0]
-    assert PATTERNS["repeat"].led is None
+def test_the_documented_rhythms_are_the_ones_played() -> None:
+    """The module docstring (what a technician is told) matches the table, kind by kind."""
+    import hal.feedback.base as base
+
+    counts = {"one": 1, "two": 2, "three": 3}
+    documented = re.findall(r"- ``(\w+)``: (.*?), LED (\w+)", base.__doc__ or "")
+    assert {kind for kind, _, _ in documented} == set(KINDS)
+    for kind, sound, led in documented:
+        beeps = sum(counts[n] for n in re.findall(r"\b(one|two|three)\b", sound))
+        assert len(PATTERNS[kind].beeps) == beeps, kind
+        assert PATTERNS[kind].led == (None if led == "unchanged" else led), kind
+        if "long" in sound and "short" not in sound:
+            assert min(on for on, _ in PATTERNS[kind].beeps) >= 0.3, kind
 
 
 def test_verdict_kinds_are_accepted_as_they_are() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from firmware.handheld import HandheldAudit, Settings
+from firmware.identity import IdentityRules, register_sites
 from firmware.inventory import Asset, Inventory
 from firmware.tags import DEFAULT_TAG_PATTERN
 from hal.display.terminal import TerminalDisplay
@@ -174,3 +175,21 @@ def test_any_other_scan_cancels_an_unconfirmed_room(parts) -> None:
     audit.handle(scan("LOC:Stroage B"))
     assert audit.session.location == "Storage B" and audit.reports == []
     assert audit.session.counts["verified"] == 1
+
+
+def test_id_labels_without_an_id_column_are_unregistered_and_warned_about(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    (tmp_path / "expected.csv").write_text("asset_tag,location\nIT-1,Storage B\n")
+    register = FilesRegister(tmp_path / "expected.csv", tmp_path / "out", "hh-1")
+    rules = IdentityRules(sites=register_sites("https://assets.example.com", []))
+    audit = HandheldAudit(Settings("hh-1", "ana", "Storage B", 2.0, DEFAULT_TAG_PATTERN),
+                          Inventory(register.expected_assets(), rules=rules), queue, register,
+                          PendingReports(tmp_path / "state" / "reports"), display, feedback,
+                          FixedClock())
+    verdict = audit.handle(scan("https://assets.example.com/hardware/1"))
+    assert verdict.kind.value == "unregistered"
+    assert verdict.reason == "the expected inventory has no id column"
+    report = audit.finish_room()
+    assert report["unregistered"][0]["reason"] == "the expected inventory has no id column"
+    assert any("no id column" in warning for warning in report["warnings"])
+    assert report["ghosts"] == [{"asset_tag": "IT-1", "serial": "", "name": ""}]
