@@ -28,21 +28,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.test_resume import CONFIG as RUN_CONFIG
+
 ROOMS = ("Storage A", "Storage B", "Storage C")
-CONFIG = """\
-[device]
-id = "hh-crash"
-[audit]
-technician = "ana"
-repeat_window = 0
-[display]
-backend = "none"
-[register]
-manifest = "expected.csv"
-outbox = "out"
-[queue]
-path = "state"
-"""
+CONFIG = RUN_CONFIG.replace('id = "hh-1"', 'id = "hh-crash"')
 ACK_TIMEOUT = 60.0
 
 
