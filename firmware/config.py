@@ -101,14 +101,29 @@ class FeedbackConfig:
 class RegisterConfig:
     """``[register]``: the asset register adapter."""
 
-    adapter: str = field(default="files", metadata=_choice("files"))
+    adapter: str = field(default="files", metadata=_choice("files", "http", "snipeit"))
     url: str | None = None
     label_hosts: list[str] = field(default_factory=list)
+    token_file: Path | None = None
+    timeout: float = 10.0
+    rate_per_minute: float = 120.0
+    batch_size: int = 50
+    move_mislocated: bool = False
+    location_ids: dict[str, int] = field(default_factory=dict)
     manifest: Path = Path("expected.csv")
     columns: dict[str, str] = field(default_factory=dict)
     outbox: Path = Path("out")
     retired_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_RETIRED_STATUSES))
     lost_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_LOST_STATUSES))
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """``[sync]``: when the background sync hands the queue to the register."""
+
+    interval: float = 30.0
+    backoff_max: float = 300.0
+    retry_after_max: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,7 @@ class Config:
     display: DisplayConfig = field(default_factory=DisplayConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
 
 
@@ -327,6 +343,12 @@ _VALUE_RULES: dict[str, _Rule] = {
     "register.url": _register_url,
     "register.label_hosts": _label_hosts,
     "register.columns": _columns,
+    "register.timeout": _in_range(0, 600, above=True, unit=" seconds"),
+    "register.rate_per_minute": _in_range(0, 6000, above=True),
+    "register.batch_size": _in_range(1, 1000),
+    "sync.interval": _in_range(0, 86400, above=True, unit=" seconds"),
+    "sync.backoff_max": _in_range(1, 86400, unit=" seconds"),
+    "sync.retry_after_max": _in_range(1, 86400, unit=" seconds"),
 }
 """Value rules by dotted key: each raises ValueError with the problem, the key is added."""
 
@@ -366,11 +388,17 @@ def _checked(key: str, hint: Any, spec: dataclasses.Field, value: Any, base: Pat
             _check_text(key, item, "list item")
         return list(value)
     if origin is dict:
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise ConfigError(f"{key}: expected {_TYPE_NAMES[dict]}, got {_toml_name(value)}")
+        item_type = typing.get_args(wanted)[1]
+        if not isinstance(value, dict) or not all(
+                isinstance(v, item_type) and not isinstance(v, bool) for v in value.values()):
+            name = _TYPE_NAMES[dict] if item_type is str else "a table of whole numbers"
+            raise ConfigError(f"{key}: expected {name}, got {_toml_name(value)}")
         for name, item in value.items():
             _check_text(key, name, "table key")
-            _check_text(key, item, "table value")
+            if item_type is str:
+                _check_text(key, item, "table value")
+            elif item < 1:
+                raise ConfigError(f"{key}: {name!r} must be 1 or more")
         return dict(value)
     if origin is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

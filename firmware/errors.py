@@ -10,6 +10,7 @@ __all__ = [
     "ManifestError",
     "QueueError",
     "RegisterError",
+    "RegisterUnavailable",
     "StocktakerError",
 ]
 
@@ -37,9 +38,26 @@ class ManifestError(ConfigError):
 
 
 class RegisterError(StocktakerError):
-    """The asset register (or its outbox folder) refused or failed a request."""
+    """The asset register (or its outbox folder) refused or failed a request.
+
+    Attributes:
+        retry_after: seconds the register asked to wait before the next try
+            (``Retry-After``), if it said.
+    """
 
     exit_code = 4
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RegisterUnavailable(RegisterError):
+    """The register could not be reached or answered as if down (timeout, reset, 5xx, 429).
+
+    Nothing is known to have been applied; the same batch is sent again later, which is
+    harmless because every transfer is idempotent.
+    """
 
 
 class QueueError(StocktakerError, OSError):

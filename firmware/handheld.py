@@ -29,7 +29,7 @@ from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.read import Read
 from sync.queue import SightingQueue
-from sync.register import Register
+from sync.register import ItemStatus, Register
 from sync.reports import PendingReports
 
 log = logging.getLogger(__name__)
@@ -323,7 +323,8 @@ class HandheldAudit:
         try:
             records = self.queue.pending()
             if records:
-                sent = self.register.push(records)
+                sent = sum(r.status is ItemStatus.ACCEPTED
+                           for r in self.register.push(records))
                 self.queue.acknowledge(r["sighting_id"] for r in records)
             for path, report in self.pending_reports.items():
                 self.register.publish_report(report)

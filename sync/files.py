@@ -12,7 +12,7 @@ from typing import Any
 from firmware.inventory import Asset
 from sync.manifest import read_manifest
 from sync.outbox import FilesOutbox
-from sync.register import Register
+from sync.register import ItemResult, ItemStatus, Register
 
 
 class FilesRegister(Register):
@@ -35,9 +35,12 @@ class FilesRegister(Register):
         """The assets listed in the manifest (see :func:`sync.manifest.read_manifest`)."""
         return read_manifest(self.manifest, self.columns)
 
-    def push(self, records: Sequence[Mapping[str, Any]]) -> int:
-        """Append the records not yet in this device's JSON Lines file."""
-        return self.outbox.push(records)
+    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        """Append the records not yet in this device's JSON Lines file; all are accepted."""
+        new = self.outbox.push_new(records)
+        return [ItemResult(str(r["sighting_id"]),
+                           ItemStatus.ACCEPTED if str(r["sighting_id"]) in new
+                           else ItemStatus.DUPLICATE) for r in records]
 
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Write ``report-<session_id>.json`` and ``.csv`` into the outbox."""

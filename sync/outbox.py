@@ -62,6 +62,10 @@ class FilesOutbox:
             raise _folder_error(self.directory, exc) from exc
 
     def push(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Like :meth:`push_new`, returning how many lines were written."""
+        return len(self.push_new(records))
+
+    def push_new(self, records: Sequence[Mapping[str, Any]]) -> set[str]:
         """Append the records whose ``sighting_id`` is not in the file yet; durable on return.
 
         A torn last line left by a crash is cut off first: its record was never
@@ -71,7 +75,7 @@ class FilesOutbox:
             records: JSON-able sighting records, each with a string ``sighting_id``.
 
         Returns:
-            How many lines were written.
+            The ``sighting_id`` of every line written.
 
         Raises:
             ValueError: a record has no string ``sighting_id`` or is not JSON-able;
@@ -84,7 +88,8 @@ class FilesOutbox:
         try:
             data = self._read_existing()
             known, keep = self._scan(data or b"")
-            fresh = [line for sid, line in lines.items() if sid not in known]
+            fresh_ids = [sid for sid in lines if sid not in known]
+            fresh = [lines[sid] for sid in fresh_ids]
             if data is not None and keep < len(data):
                 _truncate(self.sightings_path, keep)
             if fresh:
@@ -98,7 +103,7 @@ class FilesOutbox:
                 fsync_directory(self.directory)
         except OSError as exc:
             raise _folder_error(self.directory, exc) from exc
-        return len(fresh)
+        return set(fresh_ids)
 
     def write_report(self, report: Mapping[str, Any]) -> tuple[Path, Path]:
         """Write ``report-<session_id>.json`` and ``report-<session_id>.csv`` atomically.

@@ -5,8 +5,10 @@ Adapters are chosen in configuration (``[register] adapter``), as TinyDB's stora
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from firmware.errors import ConfigError
@@ -17,18 +19,48 @@ if TYPE_CHECKING:
     from firmware.config import RegisterConfig
 
 
+class ItemStatus(str, enum.Enum):
+    """What the register made of one sighting of a batch."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    """The register already had it (an earlier try was applied): done, like accepted."""
+    REJECTED = "rejected"
+    """Refused for good (the reason says why): it goes to the dead letters, not back."""
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The register's answer for one sighting of a pushed batch."""
+
+    sighting_id: str
+    status: ItemStatus
+    reason: str | None = None
+
+
 class Register(Resource, ABC):
     """Where the expected inventory comes from and where sightings and reports go."""
 
     @abstractmethod
     def expected_assets(self) -> list[Asset]:
-        """The register's assets (the expected inventory)."""
+        """The register's assets (the expected inventory).
+
+        Raises:
+            RegisterUnavailable: the register cannot be reached now.
+            RegisterError: it refused (bad token, bad data).
+        """
 
     @abstractmethod
-    def push(self, records: Sequence[Mapping[str, Any]]) -> int:
+    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         """Hand over a batch of sighting records; idempotent by ``sighting_id``.
 
-        Returns how many records were new to the register.
+        Returns one result per record, in order. Per-item refusals are results; an
+        error means nothing of the batch is known to be done and it is sent again later.
+
+        Raises:
+            RegisterUnavailable: not reachable now (retry with backoff, honouring
+                ``retry_after``).
+            RegisterError: the batch as a whole was refused.
         """
 
     @abstractmethod

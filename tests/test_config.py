@@ -209,7 +209,9 @@ def wrong_values(key: str, hint: object, spec: dataclasses.Field) -> list[str]:
         int: ["'1'", "1.5", "true", "-1"],
         float: ["'1'", "true", "nan", "inf", "-inf", "-1.0"],
         list: ["'a'", "[1]", "['']", f"[{CONTROL}]"],
-        dict: ["'a'", "{a = 1}", "{asset_tag = ''}"],
+        dict: (["'a'", "{a = 1}", "{asset_tag = ''}"] if kind is not dict
+               or typing.get_args(hint)[1] is str
+               else ["'a'", "{a = 'x'}", "{a = 0}", "{a = true}", "{a = 1.5}"]),
     }.get(kind)
     assert literals is not None, f"{key}: no wrong values known for {hint}"
     if spec.metadata.get("choices"):
