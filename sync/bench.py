@@ -1,23 +1,34 @@
-"""``stocktaker bench queue``: what a durable append costs as the backlog grows.
+"""``stocktaker bench queue``: what a durable append costs as the backlog grows, and more.
 
-The queue's atomic storage (temp file, fsync, rename, fsync of the directory) is timed
-side by side with TinyDB's default JSONStorage (rewrite in place, one fsync) at the same
-backlog, in one run, so the price of never leaving a torn file is a ratio, not a guess.
+In one run: the segmented queue and a single plain TinyDB table (its default
+JSONStorage, rewritten in place with one fsync) side by side at the same backlog;
+the cost of taking a sync batch; a group commit (how many fsyncs, counted by
+wrapping ``os.fsync``); the resident memory of a process holding a large queue; and
+the time to open it. ``queue_figures`` returns the numbers, ``bench_queue`` the
+printed lines.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tinydb import TinyDB
 
-from sync.queue import SightingQueue
+from sync.queue import DEFAULT_SEGMENT_SIZE, SEGMENTS_DIR, SightingQueue
+
+BACKLOGS = (0, 1000, 10000, 50000)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def sample_record(n: int) -> dict[str, Any]:
@@ -44,31 +55,177 @@ def _time_ms(action: Callable[[], object], repeat: int) -> list[float]:
     return times
 
 
-def _row(label: str, backlog: int, times: list[float]) -> str:
-    times = sorted(times)
-    p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
-    return f"{label:<26}{backlog:>8}{statistics.median(times):>10.2f}{p99:>10.2f}"
+def _p99(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
-def bench_queue(backlogs: Sequence[int] = (0, 100, 1000, 3000), repeat: int = 30) -> list[str]:
-    """Median and p99 append latency in ms at each backlog; returns the printed lines."""
-    lines = [f"{'append, durable':<26}{'backlog':>8}{'median ms':>10}{'p99 ms':>10}"]
+@contextmanager
+def _counting_fsyncs() -> Iterator[list[int]]:
+    """Count the calls of ``os.fsync`` made inside the block (the count is ``box[0]``)."""
+    real = os.fsync
+    box = [0]
+
+    def counted(fd: int) -> None:
+        box[0] += 1
+        real(fd)
+
+    os.fsync = counted
+    try:
+        yield box
+    finally:
+        os.fsync = real
+
+
+def _fill(queue: SightingQueue, backlog: int, counter: Iterator[int]) -> None:
+    for start in range(0, backlog, DEFAULT_SEGMENT_SIZE):
+        size = min(DEFAULT_SEGMENT_SIZE, backlog - start)
+        queue.append_many([sample_record(next(counter)) for _ in range(size)])
+
+
+def _append_row(base: Path, backlog: int, appends: int, counter: Iterator[int]) -> dict[str, Any]:
+    with SightingQueue(base / "queue") as queue:
+        # 250 more than the backlog, taken back by the timed acknowledgements.
+        _fill(queue, backlog + 250, counter)
+        take = _time_ms(lambda: queue.acknowledge(
+            [r["sighting_id"] for r in queue.pending(50)]), 5)
+        ours = _time_ms(lambda: queue.append(sample_record(next(counter))), appends)
+    # Fewer baseline appends at large backlogs: each rewrites the whole file.
+    plain_appends = min(appends, max(10, 300_000 // max(backlog, 1)))
+    with TinyDB(base / "plain.json") as db:
+        db.insert_multiple(sample_record(next(counter)) for _ in range(backlog))
+        plain = _time_ms(lambda: db.insert(sample_record(next(counter))), plain_appends)
+    return {
+        "queued": backlog, "p50_ms": statistics.median(ours), "p99_ms": _p99(ours),
+        "appends": appends, "baseline_p50_ms": statistics.median(plain),
+        "baseline_p99_ms": _p99(plain), "baseline_appends": plain_appends,
+        "ratio": _p99(ours) / _p99(plain), "acknowledge_50_ms": statistics.median(take),
+    }
+
+
+def _group_commit(base: Path, records: int, counter: Iterator[int]) -> dict[str, Any]:
+    batch = [sample_record(next(counter)) for _ in range(records)]
+    with SightingQueue(base / "group") as queue, _counting_fsyncs() as fsyncs:
+        start = time.perf_counter()
+        queue.append_many(batch)
+        seconds = time.perf_counter() - start
+        many = fsyncs[0]
+    singles = [sample_record(next(counter)) for _ in range(records)]
+    with SightingQueue(base / "single") as queue, _counting_fsyncs() as fsyncs:
+        start = time.perf_counter()
+        for record in singles:
+            queue.append(record)
+        single_seconds = time.perf_counter() - start
+        single = fsyncs[0]
+    return {"records": records, "fsyncs": many, "ms": seconds * 1000,
+            "per_second": records / seconds, "single_fsyncs": single,
+            "single_ms": single_seconds * 1000, "single_per_second": records / single_seconds}
+
+
+_PROBE = """
+import json, sys, time
+sys.path.insert(0, sys.argv[2])
+from sync.queue import SightingQueue
+
+def status():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+
+before = status()["VmRSS"]
+start = time.perf_counter()
+queue = SightingQueue(sys.argv[1])
+opened = time.perf_counter() - start
+queued = len(queue)
+batch = queue.pending(50)
+after = status()
+print(json.dumps({"queued": queued, "open_ms": opened * 1000, "rss_before_mb": before,
+                  "rss_mb": after["VmRSS"], "peak_mb": after["VmHWM"], "batch": len(batch)}))
+"""
+
+
+def _probe(directory: Path) -> dict[str, Any]:
+    """Open the queue in a fresh process: its start-up time and resident memory."""
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(directory), str(ROOT)],
+                          capture_output=True, check=True, text=True)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def _plain_open_ms(path: Path) -> float:
+    start = time.perf_counter()
+    with TinyDB(path) as db:
+        len(db)
+    return (time.perf_counter() - start) * 1000
+
+
+def queue_figures(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
+                  group: int = 500) -> dict[str, Any]:
+    """Measure everything; the top-level append figures are those of the largest backlog.
+
+    Args:
+        backlogs: sightings already queued for each row.
+        appends: timed appends per row for the queue (fewer for the baseline at large
+            backlogs).
+        group: records in the group commit.
+
+    Returns:
+        ``queued``, ``p50_ms``, ``p99_ms``, ``baseline_p50_ms``, ``baseline_p99_ms``,
+        ``ratio`` (queue p99 / baseline p99) for the largest backlog; ``rows`` (the same
+        for every backlog, with ``acknowledge_50_ms``); ``group_commit``; ``process``
+        (memory and start-up of a process opening the largest queue); ``platform``.
+    """
+    import platform
+
     counter = iter(range(10**9))
     with tempfile.TemporaryDirectory() as tmp:
+        rows = []
         for backlog in backlogs:
             base = Path(tmp) / str(backlog)
-            with SightingQueue(base / "atomic") as queue:
-                for _ in range(backlog):
-                    queue.append(sample_record(next(counter)))
-                ours = _time_ms(lambda: queue.append(sample_record(next(counter))), repeat)
-                drain = _time_ms(lambda: queue.acknowledge(
-                    [r["sighting_id"] for r in queue.pending(limit=1)]), 5)
-            with TinyDB(base / "plain.json") as db:
-                db.insert_multiple(sample_record(next(counter)) for _ in range(backlog))
-                plain = _time_ms(lambda: db.insert(sample_record(next(counter))), repeat)
-            lines.append(_row("SightingQueue (atomic)", backlog, ours))
-            lines.append(_row("TinyDB JSONStorage", backlog, plain))
-            lines.append(_row("acknowledge 1 (atomic)", backlog, drain))
-            lines.append(f"{'  ratio atomic/plain':<26}{'':>8}"
-                         f"{statistics.median(ours) / statistics.median(plain):>10.2f}")
+            rows.append(_append_row(base, backlog, appends, counter))
+        commit = _group_commit(Path(tmp), group, counter)
+        largest = Path(tmp) / str(max(backlogs)) / "queue"
+        process = _probe(largest)
+        for sidecar in (largest / SEGMENTS_DIR).glob("*.ids"):
+            sidecar.unlink()
+        process["open_without_sidecars_ms"] = _probe(largest)["open_ms"]
+        process["baseline_open_ms"] = _plain_open_ms(Path(tmp) / str(max(backlogs)) / "plain.json")
+    top = rows[-1]
+    return {
+        **{key: top[key] for key in ("queued", "p50_ms", "p99_ms", "baseline_p50_ms",
+                                     "baseline_p99_ms", "ratio")},
+        "segment_size": DEFAULT_SEGMENT_SIZE, "rows": rows, "group_commit": commit,
+        "process": process,
+        "platform": {"python": platform.python_version(), "machine": platform.machine(),
+                     "cpus": os.cpu_count()},
+    }
+
+
+def bench_queue(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
+                group: int = 500) -> list[str]:
+    """Measure (see ``queue_figures``) and return the printed lines."""
+    figures = queue_figures(backlogs, appends, group)
+    lines = [f"{'append, durable':<30}{'queued':>8}{'p50 ms':>10}{'p99 ms':>10}{'appends':>9}"]
+    for row in figures["rows"]:
+        lines.append(f"{'SightingQueue (segments)':<30}{row['queued']:>8}{row['p50_ms']:>10.2f}"
+                     f"{row['p99_ms']:>10.2f}{row['appends']:>9}")
+        lines.append(f"{'TinyDB JSONStorage':<30}{row['queued']:>8}"
+                     f"{row['baseline_p50_ms']:>10.2f}{row['baseline_p99_ms']:>10.2f}"
+                     f"{row['baseline_appends']:>9}")
+        lines.append(f"{'  ratio p99 queue/plain':<30}{row['queued']:>8}{row['ratio']:>10.3f}")
+        lines.append(f"{'  acknowledge 50 oldest':<30}{row['queued']:>8}"
+                     f"{row['acknowledge_50_ms']:>10.2f}")
+    commit = figures["group_commit"]
+    lines.append(
+        f"group commit: {commit['records']} sightings in one append_many: {commit['fsyncs']}"
+        f" fsyncs, {commit['ms']:.1f} ms, {commit['per_second']:,.0f} sightings/s"
+        f" ({commit['records']} single appends: {commit['single_fsyncs']} fsyncs,"
+        f" {commit['single_ms']:.0f} ms, {commit['single_per_second']:,.0f}/s)")
+    process = figures["process"]
+    lines.append(
+        f"process holding {process['queued']:,} queued: {process['rss_mb']:.1f} MB resident"
+        f" (VmRSS; peak {process['peak_mb']:.1f} MB; {process['rss_before_mb']:.1f} MB"
+        " before opening)")
+    lines.append(
+        f"start-up with {process['queued']:,} queued: {process['open_ms']:.0f} ms"
+        f" ({process['open_without_sidecars_ms']:.0f} ms with no id sidecars: every segment"
+        f" parsed; plain TinyDB open and count: {process['baseline_open_ms']:.0f} ms)")
     return lines

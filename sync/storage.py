@@ -7,7 +7,9 @@ durable, then renames it over the real name: after a crash the file holds either
 the old state or the new one, never a mix.
 
 The two steps of that protocol are exported (``replace_file``, then
-``fsync_directory``) for other files that must never be seen half-written.
+``fsync_directory``) for other files that must never be seen half-written, with
+``load_tables`` (read a TinyDB file strictly) and ``salvage_tables`` (read what can
+still be read from a damaged one).
 """
 
 from __future__ import annotations
@@ -24,10 +26,17 @@ from firmware.errors import QueueError
 
 __all__ = [
     "AtomicJSONStorage",
+    "WriteOnceDocumentStorage",
     "damaged_file_error",
+    "dump_tables",
     "fsync_directory",
+    "io_error",
+    "load_tables",
     "replace_file",
+    "salvage_tables",
     "temp_path",
+    "write_all",
+    "write_and_fsync",
 ]
 
 Tables = dict[str, dict[str, Any]]
@@ -67,15 +76,20 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def write_and_fsync(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to ``fd`` (a short write is continued), then fsync it."""
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``; a short write is continued."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def write_and_fsync(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (a short write is continued), then fsync it."""
+    write_all(fd, data)
     os.fsync(fd)
 
 
-def replace_file(path: Path, data: bytes) -> None:
+def replace_file(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Replace the contents of ``path`` with ``data`` in one atomic step.
 
     The data goes to a temporary file in the same directory, which is flushed and
@@ -85,6 +99,8 @@ def replace_file(path: Path, data: bytes) -> None:
     Args:
         path: the file to replace (or create).
         data: the complete new contents.
+        durable: False skips the fsync, for a cache that is checked before use and
+            rebuilt when a power cut left it empty or stale.
 
     Raises:
         OSError: writing failed; the temporary file is removed and ``path`` is as
@@ -94,7 +110,10 @@ def replace_file(path: Path, data: bytes) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            write_and_fsync(fd, data)
+            if durable:
+                write_and_fsync(fd, data)
+            else:
+                write_all(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -114,15 +133,25 @@ class AtomicJSONStorage(Storage):
     and flushes it and its directory to disk, so that everything found there is
     durable before anyone confirms it.
 
+    TinyDB passes its extra keyword arguments on: ``TinyDB(path,
+    storage=AtomicJSONStorage, tables=..., flush_found=False)``.
+
     Args:
         path: the JSON file. Its directory must exist.
+        tables: the file's contents, already read and checked by the caller (see
+            ``load_tables``): the file is not read again.
+        flush_found: False skips flushing what was found, when the caller knows it
+            was written by ``replace_file`` (fsynced before its rename) and flushes
+            the directory itself.
 
     Raises:
         QueueError: the file is not valid JSON (it is left untouched), or it or its
             directory cannot be read.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, tables: Tables | None = None, flush_found: bool = True
+    ) -> None:
         super().__init__()
         self._path = Path(path)
         self._closed = False
@@ -131,10 +160,10 @@ class AtomicJSONStorage(Storage):
         try:
             _remove_quietly(temp_path(self._path), strict=True)
         except OSError as exc:
-            raise _error(self._path, "cannot remove the leftover temporary file", exc) from exc
-        self._data: Tables | None = self._load()
+            raise io_error(self._path, "cannot remove the leftover temporary file", exc) from exc
+        self._data: Tables | None = tables if tables is not None else self._load()
         self._loaded = True
-        if self._data is not None:
+        if self._data is not None and flush_found:
             self._flush_found_file()
 
     @property
@@ -170,11 +199,10 @@ class AtomicJSONStorage(Storage):
         """
         self._check_open()
         try:
-            text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-            replace_file(self._path, text.encode("utf-8"))
+            replace_file(self._path, self._serialise(data))
         except OSError as exc:
             self._forget()
-            raise _error(self._path, "cannot save", exc) from exc
+            raise io_error(self._path, "cannot save", exc) from exc
         except (TypeError, ValueError):
             self._forget()
             raise
@@ -184,7 +212,7 @@ class AtomicJSONStorage(Storage):
         try:
             fsync_directory(self._path.parent)
         except OSError as exc:
-            raise _error(self._path, "cannot save", exc) from exc
+            raise io_error(self._path, "cannot save", exc) from exc
         self._unsynced = False
 
     def ensure_durable(self) -> None:
@@ -206,6 +234,9 @@ class AtomicJSONStorage(Storage):
         self._data = None
         self._loaded = False
 
+    def _serialise(self, data: Tables) -> bytes:
+        return dump_tables(data)
+
     def _check_open(self) -> None:
         if self._closed:
             raise QueueError(f"{self._path}: the storage is closed")
@@ -222,16 +253,11 @@ class AtomicJSONStorage(Storage):
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise _error(self._path, "cannot read", exc) from exc
-        if not raw.strip():
-            return None
+            raise io_error(self._path, "cannot read", exc) from exc
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return load_tables(raw)
+        except ValueError as exc:
             raise damaged_file_error(self._path, str(exc)) from exc
-        if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
-            raise damaged_file_error(self._path, "the top level is not an object of tables")
-        return data
 
     def _flush_found_file(self) -> None:
         # A crash may have left the last replace in the page cache only.
@@ -243,7 +269,136 @@ class AtomicJSONStorage(Storage):
                 os.close(fd)
             fsync_directory(self._path.parent)
         except OSError as exc:
-            raise _error(self._path, "cannot flush", exc) from exc
+            raise io_error(self._path, "cannot flush", exc) from exc
+
+
+class WriteOnceDocumentStorage(AtomicJSONStorage):
+    """``AtomicJSONStorage`` for tables whose documents are added and removed, never changed.
+
+    Each document is serialised once, when first written, and its text reused by
+    every later write of the file, which then costs a join instead of a full
+    ``json.dumps``: an append to a file of hundreds of documents stays cheap. The bytes
+    written are exactly those ``AtomicJSONStorage`` writes.
+
+    Only for documents nobody changes in place (TinyDB's ``insert`` and ``remove`` do
+    not; ``update`` and ``upsert`` do): a changed document would be written as it was.
+    """
+
+    def __init__(self, path: str | Path, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        # id(document) -> (document, its id, '"id":{...}'); the document is held so that
+        # its id() cannot be reused while the entry exists.
+        self._texts: dict[int, tuple[Any, str, str]] = {}
+
+    def _serialise(self, data: Tables) -> bytes:
+        texts: dict[int, tuple[Any, str, str]] = {}
+        tables = []
+        for name, table in data.items():
+            docs = []
+            for key, doc in table.items():
+                known = self._texts.get(id(doc))
+                if known is None or known[0] is not doc or known[1] != key:
+                    known = (doc, key, f"{_json(key)}:{_json(doc)}")
+                texts[id(doc)] = known
+                docs.append(known[2])
+            tables.append(f"{_json(name)}:{{{','.join(docs)}}}")
+        self._texts = texts
+        return f"{{{','.join(tables)}}}".encode("utf-8")
+
+
+_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def dump_tables(data: Tables) -> bytes:
+    """Serialise TinyDB tables as this storage writes them (compact UTF-8 JSON).
+
+    Raises:
+        TypeError, ValueError: ``data`` is not JSON-able.
+    """
+    return _json(data).encode("utf-8")
+
+
+def load_tables(raw: bytes) -> Tables | None:
+    """Parse the bytes of a TinyDB JSON file strictly.
+
+    Returns:
+        The tables, or None for an empty file.
+
+    Raises:
+        ValueError: the bytes are not UTF-8 JSON, or not an object of tables; the
+            message says what is wrong.
+    """
+    if not raw.strip():
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(str(exc)) from exc
+    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+        raise ValueError("the top level is not an object of tables")
+    return data
+
+
+_SPACE = " \t\n\r"
+
+
+def salvage_tables(raw: bytes) -> Tables:
+    """Read every complete document from the start of a damaged TinyDB JSON file.
+
+    The file is read as TinyDB lays it out, ``{"table": {"id": {document}, ...}, ...}``,
+    document by document, up to the first byte that does not fit: a file cut short
+    by a failing card keeps everything before the cut. Documents after a damaged
+    spot are not searched for.
+
+    Args:
+        raw: the file's bytes.
+
+    Returns:
+        The tables and documents that could be read (possibly none).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = raw[: exc.start].decode("utf-8")
+    found: Tables = {}
+    decoder = json.JSONDecoder()
+
+    def skip(pos: int) -> int:
+        while pos < len(text) and text[pos] in _SPACE:
+            pos += 1
+        return pos
+
+    def expect(pos: int, char: str) -> int:
+        pos = skip(pos)
+        if text[pos : pos + 1] != char:
+            raise ValueError(f"expected {char!r} at {pos}")
+        return skip(pos + 1)
+
+    def key(pos: int) -> tuple[str, int]:
+        name, pos = decoder.raw_decode(text, skip(pos))
+        if not isinstance(name, str):
+            raise ValueError(f"expected a name at {pos}")
+        return name, expect(pos, ":")
+
+    try:
+        pos = expect(0, "{")
+        while text[pos : pos + 1] != "}":
+            name, pos = key(pos)
+            table = found.setdefault(name, {})
+            pos = expect(pos, "{")
+            while text[pos : pos + 1] != "}":
+                doc_id, pos = key(pos)
+                document, pos = decoder.raw_decode(text, pos)
+                table[doc_id] = document
+                pos = skip(pos)
+                if text[pos : pos + 1] == ",":
+                    pos = skip(pos + 1)
+            pos = skip(pos + 1)
+            if text[pos : pos + 1] == ",":
+                pos = skip(pos + 1)
+    except (ValueError, IndexError):
+        pass
+    return found
 
 
 def _remove_quietly(path: Path, strict: bool = False) -> None:
@@ -256,7 +411,11 @@ def _remove_quietly(path: Path, strict: bool = False) -> None:
             raise
 
 
-def _error(path: Path, action: str, exc: OSError) -> QueueError:
+def io_error(path: Path, action: str, exc: OSError) -> QueueError:
+    """Return the QueueError for an OSError met while doing ``action`` on ``path``.
+
+    A full disk is worded "disk full", whatever the call that met it.
+    """
     reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
     return QueueError(f"{action} {path}: {reason}")
 

@@ -1,4 +1,8 @@
-"""SightingQueue: order, idempotence, acknowledgement, persistence and failures, on real files."""
+"""SightingQueue: order, idempotence, acknowledgement, persistence and failures, on real files.
+
+Segments, sealing, recovery, sharing, full disks and status have their own files
+(``test_queue_*.py``); this one holds the behaviour every caller relies on.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware.errors import QueueError
-from sync.queue import QUEUE_FILE, SightingQueue, SightingStore
+from sync.queue import SEGMENTS_DIR, SightingQueue, SightingStore
 
 
 @pytest.fixture
@@ -34,6 +38,17 @@ def sighting(number: int = 0, **fields: Any) -> dict[str, Any]:
 
 def ids(store: SightingStore) -> list[str]:
     return [record["sighting_id"] for record in store.pending()]
+
+
+def open_segment(queue: SightingQueue) -> Path:
+    """The open segment's file."""
+    (found,) = queue.path.glob("open-*.json")
+    return found
+
+
+def segment_files(folder: Path) -> dict[str, bytes]:
+    """Every segment file of a queue folder and its bytes."""
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*-*.json"))}
 
 
 def failing(error: int) -> Callable[..., Any]:
@@ -74,11 +89,12 @@ def test_append_of_a_queued_id_is_a_no_op(
     first = sighting(1)
     queue.append(first)
     queue.append(sighting(2))
-    before = queue.path.read_bytes()
+    before = segment_files(queue.path)
     with monkeypatch.context() as patch:
         patch.setattr(os, "replace", failing(errno.EIO))
         queue.append({**first, "verdict": "different"})
-    assert queue.path.read_bytes() == before
+        assert queue.append_many([first, first]) == 0
+    assert segment_files(queue.path) == before
     assert len(queue) == 2
     assert queue.pending()[0] == first
 
@@ -126,8 +142,8 @@ def test_order_holds_across_reopens_even_after_emptying(tmp_path: Path) -> None:
             queue.append(record)
     with SightingQueue(tmp_path) as queue:
         assert queue.pending() == later
-    stored = json.loads((tmp_path / QUEUE_FILE).read_text(encoding="utf-8"))["sightings"]
-    seqs = sorted(doc["seq"] for doc in stored.values())
+    seqs = sorted(int(seq) for path in (tmp_path / SEGMENTS_DIR).glob("*-*.json")
+                  for seq in json.loads(path.read_bytes())["sightings"])
     assert seqs[0] > 3, "numbering restarted after the queue was emptied"
 
 
@@ -158,10 +174,12 @@ def test_order_holds_when_the_newest_is_acknowledged_before_a_restart(tmp_path: 
 )
 def test_bad_record_is_refused_and_nothing_written(queue: SightingQueue, record: Any) -> None:
     queue.append(sighting())
-    before = queue.path.read_bytes()
+    before = segment_files(queue.path)
     with pytest.raises(ValueError):
         queue.append(record)
-    assert queue.path.read_bytes() == before
+    with pytest.raises(ValueError):
+        queue.append_many([sighting(), record])
+    assert segment_files(queue.path) == before
     assert len(queue) == 1
 
 
@@ -172,13 +190,14 @@ def test_full_disk_fails_append_cleanly(
     kept, refused = sighting(1), sighting(2)
     with SightingQueue(tmp_path) as queue:
         queue.append(kept)
-        before = queue.path.read_bytes()
+        before = segment_files(queue.path)
+        names = sorted(p.name for p in queue.path.iterdir())
         with monkeypatch.context() as patch:
             patch.setattr(os, function, failing(errno.ENOSPC))
             with pytest.raises(QueueError, match="disk full"):
                 queue.append(refused)
-        assert queue.path.read_bytes() == before
-        assert sorted(p.name for p in tmp_path.iterdir()) == [QUEUE_FILE]
+        assert segment_files(queue.path) == before
+        assert sorted(p.name for p in queue.path.iterdir()) == names
         assert queue.pending() == [kept]
         queue.append(refused)
         queue.append(sighting(3))
@@ -207,7 +226,7 @@ def test_full_disk_fails_acknowledge_cleanly(
         assert len(queue) == 3
 
 
-def test_acknowledge_cut_between_its_two_writes_keeps_numbering(
+def test_acknowledge_that_failed_keeps_the_record_and_the_numbering(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b, c = (sighting(n) for n in range(3))
@@ -225,14 +244,17 @@ def test_acknowledge_cut_between_its_two_writes_keeps_numbering(
 
         with monkeypatch.context() as patch:
             patch.setattr(os, "replace", replace_once)
+            queue.acknowledge([a["sighting_id"]])
             with pytest.raises(QueueError):
-                queue.acknowledge([a["sighting_id"], b["sighting_id"]])
-        assert len(calls) == 2, "the high-water mark and the removal are two writes"
-        assert queue.pending() == [a, b]
-        assert queue.acknowledge([a["sighting_id"], b["sighting_id"]]) == 2
+                queue.acknowledge([b["sighting_id"]])
+        assert len(calls) == 2, "each acknowledge is one write of the open segment"
+        assert queue.pending() == [b]
+        assert queue.acknowledge([a["sighting_id"], b["sighting_id"]]) == 1
     with SightingQueue(tmp_path) as queue:
         queue.append(c)
         assert queue.pending() == [c]
+    (segment,) = (tmp_path / SEGMENTS_DIR).glob("open-*.json")
+    assert int(next(iter(json.loads(segment.read_bytes())["sightings"]))) > 2
 
 
 def test_write_that_raised_after_its_rename_is_not_doubled(
@@ -247,35 +269,26 @@ def test_write_that_raised_after_its_rename_is_not_doubled(
         real_fsync(fd)
 
     with SightingQueue(tmp_path) as queue:
+        queue.append(sighting())
         with monkeypatch.context() as patch:
             patch.setattr(os, "fsync", fsync)
             with pytest.raises(QueueError):
                 queue.append(record)
-        inode = queue.path.stat().st_ino
+        inode = open_segment(queue).stat().st_ino
         queue.append(record)
-        assert queue.path.stat().st_ino != inode, "the retry must rewrite what was never confirmed"
-        assert queue.pending() == [record]
-
-
-@pytest.mark.parametrize(
-    "content", [b'{"sightings": {"1": {"seq": 1, "rec', b'{"sightings": {"1": {"seq": 1}}}']
-)
-def test_damaged_file_raises_and_is_left_untouched(tmp_path: Path, content: bytes) -> None:
-    (tmp_path / QUEUE_FILE).write_bytes(content)
-    with pytest.raises(QueueError, match="left untouched") as caught:
-        SightingQueue(tmp_path)
-    assert QUEUE_FILE in str(caught.value)
-    assert (tmp_path / QUEUE_FILE).read_bytes() == content
-    (tmp_path / QUEUE_FILE).rename(tmp_path / "damaged.json")
-    with SightingQueue(tmp_path) as queue:
-        assert len(queue) == 0
+        assert open_segment(queue).stat().st_ino != inode, (
+            "the retry must rewrite what was never confirmed")
+        assert queue.pending()[1:] == [record]
+        inode = open_segment(queue).stat().st_ino
+        queue.append(record)
+        assert open_segment(queue).stat().st_ino == inode, "a confirmed write is not redone"
 
 
 def test_stale_temp_file_is_removed_on_open(tmp_path: Path) -> None:
     record = sighting()
     with SightingQueue(tmp_path) as queue:
         queue.append(record)
-    stale = tmp_path / f"{QUEUE_FILE}.tmp"
+        stale = open_segment(queue).with_suffix(".json.tmp")
     stale.write_bytes(b'{"sightings": {"1": {"se')
     with SightingQueue(tmp_path) as queue:
         assert not stale.exists()
@@ -285,13 +298,13 @@ def test_stale_temp_file_is_removed_on_open(tmp_path: Path) -> None:
 def test_directory_is_created(tmp_path: Path) -> None:
     with SightingQueue(tmp_path / "var" / "queue") as queue:
         queue.append(sighting())
-    assert (tmp_path / "var" / "queue" / QUEUE_FILE).is_file()
+    assert list((tmp_path / "var" / "queue" / SEGMENTS_DIR).glob("open-*.json"))
 
 
 def test_one_owner_at_a_time(tmp_path: Path) -> None:
     with SightingQueue(tmp_path):
         with pytest.raises(QueueError, match="already open"):
-            SightingQueue(tmp_path)
+            SightingQueue(tmp_path, writer_wait=0.1)
     with SightingQueue(tmp_path) as queue:
         assert len(queue) == 0
 
@@ -304,6 +317,8 @@ def test_closed_queue_refuses_use(tmp_path: Path) -> None:
         queue.append(sighting())
     with pytest.raises(QueueError, match="closed"):
         len(queue)
+    with pytest.raises(QueueError, match="closed"):
+        queue.pending()
 
 
 operations = st.lists(
@@ -317,11 +332,18 @@ operations = st.lists(
 
 
 @settings(max_examples=40, deadline=None)
-@given(operations)
-def test_queue_behaves_like_an_ordered_set(steps: list[tuple[str, Any]]) -> None:
+@given(operations, st.sampled_from([(250, 60.0), (2, 60.0), (3, 0.0)]))
+def test_queue_behaves_like_an_ordered_set(
+    steps: list[tuple[str, Any]], layout: tuple[int, float]
+) -> None:
     model: dict[str, dict[str, Any]] = {}
+    size, quiet = layout
+
+    def reopen() -> SightingQueue:
+        return SightingQueue(directory, segment_size=size, seal_after=quiet)
+
     with tempfile.TemporaryDirectory() as directory:
-        queue = SightingQueue(directory)
+        queue = reopen()
         try:
             for action, argument in steps:
                 if action == "append":
@@ -334,8 +356,10 @@ def test_queue_behaves_like_an_ordered_set(steps: list[tuple[str, Any]]) -> None
                     model = {k: v for k, v in model.items() if k not in wanted}
                 else:
                     queue.close()
-                    queue = SightingQueue(directory)
+                    queue = reopen()
                 assert queue.pending() == list(model.values())
+                assert len(queue) == len(model)
+                assert queue.pending(limit=2) == list(model.values())[:2]
         finally:
             queue.close()
 
@@ -358,7 +382,7 @@ def test_a_lock_that_fails_is_a_queue_error(
             SightingQueue(tmp_path)
     assert str(tmp_path) in str(caught.value) and os.strerror(error) in str(caught.value)
     assert caught.value.exit_code == 5
-    assert not (tmp_path / QUEUE_FILE).exists()
+    assert not list((tmp_path / SEGMENTS_DIR).glob("*.json"))
     with SightingQueue(tmp_path) as queue:  # nothing was left open or locked
         assert len(queue) == 0
 
@@ -381,13 +405,13 @@ def test_a_read_only_queue_directory_is_refused_on_open(
     record = sighting()
     with SightingQueue(tmp_path) as queue:
         queue.append(record)
-    before = (tmp_path / QUEUE_FILE).read_bytes()
+    before = segment_files(tmp_path / SEGMENTS_DIR)
     with monkeypatch.context() as patch:
         patch.setattr(os, "access", read_only_for(tmp_path))
         with pytest.raises(QueueError, match="read-only") as caught:
             SightingQueue(tmp_path)
     assert str(tmp_path) in str(caught.value)
-    assert (tmp_path / QUEUE_FILE).read_bytes() == before
+    assert segment_files(tmp_path / SEGMENTS_DIR) == before
     with SightingQueue(tmp_path) as queue:
         assert queue.pending() == [record]
 

@@ -12,9 +12,18 @@ from typing import Any
 
 import pytest
 from tinydb import TinyDB
+from tinydb.table import Document
 
 from firmware.errors import QueueError
-from sync.storage import AtomicJSONStorage, fsync_directory, replace_file, temp_path
+from sync.storage import (
+    AtomicJSONStorage,
+    WriteOnceDocumentStorage,
+    fsync_directory,
+    load_tables,
+    replace_file,
+    salvage_tables,
+    temp_path,
+)
 
 
 def sample() -> dict[str, Any]:
@@ -242,3 +251,80 @@ def test_directory_fsync_tolerates_only_unsupported(
         patch.setattr(os, "fsync", failing(errno.EIO))
         with pytest.raises(OSError):
             fsync_directory(tmp_path)
+
+
+# --- helpers for the segmented queue ----------------------------------------------------------
+
+
+def test_write_once_storage_writes_the_same_bytes(tmp_path: Path) -> None:
+    plain, cached = tmp_path / "plain.json", tmp_path / "cached.json"
+    with TinyDB(plain, storage=AtomicJSONStorage) as a, \
+            TinyDB(cached, storage=WriteOnceDocumentStorage) as b:
+        for n in range(1, 30):
+            for db in (a, b):
+                table = db.table("sightings", cache_size=0)
+                table.insert(Document({"sighting_id": f"s{n}", "where": "Büro – Süd ✓",
+                                       "tag": {"v": n, "x": None, "f": 1.5}}, doc_id=n))
+                if n % 4 == 0:
+                    table.remove(doc_ids=[n - 2])
+            assert plain.read_bytes() == cached.read_bytes()
+        for db in (a, b):
+            db.table("meta").insert({"next_seq": 31})
+        assert plain.read_bytes() == cached.read_bytes()
+        assert b.table("sightings").get(doc_id=29)["tag"] == {"v": 29, "x": None, "f": 1.5}
+
+
+def test_write_once_storage_refuses_what_json_cannot_hold(tmp_path: Path) -> None:
+    storage = WriteOnceDocumentStorage(tmp_path / "q.json")
+    with pytest.raises(ValueError):
+        storage.write({"t": {"1": {"x": float("nan")}}})
+    assert not (tmp_path / "q.json").exists()
+
+
+def test_load_tables_is_strict() -> None:
+    assert load_tables(b" \n") is None
+    assert load_tables(b'{"t": {"1": {}}}') == {"t": {"1": {}}}
+    for raw in (b'{"t": {"1"', b"[1]", b'{"t": 1}', b'{"t": {"1": "\xff"}}'):
+        with pytest.raises(ValueError):
+            load_tables(raw)
+
+
+def test_salvage_keeps_every_complete_document_before_the_damage() -> None:
+    tables = {"meta": {"1": {"next_seq": 9}},
+              "sightings": {str(n): {"sighting_id": f"s{n}", "n": [n, {"deep": "é"}]}
+                            for n in range(1, 6)}}
+    raw = json.dumps(tables, ensure_ascii=False, indent=1).encode()
+    assert salvage_tables(raw) == tables
+    cut = raw.index(b'"s4"')
+    assert salvage_tables(raw[:cut]) == {"meta": tables["meta"], "sightings": {
+        str(n): tables["sightings"][str(n)] for n in range(1, 4)}}
+    bad = raw.replace(b'"s3"', b'"s\xff3"')
+    assert list(salvage_tables(bad)["sightings"]) == ["1", "2"]
+    assert salvage_tables(b"") == {} and salvage_tables(b"\0\0\0") == {}
+    assert salvage_tables(b'{"sightings": {"1": {"a": 1}} garbage') == {
+        "sightings": {"1": {"a": 1}}}
+
+
+def test_a_replace_that_need_not_be_durable_skips_the_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd))
+    replace_file(tmp_path / "cache", b"abc", durable=False)
+    assert calls == [] and (tmp_path / "cache").read_bytes() == b"abc"
+    replace_file(tmp_path / "cache", b"abcd")
+    assert len(calls) == 1 and not temp_path(tmp_path / "cache").exists()
+
+
+def test_tables_given_at_opening_are_not_read_again_nor_flushed(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path.write_bytes(b'{"t": {"1": {"a": 1}}}')
+    calls: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd))
+    storage = AtomicJSONStorage(path, tables={"t": {"1": {"a": 2}}}, flush_found=False)
+    assert storage.read() == {"t": {"1": {"a": 2}}} and calls == []
+    AtomicJSONStorage(path, flush_found=False)
+    assert calls == []
+    AtomicJSONStorage(path)
+    assert len(calls) == 2  # the file and its directory

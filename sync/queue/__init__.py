@@ -1,0 +1,103 @@
+"""The durable on-device queue of sighting records, waiting for the register.
+
+A sighting is appended here before any feedback is given, and stays until the
+register (or its outbox folder) has it. ``append`` returns only once the record
+would survive a power cut; appending the same ``sighting_id`` twice is harmless.
+Callers depend on the ``SightingStore`` protocol; the sync engine also uses
+``append_many``, ``dead_letter``, ``dead_letters``, ``note_sync`` and ``status``.
+``iter_pending()`` walks the whole queue one segment at a time: with 50,000 queued,
+``pending()`` without a limit holds every record at once (about 110 MB at peak).
+
+Layout
+------
+Everything lives in ``<queue.path>/sightings/``:
+
+* ``open-<N>.json`` — the open segment, the only file an append rewrites. Each
+  segment is a TinyDB file over ``AtomicJSONStorage`` (complete temporary file,
+  fsync, rename, fsync of the folder): table ``sightings`` maps a record's sequence
+  number (its document id) to the record, table ``meta`` keeps ``next_seq``, so the
+  numbering keeps increasing across restarts even once the queue was emptied. An
+  append costs the same with 50 or 50,000 sightings queued.
+* ``seg-<N>.json`` — sealed segments, oldest first by number. The open segment is
+  sealed (renamed) when it holds ``segment_size`` records, or when no append came
+  for ``seal_after`` seconds (checked at the next append, ``pending`` or
+  ``status``). Sealing first writes the new open segment, so one always exists.
+  A sealed segment is never appended to: acknowledging all its records deletes
+  it; acknowledging some rewrites it smaller (never more free space needed than
+  one segment).
+* ``seg-<N>.ids`` — a sealed segment's ids, a cache checked against the segment's
+  size, so a start with 50,000 queued reads small files only. The process keeps an
+  index (id → segment and sequence number) and reads sealed segments when
+  ``pending`` reaches them.
+* ``dead-letters.json`` — records the register refused for good, with ``reason``
+  and ``dead_lettered_at``; ``sync.json`` — the last sync attempt and success.
+* ``writer.lock``, ``queue.lock`` — the locks below; ``*.damaged`` — files set aside.
+
+Sharing
+-------
+Within a process, one ``SightingQueue`` may be used from several threads: the
+scanning loop appends while a sync thread calls ``pending``, ``acknowledge`` and
+``dead_letter``. One lock guards the index and the open segment and is held only
+for memory work and the open segment's own write and fsync; reading and rewriting
+sealed segments happens outside it, so a sync never delays a scan by more than
+one append.
+
+Between processes: the process that owns the queue (the device loop) holds an
+exclusive flock on ``writer.lock`` for its whole life; a second owner is refused
+with a ``QueueError``. Only the owner touches ``open-*`` files. A one-shot
+``stocktaker sync`` opens the queue with ``shared=True``: it never appends and sees
+only sealed segments, which it may read, rewrite and delete. Every operation on
+sealed segments, the dead letters and the sync note — in either process — holds
+an exclusive flock on ``queue.lock`` for that one operation, and each process
+re-checks the sealed segments' (inode, size) before it acts, so neither works on
+a stale view. Both may send the same sealed records; the register deduplicates by
+``sighting_id`` and the second acknowledgement finds nothing to remove, so nothing
+is lost, doubled or brought back. Records still in the device loop's open segment
+go with its own sync (or to the one-shot once sealed). When no device loop runs, a
+shared open takes the writer lock for a moment, recovers the folder, seals the
+open segment and lets go, so the one-shot sees everything and a device loop
+starting meanwhile waits for it (``writer_wait``).
+
+``read_status(directory)`` reads the files without any lock or write, for
+``stocktaker queue status`` while the device runs.
+
+Recovery
+--------
+When the owner starts: leftover temporary files are removed (and named in the
+log); an open segment left by a seal cut short is sealed; a segment that is not
+valid JSON or holds something other than sightings is renamed to ``*.damaged``
+(never deleted), named in the log and in ``status()['damaged']``, and the records
+that can still be read from its start are kept in its place. A sealed segment
+found damaged later (when ``pending`` reads it) is treated the same way. A
+dead-lettering cut short is finished. The single ``sightings.json`` of earlier
+versions is moved into segments.
+
+A full disk fails the append with a ``QueueError`` and harms nothing queued (the
+old file stays until its replacement is complete); the next append after space is
+freed works.
+"""
+
+from __future__ import annotations
+
+from sync.queue.folder import LEGACY_FILE, SEGMENTS_DIR, format_status, read_status
+from sync.queue.store import (
+    DEFAULT_SEAL_AFTER,
+    DEFAULT_SEGMENT_SIZE,
+    SightingQueue,
+    SightingStore,
+)
+
+__all__ = [
+    "DEFAULT_SEAL_AFTER",
+    "DEFAULT_SEGMENT_SIZE",
+    "QUEUE_FILE",
+    "SEGMENTS_DIR",
+    "SightingQueue",
+    "SightingStore",
+    "format_status",
+    "read_status",
+]
+
+QUEUE_FILE = LEGACY_FILE
+"""``sightings.json``: the single-file queue of earlier versions, moved into segments
+at the first start."""

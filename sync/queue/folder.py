@@ -1,0 +1,349 @@
+"""The queue folder's small shared files and its locks: dead letters, the sync note, status.
+
+Everything here may be used by a process that does not own the queue: ``read_status``
+only reads, and the writers of the dead letters and the sync note hold the folder's
+operation lock (see :func:`operation_lock`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+
+from firmware.errors import QueueError
+from sync.queue import segments as seg
+from sync.storage import (
+    AtomicJSONStorage,
+    dump_tables,
+    fsync_directory,
+    io_error,
+    load_tables,
+    replace_file,
+    salvage_tables,
+)
+
+SEGMENTS_DIR = "sightings"
+LEGACY_FILE = "sightings.json"
+DEAD_FILE = "dead-letters.json"
+DEAD_TABLE = "dead_letters"
+NOTE_FILE = "sync.json"
+WRITER_LOCK = "writer.lock"
+OPERATION_LOCK = "queue.lock"
+
+
+def now_iso() -> str:
+    """The wall-clock time now, as sightings write it (``2026-11-24T09:15:02.120Z``)."""
+    moment = datetime.now(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- locks ----------------------------------------------------------------------------------
+
+
+def open_lock_file(path: Path) -> int:
+    """Open (creating it if needed) a lock file; returns its descriptor.
+
+    Raises:
+        QueueError: it cannot be opened.
+    """
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise io_error(path, "cannot open the lock file", exc) from exc
+
+
+def try_lock(fd: int, path: Path, wait: float) -> bool:
+    """Take an exclusive flock on ``fd``, trying for up to ``wait`` seconds.
+
+    Returns:
+        True when taken, False when another process kept it all that time.
+
+    Raises:
+        QueueError: the filesystem cannot lock at all (ENOLCK on some NFS or FUSE mounts).
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise QueueError(f"cannot lock the queue directory {path.parent}: {reason}") from exc
+
+
+@contextmanager
+def operation_lock(fd: int, path: Path) -> Iterator[None]:
+    """Hold the folder's operation lock (blocking) for one operation on shared files.
+
+    Raises:
+        QueueError: the lock cannot be taken.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise QueueError(f"cannot lock the queue directory {path.parent}: {reason}") from exc
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+# --- dead letters ---------------------------------------------------------------------------
+
+
+def dead_entry(record: dict[str, Any], reason: str, at: str) -> dict[str, Any]:
+    """A dead letter: the record's fields plus ``reason`` and ``dead_lettered_at``.
+
+    A field of the record with one of those two names is kept as ``sighting_<name>``,
+    so nothing of the record is lost.
+    """
+    entry = dict(record)
+    for name in ("reason", "dead_lettered_at"):
+        if name in entry:
+            entry[f"sighting_{name}"] = entry.pop(name)
+    entry["reason"] = reason
+    entry["dead_lettered_at"] = at
+    return entry
+
+
+def open_dead_letters(folder: Path) -> TinyDB:
+    """Open the dead-letter store (a TinyDB file) for a change; hold the operation lock.
+
+    A damaged store is set aside, and what can still be read of it is carried over.
+
+    Raises:
+        QueueError: it cannot be read or set aside.
+    """
+    path = folder / DEAD_FILE
+    try:
+        return TinyDB(path, storage=AtomicJSONStorage, flush_found=False)
+    except QueueError:
+        if not path.exists():
+            raise
+    try:
+        salvaged = salvage_tables(path.read_bytes())
+        moved = seg.set_aside(path)
+        seg.log.error("the dead-letter store %s is damaged: set aside as %s, %d entr(ies) kept",
+                      path, moved.name, len(salvaged.get(DEAD_TABLE, {})))
+        replace_file(path, dump_tables({DEAD_TABLE: salvaged.get(DEAD_TABLE, {})}))
+        fsync_directory(folder)
+    except OSError as exc:
+        raise io_error(path, "cannot set aside the damaged file", exc) from exc
+    return TinyDB(path, storage=AtomicJSONStorage, flush_found=False)
+
+
+def read_dead_letters(folder: Path) -> list[dict[str, Any]]:
+    """The dead letters, oldest first (an unreadable store reads as what can be read of it)."""
+    try:
+        raw = (folder / DEAD_FILE).read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise io_error(folder / DEAD_FILE, "cannot read", exc) from exc
+    try:
+        tables = load_tables(raw) or {}
+    except ValueError:
+        tables = salvage_tables(raw)
+    table = tables.get(DEAD_TABLE) or {}
+    keyed = [(int(k), doc) for k, doc in table.items()
+             if isinstance(doc, dict) and k.isascii() and k.isdigit()]
+    return [doc for _, doc in sorted(keyed, key=lambda item: item[0])]
+
+
+# --- the sync note --------------------------------------------------------------------------
+
+
+def read_note(folder: Path) -> dict[str, Any]:
+    """The last sync attempt and success as noted; empty when never noted or unreadable."""
+    try:
+        data = json.loads((folder / NOTE_FILE).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_note(folder: Path, ok: bool, at_iso: str, error: str | None) -> None:
+    """Record a sync attempt durably; hold the operation lock.
+
+    Raises:
+        QueueError: it cannot be written (the previous note stays).
+    """
+    note = read_note(folder)
+    note["last_attempt"] = at_iso
+    if ok:
+        note["last_sync"] = at_iso
+        note["last_error"] = None
+    else:
+        note["last_error"] = error or "sync failed"
+    path = folder / NOTE_FILE
+    try:
+        replace_file(path, json.dumps(note, ensure_ascii=False).encode("utf-8"))
+        fsync_directory(folder)
+    except OSError as exc:
+        raise io_error(path, "cannot save", exc) from exc
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+def folder_status(directory: Path, *, queued: int, oldest: str | None,
+                  segments: int) -> dict[str, Any]:
+    """The status dictionary: the given queue figures plus what the folder's files say."""
+    folder = directory / SEGMENTS_DIR
+    note = read_note(folder)
+    return {
+        "queued": queued,
+        "dead_letters": len(read_dead_letters(folder)),
+        "oldest": oldest,
+        "last_sync": _text(note.get("last_sync")),
+        "last_attempt": _text(note.get("last_attempt")),
+        "last_error": _text(note.get("last_error")),
+        "segments": segments,
+        "damaged": seg.damaged_names(folder, directory),
+    }
+
+
+def format_status(status: dict[str, Any]) -> list[str]:
+    """The status as lines for a person (outside text still to be made terminal-safe)."""
+    oldest = f", oldest {status['oldest']}" if status.get("oldest") else ""
+    lines = [f"queued: {status['queued']} sighting(s){oldest}"]
+    last = status.get("last_sync") or "never"
+    attempt, error = status.get("last_attempt"), status.get("last_error")
+    if attempt and error:
+        last += f" (last attempt {attempt} failed: {error})"
+    elif attempt and attempt != status.get("last_sync"):
+        last += f" (last attempt {attempt})"
+    lines.append(f"last sync: {last}")
+    lines.append(f"dead letters: {status['dead_letters']}"
+                 + (" (refused by the register, kept on the device)"
+                    if status["dead_letters"] else ""))
+    damaged = status.get("damaged") or []
+    lines.append("damaged files set aside: " + (", ".join(damaged) if damaged else "none"))
+    return lines
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def read_status(directory: str | Path) -> dict[str, Any]:
+    """The queue's status read from its files, without opening it: safe while it is in use.
+
+    Nothing is written, locked or removed, so this works beside the running device loop
+    (``stocktaker queue status``). A file replaced or deleted while it is being read
+    (a seal, an acknowledgement) makes it look again.
+
+    Args:
+        directory: the queue directory (``queue.path``), as given to ``SightingQueue``.
+
+    Returns:
+        ``queued`` (records waiting, including the open segment's), ``dead_letters``,
+        ``oldest`` (``wall_time`` of the oldest queued record, or None), ``last_sync``,
+        ``last_attempt``, ``last_error``, ``segments`` (segment files), ``damaged``
+        (names of files set aside).
+
+    Raises:
+        QueueError: the folder cannot be read.
+    """
+    directory = Path(directory)
+    for _ in range(10):
+        try:
+            return _read_status_once(directory)
+        except FileNotFoundError:
+            continue
+    try:
+        return _read_status_once(directory)
+    except OSError as exc:
+        raise io_error(directory, "cannot read the queue in", exc) from exc
+
+
+def _read_status_once(directory: Path) -> dict[str, Any]:
+    folder = directory / SEGMENTS_DIR
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        names = []
+    except OSError as exc:
+        raise io_error(folder, "cannot read", exc) from exc
+    found = [parsed for parsed in map(seg.parse_name, names) if parsed and parsed[0] != seg.IDS]
+    found.sort(key=lambda kind_number: kind_number[1])  # segment numbers give the order
+    seen: set[str] = set()
+    oldest: str | None = None
+    unreadable: list[str] = []
+    files = [(folder / seg.segment_name(kind, number), kind, number) for kind, number in found]
+    legacy = directory / LEGACY_FILE
+    if legacy.exists():
+        files.insert(0, (legacy, "legacy", 0))
+    for path, kind, number in files:
+        pairs: list[tuple[int, str]] | None = None
+        docs: list[tuple[int, dict[str, Any]]] | None = None
+        if kind == seg.SEALED:
+            pairs = seg.read_ids(folder / seg.segment_name(seg.IDS, number),
+                                 os.stat(path).st_size)
+        if pairs is None:
+            try:
+                docs = legacy_docs(path) if kind == "legacy" else seg.read_segment(path).docs
+            except seg.DamagedSegment as exc:
+                unreadable.append(path.name)
+                docs = exc.docs
+            pairs = [(seq, record["sighting_id"]) for seq, record in docs]
+        fresh = [sid for _, sid in pairs if sid not in seen]
+        seen.update(fresh)
+        if oldest is None and fresh:
+            if docs is None:
+                try:
+                    docs = seg.read_segment(path).docs
+                except seg.DamagedSegment as exc:
+                    unreadable.append(path.name)
+                    docs = exc.docs
+                    readable = {record["sighting_id"] for _, record in docs}
+                    seen.difference_update(sid for sid in fresh if sid not in readable)
+            first = set(fresh)
+            oldest = next((_text(r.get("wall_time")) for _, r in docs
+                           if r["sighting_id"] in first), None)
+    status = folder_status(directory, queued=len(seen), oldest=oldest,
+                           segments=sum(1 for kind, _ in found))
+    status["damaged"] = sorted(set(status["damaged"]) | set(unreadable))
+    return status
+
+
+def legacy_docs(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The records of the single-file queue of earlier versions, oldest first.
+
+    Raises:
+        seg.DamagedSegment: it cannot be read whole (carrying what could be read).
+    """
+    raw = path.read_bytes()
+    try:
+        tables = load_tables(raw) or {}
+        strict = True
+    except ValueError:
+        tables, strict = salvage_tables(raw), False
+    docs: list[tuple[int, dict[str, Any]]] = []
+    bad = not strict
+    for doc in (tables.get(seg.RECORDS) or {}).values():
+        record = doc.get("record") if isinstance(doc, dict) else None
+        number = doc.get("seq") if isinstance(doc, dict) else None
+        if (type(number) is int and isinstance(record, dict)
+                and isinstance(record.get("sighting_id"), str) and record["sighting_id"]):
+            docs.append((number, record))
+        else:
+            bad = True
+    docs.sort(key=lambda item: item[0])
+    if bad:
+        raise seg.DamagedSegment(path, "not a complete queue file", docs, None)
+    return docs
