@@ -1,0 +1,210 @@
+"""The ``http`` register adapter: stocktaker's own register protocol (``sync/openapi.yaml``).
+
+For an inventory system that implements the protocol (``docs/protocol.md``), or the
+reference receiver (``stocktaker register-server``). Every request goes through
+:class:`sync.web.RegisterClient`: bearer token, timeouts, client-side rate limit, and
+failures turned into :class:`~firmware.errors.RegisterUnavailable` (try again later) or
+:class:`~firmware.errors.RegisterError` (refused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+
+from firmware.asset import Asset
+from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
+from sync.register import ItemResult, ItemStatus, Register
+from sync.web import RegisterClient, read_token
+
+if TYPE_CHECKING:
+    from firmware.config import RegisterConfig
+
+__all__ = ["API", "HttpRegister", "idempotency_key"]
+
+API = "/api/v1"
+"""The protocol version this adapter speaks."""
+
+_TEXT_FIELDS = ("serial", "name", "location", "status", "assigned_to")
+
+
+def idempotency_key(device_id: str, records: Sequence[Mapping[str, Any]]) -> str:
+    """The ``Idempotency-Key`` of a batch: a digest of the device and its sighting ids, in order.
+
+    A retry of the same batch sends the same key and gets the answer of the first try.
+    The ids are kept in their order (not sorted) because the register compares the whole
+    body under a key: the same sightings in another order are another body, which must
+    get another key rather than a 422.
+    """
+    digest = hashlib.sha256(device_id.encode("utf-8", "surrogatepass"))
+    for record in records:
+        digest.update(b"\n" + str(record.get("sighting_id")).encode("utf-8", "surrogatepass"))
+    return f"stocktaker-{digest.hexdigest()}"
+
+
+class HttpRegister(Register):
+    """The register at ``url``, spoken to in stocktaker's register protocol.
+
+    Args:
+        url: the register's base URL (``register.url``); ``/api/v1/...`` is appended.
+        token: the bearer token.
+        device_id: this device, named in every batch of sightings.
+        timeout: seconds to connect and, separately, to wait for an answer.
+        rate_per_minute: client-side request limit (None: none, the default: the
+            receiver takes what it is sent).
+        session: a ``requests.Session`` for :class:`RegisterClient` (one is made when None).
+    """
+
+    def __init__(self, url: str, token: str, device_id: str, *, timeout: float = 10.0,
+                 rate_per_minute: float | None = None,
+                 session: requests.Session | None = None) -> None:
+        self.client = RegisterClient(url, token, timeout=timeout,
+                                     rate_per_minute=rate_per_minute, session=session)
+        self.device_id = device_id
+        self._etag: str | None = None
+        self._assets: list[Asset] | None = None
+
+    @classmethod
+    def from_config(cls, config: RegisterConfig, device_id: str) -> HttpRegister:
+        """The adapter ``[register]`` describes.
+
+        Raises:
+            ConfigError: ``register.url`` or ``register.token_file`` is not set, or the
+                token file cannot be used (the message names the key).
+        """
+        if not config.url:
+            raise ConfigError("register.url: the http adapter needs the register's URL")
+        if config.token_file is None:
+            raise ConfigError("register.token_file: the http adapter needs a file holding"
+                              " the register's API token")
+        return cls(config.url, read_token(config.token_file), device_id,
+                   timeout=config.timeout, rate_per_minute=config.rate_per_minute)
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.client.close()
+
+    def expected_assets(self) -> list[Asset]:
+        """Every asset of the register (``GET /api/v1/manifest``).
+
+        The manifest's ETag is remembered: the next call sends ``If-None-Match`` and, when
+        the register answers 304, returns the previous list without downloading it again.
+
+        Raises:
+            RegisterUnavailable: no answer, or one that is not a manifest.
+            RegisterError: the register refused (bad token).
+        """
+        path = f"{API}/manifest"
+        headers = {"If-None-Match": self._etag} if self._etag and self._assets is not None else {}
+        answer = self.client.request("GET", path, headers=headers, ok=(200, 304))
+        if answer.status_code == 304:
+            if self._assets is None:
+                raise RegisterUnavailable(f"GET {answer.url}: 304 with no manifest to reuse")
+            return list(self._assets)
+        assets = _assets(self.client.json(answer), answer.url)
+        self._assets = assets
+        self._etag = answer.headers.get("ETag")
+        return list(assets)
+
+    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        """Send one batch (``POST /api/v1/sightings``); one result per record, in order.
+
+        Raises:
+            RegisterUnavailable: no answer, a 5xx/408/429, or an answer that does not
+                match the batch (nothing of it is known to be done: send it again).
+            RegisterError: the batch as a whole was refused (bad token, 4xx).
+        """
+        if not records:
+            return []
+        body = {"device_id": self.device_id, "sightings": [dict(r) for r in records]}
+        answer = self.client.request(
+            "POST", f"{API}/sightings", body=body, ok=(200,),
+            headers={"Idempotency-Key": idempotency_key(self.device_id, records)})
+        return _results(self.client.json(answer), records, answer.url)
+
+    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
+        """Store the report (``PUT /api/v1/reports/<session_id>``); returns its URL.
+
+        Raises:
+            RegisterUnavailable: no answer, or not the protocol's answer.
+            RegisterError: the register refused the report, or it has no session id.
+        """
+        session_id = report.get("session_id")
+        if not isinstance(session_id, str) or not session_id:
+            raise RegisterError("the report has no session_id: it cannot be published")
+        path = f"{API}/reports/{quote(session_id, safe='')}"
+        answer = self.client.request("PUT", path, body=dict(report), ok=(200, 201))
+        stored = self.client.json(answer)
+        if not isinstance(stored, dict) or stored.get("status") != "stored":
+            raise RegisterUnavailable(f"PUT {answer.url}: the register did not say the report"
+                                      " is stored")
+        return [self.client.base_url + path]
+
+
+def _assets(data: Any, url: str) -> list[Asset]:
+    """The manifest's assets, checked field by field.
+
+    Raises:
+        RegisterUnavailable: the answer is not ``{"assets": [...]}`` of asset objects.
+    """
+    items = data.get("assets") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise RegisterUnavailable(f"GET {url}: the answer is not a manifest (no assets list)")
+    assets = []
+    for number, item in enumerate(items, 1):
+        problem = _asset_problem(item)
+        if problem:
+            raise RegisterUnavailable(f"GET {url}: asset {number} of the manifest {problem}")
+        asset_id = item.get("id")
+        assets.append(Asset(
+            asset_tag=item["asset_tag"],
+            **{name: item.get(name) or "" for name in _TEXT_FIELDS},
+            id=asset_id,
+            origin=f"{url}, asset {number}",
+        ))
+    return assets
+
+
+def _asset_problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return "is not an object"
+    tag = item.get("asset_tag")
+    if not isinstance(tag, str) or not tag.strip():
+        return "has no asset_tag"
+    for name in _TEXT_FIELDS:
+        if not isinstance(item.get(name), (str, type(None))):
+            return f"has a {name} that is not text"
+    asset_id = item.get("id")
+    if asset_id is not None and (type(asset_id) is not int or asset_id < 0):
+        return "has an id that is not a whole number"
+    return None
+
+
+def _results(data: Any, records: Sequence[Mapping[str, Any]], url: str) -> list[ItemResult]:
+    """The answer's results, each checked against the record in its position.
+
+    Raises:
+        RegisterUnavailable: a result is missing, extra, out of order or malformed.
+    """
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list) or len(results) != len(records):
+        count = len(results) if isinstance(results, list) else "no"
+        raise RegisterUnavailable(f"POST {url}: {count} results for a batch of {len(records)}"
+                                  "; sending it again later")
+    statuses = {s.value: s for s in ItemStatus}
+    mapped = []
+    for number, (result, record) in enumerate(zip(results, records), 1):
+        sent = record.get("sighting_id")
+        expected = sent if isinstance(sent, str) else None
+        status = result.get("status") if isinstance(result, dict) else None
+        reason = result.get("reason") if isinstance(result, dict) else None
+        if (not isinstance(result, dict) or result.get("sighting_id") != expected
+                or status not in statuses or not isinstance(reason, (str, type(None)))):
+            raise RegisterUnavailable(f"POST {url}: result {number} does not answer sighting"
+                                      f" {expected!r}; sending the batch again later")
+        mapped.append(ItemResult(str(sent), statuses[status], reason))
+    return mapped

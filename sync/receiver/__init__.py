@@ -1,0 +1,14 @@
+"""The reference receiver: the register protocol (``sync/openapi.yaml``) served from one machine.
+
+``stocktaker register-server`` runs it: the manifest comes from an expected-inventory CSV,
+sightings, idempotency keys and reports go into one SQLite file. It is what the ``http``
+adapter is tested against, and a working example for anyone implementing the protocol in
+their own inventory system (``docs/protocol.md``).
+"""
+
+from sync.receiver.manifest import ManifestSource
+from sync.receiver.server import ReceiverServer, run_receiver, start_in_thread
+from sync.receiver.store import ReceiverStore
+
+__all__ = ["ManifestSource", "ReceiverServer", "ReceiverStore", "run_receiver",
+           "start_in_thread"]
