@@ -1,0 +1,524 @@
+"""The ``snipeit`` register adapter: Snipe-IT's REST API (``/api/v1``).
+
+- The expected inventory is every asset of the register (``GET /hardware``, paged 500 at a
+  time, then once more with ``status=Archived``, which the plain list hides).
+- A ``verified``, ``mislocated`` or ``recovered`` sighting becomes one audit
+  (``POST /hardware/audit``) whose note carries the scan time, room, technician, device and
+  the marker ``stocktaker sighting <uuid>``. Other verdicts are not audits: they are
+  answered as accepted (so the queue lets them go) and stay in the room's report.
+- Audits are not idempotent in Snipe-IT (every call logs one more audit), so before an
+  audit is sent the activity report is read for the sighting's marker: once per room
+  session and process, and again for each sighting whose earlier audit call ended without
+  a clear answer (timeout, reset, 5xx, unreadable body). A sighting found there is
+  answered ``duplicate`` and not audited again.
+- Snipe-IT answers most errors with HTTP 200 and ``{"status": "error"}``; every answer's
+  body is checked, not only its status code.
+- Snipe-IT keeps no reports: :meth:`SnipeItRegister.publish_report` writes them into the
+  outbox folder, as the ``files`` adapter does.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
+from firmware.inventory import Asset
+from sync.outbox import FilesOutbox
+from sync.register import ItemResult, ItemStatus, Register
+from sync.web import RegisterClient, parse_retry_after, read_token
+
+if TYPE_CHECKING:
+    import requests
+
+    from firmware.config import RegisterConfig
+
+__all__ = ["AUDIT_VERDICTS", "MARKER", "SnipeItRegister", "api_base", "audit_note",
+           "sighting_in_note"]
+
+log = logging.getLogger(__name__)
+
+AUDIT_VERDICTS = frozenset({"verified", "mislocated", "recovered"})
+"""Verdicts sent to Snipe-IT as an audit; the others stay in the room's report only."""
+
+MARKER = "stocktaker sighting"
+"""Starts the part of every audit note that names the sighting: ``stocktaker sighting <uuid>``."""
+
+PAGE_LIMIT = 500
+"""Snipe-IT's default ``MAX_RESULTS``: a larger ``limit`` silently falls back to it."""
+
+PACING = 0.95
+"""Share of ``register.rate_per_minute`` actually used.
+
+Snipe-IT counts requests in fixed one-minute windows (whole seconds, started by the first
+request); a client spaced at exactly the limit can land one request too many in a window
+when network delays bunch a few together. Five percent under the limit absorbs that.
+"""
+
+DEFAULT_RATE_PER_MINUTE = 120.0
+"""Snipe-IT's default API throttle, used when ``register.rate_per_minute`` is not set."""
+
+DEFAULT_RETRY_AFTER = 60.0
+"""Seconds to wait after a 429 that does not say (Snipe-IT 8.1.4 drops ``Retry-After``)."""
+
+MAX_RETRY_AFTER = 120.0
+"""The most a 429 may ask; Snipe-IT's window is a minute, and some versions send nonsense."""
+
+# Sighting and session ids go into notes and activity-report searches as they are: the
+# report HTML-escapes the search and renders notes as Markdown, which leaves only letters,
+# digits and '-' untouched.
+_SAFE_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
+_MARKER_RE = re.compile(re.escape(MARKER) + r" ([A-Za-z0-9-]{8,64})")
+# Tags and serials that can go into a URL path as they are. Anything else ('/', '?', '#',
+# '%', spaces, non-ASCII) is looked up through the list filter: an encoded slash (%2F) is
+# refused by Apache's default configuration before Snipe-IT sees it.
+_PATH_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
+_NOTE_FIELD_MAX = 120
+
+
+def api_base(url: str) -> str:
+    """The API root for ``register.url``: the Snipe-IT address with ``/api/v1``."""
+    url = url.rstrip("/")
+    return url if url.endswith("/api/v1") else url + "/api/v1"
+
+
+def audit_note(record: Mapping[str, Any]) -> str:
+    """The note of the audit a sighting record becomes.
+
+    Snipe-IT records the server's time as the audit time and takes none from the client,
+    so the scan time goes into the note, with the marker that makes the audit findable
+    (``stocktaker sighting <uuid>``), the session, room, technician and device.
+    """
+    parts = [f"{MARKER} {record['sighting_id']}"]
+    session = record.get("session_id")
+    if isinstance(session, str) and _SAFE_ID.fullmatch(session):
+        parts.append(f"session {session}")
+    scanned = f"scanned {_text(record.get('wall_time')) or 'at an unknown time'}"
+    if record.get("wall_time_corrected"):
+        scanned += " (device time corrected after clock sync)"
+    elif record.get("clock_synchronized") is False:
+        scanned += " (device clock not synchronised)"
+    parts.append(scanned)
+    if record.get("location"):
+        parts.append(f"in {_text(record['location'])}")
+    if record.get("technician"):
+        parts.append(f"by {_text(record['technician'])}")
+    if record.get("device_id"):
+        parts.append(f"device {_text(record['device_id'])}")
+    verdict = _text(record.get("verdict"))
+    if record.get("recorded_location"):
+        verdict += f" (recorded in {_text(record['recorded_location'])})"
+    parts.append(f"verdict {verdict}")
+    return "; ".join(parts)
+
+
+def sighting_in_note(note: str | None) -> str | None:
+    """The sighting id an audit note (as the activity report shows it) names, or None."""
+    if not note:
+        return None
+    match = _MARKER_RE.search(html.unescape(note))
+    return match[1] if match else None
+
+
+def _text(value: Any) -> str:
+    """One line of free text for a note: control characters out, length capped."""
+    text = " ".join(str(value if value is not None else "").split())
+    return text if len(text) <= _NOTE_FIELD_MAX else text[: _NOTE_FIELD_MAX - 3] + "..."
+
+
+class _Throttled(RegisterUnavailable):
+    """HTTP 429: the request was refused before Snipe-IT ran it (nothing was applied)."""
+
+
+class SnipeItRegister(Register):
+    """A Snipe-IT server as the asset register.
+
+    Args:
+        config: ``[register]``; ``url`` and ``token_file`` are required.
+        device_id: this device's id (names its files in the outbox folder and its audits).
+        session: the HTTP session (tests); one is made when None.
+
+    Raises:
+        ConfigError: ``register.url`` or ``register.token_file`` is missing, or the token
+            file is unusable (missing, empty, readable by group or others).
+    """
+
+    def __init__(self, config: RegisterConfig, device_id: str, *,
+                 session: requests.Session | None = None) -> None:
+        if not config.url:
+            raise ConfigError("register.url: the snipeit adapter needs the Snipe-IT address"
+                              " (e.g. \"https://assets.example.com\")")
+        if config.token_file is None:
+            raise ConfigError("register.token_file: the snipeit adapter needs a file holding"
+                              " a Snipe-IT API token (chmod 600)")
+        token = read_token(config.token_file)
+        self.config = config
+        self.device_id = device_id
+        self.rate = config.rate_per_minute or DEFAULT_RATE_PER_MINUTE
+        self.client = RegisterClient(api_base(config.url), token, timeout=config.timeout,
+                                     rate_per_minute=self.rate * PACING, session=session)
+        self._outbox: FilesOutbox | None = None
+        self._lock = threading.Lock()
+        self._rooms: dict[str, tuple[int | None, str | None]] = {}
+        self._audited: set[str] = set()      # known audited: answered here or in the log
+        self._uncertain: set[str] = set()    # an audit call ended unclearly: look first
+        self._sessions_read: set[str] = set()  # sessions whose audits were read from the log
+        self._looked_up: set[str] = set()    # sightings looked up one by one, not found
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.client.close()
+
+    # -- the Register interface --------------------------------------------------------
+
+    def expected_assets(self) -> list[Asset]:
+        """Every asset of the register, archived ones included (deleted ones are not).
+
+        ``status`` is the status label's name, ``location`` the asset's current location
+        (its default location when it has none), ``assigned_to`` the name of whoever or
+        whatever it is checked out to.
+
+        Raises:
+            RegisterUnavailable: Snipe-IT cannot be reached now, or the list kept changing
+                while it was read.
+            RegisterError: it refused (token, permission) or answered something else.
+        """
+        params = {"sort": "id", "order": "asc"}
+        rows: list[dict[str, Any]] = []
+        # The plain list hides assets whose status is archived; they are asked for apart.
+        for extra in ({}, {"status": "Archived"}):
+            rows += self._list_all("/hardware", {**params, **extra})
+        return _distinct(rows)
+
+    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        """Audit each ``verified``, ``mislocated`` or ``recovered`` sighting, once.
+
+        Returns one result per record: ``accepted`` (audited now, or not an audit:
+        the reason says ``not an audit: <verdict>``), ``duplicate`` (its audit is already
+        in Snipe-IT's activity log) or ``rejected`` (Snipe-IT refused it, e.g. "Asset does
+        not exist.").
+
+        Raises:
+            ValueError: a record has no string ``sighting_id``.
+            RegisterUnavailable: Snipe-IT cannot be reached, failed or throttled; audits
+                done before it are remembered and found again, so the batch can be sent
+                again as it is.
+            RegisterError: it refused the batch as a whole (token, permission).
+        """
+        with self._lock:
+            return [self._push_one(record) for record in records]
+
+    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
+        """Write the report into the outbox folder (Snipe-IT has no place for it).
+
+        Returns:
+            The paths of ``report-<session_id>.json`` and ``.csv``.
+
+        Raises:
+            RegisterError: the report or the folder cannot be written.
+        """
+        if self._outbox is None:
+            self._outbox = FilesOutbox(self.config.outbox, self.device_id)
+        return [str(path) for path in self._outbox.write_report(report)]
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def asset_by_tag(self, tag: str) -> Asset | None:
+        """The asset with asset tag ``tag``, or None.
+
+        Tags that are safe in a URL path go to ``/hardware/bytag/<tag>``; others (with
+        ``/``, ``?``, ``%``, spaces...) to the list filter ``/hardware?asset_tag=``.
+
+        Raises:
+            RegisterUnavailable, RegisterError: as for :meth:`expected_assets`; also when
+                several assets carry the tag.
+        """
+        if _PATH_SAFE.fullmatch(tag):
+            data = self._read("GET", f"/hardware/bytag/{quote(tag, safe='')}")
+            if _error_message(data) is not None:
+                return None
+            if isinstance(data, dict) and isinstance(data.get("rows"), list):
+                rows = data["rows"]
+            else:
+                rows = [data]
+        else:
+            rows = self._list_all("/hardware", {"asset_tag": tag})
+            if not rows:
+                rows = self._list_all("/hardware", {"asset_tag": tag, "status": "Archived"})
+        assets = [a for a in map(_asset, rows) if a is not None]
+        if len(assets) > 1:
+            exact = [a for a in assets if a.asset_tag == tag]
+            if len(exact) != 1:
+                raise RegisterError(f"Snipe-IT has {len(assets)} assets with tag {tag!r}")
+            assets = exact
+        return assets[0] if assets else None
+
+    def assets_by_serial(self, serial: str) -> list[Asset]:
+        """Every asset with serial number ``serial`` (Snipe-IT allows repeats), maybe none.
+
+        Raises:
+            RegisterUnavailable, RegisterError: as for :meth:`expected_assets`.
+        """
+        if _PATH_SAFE.fullmatch(serial):
+            rows = self._list_all(f"/hardware/byserial/{quote(serial, safe='')}", {},
+                                  missing_ok=True)
+        else:
+            rows = self._list_all("/hardware", {"serial": serial})
+            rows += self._list_all("/hardware", {"serial": serial, "status": "Archived"})
+        return _distinct(rows)
+
+    def asset_by_id(self, asset_id: int) -> Asset | None:
+        """The asset with Snipe-IT id ``asset_id`` (deleted ones included), or None.
+
+        Raises:
+            RegisterUnavailable, RegisterError: as for :meth:`expected_assets`.
+        """
+        data = self._read("GET", f"/hardware/{int(asset_id)}")
+        if _error_message(data) is not None:
+            return None
+        return _asset(data)
+
+    def location_id(self, room: str) -> int | None:
+        """Snipe-IT's id of the location named ``room``, or None when it has none (or two).
+
+        ``register.location_ids`` is used first; otherwise the name is looked up
+        (``/locations?name=``), once per process.
+
+        Raises:
+            RegisterUnavailable, RegisterError: the lookup failed (nothing is cached).
+        """
+        return self._room(room)[0]
+
+    def audited_sightings(self, search: str) -> set[str]:
+        """The sighting ids of every audit whose note contains ``search``, from the log.
+
+        Raises:
+            RegisterUnavailable, RegisterError: the activity report could not be read.
+        """
+        rows = self._list_all("/reports/activity", {"search": search, "action_type": "audit",
+                                                    "sort": "id", "order": "asc"})
+        return {sid for row in rows if (sid := sighting_in_note(row.get("note"))) is not None}
+
+    # -- sending one sighting ----------------------------------------------------------
+
+    def _push_one(self, record: Mapping[str, Any]) -> ItemResult:
+        sighting_id = record.get("sighting_id") if isinstance(record, Mapping) else None
+        if not isinstance(sighting_id, str) or not sighting_id:
+            raise ValueError("every record needs a non-empty string 'sighting_id'")
+        verdict = record.get("verdict")
+        if verdict not in AUDIT_VERDICTS:
+            return ItemResult(sighting_id, ItemStatus.ACCEPTED, f"not an audit: {verdict}")
+        if not _SAFE_ID.fullmatch(sighting_id):
+            return ItemResult(sighting_id, ItemStatus.REJECTED,
+                              "sighting id cannot be written into an audit note (use a UUID)")
+        tag = record.get("asset_tag")
+        if not isinstance(tag, str) or not tag.strip():
+            return ItemResult(sighting_id, ItemStatus.REJECTED, f"a {verdict} sighting"
+                              " without an asset tag")
+        if self._already_audited(sighting_id, record.get("session_id")):
+            return ItemResult(sighting_id, ItemStatus.DUPLICATE, "already audited")
+        return self._audit(sighting_id, tag, record)
+
+    def _already_audited(self, sighting_id: str, session: Any) -> bool:
+        """Whether the sighting's audit is in Snipe-IT already, reading the log if needed."""
+        if sighting_id in self._audited:
+            return True
+        if sighting_id in self._uncertain:
+            found = sighting_id in self.audited_sightings(sighting_id)
+            self._uncertain.discard(sighting_id)
+        elif isinstance(session, str) and _SAFE_ID.fullmatch(session):
+            if session in self._sessions_read:
+                return False
+            # One read finds every audit of the room sent by an earlier process (killed,
+            # or cut off from the network before it heard the answer).
+            self._audited |= self.audited_sightings(session)
+            self._sessions_read.add(session)
+            return sighting_id in self._audited
+        elif sighting_id in self._looked_up:
+            return False
+        else:
+            found = sighting_id in self.audited_sightings(sighting_id)
+            self._looked_up.add(sighting_id)
+        if found:
+            self._audited.add(sighting_id)
+        return found
+
+    def _audit(self, sighting_id: str, tag: str, record: Mapping[str, Any]) -> ItemResult:
+        room = record.get("location")
+        location, problem = self._room(room) if isinstance(room, str) and room else (None, None)
+        body: dict[str, Any] = {"asset_tag": tag, "note": audit_note(record)}
+        if location is not None:
+            body["location_id"] = location
+            if record.get("verdict") == "mislocated" and self.config.move_mislocated:
+                body["update_location"] = 1
+        try:
+            data = self._read("POST", "/hardware/audit", body=body)
+            if not isinstance(data, dict) or data.get("status") not in ("success", "error"):
+                raise RegisterUnavailable("POST /hardware/audit: not a Snipe-IT answer:"
+                                          f" {str(data)[:200]}")
+        except _Throttled:
+            raise
+        except RegisterUnavailable:
+            # The audit may have been logged before the answer was lost: look before
+            # sending it again.
+            self._uncertain.add(sighting_id)
+            raise
+        message = _error_message(data)
+        if message is not None:
+            return ItemResult(sighting_id, ItemStatus.REJECTED, f"Snipe-IT: {message}")
+        self._audited.add(sighting_id)
+        return ItemResult(sighting_id, ItemStatus.ACCEPTED, problem)
+
+    def _room(self, room: str) -> tuple[int | None, str | None]:
+        """The location id of ``room`` and, when there is none, why (for the result)."""
+        cached = self._rooms.get(room)
+        if cached is not None:
+            return cached
+        configured = self.config.location_ids
+        if room in configured:
+            found: tuple[int | None, str | None] = (int(configured[room]), None)
+        else:
+            by_case = [v for k, v in configured.items() if k.casefold() == room.casefold()]
+            if len(by_case) == 1:
+                found = (int(by_case[0]), None)
+            else:
+                found = self._look_up_room(room)
+        self._rooms[room] = found
+        return found
+
+    def _look_up_room(self, room: str) -> tuple[int | None, str | None]:
+        rows = self._list_all("/locations", {"name": room})
+        named = [(row.get("id"), html.unescape(str(row.get("name") or ""))) for row in rows
+                 if isinstance(row, dict) and isinstance(row.get("id"), int)]
+        exact = [i for i, name in named if name == room]
+        loose = [i for i, name in named if name.casefold() == room.casefold()]
+        ids = exact or loose
+        if len(ids) == 1:
+            return ids[0], None
+        if ids:
+            problem = (f"audited without location: {len(ids)} Snipe-IT locations are named"
+                       f" {room!r} (set register.location_ids)")
+        else:
+            problem = (f"audited without location: Snipe-IT has no location named {room!r}"
+                       " (add it, or map it in register.location_ids)")
+        log.warning("%s", problem)
+        return None, problem
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _read(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+              body: Any = None) -> Any:
+        """Send one request and return its JSON body (an error envelope included)."""
+        answer = self.client.request(method, path, params=params, body=body,
+                                     ok=(200, 201, 429))
+        if answer.status_code == 429:
+            retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+            if retry_after is None:
+                retry_after = _body_retry_after(answer)
+            retry_after = min(MAX_RETRY_AFTER, DEFAULT_RETRY_AFTER if retry_after is None
+                              else retry_after)
+            raise _Throttled(f"{method} {answer.url}: HTTP 429, Snipe-IT's request limit"
+                             f" (wait {retry_after:g} s; register.rate_per_minute is"
+                             f" {self.rate:g})", retry_after=retry_after)
+        return self.client.json(answer)
+
+    def _list_all(self, path: str, params: Mapping[str, Any], *,
+                  missing_ok: bool = False) -> list[dict[str, Any]]:
+        """Every row of a ``{total, rows}`` list, page by page.
+
+        A total that changes between pages (an asset added or deleted meanwhile) starts
+        the read again, up to three times.
+        """
+        for _ in range(4):
+            rows: list[dict[str, Any]] = []
+            total: int | None = None
+            while True:
+                data = self._read("GET", path, params={**params, "limit": PAGE_LIMIT,
+                                                       "offset": len(rows)})
+                message = _error_message(data)
+                if message is not None:
+                    if missing_ok and total is None:
+                        return []
+                    raise RegisterError(f"GET {path}: Snipe-IT: {message}")
+                page, page_total = _page(path, data)
+                if total is None:
+                    total = page_total
+                elif page_total != total or not page:
+                    break  # changed while read: start again
+                rows.extend(page)
+                if len(rows) >= total or not page:
+                    return rows
+        raise RegisterUnavailable(f"GET {path}: the list kept changing while it was read")
+
+
+def _page(path: str, data: Any) -> tuple[list[dict[str, Any]], int]:
+    if (not isinstance(data, dict) or not isinstance(data.get("rows"), list)
+            or not isinstance(data.get("total"), int)):
+        raise RegisterError(f"GET {path}: not a Snipe-IT list ({str(data)[:200]})")
+    return [row for row in data["rows"] if isinstance(row, dict)], data["total"]
+
+
+def _error_message(data: Any) -> str | None:
+    """The message of an error envelope (``{"status": "error", ...}``), or None."""
+    if not isinstance(data, dict) or data.get("status") != "error":
+        return None
+    messages = data.get("messages", data.get("message"))
+    if isinstance(messages, dict):
+        parts = []
+        for field, value in messages.items():
+            texts = value if isinstance(value, list) else [value]
+            parts.append(f"{field}: {' '.join(str(t) for t in texts)}")
+        return html.unescape("; ".join(parts)) or "error"
+    return html.unescape(str(messages)) if messages not in (None, "") else "error"
+
+
+def _body_retry_after(answer: requests.Response) -> float | None:
+    try:
+        data = answer.json()
+    except ValueError:
+        return None
+    value = data.get("retryAfter") if isinstance(data, dict) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+def _distinct(rows: list[dict[str, Any]]) -> list[Asset]:
+    """The assets of ``rows``, each once (an archived one can be in both passes)."""
+    found: dict[int | str, Asset] = {}
+    for asset in map(_asset, rows):
+        if asset is not None:
+            found.setdefault(asset.id if asset.id is not None else asset.asset_tag, asset)
+    return list(found.values())
+
+
+def _asset(row: Any) -> Asset | None:
+    """An :class:`Asset` from Snipe-IT's asset object (its strings are HTML-escaped)."""
+    if not isinstance(row, dict) or not isinstance(row.get("asset_tag"), str):
+        return None
+    tag = html.unescape(row["asset_tag"])
+    if not tag:
+        return None
+    asset_id = row.get("id") if isinstance(row.get("id"), int) else None
+    return Asset(
+        asset_tag=tag,
+        serial=_name(row.get("serial")),
+        name=_name(row.get("name")),
+        location=_name(row.get("location")) or _name(row.get("rtd_location")),
+        status=_name(row.get("status_label")),
+        assigned_to=_name(row.get("assigned_to")),
+        id=asset_id,
+        origin=f"Snipe-IT asset {asset_id}" if asset_id is not None else "Snipe-IT",
+    )
+
+
+def _name(value: Any) -> str:
+    """The text of a field that is a string or a ``{id, name}`` object."""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("username")
+    return html.unescape(value) if isinstance(value, str) else ""
