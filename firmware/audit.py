@@ -31,6 +31,7 @@ class AuditSession:
         self._first_verdict: dict[str, VerdictKind] = {}
         self._verified: set[str] = set()
         self.counts: Counter[str] = Counter()
+        self._undo: list[tuple[str, str]] | None = None
         if location is not None:
             self.locate(location)
 
@@ -91,13 +92,44 @@ class AuditSession:
                    _tag_key(str(tag.get("kind")), tag.get("site"), str(tag.get("value"))))
         self._note(verdict, key, asset_tag if isinstance(asset_tag, str) else None)
 
+    def begin(self) -> None:
+        """Count tentatively from here: :meth:`rollback` undoes it, :meth:`commit` keeps it.
+
+        A burst of scans is judged one after the other (a second scan of an asset in the
+        same burst is a repeat) before any of them is durable.
+        """
+        self._undo = []
+
+    def commit(self) -> None:
+        """Keep what was counted since :meth:`begin`."""
+        self._undo = None
+
+    def rollback(self) -> None:
+        """Undo what was counted since :meth:`begin` (its sightings could not be saved)."""
+        for what, value in reversed(self._undo or []):
+            if what == "count":
+                self.counts[value] -= 1
+                if not self.counts[value]:
+                    del self.counts[value]
+            elif what == "first":
+                del self._first_verdict[value]
+            else:
+                self._verified.discard(value)
+        self._undo = None
+
     def _note(self, verdict: str, key: str | None, asset_tag: str | None) -> None:
+        undo = self._undo if self._undo is not None else []
         self.counts[verdict] += 1
+        undo.append(("count", verdict))
         if key is None:
             return
-        self._first_verdict.setdefault(key, VerdictKind(verdict))
-        if verdict == VerdictKind.VERIFIED.value and asset_tag is not None:
+        if key not in self._first_verdict:
+            self._first_verdict[key] = VerdictKind(verdict)
+            undo.append(("first", key))
+        if verdict == VerdictKind.VERIFIED.value and asset_tag is not None \
+                and asset_tag not in self._verified:
             self._verified.add(asset_tag)
+            undo.append(("verified", asset_tag))
 
     @property
     def scanned(self) -> int:

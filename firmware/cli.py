@@ -128,18 +128,48 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--screens", type=Path, help="save every OLED screen as PNG here")
     run.set_defaults(command=_run)
 
+    sync = sub.add_parser("sync", help="hand everything queued to the register once, then exit")
+    sync.add_argument("--config", type=Path, required=True, help="the TOML configuration file")
+    sync.set_defaults(command=_sync)
+
     report = sub.add_parser("report", help="print an audit report")
     report.add_argument("file", type=Path, help="a report-<session>.json file")
     report.set_defaults(command=_report)
 
     bench = sub.add_parser("bench", help="measure and print figures (same command on a Pi)")
-    bench.add_argument("what", choices=("scan", "room", "queue", "decode", "all"))
+    bench.add_argument("what", choices=("scan", "room", "queue", "sync", "decode", "all"))
+    bench.add_argument("--json", action="store_true",
+                       help="with queue: print the figures as one JSON object")
     bench.set_defaults(command=_bench)
+
+    queue = sub.add_parser("queue", help="look at the on-device sighting queue")
+    queue_actions = queue.add_subparsers(required=True, metavar="ACTION")
+    queue_status = queue_actions.add_parser("status", help=(
+        "what is queued, the oldest sighting, the last sync, dead letters, damaged files"
+        " (safe while the device loop runs)"))
+    queue_status.add_argument("--config", type=Path, required=True,
+                              help="the TOML configuration file")
+    queue_status.add_argument("--json", action="store_true", help="print one JSON object")
+    queue_status.set_defaults(command=_queue_status)
 
     decode = sub.add_parser("decode", help="print what the camera pipeline reads in images")
     decode.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     decode.add_argument("--decoder", choices=("zbar", "zxing"), default="zbar")
     decode.set_defaults(command=_decode)
+
+    server = sub.add_parser("register-server", help=(
+        "run the reference receiver of the register protocol (docs/protocol.md)"))
+    server.add_argument("--db", type=Path, required=True,
+                        help="SQLite file keeping sightings and reports (created when missing)")
+    server.add_argument("--manifest", type=Path, required=True,
+                        help="the expected-inventory CSV served as the manifest")
+    server.add_argument("--token-file", type=Path, required=True,
+                        help="file holding the bearer token clients must send (mode 600)")
+    server.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=8080,
+                        help="port to listen on; 0 picks a free one (default 8080)")
+    server.set_defaults(command=_register_server)
     return parser
 
 
@@ -156,6 +186,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from firmware.config import load_config
+    from firmware.device import run_sync
+    from sync.engine import summarise
+
+    result = run_sync(load_config(args.config))
+    print(terminal_safe(summarise(result)))
+    # 0 only when everything queued was taken (or refused for good, into the dead letters).
+    return 0 if result.error is None and result.left == 0 else 4
+
+
 def _demo(args: argparse.Namespace) -> int:
     from firmware.demo import run_demo
 
@@ -169,7 +210,31 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _queue_status(args: argparse.Namespace) -> int:
+    from firmware.config import load_config
+    from sync.queue import format_status, read_status
+
+    status = read_status(load_config(args.config).queue.path)
+    if args.json:
+        print(_json_line(status))
+    else:
+        print("\n".join(terminal_safe(line) for line in format_status(status)))
+    return 0
+
+
+def _bench_queue_json(args: argparse.Namespace) -> int:
+    if args.what != "queue":
+        print("stocktaker: error: --json is only for 'bench queue'", file=sys.stderr)
+        return 2
+    from sync.bench import queue_figures
+
+    print(_json_line(queue_figures()), flush=True)
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
+    if args.json:
+        return _bench_queue_json(args)
     import platform
 
     print(f"stocktaker {__version__}, Python {platform.python_version()}, {platform.machine()}")
@@ -185,6 +250,14 @@ def _bench(args: argparse.Namespace) -> int:
         from sync.bench import bench_queue
 
         print("\n".join(bench_queue()), flush=True)
+    if args.what in ("sync", "all"):
+        from sync.bench_http import bench_http
+        from sync.bench_snipeit import bench_snipeit
+        from sync.bench_sync import bench_files_push
+
+        print("\n".join(bench_files_push()), flush=True)
+        print("\n".join(bench_http()), flush=True)
+        print("\n".join(bench_snipeit()), flush=True)
     if args.what in ("decode", "all"):
         from hal.camera.bench import bench_decode
 
@@ -209,6 +282,15 @@ def _decode(args: argparse.Namespace) -> int:
             for r in reads]}
         print(_json_line(line), flush=True)
     return 1 if failed else 0
+
+
+def _register_server(args: argparse.Namespace) -> int:
+    from firmware.errors import ConfigError
+    from sync.receiver import run_receiver
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port}: not a port (0 to 65535)")
+    return run_receiver(args.db, args.manifest, args.token_file, args.host, args.port)
 
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")

@@ -6,7 +6,9 @@ import ctypes
 import ctypes.util
 import functools
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 _TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -62,3 +64,30 @@ def _libc() -> ctypes.CDLL | None:
         return ctypes.CDLL(name, use_errno=True)
     except OSError:
         return None
+
+
+def corrected_wall(record: Mapping[str, Any], *, now_wall: float, now_mono: float,
+                   boot_id: str) -> float | None:
+    """The wall time a scan made before the clock was synchronised should have had.
+
+    A Pi keeps no time while off: until NTP answers, its wall clock may be hours or days
+    off, but its monotonic clock runs true within one boot. Once the clock is
+    synchronised, ``now_wall - (now_mono - monotonic)`` is the scan's real time.
+
+    Args:
+        record: a sighting record (or report scan) with ``clock_synchronized``,
+            ``monotonic`` and ``boot_id``.
+        now_wall, now_mono, boot_id: the synchronised clock now.
+
+    Returns:
+        The corrected epoch seconds, or None when the record needs no correction or
+        cannot have one (its time was synchronised, or it was made in another boot).
+    """
+    if record.get("clock_synchronized") is not False or not boot_id:
+        return None
+    monotonic = record.get("monotonic")
+    if record.get("boot_id") != boot_id or not isinstance(monotonic, (int, float)):
+        return None
+    if isinstance(monotonic, bool) or not 0 <= monotonic <= now_mono:
+        return None
+    return now_wall - (now_mono - monotonic)

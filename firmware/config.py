@@ -106,7 +106,7 @@ class RegisterConfig:
     label_hosts: list[str] = field(default_factory=list)
     token_file: Path | None = None
     timeout: float = 10.0
-    rate_per_minute: float = 120.0
+    rate_per_minute: float | None = None
     batch_size: int = 50
     move_mislocated: bool = False
     location_ids: dict[str, int] = field(default_factory=dict)
@@ -291,6 +291,8 @@ def _pin(name: str) -> _Rule:
 
 
 def _symbologies(value: list[str], config: Config) -> None:
+    if not value:
+        return  # all of them; and the camera stack (numpy) stays unloaded on a camera-less device
     from hal.camera.decode import SYMBOLOGIES
 
     known = SYMBOLOGIES[config.camera.decoder]

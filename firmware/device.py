@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
+from firmware.asset import Asset
 from firmware.clock import SystemClock
 from firmware.config import Config
 from firmware.errors import ConfigError, DeviceError
 from firmware.handheld import HandheldAudit, Settings
-from firmware.asset import Asset
 from firmware.identity import IdentityRules, register_sites
 from firmware.inventory import Inventory
-from firmware.readers import merge_reads
-from firmware.stopping import StopRequested, StopSignals
+from firmware.readers import merge_read_bursts
 from firmware.sightings import Clock
-from hal.camera import CameraReader, FolderFrames, open_decoder
+from firmware.status import SyncStatus
+from firmware.stopping import StopRequested, StopSignals
 from hal.display import open_display
 from hal.feedback import open_feedback
 from hal.scanner import open_scanner
+from sync.engine import Backoff, SyncEngine, SyncResult, summarise
+from sync.inventory_cache import InventoryCache
 from sync.queue import SightingQueue
-from sync.register import open_register
+from sync.register import Register, open_register
 from sync.reports import PendingReports
 
 log = logging.getLogger(__name__)
@@ -43,30 +46,63 @@ def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO 
         raise ConfigError(f"device.mode: {config.device.mode!r} is not available")
     with StopSignals() as stop, contextlib.ExitStack() as stack:
         audit: HandheldAudit | None = None
+        engine: SyncEngine | None = None
         try:
             with stop.held():
-                audit, readers = _open_audit(config, stack, stdin=stdin, stdout=stdout,
-                                             screens_dir=screens_dir, clock=clock)
-            audit.sync()
+                audit, readers, engine = _open_audit(config, stack, stdin=stdin, stdout=stdout,
+                                                     screens_dir=screens_dir, clock=clock)
+            engine.start()
             audit.show_progress()
-            for read in merge_reads([reader.reads() for reader in readers]):
+            # What is loaded by now lives as long as the loop: keep it out of the collector's
+            # full passes, whose pauses would otherwise show in the time to feedback.
+            gc.freeze()
+            for burst in merge_read_bursts([reader.reads() for reader in readers]):
                 with stop.held():
-                    audit.handle(read)
+                    audit.handle_many(burst)
         except StopRequested as stopped:
             log.info("%s: ending the room", stopped)
         finally:
             stop.wind_down()
             if audit is not None:
                 audit.finish_room()
+            if engine is not None:
+                engine.stop()
+                log.info("last sync: %s", summarise(engine.run_once()))
         return audit.reports if audit is not None else []
+
+
+def run_sync(config: Config, *, clock: Clock | None = None) -> SyncResult:
+    """``stocktaker sync``: hand everything queued to the register once, then return.
+
+    Rounds run until the queue is empty or a round fails.
+    """
+    with contextlib.ExitStack() as stack:
+        register = stack.enter_context(open_register(config.register, config.device.id))
+        # Shared: a device loop running meanwhile keeps appending; this sends what is sealed.
+        queue = stack.enter_context(SightingQueue(config.queue.path, shared=True))
+        engine = _engine(config, queue, register, clock or SystemClock())
+        result = engine.run_once()
+        while result.error is None and result.left and (result.sent or result.dead_lettered
+                                                        or result.duplicates):
+            result = engine.run_once()
+        return result
+
+
+def _engine(config: Config, queue: SightingQueue, register: Register, clock: Clock) -> SyncEngine:
+    return SyncEngine(queue, register, PendingReports(config.queue.path / "reports"), clock,
+                      batch_size=config.register.batch_size, interval=config.sync.interval,
+                      backoff=Backoff(cap=config.sync.backoff_max,
+                                      retry_after_cap=config.sync.retry_after_max))
 
 
 def _open_audit(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO | None,
                 stdout: TextIO | None, screens_dir: Path | None,
-                clock: Clock | None) -> tuple[HandheldAudit, list[Any]]:
+                clock: Clock | None) -> tuple[HandheldAudit, list[Any], SyncEngine]:
     """Open every part the configuration names; the audit resumes an interrupted room."""
+    clock = clock or SystemClock()
     register = stack.enter_context(open_register(config.register, config.device.id))
-    inventory = open_inventory(config, register.expected_assets())
+    assets, inventory_age = InventoryCache(config.queue.path).fetch(register, clock.wall())
+    inventory = open_inventory(config, assets)
     readers = _open_readers(config, stdin, stack)
     queue = stack.enter_context(SightingQueue(config.queue.path))
     display = stack.enter_context(_or_nothing("display", lambda: open_display(
@@ -78,13 +114,24 @@ def _open_audit(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO 
         config.feedback.backend, stream=stdout, buzzer_pin=config.feedback.buzzer_pin,
         green_pin=config.feedback.green_pin, red_pin=config.feedback.red_pin),
         lambda: open_feedback("none")))
+    engine = _engine(config, queue, register, clock)
+    cache = InventoryCache(config.queue.path)
+    # Saved for the next offline start; the audit in progress keeps the list it began with.
+    engine.refresh = lambda: cache.fetch(register, clock.wall())
+    engine.refreshed_at = clock.mono()
+    fetched = clock.mono()
+
+    def status() -> SyncStatus:
+        age = None if inventory_age is None else inventory_age + clock.mono() - fetched
+        return engine.status(age)
+
     audit = HandheldAudit(
         Settings(config.device.id, config.audit.technician, config.audit.location,
                  config.audit.repeat_window, config.audit.tag_pattern,
                  config.audit.room_confirm_window, config.audit.resume_within * 3600.0),
-        inventory, queue, register, PendingReports(config.queue.path / "reports"),
-        display, feedback, clock or SystemClock(), rooms=config.queue.path / "rooms")
-    return audit, readers
+        inventory, queue, register, engine.reports, display, feedback, clock,
+        rooms=config.queue.path / "rooms", on_room_end=engine.wake, sync_status=status)
+    return audit, readers, engine
 
 
 def open_inventory(config: Config, assets: list[Asset]) -> Inventory:
@@ -119,6 +166,10 @@ def _open_readers(config: Config, stdin: BinaryIO | None,
                   stack: contextlib.ExitStack) -> list[Any]:
     readers: list[Any] = []
     if config.camera.backend == "files":
+        # Imported here: the camera stack (numpy, the decoders) costs memory a device
+        # without a camera does not spend.
+        from hal.camera import CameraReader, FolderFrames, open_decoder
+
         frames = stack.enter_context(FolderFrames(config.camera.path, fps=config.camera.fps))
         decoder = open_decoder(config.camera.decoder, config.camera.symbologies or None)
         readers.append(stack.enter_context(CameraReader(frames, decoder)))

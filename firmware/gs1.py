@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from biip import BiipException, ParseConfig
-from biip.gs1_digital_link_uris import GS1DigitalLinkURI
-from biip.gs1_element_strings import GS1ElementStrings
-from biip.gs1_messages import GS1Message
-from biip.symbology import GS1Symbology
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from biip.gs1_element_strings import GS1ElementStrings
 
 GS = "\x1d"
 """ASCII group separator: FNC1 used as a field separator, as scanners transmit it."""
@@ -27,7 +27,7 @@ GTIN_AI = "01"
 _AIM_RE = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 
 # AIM identifiers whose data is always a GS1 message (]C1, ]d2, ]Q3, ]e0, ]J1).
-GS1_AIMS = frozenset("]" + s.value for s in GS1Symbology.with_gs1_messages())
+GS1_AIMS = frozenset({"]C1", "]J1", "]Q3", "]d2", "]e0"})
 
 # Symbology names (as readers report them) whose data is always a GS1 message.
 GS1_SYMBOLOGIES = frozenset({"GS1-128", "GS1-DATAMATRIX", "GS1-QR", "GS1-DOTCODE", "DATABAR"})
@@ -76,7 +76,26 @@ _DL_PRIMARY_KEYS = frozenset(
     | {"8003", "8004", "8006", "8010", "8013", "8017", "8018"}
 )
 
-_CONFIG = ParseConfig(separator_chars=(GS,))
+
+
+@dataclass(frozen=True)
+class _Biip:
+    message: Any
+    digital_link: Any
+    error: type[Exception]
+    config: Any
+
+
+@functools.cache
+def _biip() -> _Biip:
+    """biip, imported at the first GS1 label: its tables hold about 20 MB that a device
+    reading only plain tags and register URLs never needs (one-time cost: about 0.1 s)."""
+    from biip import BiipException, ParseConfig
+    from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+    from biip.gs1_messages import GS1Message
+
+    return _Biip(GS1Message, GS1DigitalLinkURI, BiipException,
+                 ParseConfig(separator_chars=(GS,)))
 
 _REASON_MAX = 100
 
@@ -160,12 +179,13 @@ def parse_message(text: str) -> AssetKeys:
     Raises:
         GS1Error: biip rejected the data.
     """
+    biip = _biip()
     try:
         if is_hri(text):
-            message = GS1Message.parse_hri(text, config=_CONFIG)
+            message = biip.message.parse_hri(text, config=biip.config)
         else:
-            message = GS1Message.parse(text, config=_CONFIG)
-    except BiipException as exc:
+            message = biip.message.parse(text, config=biip.config)
+    except biip.error as exc:
         raise GS1Error(_short(exc)) from None
     return _asset_keys(message.element_strings)
 
@@ -182,9 +202,10 @@ def parse_digital_link(url: str) -> AssetKeys:
     Raises:
         GS1Error: biip rejected the URI.
     """
+    biip = _biip()
     try:
-        uri = GS1DigitalLinkURI.parse(url, config=_CONFIG)
-    except BiipException as exc:
+        uri = biip.digital_link.parse(url, config=biip.config)
+    except biip.error as exc:
         raise GS1Error(_short(exc)) from None
     except ValueError as exc:
         # urllib's urlsplit, called inside biip, raises ValueError on a malformed

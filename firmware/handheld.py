@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,14 @@ from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
 from firmware.report import build_report
 from firmware.sightings import Clock, Sighting, Stamp, iso_utc, make_sighting
+from firmware.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text, symbology_from_aim
 from firmware.verdicts import Verdict
 from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.read import Read
 from sync.queue import SightingQueue
-from sync.register import ItemStatus, Register
+from sync.register import Register
 from sync.reports import PendingReports
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,16 @@ class Settings:
     room_confirm_window: float = 10.0
     resume_within: float = 12 * 3600.0
     """Seconds since its last scan within which an interrupted room is resumed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Judged:
+    """One read of a burst, judged and stamped, waiting to be saved."""
+
+    source: str
+    key: Hashable
+    verdict: Verdict
+    sighting: Sighting
 
 
 class HandheldAudit:
@@ -67,7 +79,9 @@ class HandheldAudit:
 
     def __init__(self, settings: Settings, inventory: Inventory, queue: SightingQueue,
                  register: Register, reports: PendingReports, display: Display,
-                 feedback: Feedback, clock: Clock, *, rooms: Path | None = None) -> None:
+                 feedback: Feedback, clock: Clock, *, rooms: Path | None = None,
+                 on_room_end: Callable[[], None] | None = None,
+                 sync_status: Callable[[], SyncStatus] | None = None) -> None:
         self.settings = settings
         self.inventory = inventory
         self.queue = queue
@@ -76,6 +90,8 @@ class HandheldAudit:
         self.display = display
         self.feedback = feedback
         self.clock = clock
+        self.on_room_end = on_room_end
+        self.sync_status = sync_status
         self.repeats = RepeatFilter(settings.repeat_window)
         self.reports: list[dict[str, Any]] = []
         self._unconfirmed: tuple[str, float] | None = None
@@ -136,7 +152,7 @@ class HandheldAudit:
     def _queued_by_session(self, sessions: set[str]) -> dict[str, list[dict[str, Any]]]:
         by_session: dict[str, list[dict[str, Any]]] = {}
         if sessions:
-            for record in self.queue.pending():
+            for record in self.queue.iter_pending():
                 if record.get("session_id") in sessions:
                     by_session.setdefault(record["session_id"], []).append(record)
         return by_session
@@ -203,6 +219,39 @@ class HandheldAudit:
 
     def handle(self, read: Read) -> Verdict | None:
         """Take one read; returns its verdict, or None (a de-bounced repeat, a room label)."""
+        verdicts = self.handle_many([read])
+        return verdicts[0] if verdicts else None
+
+    def handle_many(self, reads: Sequence[Read]) -> list[Verdict]:
+        """Take a burst of reads (a UHF reader reports dozens a second); returns their verdicts.
+
+        The burst's sightings are made durable together — one write and one fsync for the
+        queue and one for the room's journal — and only then is each counted and shown.
+        Within the burst each read is judged after the ones before it (a second read of
+        an asset is a repeat). A room label splits the burst.
+        """
+        verdicts: list[Verdict] = []
+        burst: list[_Judged] = []
+        self.session.begin()
+        try:
+            for read in reads:
+                judged = self._judge(read)
+                if judged is None:
+                    continue
+                if isinstance(judged, str):  # a room label: what came before goes first
+                    verdicts += self._save(burst)
+                    burst = []
+                    self._enter_room(judged)
+                    self.session.begin()
+                    continue
+                burst.append(judged)
+            verdicts += self._save(burst)
+        finally:
+            self.session.rollback()  # only what an exception left uncommitted
+        return verdicts
+
+    def _judge(self, read: Read) -> _Judged | str | None:
+        """A read's verdict and sighting (counted tentatively), a room name, or None."""
         try:
             tag: Tag | None = parse_read(read, tag_pattern=self.settings.tag_pattern)
             rejection = None
@@ -212,32 +261,46 @@ class HandheldAudit:
         if not self.repeats.admit(read.source, key, read.at):
             return None
         if tag is not None and tag.kind is TagKind.LOCATION:
-            self._enter_room(tag.value)
-            return None
+            return tag.value
         self._unconfirmed = None
         if tag is not None and tag.aim and read.symbology == "UNKNOWN":
             read = dataclasses.replace(read, symbology=symbology_from_aim(tag.aim) or "UNKNOWN")
         payload = payload_text(read.payload)
         verdict = (self.session.judge(tag) if tag is not None
                    else self.session.rejection(payload, rejection or "not a tag"))
-        sighting = make_sighting(self.stamp, read, payload, tag, verdict, self.clock)
-        try:
-            record = sighting.to_record()
-            self.queue.append(record)
-            self.journal.add(record, self.clock.wall())
-        except QueueError as exc:
-            log.error("sighting not saved: %s", exc)
-            self.repeats.forget(read.source, key)
-            self._show(screens.error_screen("NOT SAVED", f"{verdict.label}: {exc}"), "error")
-            self._signal("error")
-            return None
         self.session.count(verdict, tag)
-        self.sightings.append(sighting)
+        sighting = make_sighting(self.stamp, read, payload, tag, verdict, self.clock)
+        return _Judged(read.source, key, verdict, sighting)
+
+    def _save(self, burst: list[_Judged]) -> list[Verdict]:
+        """Make the burst durable, then count and show it; on failure count none of it."""
+        if not burst:
+            self.session.commit()
+            return []
+        records = [judged.sighting.to_record() for judged in burst]
+        try:
+            self.queue.append_many(records)
+            self.journal.add_many(records, self.clock.wall())
+        except QueueError as exc:
+            self.session.rollback()
+            log.error("%d sighting(s) not saved: %s", len(burst), exc)
+            for judged in burst:
+                self.repeats.forget(judged.source, judged.key)
+            label = burst[0].verdict.label if len(burst) == 1 else f"{len(burst)} scans"
+            self._show(screens.error_screen("NOT SAVED", f"{label}: {exc}"), "error")
+            self._signal("error")
+            return []
+        self.session.commit()
         self._show_resumed = False
-        self._show(screens.verdict_screen(verdict, self.session.progress()),
-                   f"{verdict.kind.value} {verdict.label}")
-        self._signal(verdict.kind.value)
-        return verdict
+        for judged in burst:
+            self.sightings.append(judged.sighting)
+        progress = self.session.progress()
+        for judged in burst:
+            verdict = judged.verdict
+            self._show(screens.verdict_screen(verdict, progress),
+                       f"{verdict.kind.value} {verdict.label}")
+            self._signal(verdict.kind.value)
+        return [judged.verdict for judged in burst]
 
     def _enter_room(self, label: str) -> None:
         room = self.inventory.room_named(label) or self._confirmed(label)
@@ -281,11 +344,10 @@ class HandheldAudit:
     def show_progress(self) -> None:
         """Show the idle screen: the room and verified of expected."""
         progress = self.session.progress()
-        if self._show_resumed:
-            self._show(screens.progress_screen(progress, resumed=True),
-                       f"resumed {progress.location or '?'}")
-            return
-        self._show(screens.progress_screen(progress), f"room {progress.location or '?'}")
+        status = self.sync_status().line() if self.sync_status is not None else None
+        caption = f"{'resumed' if self._show_resumed else 'room'} {progress.location or '?'}"
+        self._show(screens.progress_screen(progress, resumed=self._show_resumed, status=status),
+                   caption)
 
     def finish_room(self) -> dict[str, Any] | None:
         """End the current room's session: sync its sightings, write its report.
@@ -308,31 +370,12 @@ class HandheldAudit:
                 log.warning("room journal not removed: %s", exc)
         else:
             self.journal.close()
-        self.sync()
+        if self.on_room_end is not None:
+            self.on_room_end()
         self._show(screens.summary_screen(self.session.summary()),
                    f"summary {self.session.location or '?'}")
         self._signal("done")
         return report
-
-    def sync(self) -> int:
-        """Hand queued sightings and pending reports to the register; returns sightings sent.
-
-        Whatever the register refuses stays queued for the next attempt.
-        """
-        sent = 0
-        try:
-            records = self.queue.pending()
-            if records:
-                sent = sum(r.status is ItemStatus.ACCEPTED
-                           for r in self.register.push(records))
-                self.queue.acknowledge(r["sighting_id"] for r in records)
-            for path, report in self.pending_reports.items():
-                self.register.publish_report(report)
-                self.pending_reports.remove(path)
-        except (RegisterError, QueueError) as exc:
-            log.warning("sync postponed: %s", exc)
-            self._show(screens.error_screen("SYNC LATER", str(exc)), "error")
-        return sent
 
     def _save_report(self, report: dict[str, Any]) -> bool:
         """Keep the report on the device, or hand it over at once; False when neither worked.

@@ -43,28 +43,53 @@ class ReaderFailed(DeviceError):
     """A reader stopped with an error; ``__cause__`` holds it."""
 
 
+def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500
+                      ) -> Iterator[list[Read]]:
+    """Like :func:`merge_reads`, but yields every read already waiting as one burst.
+
+    A reader that reports many tags at once (a UHF reader walking past a shelf) gives
+    bursts the loop can make durable with one write. One stream alone is read in the
+    caller's thread, a read at a time.
+    """
+    if len(streams) == 1:
+        for read in streams[0]:
+            yield [read]
+        return
+    inbox: queue.Queue[object] = queue.Queue(maxsize=4 * most)
+    for stream in streams:
+        threading.Thread(target=_drain, args=(stream, inbox), daemon=True,
+                         name="reader").start()
+    running = len(streams)
+    while running:
+        burst: list[Read] = []
+        item = inbox.get()
+        while True:
+            if item is _END:
+                running -= 1
+            elif isinstance(item, BaseException):
+                if burst:
+                    yield burst
+                raise ReaderFailed(str(item)) from item
+            else:
+                burst.append(item)  # type: ignore[arg-type]
+            if len(burst) >= most:
+                break
+            try:
+                item = inbox.get_nowait()
+            except queue.Empty:
+                break
+        if burst:
+            yield burst
+
+
 def merge_reads(streams: Sequence[Iterable[Read]]) -> Iterator[Read]:
     """Yield reads from every stream as they arrive; ends when all streams have ended.
 
     One stream is read in the caller's thread; several are each drained by a daemon
     thread into one queue. An exception in a reader is raised here as :class:`ReaderFailed`.
     """
-    if len(streams) == 1:
-        yield from streams[0]
-        return
-    inbox: queue.Queue[object] = queue.Queue(maxsize=256)
-    for stream in streams:
-        threading.Thread(target=_drain, args=(stream, inbox), daemon=True,
-                         name="reader").start()
-    running = len(streams)
-    while running:
-        item = inbox.get()
-        if item is _END:
-            running -= 1
-        elif isinstance(item, BaseException):
-            raise ReaderFailed(str(item)) from item
-        else:
-            yield item  # type: ignore[misc]
+    for burst in merge_read_bursts(streams):
+        yield from burst
 
 
 def _drain(stream: Iterable[Read], inbox: queue.Queue[object]) -> None:

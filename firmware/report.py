@@ -71,7 +71,10 @@ def build_report(
                    "source": s.source, "at": s.wall_time, "payload": s.payload,
                    "symbology": s.symbology, "recorded_location": s.recorded_location,
                    "reason": s.reason, "gtin": (s.tag or {}).get("gtin"),
-                   "candidates": list(s.candidates)} for s in sightings],
+                   "candidates": list(s.candidates),
+                   # what a later correction of a time taken before NTP needs
+                   "clock_synchronized": s.clock_synchronized, "monotonic": s.monotonic,
+                   "boot_id": s.boot_id} for s in sightings],
     }
 
 

@@ -18,7 +18,7 @@ import errno
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,11 @@ class RoomJournal:
         Raises:
             QueueError: the journal cannot be written (full disk): do not count the scan.
         """
-        self._append({"type": "sighting", "wall": wall, "record": dict(record)})
+        self.add_many([record], wall)
+
+    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float) -> None:
+        """Record a burst of sightings with one write and one fsync."""
+        self._append(*({"type": "sighting", "wall": wall, "record": dict(r)} for r in records))
 
     def mark_resumed(self, wall: float) -> None:
         """Record that the room was resumed after an interruption."""
@@ -109,12 +113,12 @@ class RoomJournal:
         if opened is not None or self.path.exists():
             remove_journal(self.path)
 
-    def _append(self, line: Mapping[str, Any]) -> None:
+    def _append(self, *lines: Mapping[str, Any]) -> None:
         try:
             if self._fd is None:
                 self._open()
             assert self._fd is not None
-            write_and_fsync(self._fd, _encode(line))
+            write_and_fsync(self._fd, b"".join(_encode(line) for line in lines))
         except OSError as exc:
             raise _error(self.path, exc) from None
 

@@ -244,7 +244,8 @@ def verdict_screen(verdict: Verdict, progress: Progress) -> Image.Image:
     return image
 
 
-def progress_screen(progress: Progress, *, resumed: bool = False) -> Image.Image:
+def progress_screen(progress: Progress, *, resumed: bool = False,
+                    status: str | None = None) -> Image.Image:
     """The idle screen: room, a large ``verified/expected`` and a progress bar.
 
     Without a room it asks the technician to scan a room label first.
@@ -252,6 +253,7 @@ def progress_screen(progress: Progress, *, resumed: bool = False) -> Image.Image
     Args:
         progress: the audit's progress.
         resumed: the room was resumed after an interruption (said under the count).
+        status: one line about the sync (``12 wait, sync 5m``), shown at the bottom.
 
     Returns:
         A 128x64 mode-"1" image.
@@ -262,16 +264,22 @@ def progress_screen(progress: Progress, *, resumed: bool = False) -> Image.Image
         lines = ("Scan the room label", "LOC:<room name>", "before any asset.")
         for y, line in zip(_DETAIL_Y, lines):
             _text(image, _X, y, line)
+        if status:
+            _text(image, _X, _FOOTER_Y, keep_start(status, COLUMNS))
         return image
     _centred(image, 0, keep_start(progress.location, COLUMNS))
     count = keep_end(f"{progress.verified}/{progress.expected}", HEADLINE_COLUMNS)
     _big(image, (WIDTH - _big_width(count, WIDTH - 4)) // 2, 11, count)
     _centred(image, 33, "verified, resumed" if resumed else "verified")
+    # With a status line the bar gets thinner to leave it the bottom row.
+    top, bottom = (45, 50) if status else (50, 57)
     draw = ImageDraw.Draw(image)
-    draw.rectangle([4, 50, WIDTH - 5, 57], outline=ON)
+    draw.rectangle([4, top, WIDTH - 5, bottom], outline=ON)
     if progress.expected > 0 and progress.verified > 0:
         share = min(progress.verified, progress.expected) / progress.expected
-        draw.rectangle([6, 52, 6 + max(0, round(share * 115) - 1), 55], fill=ON)
+        draw.rectangle([6, top + 2, 6 + max(0, round(share * 115) - 1), bottom - 2], fill=ON)
+    if status:
+        _centred(image, _FOOTER_Y, keep_start(status, COLUMNS))
     return image
 
 

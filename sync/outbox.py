@@ -11,8 +11,10 @@ import csv
 import errno
 import io
 import json
+import logging
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,11 @@ _SCAN_FIELDS = ("sighting_id", "at", "source", "verdict", "asset_tag")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Safe as a file name on ext4, vfat and exfat alike.
 _FILE_NAME_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# The end of the file read at each push: at least this, and twice the batch's own size
+# (a batch sent again after a crash was the last thing written).
+_MIN_TAIL = 64 * 1024
+# Sighting ids written by this process, remembered so a batch sent again is not written twice.
+_RECENT_IDS = 50_000
 
 
 class ReportError(RegisterError, ValueError):
@@ -52,10 +59,17 @@ class FilesOutbox:
         RegisterError: the folder cannot be created.
     """
 
-    def __init__(self, directory: str | Path, device_id: str) -> None:
+    def __init__(self, directory: str | Path, device_id: str, *,
+                 max_bytes: int = 16 * 1024 * 1024) -> None:
         _check_name("device id", device_id)
+        self.device_id = device_id
+        self.max_bytes = max_bytes
+        self._recent: dict[str, None] = {}
         self.directory = Path(directory)
         self.sightings_path = self.directory / f"sightings-{device_id}.jsonl"
+
+    def _make_folder(self) -> None:
+        """Create the folder at each hand-over: a USB stick may come and go while scanning."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -68,8 +82,14 @@ class FilesOutbox:
     def push_new(self, records: Sequence[Mapping[str, Any]]) -> set[str]:
         """Append the records whose ``sighting_id`` is not in the file yet; durable on return.
 
-        A torn last line left by a crash is cut off first: its record was never
-        acknowledged, so it is still queued and comes back in this or a later push.
+        Only the end of the file is read (the lines a batch sent again after a crash can
+        be among), so a push costs the same however long the file has grown. Before
+        writing, the file is rotated when it is from an earlier day (UTC) or over
+        ``max_bytes``. A last line without its newline is completed when it is a whole
+        record (a file saved on a PC) and cut otherwise (torn by a crash: it was never
+        acknowledged, so it is still queued), its bytes kept in ``sightings-<device>.torn``.
+        A line that is not a sighting (damaged, foreign, a byte-order mark) never blocks:
+        the file is set aside as ``…damaged.jsonl`` and a new one started.
 
         Args:
             records: JSON-able sighting records, each with a string ``sighting_id``.
@@ -81,29 +101,103 @@ class FilesOutbox:
             ValueError: a record has no string ``sighting_id`` or is not JSON-able;
                 nothing was written.
             RegisterError: the folder cannot be written (the file keeps every
-                complete line it had), or a line other than the last is damaged
-                (the file is left untouched).
+                complete line it had).
         """
         lines = _json_lines(records)
+        tail_bytes = max(_MIN_TAIL, 2 * sum(len(line) for line in lines.values()))
+        self._make_folder()
         try:
-            data = self._read_existing()
-            known, keep = self._scan(data or b"")
-            fresh_ids = [sid for sid in lines if sid not in known]
-            fresh = [lines[sid] for sid in fresh_ids]
-            if data is not None and keep < len(data):
-                _truncate(self.sightings_path, keep)
-            if fresh:
-                _append(self.sightings_path, b"".join(fresh), keep)
-            elif data is not None:
-                # Lines already there may still sit in the page cache only (a push
-                # cut short by a crash): make them durable before the caller drops
-                # those records from its queue.
+            self._rotate_if_due()
+            known, size = self._tail(tail_bytes)
+            fresh_ids = [sid for sid in lines if sid not in known and sid not in self._recent]
+            if fresh_ids:
+                _append(self.sightings_path, b"".join(lines[sid] for sid in fresh_ids), size)
+                if size == 0:
+                    fsync_directory(self.directory)
+            elif size:
+                # Lines already there may still sit in the page cache only (a push cut
+                # short by a crash): make them durable before the caller drops those
+                # records from its queue.
                 _fsync_file(self.sightings_path)
-            if data is not None or fresh:
                 fsync_directory(self.directory)
         except OSError as exc:
             raise _folder_error(self.directory, exc) from exc
+        for sighting_id in fresh_ids:
+            self._remember(sighting_id)
         return set(fresh_ids)
+
+    def _remember(self, sighting_id: str) -> None:
+        self._recent[sighting_id] = None
+        if len(self._recent) > _RECENT_IDS:
+            del self._recent[next(iter(self._recent))]
+
+    def _rotate_if_due(self) -> None:
+        """Start a new file when the current one is from an earlier day or over the size."""
+        try:
+            info = self.sightings_path.stat()
+        except FileNotFoundError:
+            return
+        day = time.strftime("%Y%m%d", time.gmtime(info.st_mtime))
+        if info.st_size < self.max_bytes and day == time.strftime("%Y%m%d", time.gmtime()):
+            return
+        # Microseconds too, so that names sort in the order the files were written.
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(info.st_mtime))
+        self._set_aside(f"{stamp}.{info.st_mtime_ns // 1000 % 1_000_000:06d}", "rotated")
+
+    def _set_aside(self, stamp: str, why: str, suffix: str = ".jsonl") -> Path:
+        stem = f"sightings-{self.device_id}-{stamp}"
+        target = self.directory / f"{stem}{suffix}"
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.directory / f"{stem}-{n}{suffix}"
+        os.rename(self.sightings_path, target)
+        fsync_directory(self.directory)
+        log = logging.getLogger(__name__)
+        (log.warning if why != "rotated" else log.info)(
+            "%s: %s; continued in a new file, the old one is %s", self.sightings_path, why,
+            target.name)
+        return target
+
+    def _tail(self, tail_bytes: int) -> tuple[set[str], int]:
+        """The ids in the last ``tail_bytes`` of the file and its size, after mending its end."""
+        try:
+            fd = os.open(self.sightings_path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return set(), 0
+        try:
+            size = os.fstat(fd).st_size
+            start = max(0, size - tail_bytes)
+            data = os.pread(fd, size - start, start)
+        finally:
+            os.close(fd)
+        if start > 0:
+            data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
+        body, _, last = data.rpartition(b"\n") if not data.endswith(b"\n") else (data, b"", b"")
+        if last:
+            if _sighting_id(last) is not None:
+                _append(self.sightings_path, b"\n", size)  # a whole line saved without its end
+                size += 1
+                body += b"\n" + last
+            else:
+                with (self.directory / f"sightings-{self.device_id}.torn").open("ab") as torn:
+                    torn.write(last + b"\n")
+                _truncate(self.sightings_path, size - len(last))
+                logging.getLogger(__name__).warning(
+                    "%s: a line torn by a crash was cut (%d bytes kept in %s)",
+                    self.sightings_path, len(last), f"sightings-{self.device_id}.torn")
+                size -= len(last)
+        known: set[str] = set()
+        for row in body.split(b"\n"):
+            if not row.strip():
+                continue
+            sighting_id = _sighting_id(row)
+            if sighting_id is None:
+                self._set_aside(time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + ".damaged",
+                                "a line that is not a sighting record (damaged or foreign)")
+                return set(), 0
+            known.add(sighting_id)
+        return known, size
 
     def write_report(self, report: Mapping[str, Any]) -> tuple[Path, Path]:
         """Write ``report-<session_id>.json`` and ``report-<session_id>.csv`` atomically.
@@ -128,6 +222,7 @@ class FilesOutbox:
             _check_name("session id", session_id)
         except ValueError as exc:
             raise ReportError(f"report not written: {exc}") from exc
+        self._make_folder()
         json_path = self.directory / f"report-{session_id}.json"
         csv_path = self.directory / f"report-{session_id}.csv"
         try:
@@ -150,37 +245,6 @@ class FilesOutbox:
         except OSError as exc:
             raise _folder_error(self.directory, exc) from exc
         return json_path, csv_path
-
-    def _read_existing(self) -> bytes | None:
-        try:
-            return self.sightings_path.read_bytes()
-        except FileNotFoundError:
-            return None
-
-    def _scan(self, data: bytes) -> tuple[set[str], int]:
-        """Return the ids already in the file and how many leading bytes to keep."""
-        keep = data.rfind(b"\n") + 1  # a tail without a newline is torn
-        # Split on b"\n" only: str.splitlines would also split on U+2028, which
-        # ensure_ascii=False leaves unescaped inside JSON strings.
-        rows = data[:keep].split(b"\n")[:-1]
-        known: set[str] = set()
-        offset = 0
-        for number, row in enumerate(rows, start=1):
-            start, offset = offset, offset + len(row) + 1
-            if not row.strip():
-                continue
-            try:
-                value = json.loads(row.decode("utf-8"))
-            except ValueError as exc:
-                if any(later.strip() for later in rows[number:]):
-                    raise RegisterError(
-                        f"{self.sightings_path}, line {number}: not JSON ({exc}); "
-                        "the file was left untouched"
-                    ) from exc
-                return known, start
-            if isinstance(value, dict) and isinstance(value.get("sighting_id"), str):
-                known.add(value["sighting_id"])
-        return known, keep
 
 
 def report_csv_rows(report: Mapping[str, Any]) -> list[list[str]]:
@@ -241,6 +305,19 @@ def _json_lines(records: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"sighting {sighting_id} cannot be written as JSON: {exc}") from exc
     return lines
+
+
+def _sighting_id(row: bytes) -> str | None:
+    """The ``sighting_id`` of one JSON Lines row, or None when it is not a sighting record
+    (damaged, foreign, or starting with a byte-order mark an editor added)."""
+    try:
+        value = json.loads(row.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(value, dict) and isinstance(value.get("sighting_id"), str) \
+            and value["sighting_id"]:
+        return str(value["sighting_id"])
+    return None
 
 
 def _fsync_file(path: Path) -> None:

@@ -72,11 +72,20 @@ def open_register(config: RegisterConfig, device_id: str) -> Register:
     """The register adapter ``config.adapter`` names.
 
     Raises:
-        ConfigError: ``config.adapter`` names no known adapter.
+        ConfigError: ``config.adapter`` names no known adapter, or the adapter's
+            settings are missing or unusable (the message names the key).
     """
     if config.adapter == "files":
         from sync.files import FilesRegister
 
         return FilesRegister(config.manifest, config.outbox, device_id, config.columns)
+    if config.adapter == "http":
+        from sync.http import HttpRegister
+
+        return HttpRegister.from_config(config, device_id)
+    if config.adapter == "snipeit":
+        from sync.snipeit import SnipeItRegister
+
+        return SnipeItRegister(config, device_id)
     raise ConfigError(f"register.adapter: unknown register adapter {config.adapter!r}"
-                      " (known: files)")
+                      " (known: files, http, snipeit)")

@@ -75,12 +75,13 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
 class RateLimiter:
     """At most ``per_minute`` requests in any minute, spread evenly (a leaky bucket).
 
-    Thread-safe; ``acquire`` sleeps until the next request may go.
+    Thread-safe; ``acquire`` sleeps until the next request may go. None: no limit.
     """
 
-    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, per_minute: float | None, *,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.interval = 60.0 / per_minute
+        self.interval = 60.0 / per_minute if per_minute else 0.0
         self._clock = clock
         self._sleep = sleep
         self._next = clock()
@@ -88,6 +89,8 @@ class RateLimiter:
 
     def acquire(self) -> None:
         """Wait for this request's turn."""
+        if not self.interval:
+            return
         with self._lock:
             now = self._clock()
             start = max(now, self._next)
@@ -103,12 +106,12 @@ class RegisterClient:
         base_url: the register's base URL; request paths are appended to it.
         token: the bearer token, or None.
         timeout: seconds to connect and, separately, to wait for the answer.
-        rate_per_minute: client-side request limit.
+        rate_per_minute: client-side request limit (None: none).
         session: a ``requests.Session`` (one is made when None).
     """
 
     def __init__(self, base_url: str, token: str | None, *, timeout: float = 10.0,
-                 rate_per_minute: float = 120.0,
+                 rate_per_minute: float | None = None,
                  session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout

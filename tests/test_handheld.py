@@ -18,6 +18,7 @@ from firmware.tags import DEFAULT_TAG_PATTERN
 from hal.display.terminal import TerminalDisplay
 from hal.feedback.terminal import TerminalFeedback
 from hal.read import Read
+from sync.engine import SyncEngine
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
 from sync.reports import PendingReports
@@ -93,22 +94,28 @@ def test_a_full_disk_shows_not_saved_and_counts_nothing(parts, monkeypatch) -> N
 
 def test_an_unwritable_outbox_keeps_everything_until_the_next_sync(parts) -> None:
     tmp_path, queue, display, feedback = parts
+    woken = []
     audit = audit_with(tmp_path, queue, display, feedback)
+    audit.on_room_end = lambda: woken.append(True)
     audit.handle(scan("IT-1"))
     audit.handle(scan("IT-7", at=5.0))
-    shutil.rmtree(tmp_path / "out")
+    shutil.rmtree(tmp_path / "out", ignore_errors=True)
     (tmp_path / "out").write_text("the USB stick is gone")  # the outbox is not a folder now
 
     report = audit.finish_room()
+    assert woken == [True]  # the room's end asks the sync to run now
+    engine = SyncEngine(queue, audit.register, audit.pending_reports, FixedClock())
+    failed = engine.run_once()
 
-    assert any(frame.caption == "error" for frame in display.frames)
+    assert failed.error is not None and failed.left == 2
     assert len(queue) == 2
     assert [p.name for p, _ in audit.pending_reports.items()] == [
         f"report-{report['session_id']}.json"]
 
     (tmp_path / "out").unlink()
     (tmp_path / "out").mkdir()
-    assert audit_with(tmp_path, queue, display, feedback).sync() == 2
+    done = engine.run_once()
+    assert (done.error, done.sent, done.reports, done.left) == (None, 2, 1, 0)
     assert len(queue) == 0 and audit.pending_reports.items() == []
     lines = (tmp_path / "out" / "sightings-hh-1.jsonl").read_text().splitlines()
     assert len(lines) == 2
@@ -193,3 +200,39 @@ def test_id_labels_without_an_id_column_are_unregistered_and_warned_about(parts)
     assert report["unregistered"][0]["reason"] == "the expected inventory has no id column"
     assert any("no id column" in warning for warning in report["warnings"])
     assert report["ghosts"] == [{"asset_tag": "IT-1", "serial": "", "name": ""}]
+
+
+def test_a_burst_is_saved_with_one_write_then_each_read_is_judged_and_shown(
+        parts, monkeypatch) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = audit_with(tmp_path, queue, display, feedback)
+    reads = [scan(tag, at=float(n)) for n, tag in enumerate(["IT-1", "IT-9", "IT-1", "IT-2"])]
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    verdicts = audit.handle_many(reads)
+    monkeypatch.undo()
+    assert [v.kind.value for v in verdicts] == ["verified", "unregistered", "repeat", "verified"]
+    assert len(queue) == 4 and len(audit.sightings) == 4
+    assert feedback.signals == ["verified", "unregistered", "repeat", "verified"]
+    # the queue's segment and folder, the journal's header, folder and one append: not 4x
+    assert len(synced) <= 6
+
+
+def test_a_burst_that_cannot_be_saved_counts_none_of_it(parts, monkeypatch) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = audit_with(tmp_path, queue, display, feedback)
+    audit.handle(scan("IT-1"))
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    assert audit.handle_many([scan("IT-2", at=1.0), scan("IT-1", at=2.0)]) == []
+    monkeypatch.undo()
+    assert dict(audit.session.counts) == {"verified": 1}
+    assert audit.session.progress().verified == 1 and len(queue) == 1
+    assert display.frames[-1].caption == "error"
+    # scanned again at once: both count now, and IT-1 is still only a repeat
+    again = audit.handle_many([scan("IT-2", at=3.0), scan("IT-1", at=4.0)])
+    assert [v.kind.value for v in again] == ["verified", "repeat"]

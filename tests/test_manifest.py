@@ -364,8 +364,8 @@ def test_open_register_passes_the_configured_column_map(tmp_path: Path) -> None:
 
 def test_open_register_refuses_an_unknown_adapter_as_a_configuration_error(
         tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown register adapter 'snipeit'") as caught:
-        open_register(RegisterConfig(adapter="snipeit"), "hh-1")
+    with pytest.raises(ConfigError, match="unknown register adapter 'glpi'") as caught:
+        open_register(RegisterConfig(adapter="glpi"), "hh-1")
     assert caught.value.exit_code == 2
 
 

@@ -6,6 +6,7 @@ import csv
 import errno
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -117,38 +118,69 @@ def test_devices_have_separate_files(outbox: FilesOutbox) -> None:
     assert lines_of(other) == [record]
 
 
-@pytest.mark.parametrize(
-    "tail", [b'{"sighting_id": "x", "asset', b"\x00\x00\x00\x00", b'{"sighting_id": "x"\n']
-)
-def test_torn_last_line_is_cut_before_appending(outbox: FilesOutbox, tail: bytes) -> None:
+@pytest.mark.parametrize("tail", [b'{"sighting_id": "x", "asset', b"\x00\x00\x00\x00"])
+def test_torn_last_line_is_cut_before_appending_and_kept_aside(
+        outbox: FilesOutbox, tail: bytes) -> None:
     a, b, c = (sighting(n) for n in range(3))
     outbox.push([a, b])
     with outbox.sightings_path.open("ab") as fh:
         fh.write(tail)
     assert outbox.push([b, c]) == 1
     assert lines_of(outbox) == [a, b, c]
+    assert (outbox.directory / f"sightings-{DEVICE}.torn").read_bytes() == tail + b"\n"
 
 
-def test_torn_line_holding_a_pushed_record_is_written_again(outbox: FilesOutbox) -> None:
+def test_a_whole_last_line_without_its_newline_is_kept(outbox: FilesOutbox) -> None:
     a, b = sighting(1), sighting(2)
     outbox.push([a])
     line = json.dumps(b, sort_keys=True, ensure_ascii=False).encode("utf-8")
     with outbox.sightings_path.open("ab") as fh:
-        fh.write(line)  # complete JSON, but the newline never made it
-    assert outbox.push([a, b]) == 1
+        fh.write(line)  # complete JSON, saved on a PC without the final newline
+    assert outbox.push([a, b]) == 0
     assert lines_of(outbox) == [a, b]
 
 
-def test_damaged_middle_line_is_reported_and_left_alone(outbox: FilesOutbox) -> None:
+@pytest.mark.parametrize("foreign", [b"not json\n", b'{"sighting_id": "x"\n', b"[1, 2]\n",
+                                     b'\xef\xbb\xbf{"sighting_id": "bom"}\n'])
+def test_a_damaged_or_foreign_line_sets_the_file_aside_and_never_blocks(
+        outbox: FilesOutbox, foreign: bytes) -> None:
     outbox.push([sighting(1)])
     with outbox.sightings_path.open("ab") as fh:
-        fh.write(b"not json\n")
-    with outbox.sightings_path.open("ab") as fh:
+        fh.write(foreign)
         fh.write(json.dumps(sighting(3)).encode() + b"\n")
     before = outbox.sightings_path.read_bytes()
-    with pytest.raises(RegisterError, match="line 2"):
-        outbox.push([sighting(4)])
-    assert outbox.sightings_path.read_bytes() == before
+    fourth = sighting(4)
+    assert outbox.push([fourth]) == 1
+    assert lines_of(outbox) == [fourth]
+    (aside,) = outbox.directory.glob(f"sightings-{DEVICE}-*.damaged.jsonl")
+    assert aside.read_bytes() == before
+
+
+def test_the_file_rotates_by_size_and_by_day(tmp_path: Path) -> None:
+    outbox = FilesOutbox(tmp_path, DEVICE, max_bytes=700)
+    records = [sighting(n) for n in range(12)]
+    for record in records:
+        outbox.push([record])
+    rotated = sorted(tmp_path.glob(f"sightings-{DEVICE}-*.jsonl"))
+    assert len(rotated) >= 3, "over max_bytes, the file starts anew"
+    every = [json.loads(line) for path in [*rotated, outbox.sightings_path]
+             for line in path.read_bytes().split(b"\n")[:-1]]
+    assert every == records
+    yesterday = time.time() - 86400
+    os.utime(outbox.sightings_path, (yesterday, yesterday))
+    late = sighting(99)
+    outbox.push([late])
+    assert lines_of(outbox) == [late]
+
+
+def test_a_batch_sent_again_after_a_restart_is_not_written_twice(tmp_path: Path) -> None:
+    first = FilesOutbox(tmp_path, DEVICE)
+    batch = [sighting(n) for n in range(50)]
+    for n in range(100, 400):  # a long file: only its end is read
+        first.push([sighting(n)])
+    first.push(batch)
+    again = FilesOutbox(tmp_path, DEVICE)  # a new process: nothing remembered
+    assert again.push(batch) == 0
 
 
 @pytest.mark.parametrize("function", ["write", "fsync"])
@@ -318,7 +350,7 @@ def test_a_malformed_report_is_a_register_error_and_writes_nothing(
     assert caught.value.exit_code == 4
     assert isinstance(caught.value, ValueError)  # what the caller gave, not the folder, is wrong
     assert "\n" not in str(caught.value)
-    assert list(outbox.directory.iterdir()) == []
+    assert not outbox.directory.exists() or list(outbox.directory.iterdir()) == []
 
 
 def test_a_malformed_report_leaves_earlier_report_files_as_they_were(outbox: FilesOutbox) -> None:

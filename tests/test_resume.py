@@ -20,6 +20,7 @@ from firmware.tags import DEFAULT_TAG_PATTERN
 from hal.display.terminal import TerminalDisplay
 from hal.feedback.terminal import TerminalFeedback
 from hal.read import Read
+from sync.engine import SyncEngine, SyncResult
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
 from sync.reports import PendingReports
@@ -59,6 +60,10 @@ class Device:
     def scan(self, *lines: str) -> None:
         for line in lines:
             self.audit.handle(Read(line.encode(), "UNKNOWN", "stdin", 0.0))
+
+    def sync(self) -> SyncResult:
+        return SyncEngine(self.queue, self.audit.register, self.audit.pending_reports,
+                          self.audit.clock).run_once()
 
     def power_cut(self) -> None:
         self.audit.journal.close()
@@ -100,6 +105,7 @@ def test_an_interrupted_room_resumes_with_its_session_and_counts(tmp_path: Path)
     assert [g["asset_tag"] for g in report["ghosts"]] == ["IT-3"]
     assert report["resumed"] == 1 and report["interrupted"] is False
     assert len(report["scans"]) == 6
+    assert {(s["boot_id"], s["clock_synchronized"]) for s in report["scans"]} == {("boot-1", True)}
     assert [r["session_id"] for r in reports(tmp_path)] == [session]
     assert open_rooms(tmp_path / "state" / "rooms") == []
 
@@ -108,11 +114,11 @@ def test_sightings_synced_before_the_room_ends_stay_in_its_report(tmp_path: Path
     clock = VirtualClock()
     device = Device(tmp_path, clock, location="Storage B")
     device.scan("IT-1", "IT-2")
-    assert device.audit.sync() == 2 and len(device.queue) == 0
+    assert device.sync().sent == 2 and len(device.queue) == 0
     device.power_cut()
-    again = Device(tmp_path, clock)  # sync at start empties the queue too
-    again.audit.sync()
+    again = Device(tmp_path, clock)
     again.scan("IT-3")
+    assert again.sync().sent == 1
     report = again.stop()
     assert report["counts"]["verified"] == 3 and report["ghosts"] == []
 
@@ -163,9 +169,7 @@ def test_a_kill_between_report_saved_and_room_closed_gives_one_report(tmp_path: 
     report = first.stop()
     journal.write_bytes(kept)  # as if killed after the report was saved
     # The register has not taken the report yet: it is still on the device.
-    pending = tmp_path / "state" / "reports" / f"report-{report['session_id']}.json"
-    out = tmp_path / "out" / f"report-{report['session_id']}.json"
-    out.replace(pending)
+    assert (tmp_path / "state" / "reports" / f"report-{report['session_id']}.json").exists()
 
     second = Device(tmp_path, clock)
     assert second.audit.stamp.session_id != report["session_id"]

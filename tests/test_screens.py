@@ -71,6 +71,10 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
         Progress("Köln Büro 2", 3, 4),
     ),
     "progress": lambda: progress_screen(STORE),
+    "progress-status": lambda: progress_screen(STORE, resumed=True,
+                                               status="12 wait 5m !2 list 3h"),
+    "progress-no-room-status": lambda: progress_screen(Progress(None, 0, 0),
+                                                       status="all sent now"),
     "progress-no-room": lambda: progress_screen(Progress(None, 0, 0)),
     "recovered": lambda: verdict_screen(
         Verdict(VerdictKind.RECOVERED, "IT-004512", STOLEN, recorded_location="Floor 3 east"),

@@ -1,0 +1,50 @@
+"""``SyncStatus``: what the idle screen says about the way out (waiting, last sync, problems)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """The state of the sync, as the device loop shows it.
+
+    Attributes:
+        waiting: sightings queued on the device, not yet taken by the register.
+        dead_letters: sightings the register refused for good (to look at).
+        last_sync_age: seconds since the last successful sync, None if never.
+        inventory_age: seconds since the expected inventory was fetched, when it comes
+            from the device's cache because the register could not be reached; else None.
+    """
+
+    waiting: int = 0
+    dead_letters: int = 0
+    last_sync_age: float | None = None
+    inventory_age: float | None = None
+
+    def line(self) -> str:
+        """One screen line (21 columns): ``12 wait 5m`` (12 to send, last sync 5 minutes
+        ago) or ``all sent 2m``, then ``!2`` (dead letters) and ``list 3h`` (cached list's age).
+        """
+        if self.waiting:
+            text = f"{self.waiting} wait {_age(self.last_sync_age)}"
+        else:
+            text = f"all sent {_age(self.last_sync_age)}"
+        if self.dead_letters:
+            text += f" !{self.dead_letters}"
+        if self.inventory_age is not None:
+            text += f" list {_age(self.inventory_age)}"
+        return text
+
+
+def _age(seconds: float | None) -> str:
+    """``never``, ``now``, ``5m``, ``3h``, ``2d``: an age in one short word."""
+    if seconds is None:
+        return "never"
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400 * 2:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"

@@ -1,0 +1,310 @@
+"""The sync engine: the queue's sightings and the saved reports go to the register, batch by batch.
+
+It runs in its own thread beside the scanning loop (scanning never waits for the
+network) and one-shot as ``stocktaker sync``. Each round sends batches of
+``batch_size`` sightings, each sighting with its own UUID and each batch idempotent, so
+a batch sent again after a crash or a lost answer is applied once. Per item:
+
+- accepted or duplicate (the register already had it): acknowledged, so it leaves the queue;
+- rejected for good: moved to the dead letters with the register's reason; the rest of
+  the batch goes through.
+
+When the register cannot be reached (or answers 5xx/429), the round stops and the next
+one waits with exponential backoff and full jitter, capped, and at least as long as a
+``Retry-After`` asked (capped too). Nothing leaves the queue before the register has it.
+
+Reports go after their session's sightings: a report waits while any sighting of its
+session is still queued. Sightings made before the clock was synchronised get their
+corrected wall time when they are sent, if the device has not rebooted since (the
+original is kept beside it).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from firmware.clock import corrected_wall
+from firmware.errors import QueueError, RegisterError, RegisterUnavailable
+from firmware.sightings import Clock, iso_utc
+from firmware.status import SyncStatus
+from sync.queue import SightingQueue
+from sync.register import ItemStatus, Register
+from sync.reports import PendingReports
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Backoff", "SyncEngine", "SyncResult", "corrected_record", "corrected_report"]
+
+
+@dataclass
+class SyncResult:
+    """What one round did."""
+
+    sent: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    reports: int = 0
+    left: int = 0
+    error: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter: wait a random time up to ``base * 2**failures``.
+
+    Attributes:
+        base: seconds of the first step.
+        cap: the most any wait may be.
+        retry_after_cap: the most a register's ``Retry-After`` may make us wait.
+    """
+
+    base: float = 2.0
+    cap: float = 300.0
+    retry_after_cap: float = 900.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, failures: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after ``failures`` failed rounds in a row (1 or more)."""
+        ceiling = min(self.cap, self.base * 2 ** min(failures - 1, 30))
+        wait = self.rng.uniform(0, ceiling)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.retry_after_cap))
+        return wait
+
+
+def corrected_record(record: Mapping[str, Any], clock: Clock) -> dict[str, Any]:
+    """``record`` with its wall time corrected when it was made before NTP, in this boot.
+
+    The original stays in ``wall_time_device``; ``wall_time_corrected`` says it happened.
+    """
+    copy = dict(record)
+    if not clock.synced():
+        return copy
+    fixed = corrected_wall(record, now_wall=clock.wall(), now_mono=clock.mono(),
+                           boot_id=clock.boot_id())
+    if fixed is not None:
+        copy["wall_time_device"] = record.get("wall_time")
+        copy["wall_time"] = iso_utc(fixed)
+        copy["wall_time_corrected"] = True
+    return copy
+
+
+def corrected_report(report: Mapping[str, Any], clock: Clock) -> dict[str, Any]:
+    """``report`` with the times of its scans made before NTP corrected (see above).
+
+    Each corrected scan keeps ``at_device``; ``times_corrected`` counts them.
+    """
+    copy = dict(report)
+    scans = report.get("scans")
+    if not clock.synced() or not isinstance(scans, list):
+        return copy
+    now_wall, now_mono, boot = clock.wall(), clock.mono(), clock.boot_id()
+    fixed_scans, count = [], 0
+    for scan in scans:
+        fixed = (corrected_wall(scan, now_wall=now_wall, now_mono=now_mono, boot_id=boot)
+                 if isinstance(scan, Mapping) else None)
+        if fixed is None:
+            fixed_scans.append(scan)
+            continue
+        count += 1
+        fixed_scans.append({**scan, "at_device": scan.get("at"), "at": iso_utc(fixed),
+                            "clock_synchronized": True})
+    if count:
+        copy["scans"] = fixed_scans
+        copy["times_corrected"] = int(report.get("times_corrected") or 0) + count
+    return copy
+
+
+class SyncEngine:
+    """Hands the queue and the saved reports to the register; see the module docstring.
+
+    Args:
+        queue: the durable sighting queue.
+        register: the register adapter.
+        reports: the reports kept on the device until the register has them.
+        clock: for corrected times and the status line.
+        batch_size: sightings per request.
+        interval: seconds between rounds when all went well.
+        backoff: waits after failed rounds.
+        refresh: called by the thread after a good round, at most every ``refresh_every``
+            seconds (the device saves a fresh copy of the expected inventory with it).
+    """
+
+    def __init__(self, queue: SightingQueue, register: Register, reports: PendingReports,
+                 clock: Clock, *, batch_size: int = 50, interval: float = 30.0,
+                 backoff: Backoff | None = None, refresh: Callable[[], object] | None = None,
+                 refresh_every: float = 3600.0) -> None:
+        self.queue = queue
+        self.register = register
+        self.reports = reports
+        self.clock = clock
+        self.batch_size = batch_size
+        self.interval = interval
+        self.backoff = backoff or Backoff()
+        self.refresh = refresh
+        self.refresh_every = refresh_every
+        self.refreshed_at: float | None = None
+        self.failures = 0
+        self.last_success: float | None = None  # monotonic seconds
+        self.last_result = SyncResult()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._round = threading.Lock()
+
+    # -- one round ---------------------------------------------------------------------------
+
+    def run_once(self) -> SyncResult:
+        """Send everything that can be sent now; returns what happened (never raises).
+
+        Stops at the first batch the register cannot take (``result.error``).
+        """
+        with self._round:
+            result = SyncResult()
+            try:
+                self._send_sightings(result)
+                self._send_reports(result)
+            except RegisterUnavailable as exc:
+                result.error, result.retry_after = str(exc), exc.retry_after
+            except (RegisterError, QueueError) as exc:
+                result.error = str(exc)
+            except Exception as exc:  # a fault in an adapter must not end the sync for good
+                log.exception("sync round failed")
+                result.error = f"{type(exc).__name__}: {exc}"
+            result.left = len(self.queue)
+            self._record(result)
+            return result
+
+    def _send_sightings(self, result: SyncResult) -> None:
+        while not self._stop.is_set():
+            batch = self.queue.pending(self.batch_size)
+            if not batch:
+                return
+            answers = self.register.push([corrected_record(r, self.clock) for r in batch])
+            sent_ids = [str(r["sighting_id"]) for r in batch]
+            if [a.sighting_id for a in answers] != sent_ids:
+                raise RegisterUnavailable("the register's answer does not match the batch"
+                                          " sent; it is sent again later")
+            done = [a.sighting_id for a in answers
+                    if a.status in (ItemStatus.ACCEPTED, ItemStatus.DUPLICATE)]
+            refused = [(a.sighting_id, a.reason or "refused by the register")
+                       for a in answers if a.status is ItemStatus.REJECTED]
+            if refused:
+                self.queue.dead_letter(refused)
+                for sighting_id, reason in refused:
+                    log.warning("sighting %s refused by the register: %s", sighting_id, reason)
+            if done:
+                self.queue.acknowledge(done)
+            result.sent += sum(a.status is ItemStatus.ACCEPTED for a in answers)
+            result.duplicates += sum(a.status is ItemStatus.DUPLICATE for a in answers)
+            result.dead_lettered += len(refused)
+
+    def _send_reports(self, result: SyncResult) -> None:
+        waiting = ({r.get("session_id") for r in self.queue.iter_pending()}
+                   if len(self.queue) else set())
+        for path, report in self.reports.items():
+            if self._stop.is_set():
+                return
+            if report.get("session_id") in waiting:
+                continue  # its sightings first
+            self.register.publish_report(corrected_report(report, self.clock))
+            self.reports.remove(path)
+            result.reports += 1
+
+    def _record(self, result: SyncResult) -> None:
+        self.last_result = result
+        at = iso_utc(self.clock.wall())
+        if result.error is None:
+            self.failures = 0
+            self.last_success = self.clock.mono()
+        else:
+            self.failures += 1
+            log.warning("sync postponed: %s", result.error)
+        try:
+            self.queue.note_sync(result.error is None, at, result.error)
+        except QueueError as exc:
+            log.warning("last sync not recorded: %s", exc)
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run rounds in a background thread until :meth:`stop`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="sync", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Start the next round now (a room ended, a register came back)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the thread to stop after the batch in flight, and wait for it."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("sync still busy after %.0f s; its batch stays queued", timeout)
+            self._thread = None
+        self._stop.clear()  # a last round may still be run by hand
+
+    def next_wait(self) -> float:
+        """Seconds until the next round: the interval, or the backoff after failures."""
+        if self.failures == 0:
+            return self.interval
+        return self.backoff.delay(self.failures, self.last_result.retry_after)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if self.run_once().error is None:
+                self._refresh_if_due()
+            self._wake.wait(self.next_wait())
+            self._wake.clear()
+
+    def _refresh_if_due(self) -> None:
+        now = self.clock.mono()
+        if self.refresh is None or (self.refreshed_at is not None
+                                    and now - self.refreshed_at < self.refresh_every):
+            return
+        self.refreshed_at = now
+        try:
+            self.refresh()
+        except Exception as exc:  # the register may say no now; the next hour tries again
+            log.warning("expected inventory not refreshed: %s", exc)
+
+    # -- what the screen shows ---------------------------------------------------------------
+
+    def status(self, inventory_age: float | None = None) -> SyncStatus:
+        """The queue and the last sync, for the idle screen."""
+        try:
+            waiting, dead = len(self.queue), self.queue.status()["dead_letters"]
+        except (QueueError, KeyError):
+            waiting, dead = len(self.queue), 0
+        age = None if self.last_success is None else self.clock.mono() - self.last_success
+        return SyncStatus(waiting, int(dead), age, inventory_age)
+
+
+def drain(engine: SyncEngine, rounds: int = 1) -> SyncResult:
+    """Run up to ``rounds`` rounds, stopping at the first failure; returns the last result."""
+    result = SyncResult()
+    for _ in range(rounds):
+        result = engine.run_once()
+        if result.error is not None or result.left == 0:
+            break
+    return result
+
+
+def summarise(result: SyncResult) -> str:
+    """One line about a round, for the one-shot command."""
+    text = (f"sent {result.sent}, already there {result.duplicates}, refused "
+            f"{result.dead_lettered}, reports {result.reports}, still queued {result.left}")
+    return text + (f"; stopped: {result.error}" if result.error else "")
+

@@ -1,0 +1,82 @@
+"""The expected inventory saved on the device: used when the register is out of reach."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware.asset import Asset
+from firmware.errors import RegisterUnavailable
+from sync.inventory_cache import InventoryCache
+from sync.register import ItemResult, Register
+from tests.test_receiver import write_token
+
+ASSETS = [Asset("IT-1", "SN1", "Laptop", "Storage B", "Ready", id=1),
+          Asset("IT-2", "SN2", "Dock", "Storage A", "Lost", id=2, origin="register")]
+
+
+class Flaky(Register):
+    """A register that answers, or not."""
+
+    def __init__(self) -> None:
+        self.up = True
+
+    def expected_assets(self) -> list[Asset]:
+        if not self.up:
+            raise RegisterUnavailable("no route to host")
+        return list(ASSETS)
+
+    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        raise AssertionError("not used")
+
+    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
+        raise AssertionError("not used")
+
+    def close(self) -> None:
+        pass
+
+
+def test_fresh_from_the_register_then_the_saved_copy_with_its_age(tmp_path: Path) -> None:
+    cache, register = InventoryCache(tmp_path), Flaky()
+    assert cache.fetch(register, now=1000.0) == (ASSETS, None)
+    register.up = False
+    assert cache.fetch(register, now=1000.0 + 7200) == (ASSETS, 7200.0)
+
+
+def test_nothing_saved_and_no_register_is_an_error(tmp_path: Path) -> None:
+    register = Flaky()
+    register.up = False
+    with pytest.raises(RegisterUnavailable, match="no expected inventory is saved"):
+        InventoryCache(tmp_path).fetch(register, now=0.0)
+
+
+@pytest.mark.parametrize("damage", [b"", b"{", b'{"fetched_at": 1, "assets": [{"x": 1}]}',
+                                    b'{"assets": []}', b"\xff\xfe"])
+def test_a_damaged_copy_is_not_used(tmp_path: Path, damage: bytes) -> None:
+    (tmp_path / "inventory.json").write_bytes(damage)
+    assert InventoryCache(tmp_path).load() is None
+
+
+def test_stocktaker_run_audits_with_the_saved_copy_when_the_register_is_down(
+        tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    write_token(tmp_path / "token")
+    (tmp_path / "c.toml").write_text(
+        '[device]\nid = "hh-1"\n[audit]\nlocation = "Storage B"\n[display]\nbackend = "none"\n'
+        f'[register]\nadapter = "http"\nurl = "http://127.0.0.1:{port}"\n'
+        'token_file = "token"\ntimeout = 2\n[queue]\npath = "state"\n', encoding="utf-8")
+    InventoryCache(tmp_path / "state").save(ASSETS, fetched_at=0.0)
+    done = subprocess.run([sys.executable, "-m", "firmware", "run", "--config", "c.toml"],
+                          cwd=tmp_path, input=b"IT-1\nIT-2\n", capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"auditing with the expected inventory saved" in done.stderr
+    out = done.stdout.decode()
+    assert "verified 1 of 1 expected" in out and "recovered 1" in out
