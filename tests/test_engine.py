@@ -270,3 +270,20 @@ def test_status_line_for_the_idle_screen() -> None:
     assert SyncStatus(0, 0, 7200.0).line() == "all sent 2h"
     assert SyncStatus(3, 2, None, 90000.0).line() == "3 wait never !2 list 25h"
     assert len(SyncStatus(12, 2, 300.0, 3 * 3600.0).line()) <= 21
+
+
+def test_queue_status_lists_the_dead_letters_with_their_reasons(tmp_path: Path,
+                                                               capsys) -> None:
+    from firmware.cli import main
+
+    config = write_config(tmp_path)
+    with SightingQueue(tmp_path / "state") as queue:
+        queue.append(record(1, asset_tag="IT-7"))
+        queue.dead_letter([("id-00001", "Asset does not exist.\x1b[2J")])
+    assert main(["queue", "status", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "dead letters: 1" in out and "IT-7  id-00001: Asset does not exist.\\x1b[2J" in out
+    assert main(["queue", "status", "--config", str(config), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["dead_letter_items"][0]["reason"] == "Asset does not exist.\x1b[2J"
+    assert {"queued", "dead_letters", "oldest", "last_sync"} <= status.keys()

@@ -35,6 +35,9 @@ SEGMENTS_DIR = "sightings"
 LEGACY_FILE = "sightings.json"
 DEAD_FILE = "dead-letters.json"
 DEAD_TABLE = "dead_letters"
+# What the status says of each dead letter, and how many a person is shown.
+_DEAD_SHOWN = ("sighting_id", "asset_tag", "verdict", "reason", "dead_lettered_at")
+_DEAD_LISTED = 20
 NOTE_FILE = "sync.json"
 WRITER_LOCK = "writer.lock"
 OPERATION_LOCK = "queue.lock"
@@ -205,9 +208,11 @@ def folder_status(directory: Path, *, queued: int, oldest: str | None,
     """The status dictionary: the given queue figures plus what the folder's files say."""
     folder = directory / SEGMENTS_DIR
     note = read_note(folder)
+    dead = read_dead_letters(folder)
     return {
         "queued": queued,
-        "dead_letters": len(read_dead_letters(folder)),
+        "dead_letters": len(dead),
+        "dead_letter_items": [{key: item.get(key) for key in _DEAD_SHOWN} for item in dead],
         "oldest": oldest,
         "last_sync": _text(note.get("last_sync")),
         "last_attempt": _text(note.get("last_attempt")),
@@ -231,6 +236,12 @@ def format_status(status: dict[str, Any]) -> list[str]:
     lines.append(f"dead letters: {status['dead_letters']}"
                  + (" (refused by the register, kept on the device)"
                     if status["dead_letters"] else ""))
+    items = status.get("dead_letter_items") or []
+    for item in items[-_DEAD_LISTED:]:
+        lines.append(f"  {item.get('dead_lettered_at') or '?'}  {item.get('asset_tag') or '-'}"
+                     f"  {item.get('sighting_id')}: {item.get('reason')}")
+    if len(items) > _DEAD_LISTED:
+        lines.append(f"  (the {_DEAD_LISTED} newest of {len(items)}; --json lists all)")
     damaged = status.get("damaged") or []
     lines.append("damaged files set aside: " + (", ".join(damaged) if damaged else "none"))
     return lines
