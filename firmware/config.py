@@ -76,6 +76,16 @@ class ScannerConfig:
 
 
 @dataclass(frozen=True)
+class RfidConfig:
+    """``[rfid]``: a serial UHF RFID reader reporting EPCs."""
+
+    backend: str = field(default="none", metadata=_choice("serial", "none"))
+    port: str = "/dev/ttyUSB0"
+    baudrate: int = 115200
+    window: float = 2.0
+
+
+@dataclass(frozen=True)
 class DisplayConfig:
     """``[display]``: the OLED and its terminal stand-in."""
 
@@ -142,6 +152,7 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
+    rfid: RfidConfig = field(default_factory=RfidConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
@@ -348,6 +359,8 @@ _VALUE_RULES: dict[str, _Rule] = {
     "register.timeout": _in_range(0, 600, above=True, unit=" seconds"),
     "register.rate_per_minute": _in_range(0, 6000, above=True),
     "register.batch_size": _in_range(1, 1000),
+    "rfid.baudrate": _in_range(1200, 4_000_000),
+    "rfid.window": _in_range(0, 3600, unit=" seconds"),
     "sync.interval": _in_range(0, 86400, above=True, unit=" seconds"),
     "sync.backoff_max": _in_range(1, 86400, unit=" seconds"),
     "sync.retry_after_max": _in_range(1, 86400, unit=" seconds"),

@@ -173,9 +173,14 @@ def _open_readers(config: Config, stdin: BinaryIO | None,
         frames = stack.enter_context(FolderFrames(config.camera.path, fps=config.camera.fps))
         decoder = open_decoder(config.camera.decoder, config.camera.symbologies or None)
         readers.append(stack.enter_context(CameraReader(frames, decoder)))
+    if config.rfid.backend == "serial":
+        from hal.rfid import SerialUhfReader
+
+        readers.append(stack.enter_context(SerialUhfReader(
+            config.rfid.port, config.rfid.baudrate, window=config.rfid.window)))
     scanner = open_scanner(config.scanner.backend, stream=stdin)
     if scanner is not None:
         readers.append(stack.enter_context(scanner))
     if not readers:
-        raise ConfigError("no reader: set camera.backend or scanner.backend")
+        raise ConfigError("no reader: set camera.backend, scanner.backend or rfid.backend")
     return readers

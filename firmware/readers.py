@@ -48,13 +48,9 @@ def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500
     """Like :func:`merge_reads`, but yields every read already waiting as one burst.
 
     A reader that reports many tags at once (a UHF reader walking past a shelf) gives
-    bursts the loop can make durable with one write. One stream alone is read in the
-    caller's thread, a read at a time.
+    bursts the loop can make durable with one write. Each stream is drained by a daemon
+    thread, so the caller waits for whichever has something.
     """
-    if len(streams) == 1:
-        for read in streams[0]:
-            yield [read]
-        return
     inbox: queue.Queue[object] = queue.Queue(maxsize=4 * most)
     for stream in streams:
         threading.Thread(target=_drain, args=(stream, inbox), daemon=True,
@@ -85,8 +81,8 @@ def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500
 def merge_reads(streams: Sequence[Iterable[Read]]) -> Iterator[Read]:
     """Yield reads from every stream as they arrive; ends when all streams have ended.
 
-    One stream is read in the caller's thread; several are each drained by a daemon
-    thread into one queue. An exception in a reader is raised here as :class:`ReaderFailed`.
+    Each stream is drained by a daemon thread into one queue. An exception in a reader is
+    raised here as :class:`ReaderFailed`.
     """
     for burst in merge_read_bursts(streams):
         yield from burst

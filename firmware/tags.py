@@ -12,6 +12,9 @@ as ``]Q1`` is stripped and recorded):
 * GS1 data (AI 8004 GIAI and AI 21 serial), recognised by a GS1 AIM identifier or
   symbology, a GS separator, or the human-readable ``(8004)...`` form;
 * plain text: an asset tag when it matches the configured pattern, else a serial number.
+
+A read of symbology ``EPC`` (a UHF RFID tag) is decoded by :mod:`firmware.epc`: a GIAI
+is matched like the same GIAI in a GS1 barcode, an SGTIN's serial like an AI 21 serial.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from firmware.epc import EpcError, decode_epc
 from firmware.gs1 import (
     GS,
     GS1_AIMS,
@@ -146,6 +150,8 @@ def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_P
         TagRejected: the payload is not a tag: empty, over ``MAX_PAYLOAD_CHARS``, not
             UTF-8, holding control characters, invalid GS1, or a URL naming no asset.
     """
+    if read.symbology == "EPC":
+        return _from_epc(read.payload)
     text = _decode(read.payload)
     _reject_controls(text, allow_gs=True)
     aim, text = split_aim(text)
@@ -277,6 +283,23 @@ def _url_tag(value: str, aim: str | None, site: str) -> Tag:
     if not value:
         raise TagRejected("URL with an empty asset tag")
     return Tag(TagKind.ASSET_TAG, value, "url", aim, site=site)
+
+
+def _from_epc(payload: bytes) -> Tag:
+    """A UHF tag's EPC: GIAI as a GIAI, SGTIN as a serial with its GTIN, GRAI as an asset tag."""
+    try:
+        key = decode_epc(payload)
+    except EpcError as exc:
+        raise TagRejected(f"EPC: {exc}") from None
+    if key.giai is not None:
+        return Tag(TagKind.GIAI, key.giai, "epc")
+    if key.grai is not None:
+        # A returnable asset's GRAI (AI 8003, with its serial) is what a register
+        # would record as the asset tag of, say, a rack or a transport case.
+        return Tag(TagKind.ASSET_TAG, key.grai, "epc")
+    if key.serial is not None:
+        return Tag(TagKind.SERIAL, key.serial, "epc", gtin=key.gtin)
+    raise TagRejected("EPC without an asset identifier")
 
 
 def _from_gs1(parse: Callable[[str], AssetKeys], data: str, scheme: str, aim: str | None) -> Tag:

@@ -16,7 +16,7 @@ from firmware.identity import (
     resolve,
 )
 from firmware.inventory import Asset
-from firmware.tags import Tag, TagKind, parse_read
+from firmware.tags import Tag, TagKind, TagRejected, parse_read
 from hal.read import Read
 
 REGISTER = [
@@ -27,6 +27,7 @@ REGISTER = [
     Asset("IT-0005", "SN-DUP", "Headset", "Storage B", id=5, origin="expected.csv, line 6"),
     Asset("IT-0006", "sn-dup", "Headset", "Storage B", id=6, origin="expected.csv, line 7"),
     Asset("0614141IT-0100", "", "Server with a whole GIAI as tag", "Server Room", id=100),
+    Asset("12345400", "6790", "Switch with a numeric tag", "Server Room", id=102),
 ]
 RULES = IdentityRules(
     ignore_leading_zeros=True,
@@ -80,6 +81,31 @@ TABLE = [
     # a room label names no asset
     ("LOC:Storage B", UNKNOWN, []),
 ]
+
+# (EPC hex from a UHF reader, outcome, asset tags): the GIAI of an EPC resolves like the
+# same GIAI in a barcode; an SGTIN's serial like a GS1 serial.
+EPC_TABLE = [
+    ("3414257BF400000000BC6038", FOUND, ["12345400"]),  # GIAI-96 (8004)061414112345400
+    ("3814257BF60C286B58B266BFC000000000000000000000000000", UNKNOWN, []),  # ABC-123/x
+    ("3074257BF7194E4000001A85", UNKNOWN, []),  # SGTIN serial 6789: no such serial
+]
+
+
+@pytest.mark.parametrize(("epc", "outcome", "tags"), EPC_TABLE, ids=[r[0] for r in EPC_TABLE])
+def test_an_epc_resolves_through_the_same_rules(epc: str, outcome: Outcome,
+                                                tags: list[str]) -> None:
+    tag = parse_read(Read(epc.encode(), "EPC", "uhf", 0.0))
+    found = resolve(tag, INDEX)
+    assert found.outcome is outcome
+    assert sorted(a.asset_tag for a in found.candidates) == sorted(tags)
+    barcode = {"3414257BF400000000BC6038": "(8004)061414112345400"}.get(epc)
+    if barcode:
+        assert resolve(parsed(barcode), INDEX) == found
+
+
+def test_an_unreadable_epc_is_a_rejected_label() -> None:
+    with pytest.raises(TagRejected, match="EPC: unknown header"):
+        parse_read(Read(b"E2801160600002084B5E1234", "EPC", "uhf", 0.0))
 
 
 def parsed(payload: str) -> Tag:
