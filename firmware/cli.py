@@ -157,6 +157,18 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument("--decoder", choices=("zbar", "zxing"), default="zbar")
     decode.set_defaults(command=_decode)
 
+    replay = sub.add_parser("hid-replay", help=(
+        "decode an evtest recording of a HID scanner as the device would"))
+    replay.add_argument("file", type=Path, help="the evtest output (evtest --grab DEVICE > FILE)")
+    replay.add_argument("--keymap", choices=("us", "uk", "de", "fr"), default="us",
+                        help="the keyboard layout the scanner is set to (default us)")
+    replay.add_argument("--inter-key-timeout", type=float, default=None, metavar="S",
+                        help="seconds without a key that discard a scan in progress"
+                             " (default 0.1)")
+    replay.add_argument("--terminator", choices=("enter", "tab"), default="enter",
+                        help="the key that ends a scan (default enter)")
+    replay.set_defaults(command=_hid_replay)
+
     server = sub.add_parser("register-server", help=(
         "run the reference receiver of the register protocol (docs/protocol.md)"))
     server.add_argument("--db", type=Path, required=True,
@@ -282,6 +294,29 @@ def _decode(args: argparse.Namespace) -> int:
             for r in reads]}
         print(_json_line(line), flush=True)
     return 1 if failed else 0
+
+
+def _hid_replay(args: argparse.Namespace) -> int:
+    from firmware.errors import ConfigError
+    from hal.scanner.evtest import read_evtest
+    from hal.scanner.keys import DEFAULT_INTER_KEY_TIMEOUT, Discarded, KeyDecoder
+
+    timeout = args.inter_key_timeout
+    if timeout is None:
+        timeout = DEFAULT_INTER_KEY_TIMEOUT
+    elif not 0 < timeout < float("inf"):
+        raise ConfigError(f"--inter-key-timeout {timeout}: not a number of seconds above 0")
+    decoder = KeyDecoder(args.keymap, terminator=args.terminator, inter_key_timeout=timeout)
+    events = read_evtest(args.file)
+    outcomes = [o for event in events for o in decoder.feed(event)] + decoder.finish()
+    for outcome in outcomes:
+        at = round(outcome.at, 6)  # the recording's resolution: microseconds
+        if isinstance(outcome, Discarded):
+            line = {"discarded": True, "reason": outcome.reason, "at": at}
+        else:
+            line = {"payload": outcome.payload.decode("utf-8", "backslashreplace"), "at": at}
+        print(json.dumps(line, ensure_ascii=True), flush=True)
+    return 0
 
 
 def _register_server(args: argparse.Namespace) -> int:

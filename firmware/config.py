@@ -72,7 +72,12 @@ class CameraConfig:
 class ScannerConfig:
     """``[scanner]``: the keyboard-wedge (HID) scanner."""
 
-    backend: str = field(default="stdin", metadata=_choice("stdin", "none"))
+    backend: str = field(default="stdin", metadata=_choice("stdin", "evdev", "none"))
+    device: str = ""
+    keymap: str = field(default="us", metadata=_choice("us", "uk", "de", "fr"))
+    terminator: str = field(default="enter", metadata=_choice("enter", "tab"))
+    inter_key_timeout: float = 0.1
+    max_length: int = 4096
 
 
 @dataclass(frozen=True)
@@ -301,6 +306,12 @@ def _pin(name: str) -> _Rule:
     return rule
 
 
+def _scanner_device(value: str, config: Config) -> None:
+    if config.scanner.backend == "evdev" and not value.strip():
+        raise ValueError("the evdev scanner needs its device: a /dev/input/by-id/… path,"
+                         " vendor:product (0c2e:0b61) or its name")
+
+
 def _symbologies(value: list[str], config: Config) -> None:
     if not value:
         return  # all of them; and the camera stack (numpy) stays unloaded on a camera-less device
@@ -359,6 +370,9 @@ _VALUE_RULES: dict[str, _Rule] = {
     "register.timeout": _in_range(0, 600, above=True, unit=" seconds"),
     "register.rate_per_minute": _in_range(0, 6000, above=True),
     "register.batch_size": _in_range(1, 1000),
+    "scanner.device": _scanner_device,
+    "scanner.inter_key_timeout": _in_range(0, 10, above=True, unit=" seconds"),
+    "scanner.max_length": _in_range(1, 65536),
     "rfid.baudrate": _in_range(1200, 4_000_000),
     "rfid.window": _in_range(0, 3600, unit=" seconds"),
     "sync.interval": _in_range(0, 86400, above=True, unit=" seconds"),

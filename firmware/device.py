@@ -178,7 +178,10 @@ def _open_readers(config: Config, stdin: BinaryIO | None,
 
         readers.append(stack.enter_context(SerialUhfReader(
             config.rfid.port, config.rfid.baudrate, window=config.rfid.window)))
-    scanner = open_scanner(config.scanner.backend, stream=stdin)
+    scanner = open_scanner(config.scanner.backend, stream=stdin, device=config.scanner.device,
+                           keymap=config.scanner.keymap, terminator=config.scanner.terminator,
+                           inter_key_timeout=config.scanner.inter_key_timeout,
+                           max_length=config.scanner.max_length)
     if scanner is not None:
         readers.append(stack.enter_context(scanner))
     if not readers:

@@ -269,3 +269,17 @@ def test_the_installed_command_refuses_them_too(tmp_path: Path) -> None:
         _, err = run.communicate(timeout=60)
         assert run.returncode == 2, (key, err)
         assert f"{key}:" in err and "Traceback" not in err, err
+
+
+def test_the_evdev_scanner_needs_its_device(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="^scanner.device: the evdev scanner needs its device"):
+        load_config(write(tmp_path, '[scanner]\nbackend = "evdev"\n'))
+    config = load_config(write(tmp_path, '[scanner]\nbackend = "evdev"\n'
+                                         'device = "0c2e:0b61"\nkeymap = "de"\n'))
+    from hal.scanner import open_scanner
+    from hal.scanner.evdev_scanner import HidScanner
+
+    scanner = open_scanner(config.scanner.backend, device=config.scanner.device,
+                           keymap=config.scanner.keymap)
+    assert isinstance(scanner, HidScanner) and scanner.device == "0c2e:0b61"
+    scanner.close()

@@ -142,5 +142,5 @@ def test_open_scanner_backends() -> None:
     scanner = open_scanner("stdin", stream=io.BytesIO(b"IT-9\r"))
     assert isinstance(scanner, StdinScanner)
     assert [r.payload for r in scanner.reads()] == [b"IT-9"]
-    with pytest.raises(ValueError, match="stdin, none"):
+    with pytest.raises(ValueError, match="stdin, evdev, none"):
         open_scanner("bluetooth")

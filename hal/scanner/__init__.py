@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
+from hal.errors import DeviceError
 from hal.scanner.base import Scanner
 
 
-def open_scanner(backend: str, *, stream: BinaryIO | None = None) -> Scanner | None:
-    """The scanner ``backend`` names (``stdin``), or None for ``none``."""
+def open_scanner(backend: str, *, stream: BinaryIO | None = None, device: str = "",
+                 keymap: str = "us", terminator: str = "enter",
+                 inter_key_timeout: float = 0.1, max_length: int = 4096) -> Scanner | None:
+    """The scanner ``backend`` names (``stdin`` or ``evdev``), or None for ``none``.
+
+    Raises:
+        DeviceError: ``evdev`` without a device, or python-evdev missing.
+    """
     if backend == "none":
         return None
     if backend == "stdin":
         from hal.scanner.stdin import StdinScanner
 
         return StdinScanner(stream)
-    raise ValueError(f"unknown scanner backend {backend!r} (known: stdin, none)")
+    if backend == "evdev":
+        from hal.scanner.evdev_scanner import HidScanner
+
+        if not device:
+            raise DeviceError("scanner.device: name the scanner (/dev/input/by-id/…,"
+                              " vendor:product or its name)")
+        return HidScanner(device, keymap=keymap, terminator=terminator,  # type: ignore[return-value]
+                          inter_key_timeout=inter_key_timeout, max_length=max_length)
+    raise ValueError(f"unknown scanner backend {backend!r} (known: stdin, evdev, none)")
