@@ -56,7 +56,8 @@ def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO 
             # What is loaded by now lives as long as the loop: keep it out of the collector's
             # full passes, whose pauses would otherwise show in the time to feedback.
             gc.freeze()
-            for burst in merge_read_bursts([reader.reads() for reader in readers]):
+            for burst in merge_read_bursts([reader.reads() for reader in readers],
+                                           on_failure=audit.reader_failed):
                 with stop.held():
                     audit.handle_many(burst)
         except StopRequested as stopped:

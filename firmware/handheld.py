@@ -377,6 +377,12 @@ class HandheldAudit:
         self._signal("done")
         return report
 
+    def reader_failed(self, failure: Exception) -> None:
+        """A reader stopped (a camera gone, a port unplugged): say so once; the others go on."""
+        log.error("a reader stopped, the others go on: %s", failure)
+        self._show(screens.error_screen("READER LOST", str(failure)), "error")
+        self._signal("error")
+
     def _save_report(self, report: dict[str, Any]) -> bool:
         """Keep the report on the device, or hand it over at once; False when neither worked.
 

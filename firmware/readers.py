@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 
 from hal.errors import DeviceError
 from hal.read import Read
@@ -43,13 +43,21 @@ class ReaderFailed(DeviceError):
     """A reader stopped with an error; ``__cause__`` holds it."""
 
 
-def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500
+def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500, *,
+                      on_failure: Callable[[ReaderFailed], None] | None = None
                       ) -> Iterator[list[Read]]:
     """Like :func:`merge_reads`, but yields every read already waiting as one burst.
 
     A reader that reports many tags at once (a UHF reader walking past a shelf) gives
     bursts the loop can make durable with one write. Each stream is drained by a daemon
     thread, so the caller waits for whichever has something.
+
+    Args:
+        streams: the readers' read iterators.
+        most: the largest burst.
+        on_failure: called (in the caller's thread) when a reader fails; the others go on,
+            and the merge ends when every reader has ended or failed. Without it, the
+            first failure is raised as :class:`ReaderFailed`.
     """
     inbox: queue.Queue[object] = queue.Queue(maxsize=4 * most)
     for stream in streams:
@@ -63,9 +71,13 @@ def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500
             if item is _END:
                 running -= 1
             elif isinstance(item, BaseException):
-                if burst:
-                    yield burst
-                raise ReaderFailed(str(item)) from item
+                failure = ReaderFailed(str(item))
+                failure.__cause__ = item
+                if on_failure is None:
+                    if burst:
+                        yield burst
+                    raise failure
+                on_failure(failure)
             else:
                 burst.append(item)  # type: ignore[arg-type]
             if len(burst) >= most:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +170,39 @@ def test_a_missing_oled_does_not_stop_scanning(tmp_path: Path) -> None:
     assert "display unavailable, going on without it" in done.stderr.decode()
     assert "/dev/i2c-29" in done.stderr.decode()
     assert only_report(tmp_path)["counts"]["verified"] == 1
+
+
+def test_a_reader_that_fails_does_not_end_the_others(tmp_path: Path) -> None:
+    room = make_room(9)
+    room.write_manifest(tmp_path / "expected.csv")
+    write_config(tmp_path / "stocktaker.toml", camera=False, scanner=True,
+                 location=room.location, repeat_window=0, display="none")
+    master, slave = os.openpty()
+    with (tmp_path / "stocktaker.toml").open("a", encoding="utf-8") as config:
+        config.write(f'[rfid]\nbackend = "serial"\nport = "{os.ttyname(slave)}"\n')
+    first, second = room.expected()[3], room.expected()[4]
+    run = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config",
+                            str(tmp_path / "stocktaker.toml")], cwd=tmp_path,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert run.stdin is not None and run.stdout is not None
+        run.stdin.write(f"{first.asset_tag}\n".encode())
+        run.stdin.flush()
+        assert b"[feedback] verified" in run.stdout.readline()  # every reader is open now
+        os.close(master)  # the UHF reader's cable is pulled: its reads fail
+        master = -1
+        run.stdin.write(f"{second.asset_tag}\n".encode())
+        run.stdin.flush()
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+    assert run.returncode == 0, err.decode()
+    assert "a reader stopped, the others go on" in err.decode()
+    report = only_report(tmp_path)
+    assert [(s["asset_tag"], s["source"]) for s in report["scans"]] == [
+        (first.asset_tag, "stdin"), (second.asset_tag, "stdin")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.readers import ReaderFailed, RepeatFilter, merge_reads
+from firmware.readers import ReaderFailed, RepeatFilter, merge_read_bursts, merge_reads
 from hal.read import Read
 
 
@@ -60,3 +60,17 @@ def test_merge_reads_raises_a_reader_failure() -> None:
 
     with pytest.raises(ReaderFailed, match="scanner unplugged"):
         list(merge_reads([broken(), iter([read(b"b", "two")])]))
+
+
+def test_one_reader_failing_never_ends_the_others() -> None:
+    def broken():
+        yield read(b"a", "one")
+        raise OSError("camera gone")
+
+    failures: list[ReaderFailed] = []
+    others = [read(b"b%d" % i, "two") for i in range(20)]
+    merged = [r for burst in merge_read_bursts([broken(), iter(others)],
+                                               on_failure=failures.append) for r in burst]
+    assert sorted(r.payload for r in merged) == sorted([b"a"] + [r.payload for r in others])
+    assert [str(f) for f in failures] == ["camera gone"]
+    assert isinstance(failures[0].__cause__, OSError)
