@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from firmware.report import build_report
 from firmware.sightings import Clock, Sighting, Stamp, iso_utc, make_sighting
 from firmware.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text, symbology_from_aim
-from firmware.verdicts import Verdict
+from firmware.verdicts import Verdict, VerdictKind
 from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.read import Read
@@ -49,6 +50,18 @@ class Settings:
     room_confirm_window: float = 10.0
     resume_within: float = 12 * 3600.0
     """Seconds since its last scan within which an interrupted room is resumed."""
+
+
+BURST_SHOWN_ONE_BY_ONE = 3
+"""A burst of more RFID reads than this is shown as one running count with one signal.
+
+Only EPC reads (a UHF reader inventorying a shelf) are counted this way: labels scanned
+by hand or seen by the camera are each shown, however quickly they come."""
+
+# The verdict whose signal a burst gives: the one that most needs the technician.
+_URGENCY = (VerdictKind.RECOVERED, VerdictKind.AMBIGUOUS, VerdictKind.MISLOCATED,
+            VerdictKind.UNREGISTERED, VerdictKind.RETIRED, VerdictKind.REJECTED,
+            VerdictKind.VERIFIED, VerdictKind.REPEAT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -295,6 +308,12 @@ class HandheldAudit:
         for judged in burst:
             self.sightings.append(judged.sighting)
         progress = self.session.progress()
+        if len(burst) > BURST_SHOWN_ONE_BY_ONE and all(
+                judged.sighting.symbology == "EPC" for judged in burst):
+            counts = Counter(judged.verdict.kind for judged in burst)
+            self._show(screens.burst_screen(counts, progress), f"burst {len(burst)}")
+            self._signal(min(counts, key=_URGENCY.index).value)
+            return [judged.verdict for judged in burst]
         for judged in burst:
             verdict = judged.verdict
             self._show(screens.verdict_screen(verdict, progress),

@@ -8,7 +8,7 @@ shortened with an ellipsis; characters the font cannot draw become ``?``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -240,6 +240,41 @@ def verdict_screen(verdict: Verdict, progress: Progress) -> Image.Image:
     _headline(image, HEADLINES[kind], alert=kind in _ALERTS, icon=_ICONS.get(kind))
     for y, line in zip(_DETAIL_Y, _details(verdict, kind)):
         _text(image, _X, y, line)
+    _footer(image, progress)
+    return image
+
+
+_BURST_WORDS = (
+    (VerdictKind.VERIFIED, "OK"), (VerdictKind.MISLOCATED, "Wrong rm"),
+    (VerdictKind.UNREGISTERED, "Unknown"), (VerdictKind.RETIRED, "Retired"),
+    (VerdictKind.RECOVERED, "Recov."), (VerdictKind.AMBIGUOUS, "Ambig."),
+    (VerdictKind.REPEAT, "Seen"), (VerdictKind.REJECTED, "Bad"),
+)
+
+
+def burst_screen(counts: Mapping[VerdictKind, int], progress: Progress) -> Image.Image:
+    """Many tags read at once (a UHF reader at a shelf): a running count, not a flash each.
+
+    Args:
+        counts: how many reads of the burst got each verdict.
+        progress: the audit's progress including the burst.
+
+    Returns:
+        A 128x64 mode-"1" image; the headline is inverted when any read needs attention.
+    """
+    image = _blank()
+    total = sum(counts.values())
+    alert = any(counts.get(kind) for kind in _ALERTS)
+    _headline(image, f"{total} TAGS", alert=alert)
+    cells = [f"{word} {counts[kind]}" for kind, word in _BURST_WORDS if counts.get(kind)]
+    lines = []
+    for cell in cells:
+        if lines and len(lines[-1]) + 2 + len(cell) <= COLUMNS:
+            lines[-1] += "  " + cell
+        else:
+            lines.append(cell)
+    for y, line in zip(_DETAIL_Y, lines):
+        _text(image, _X, y, keep_start(line, COLUMNS))
     _footer(image, progress)
     return image
 

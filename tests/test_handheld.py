@@ -219,6 +219,18 @@ def test_a_burst_is_saved_with_one_write_then_each_read_is_judged_and_shown(
     assert len(synced) <= 6
 
 
+def test_a_burst_of_rfid_tags_is_shown_as_one_running_count(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = audit_with(tmp_path, queue, display, feedback)
+    epcs = ["3414257BF400000000BC6038", "E2801160600002084B5E1234",
+            "3414257BF400000000BC6039", "3414257BF400000000BC603A"]
+    verdicts = audit.handle_many([Read(e.encode(), "EPC", "uhf", 0.0) for e in epcs])
+    assert [v.kind.value for v in verdicts] == ["unregistered", "rejected", "unregistered",
+                                                "unregistered"]
+    # one running count and the most urgent signal, not four flashes
+    assert display.frames[-1].caption == "burst 4" and feedback.signals == ["unregistered"]
+
+
 def test_a_burst_that_cannot_be_saved_counts_none_of_it(parts, monkeypatch) -> None:
     tmp_path, queue, display, feedback = parts
     audit = audit_with(tmp_path, queue, display, feedback)

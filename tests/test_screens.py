@@ -21,6 +21,7 @@ from PIL import Image, ImageChops
 
 from firmware.inventory import Asset
 from firmware.screens import (
+    burst_screen,
     COLUMNS,
     ELLIPSIS,
     HEADLINES,
@@ -90,6 +91,10 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
                 reason="label of another register (old.example)"),
         STORE,
     ),
+    "burst": lambda: burst_screen({VerdictKind.VERIFIED: 281, VerdictKind.MISLOCATED: 12,
+                                   VerdictKind.UNREGISTERED: 4, VerdictKind.REPEAT: 3,
+                                   VerdictKind.RECOVERED: 1}, Progress("Server Room", 281, 290)),
+    "burst-all-ok": lambda: burst_screen({VerdictKind.VERIFIED: 40}, STORE),
     "new-room": lambda: new_room_screen("Storage  C", ["Storage B", "Storage A"]),
     "new-room-unknown": lambda: new_room_screen("Basement", []),
     "summary": lambda: summary_screen(Summary("Store B2", 30, 27, 1, 3, 0, 4, 12, 2, 1, 5)),
