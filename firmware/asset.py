@@ -23,5 +23,8 @@ class Asset:
     """Where the record came from, for messages (``expected.csv, line 5``)."""
 
 
+MAX_ID_DIGITS = 18
+"""Most digits a register id may have (it must fit a signed 64-bit integer)."""
+
 ASSET_COLUMNS = ("asset_tag", "serial", "name", "location", "status", "assigned_to", "id")
 """The register fields a record may carry (the keys of ``[register.columns]``)."""

@@ -89,11 +89,12 @@ def run_sync(config: Config, *, clock: Clock | None = None) -> SyncResult:
         return result
 
 
-def _engine(config: Config, queue: SightingQueue, register: Register, clock: Clock) -> SyncEngine:
+def _engine(config: Config, queue: SightingQueue, register: Register, clock: Clock,
+            **extra: Any) -> SyncEngine:
     return SyncEngine(queue, register, PendingReports(config.queue.path / "reports"), clock,
                       batch_size=config.register.batch_size, interval=config.sync.interval,
                       backoff=Backoff(cap=config.sync.backoff_max,
-                                      retry_after_cap=config.sync.retry_after_max))
+                                      retry_after_cap=config.sync.retry_after_max), **extra)
 
 
 def _open_audit(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO | None,
@@ -102,7 +103,8 @@ def _open_audit(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO 
     """Open every part the configuration names; the audit resumes an interrupted room."""
     clock = clock or SystemClock()
     register = stack.enter_context(open_register(config.register, config.device.id))
-    assets, inventory_age = InventoryCache(config.queue.path).fetch(register, clock.wall())
+    cache = InventoryCache(config.queue.path)
+    assets, inventory_age = cache.fetch(register, clock.wall())
     inventory = open_inventory(config, assets)
     readers = _open_readers(config, stdin, stack)
     queue = stack.enter_context(SightingQueue(config.queue.path))
@@ -115,12 +117,10 @@ def _open_audit(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO 
         config.feedback.backend, stream=stdout, buzzer_pin=config.feedback.buzzer_pin,
         green_pin=config.feedback.green_pin, red_pin=config.feedback.red_pin),
         lambda: open_feedback("none")))
-    engine = _engine(config, queue, register, clock)
-    cache = InventoryCache(config.queue.path)
-    # Saved for the next offline start; the audit in progress keeps the list it began with.
-    engine.refresh = lambda: cache.fetch(register, clock.wall())
-    engine.refreshed_at = clock.mono()
     fetched = clock.mono()
+    # Saved for the next offline start; the audit in progress keeps the list it began with.
+    engine = _engine(config, queue, register, clock, refreshed_at=fetched,
+                     refresh=lambda: cache.fetch(register, clock.wall()))
 
     def status() -> SyncStatus:
         age = None if inventory_age is None else inventory_age + clock.mono() - fetched

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from firmware.asset import Asset
+from firmware.asset import MAX_ID_DIGITS, Asset
 from firmware.tags import Tag, TagKind, url_site
 
 __all__ = [
@@ -55,7 +55,6 @@ NO_ID_COLUMN = "the expected inventory has no id column"
 """The reason given when a ``…/hardware/<id>`` label cannot be looked up."""
 
 _DIGITS = re.compile(r"[0-9]+")
-_MAX_ID_DIGITS = 18
 
 
 class Field(str, enum.Enum):
@@ -218,7 +217,7 @@ def resolve(tag: Tag, index: AssetIndex) -> Resolution:
 
 def _by_id(value: str, index: AssetIndex) -> list[Asset]:
     digits = value.strip()
-    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > _MAX_ID_DIGITS:
+    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > MAX_ID_DIGITS:
         return []
     return list(index.find(Field.ID, int(digits)))
 

@@ -46,7 +46,7 @@ class ReaderFailed(DeviceError):
 def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500, *,
                       on_failure: Callable[[ReaderFailed], None] | None = None
                       ) -> Iterator[list[Read]]:
-    """Like :func:`merge_reads`, but yields every read already waiting as one burst.
+    """Yield reads from every stream as they arrive, every read already waiting as one burst.
 
     A reader that reports many tags at once (a UHF reader walking past a shelf) gives
     bursts the loop can make durable with one write. Each stream is drained by a daemon
@@ -88,16 +88,6 @@ def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500, *,
                 break
         if burst:
             yield burst
-
-
-def merge_reads(streams: Sequence[Iterable[Read]]) -> Iterator[Read]:
-    """Yield reads from every stream as they arrive; ends when all streams have ended.
-
-    Each stream is drained by a daemon thread into one queue. An exception in a reader is
-    raised here as :class:`ReaderFailed`.
-    """
-    for burst in merge_read_bursts(streams):
-        yield from burst
 
 
 def _drain(stream: Iterable[Read], inbox: queue.Queue[object]) -> None:

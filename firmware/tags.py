@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from firmware.asset import MAX_ID_DIGITS
 from firmware.epc import EpcError, decode_epc
 from firmware.gs1 import (
     GS,
@@ -130,8 +131,6 @@ _URL_RE = re.compile(r"https?://", re.IGNORECASE)
 _ID_PATH_RE = re.compile(r"/hardware/([0-9]+)(?:/view)?/?\Z", re.IGNORECASE)
 _TAG_PATH_RE = re.compile(r"/(?:ht|hardware/bytag)/([^/]+)/?\Z", re.IGNORECASE)
 _TAG_QUERY_KEYS = frozenset({"tag", "assettag"})
-# A register id longer than this is no database key (and would cost a big int to parse).
-_MAX_ID_DIGITS = 18
 
 
 def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_PATTERN) -> Tag:
@@ -229,7 +228,7 @@ def _from_url(url: str, aim: str | None) -> Tag:
     except ValueError:
         raise TagRejected("malformed URL") from None
     if match := _ID_PATH_RE.search(parts.path):
-        if len(match[1]) > _MAX_ID_DIGITS:
+        if len(match[1]) > MAX_ID_DIGITS:
             raise TagRejected("URL with an over-long asset id")
         return Tag(TagKind.ASSET_ID, match[1], "url", aim,
                    site=url_site(url, parts.path[: match.start()]))

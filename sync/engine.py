@@ -134,12 +134,13 @@ class SyncEngine:
         backoff: waits after failed rounds.
         refresh: called by the thread after a good round, at most every ``refresh_every``
             seconds (the device saves a fresh copy of the expected inventory with it).
+        refreshed_at: monotonic time of the last refresh (the one at start), if any.
     """
 
     def __init__(self, queue: SightingQueue, register: Register, reports: PendingReports,
                  clock: Clock, *, batch_size: int = 50, interval: float = 30.0,
                  backoff: Backoff | None = None, refresh: Callable[[], object] | None = None,
-                 refresh_every: float = 3600.0) -> None:
+                 refresh_every: float = 3600.0, refreshed_at: float | None = None) -> None:
         self.queue = queue
         self.register = register
         self.reports = reports
@@ -149,7 +150,7 @@ class SyncEngine:
         self.backoff = backoff or Backoff()
         self.refresh = refresh
         self.refresh_every = refresh_every
-        self.refreshed_at: float | None = None
+        self.refreshed_at = refreshed_at
         self.failures = 0
         self.last_success: float | None = None  # monotonic seconds
         self.last_result = SyncResult()
@@ -290,16 +291,6 @@ class SyncEngine:
             waiting, dead = len(self.queue), 0
         age = None if self.last_success is None else self.clock.mono() - self.last_success
         return SyncStatus(waiting, int(dead), age, inventory_age)
-
-
-def drain(engine: SyncEngine, rounds: int = 1) -> SyncResult:
-    """Run up to ``rounds`` rounds, stopping at the first failure; returns the last result."""
-    result = SyncResult()
-    for _ in range(rounds):
-        result = engine.run_once()
-        if result.error is not None or result.left == 0:
-            break
-    return result
 
 
 def summarise(result: SyncResult) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from firmware.errors import ManifestError
-from firmware.inventory import ASSET_COLUMNS, Asset
+from firmware.asset import ASSET_COLUMNS, MAX_ID_DIGITS, Asset
 
 __all__ = ["ALIASES", "MAX_CELL_CHARS", "MAX_ID_DIGITS", "REQUIRED", "read_manifest"]
 
@@ -42,8 +42,6 @@ REQUIRED = ("asset_tag", "location")
 MAX_CELL_CHARS = 4096
 """Longest cell, in characters, of a column that is read."""
 
-MAX_ID_DIGITS = 18
-"""Most digits a register id may have (it must fit a signed 64-bit integer)."""
 
 _LABELS = {
     "asset_tag": "asset tag",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.readers import ReaderFailed, RepeatFilter, merge_read_bursts, merge_reads
+from firmware.readers import ReaderFailed, RepeatFilter, merge_read_bursts
 from hal.read import Read
 
 
@@ -43,6 +43,10 @@ def test_pruning_a_crowd_of_keys_keeps_those_still_in_the_window() -> None:
 
 def read(payload: bytes, source: str) -> Read:
     return Read(payload, "QR", source, 0.0)
+
+
+def merge_reads(streams):
+    return [r for burst in merge_read_bursts(streams) for r in burst]
 
 
 def test_merge_reads_takes_everything_from_every_reader() -> None:
