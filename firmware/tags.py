@@ -15,6 +15,8 @@ as ``]Q1`` is stripped and recorded):
 
 A read of symbology ``EPC`` (a UHF RFID tag) is decoded by :mod:`firmware.epc`: a GIAI
 is matched like the same GIAI in a GS1 barcode, an SGTIN's serial like an AI 21 serial.
+A read of symbology ``CARD`` (a keyboard-emulating 125 kHz / 13.56 MHz reader) is a card
+number, rewritten by :mod:`firmware.cards` the way the register spells card numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from firmware.asset import MAX_ID_DIGITS
+from firmware.cards import CardNumberError, CardRules
 from firmware.epc import EpcError, decode_epc
 from firmware.gs1 import (
     GS,
@@ -79,7 +82,8 @@ class Tag:
             asset tags and serials alike (see :mod:`firmware.identity`).
         value: the identifier itself (asset tag, numeric register id as text, serial,
             GIAI, room name).
-        scheme: how it was encoded: ``plain``, ``url``, ``gs1``, ``gs1-digital-link``, ``location``.
+        scheme: how it was encoded: ``plain``, ``url``, ``gs1``, ``gs1-digital-link``,
+            ``location``, ``epc``, ``card``.
         aim: the AIM symbology identifier (``]Q1``, ``]C0``...) stripped from the payload, if any.
         serial: a second identifier carried alongside a GIAI (GS1 AI 21 next to AI 8004).
         gtin: the GS1 product number (AI 01) carried beside a serial, if any.
@@ -133,7 +137,11 @@ _TAG_PATH_RE = re.compile(r"/(?:ht|hardware/bytag)/([^/]+)/?\Z", re.IGNORECASE)
 _TAG_QUERY_KEYS = frozenset({"tag", "assettag"})
 
 
-def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_PATTERN) -> Tag:
+_DEFAULT_CARDS = CardRules()
+
+
+def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_PATTERN,
+               cards: CardRules = _DEFAULT_CARDS) -> Tag:
     """Give a raw read its meaning.
 
     Args:
@@ -141,6 +149,8 @@ def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_P
         tag_pattern: regular expression a whole plain-text payload must match to be an
             asset tag rather than a serial number (a string from the configuration, or
             an already compiled pattern).
+        cards: for a read of symbology ``CARD`` (a keyboard-emulating RFID reader), how
+            the reader types card numbers and how the register spells them.
 
     Returns:
         The tag the payload names.
@@ -152,6 +162,8 @@ def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_P
     if read.symbology == "EPC":
         return _from_epc(read.payload)
     text = _decode(read.payload)
+    if read.symbology == "CARD":
+        return _from_card(text, cards)
     _reject_controls(text, allow_gs=True)
     aim, text = split_aim(text)
     text = text.strip(" ")
@@ -282,6 +294,15 @@ def _url_tag(value: str, aim: str | None, site: str) -> Tag:
     if not value:
         raise TagRejected("URL with an empty asset tag")
     return Tag(TagKind.ASSET_TAG, value, "url", aim, site=site)
+
+
+def _from_card(text: str, cards: CardRules) -> Tag:
+    """A card number, spelled as the register spells card numbers, names an asset tag."""
+    _reject_controls(text, allow_gs=False)
+    try:
+        return Tag(TagKind.ASSET_TAG, cards.normalise(text), "card")
+    except CardNumberError as exc:
+        raise TagRejected(f"card: {exc}") from None
 
 
 def _from_epc(payload: bytes) -> Tag:
