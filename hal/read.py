@@ -22,3 +22,23 @@ class Read:
     symbology: str
     source: str
     at: float
+
+
+@dataclass(frozen=True)
+class ReaderState:
+    """A reader came or went while the device runs (a scanner unplugged, plugged back).
+
+    Readers that can lose their device and wait for it yield these among their reads,
+    so the loop can tell the technician why nothing scans.
+
+    Attributes:
+        source: the reader's name, as its reads carry it.
+        connected: True when the device is back (or first found), False when it went away.
+        detail: what happened, in a few words (``No such device``).
+        at: the reader's monotonic time.
+    """
+
+    source: str
+    connected: bool
+    detail: str
+    at: float

@@ -268,6 +268,7 @@ def test_a_bad_evtest_line_is_named(line: str, problem: str) -> None:
 # The evdev backend, on fake devices
 
 evdev = pytest.importorskip("evdev")
+from hal.read import ReaderState  # noqa: E402
 from hal.scanner.evdev_scanner import HidScanner  # noqa: E402
 
 KEYBOARD_CAPS = {1: list(range(1, 120))}
@@ -462,8 +463,12 @@ def test_unplug_then_replug_is_waited_for_and_grabbed_again(
     plug.devices[back.path] = back
     wait_for(lambda: back.grabbed)
     back.push(*input_events("B2"))
-    wait_for(lambda: len(got) == 2)
-    assert [r.payload for r in got] == [b"A1", b"B2"]
+    wait_for(lambda: len(got) == 4)
+    assert got[0].payload == b"A1" and got[3].payload == b"B2"
+    gone, again = got[1], got[2]
+    assert isinstance(gone, ReaderState) and isinstance(again, ReaderState)
+    assert (gone.source, gone.connected, gone.detail) == ("hid", False, "No such device")
+    assert (again.connected, again.detail) == (True, "connected again")
     hid.close()
     thread.join(2)
     assert not thread.is_alive() and not back.grabbed and back.closed

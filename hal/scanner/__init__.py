@@ -10,8 +10,12 @@ from hal.scanner.base import Scanner
 
 def open_scanner(backend: str, *, stream: BinaryIO | None = None, device: str = "",
                  keymap: str = "us", terminator: str = "enter",
-                 inter_key_timeout: float = 0.1, max_length: int = 4096) -> Scanner | None:
+                 inter_key_timeout: float = 0.1, max_length: int = 4096,
+                 source: str = "hid", symbology: str = "UNKNOWN") -> Scanner | None:
     """The scanner ``backend`` names (``stdin`` or ``evdev``), or None for ``none``.
+
+    ``source`` and ``symbology`` are what an ``evdev`` scanner's reads carry: several
+    scanners get distinct sources, and an RFID card reader reads of symbology ``CARD``.
 
     Raises:
         DeviceError: ``evdev`` without a device, or python-evdev missing.
@@ -29,5 +33,6 @@ def open_scanner(backend: str, *, stream: BinaryIO | None = None, device: str = 
             raise DeviceError("scanner.device: name the scanner (/dev/input/by-id/…,"
                               " vendor:product or its name)")
         return HidScanner(device, keymap=keymap, terminator=terminator,  # type: ignore[return-value]
-                          inter_key_timeout=inter_key_timeout, max_length=max_length)
+                          inter_key_timeout=inter_key_timeout, max_length=max_length,
+                          source=source, symbology=symbology)
     raise ValueError(f"unknown scanner backend {backend!r} (known: stdin, evdev, none)")

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from hal.errors import DeviceError
-from hal.read import Read
+from hal.read import Read, ReaderState
 from hal.scanner.base import Scanner
 from hal.scanner.keys import (DEFAULT_INTER_KEY_TIMEOUT, DEFAULT_MAX_LENGTH, Discarded,
                               KeyDecoder, KeyEvent, Outcome, Scan, SynEvent)
@@ -53,6 +53,9 @@ class HidScanner(Scanner):
         max_length: the most characters of a scan.
         poll_interval: seconds between looks for an absent device.
         source: the name reads carry as their ``source``.
+        symbology: what reads carry as their ``symbology``: ``UNKNOWN`` for a barcode
+            scanner (the payload says what it is), ``CARD`` for an RFID card reader
+            typing card numbers.
         list_devices: paths of the input devices (``evdev.list_devices``).
         open_device: opens a path as an ``evdev.InputDevice``-like object (``path``,
             ``name``, ``info.vendor``, ``info.product``, ``capabilities()``, ``grab()``,
@@ -71,7 +74,7 @@ class HidScanner(Scanner):
     def __init__(self, device: str, *, keymap: str = "us", terminator: str = "enter",
                  inter_key_timeout: float = DEFAULT_INTER_KEY_TIMEOUT,
                  max_length: int = DEFAULT_MAX_LENGTH, poll_interval: float = 1.0,
-                 source: str = "hid",
+                 source: str = "hid", symbology: str = "UNKNOWN",
                  list_devices: Callable[[], Iterable[str]] | None = None,
                  open_device: Callable[[str], Any] | None = None,
                  clock: Callable[[], float] = time.monotonic,
@@ -91,6 +94,7 @@ class HidScanner(Scanner):
             open_device = open_device or evdev.InputDevice
         self.device = device
         self.source = source
+        self.symbology = symbology
         self.poll_interval = poll_interval
         self._list_devices = list_devices
         self._open_device = open_device
@@ -103,8 +107,11 @@ class HidScanner(Scanner):
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
 
-    def reads(self) -> Iterator[Read]:
+    def reads(self) -> Iterator[Read | ReaderState]:
         """Yield each scan until :meth:`close`; waits for the device while it is absent.
+
+        When the device goes away (unplugged) and when it comes back, a
+        :class:`ReaderState` is yielded among the reads.
 
         Raises:
             DeviceError: the device cannot be opened (permissions) or grabbed (another
@@ -116,18 +123,22 @@ class HidScanner(Scanner):
                 dev = self._connect(waiting_logged=reconnecting)
                 if dev is None:
                     return
+                if reconnecting:
+                    yield ReaderState(self.source, True, "connected again", self._clock())
                 try:
                     yield from self._pump(dev)
                     return
                 except OSError as exc:
                     if self._closed:
                         return
+                    detail = str(exc.strerror or exc)
                     log.warning("scanner disconnected (%s): waiting for it to come back",
-                                exc.strerror or exc)
+                                detail)
                     self._release()
                     self._report(self._decoder.finish())
                     self._decoder = KeyDecoder(**self._decoder_args)
                     reconnecting = True
+                    yield ReaderState(self.source, False, detail, self._clock())
         finally:
             self._release()
 
@@ -304,7 +315,7 @@ class HidScanner(Scanner):
         reads = []
         for outcome in outcomes:
             if isinstance(outcome, Scan):
-                reads.append(Read(outcome.payload, "UNKNOWN", self.source, self._clock()))
+                reads.append(Read(outcome.payload, self.symbology, self.source, self._clock()))
             elif isinstance(outcome, Discarded):
                 log.warning("scan discarded: %s", outcome.reason)
         return reads
