@@ -5,9 +5,11 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from hal.errors import DeviceError
-from hal.read import Read
+
+T = TypeVar("T")
 
 _END = object()
 
@@ -43,9 +45,9 @@ class ReaderFailed(DeviceError):
     """A reader stopped with an error; ``__cause__`` holds it."""
 
 
-def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500, *,
-                      on_failure: Callable[[ReaderFailed], None] | None = None
-                      ) -> Iterator[list[Read]]:
+def merge_read_bursts(streams: Sequence[Iterable[T]], most: int = 500, *,
+                      on_failure: Callable[[ReaderFailed], None] | None = None,
+                      tick: float | None = None) -> Iterator[list[T]]:
     """Yield reads from every stream as they arrive, every read already waiting as one burst.
 
     A reader that reports many tags at once (a UHF reader walking past a shelf) gives
@@ -58,6 +60,9 @@ def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500, *,
         on_failure: called (in the caller's thread) when a reader fails; the others go on,
             and the merge ends when every reader has ended or failed. Without it, the
             first failure is raised as :class:`ReaderFailed`.
+        tick: when set, an empty burst is yielded after this many seconds without
+            input, so the caller's timers (watchdog, screen dimming, session timeouts)
+            run while nothing is scanned.
     """
     inbox: queue.Queue[object] = queue.Queue(maxsize=4 * most)
     for stream in streams:
@@ -65,8 +70,12 @@ def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500, *,
                          name="reader").start()
     running = len(streams)
     while running:
-        burst: list[Read] = []
-        item = inbox.get()
+        burst: list[T] = []
+        try:
+            item = inbox.get(timeout=tick)
+        except queue.Empty:
+            yield burst
+            continue
         while True:
             if item is _END:
                 running -= 1
@@ -90,7 +99,7 @@ def merge_read_bursts(streams: Sequence[Iterable[Read]], most: int = 500, *,
             yield burst
 
 
-def _drain(stream: Iterable[Read], inbox: queue.Queue[object]) -> None:
+def _drain(stream: Iterable[object], inbox: queue.Queue[object]) -> None:
     try:
         for read in stream:
             inbox.put(read)

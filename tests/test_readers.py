@@ -78,3 +78,21 @@ def test_one_reader_failing_never_ends_the_others() -> None:
     assert sorted(r.payload for r in merged) == sorted([b"a"] + [r.payload for r in others])
     assert [str(f) for f in failures] == ["camera gone"]
     assert isinstance(failures[0].__cause__, OSError)
+
+
+def test_a_tick_gives_an_empty_burst_while_no_reader_has_anything() -> None:
+    import threading
+
+    gate = threading.Event()
+
+    def slow():
+        gate.wait(5)
+        yield read(b"late", "one")
+
+    bursts = []
+    for burst in merge_read_bursts([slow()], tick=0.01):
+        bursts.append(burst)
+        if len(bursts) == 3:
+            gate.set()
+    assert bursts[:3] == [[], [], []]  # the loop ran its timers while waiting
+    assert [r.payload for b in bursts for r in b] == [b"late"]
