@@ -1,9 +1,10 @@
-"""zbar on real photos of barcodes: zxing-cpp's black-box samples, next to the repository.
+"""zbar, and the pipeline, on real photos of barcodes: zxing-cpp's black-box samples.
 
 The samples are not part of the repository (Apache-2.0, see their SOURCE.txt); they are read
 from ``../shared/samples/zxing-blackbox`` when present. The minimum counts are what pyzbar read
 when zbar and zxing-cpp were compared on these sets (zbar 0.23.92): a lower count means a
-regression in our loading or decoding, not in the photos.
+regression in our loading or decoding, not in the photos. The pipeline must read every image
+either library reads alone, and never a wrong value.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from hal.camera.bench import measure_set
 from hal.camera.decode import ZbarDecoder, decode_image_file
+from hal.camera.decode_sets import find_sets
 from hal.camera.files import IMAGE_SUFFIXES
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "zxing-blackbox"
@@ -64,3 +67,18 @@ def test_matching_tolerates_only_a_trailing_line_end() -> None:
     assert matches(b"IT-004512\r\n", b"IT-004512")
     assert not matches(b"IT-004512", b"IT-00451")
     assert not matches(b"IT-004512", b"\nIT-004512")
+
+
+# Sets with photos the pipeline must read at least as well as pyzbar and zxing-cpp each alone.
+PIPELINE_SETS = ("code128-1", "code39-1", "ean13-1", "upca-1", "qrcode-1", "datamatrix-2",
+                 "itf-1")
+
+
+@pytest.mark.parametrize("set_name", PIPELINE_SETS)
+def test_the_pipeline_reads_the_union_of_both_libraries_without_a_wrong_read(
+        set_name: str) -> None:
+    pytest.importorskip("zxingcpp", reason="zxing-cpp is not installed (stocktaker[zxing])")
+    (image_set,) = find_sets(SAMPLES / set_name)
+    figures = measure_set(image_set)
+    assert figures.stocktaker >= figures.union, figures
+    assert figures.wrong_stocktaker == 0, figures

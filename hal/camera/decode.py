@@ -1,4 +1,5 @@
-"""Decoders for grayscale frames: zbar (through pyzbar, the default) and zxing-cpp (optional).
+"""Decoders for grayscale frames: zbar (through pyzbar), zxing-cpp (optional), and the pipeline
+that makes them cooperate (``auto``, the default; :mod:`hal.camera.pipeline`).
 
 Both report symbologies by stocktaker's names (``QR``, ``CODE128``, ``EAN13``, ``ITF``...),
 whatever the library calls them. Each library is imported only when its decoder is built.
@@ -55,6 +56,7 @@ ZXING_NAMES: Mapping[str, str] = MappingProxyType(
         "Code39": "CODE39",
         "Code39Std": "CODE39",
         "Code39Ext": "CODE39",
+        "Code32": "CODE32",
         "Code93": "CODE93",
         "Codabar": "CODABAR",
         "ITF": "ITF",
@@ -74,7 +76,7 @@ ZXING_NAMES: Mapping[str, str] = MappingProxyType(
 )
 """zxing-cpp's barcode format names -> stocktaker's symbology names."""
 
-_ZXING_FORMATS: Mapping[str, str] = MappingProxyType(
+ZXING_FORMATS: Mapping[str, str] = MappingProxyType(
     {
         "QR": "QRCode",
         "MICROQR": "MicroQRCode",
@@ -102,9 +104,20 @@ _ZXING_FORMATS: Mapping[str, str] = MappingProxyType(
 
 
 SYMBOLOGIES: Mapping[str, frozenset[str]] = MappingProxyType(
-    {"zbar": frozenset(ZBAR_NAMES.values()), "zxing": frozenset(_ZXING_FORMATS)}
+    {
+        "auto": frozenset(ZBAR_NAMES.values()) | frozenset(ZXING_FORMATS),
+        "zbar": frozenset(ZBAR_NAMES.values()),
+        "zxing": frozenset(ZXING_FORMATS),
+    }
 )
 """Per decoder name, the stocktaker symbology names it can be restricted to (any case)."""
+
+DEFAULT_SYMBOLOGIES: tuple[str, ...] = (
+    "QR", "MICROQR", "DATAMATRIX", "CODE128", "CODE39", "EAN13", "UPCA",
+)
+"""What the camera looks for unless configured otherwise (``camera.symbologies = []``): the asset-label symbologies (QR,
+Micro QR, DataMatrix, Code 128, Code 39) and retail EAN-13/UPC-A. Each one more costs time
+on every frame and gives misreads one more chance."""
 
 
 def _restriction(
@@ -187,7 +200,7 @@ class ZxingDecoder(Decoder):
                 "install it with: pip install 'stocktaker[zxing]'"
             ) from exc
         formats = zxingcpp.BarcodeFormat
-        known = {ours: getattr(formats, theirs) for ours, theirs in _ZXING_FORMATS.items()}
+        known = {ours: getattr(formats, theirs) for ours, theirs in ZXING_FORMATS.items()}
         restriction = _restriction(symbologies, known, "zxing")
         options: dict[str, Any] = {"text_mode": zxingcpp.TextMode.Plain}
         if restriction is not None:
@@ -214,27 +227,45 @@ def _zxing_name(format_name: str) -> str:
 DECODERS: Mapping[str, Callable[[Sequence[str] | None], Decoder]] = MappingProxyType(
     {"zbar": ZbarDecoder, "zxing": ZxingDecoder}
 )
-"""The decoders by their configured names."""
+"""The single-library decoders by their configured names (``auto`` is the pipeline)."""
 
 
-def open_decoder(name: str, symbologies: Sequence[str] | None = None) -> Decoder:
+def open_decoder(name: str, symbologies: Sequence[str] | None = None, *,
+                 still: bool = False, redundancy: int = 2) -> Decoder:
     """Build the decoder configured by name.
 
     Args:
-        name: ``zbar`` or ``zxing``.
-        symbologies: stocktaker names of the only symbologies to look for; all when ``None``.
+        name: ``auto`` (zxing-cpp and zbar together, see :mod:`hal.camera.pipeline`; zbar
+            alone where zxing-cpp is not installed), ``zbar`` or ``zxing``.
+        symbologies: stocktaker names of the only symbologies to look for; when ``None``,
+            those of :data:`DEFAULT_SYMBOLOGIES` the decoder reads. For ``auto`` without
+            zxing-cpp, those only zxing-cpp reads are dropped (logged).
+        still: for ``auto``, a decoder of single pictures (full effort, no state between
+            calls) rather than of a camera's stream of frames.
+        redundancy: for an ``auto`` stream, how many frames must read a 1D value before it
+            is reported.
 
     Returns:
         The decoder.
 
     Raises:
-        ValueError: an unknown decoder name or symbology.
+        ValueError: an unknown decoder name or symbology, or a redundancy below 1.
         DeviceError: the decoder's library is not installed.
     """
+    if symbologies is None and name in SYMBOLOGIES:
+        symbologies = [s for s in DEFAULT_SYMBOLOGIES if s in SYMBOLOGIES[name]]
+    if name == "auto":
+        from hal.camera.decode_passes import Libraries
+        from hal.camera.pipeline import Redundancy, StillDecoder, StreamDecoder
+
+        Redundancy(redundancy)  # refused before any library is loaded
+        wanted = _restriction(symbologies, {n: n for n in SYMBOLOGIES["auto"]}, "auto")
+        libraries = Libraries(frozenset(wanted))
+        return StillDecoder(libraries) if still else StreamDecoder(libraries, redundancy)
     try:
         kind = DECODERS[name]
     except KeyError:
-        valid = ", ".join(DECODERS)
+        valid = ", ".join(("auto", *DECODERS))
         raise ValueError(f"unknown decoder {name!r}; valid decoders: {valid}") from None
     return kind(symbologies)
 

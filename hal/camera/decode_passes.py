@@ -1,0 +1,285 @@
+"""One decoding attempt at a time: a library, its options, and the picture it is shown.
+
+A :class:`Pass` is zxing-cpp or zbar run once, on the frame as it is or on a rescaled,
+contrast-stretched or sharpened copy. :class:`Libraries` loads the decoder libraries once and
+runs passes; what a pass finds comes back as :class:`Found` values, with the symbol's place
+in the original frame so that readings of one code by several passes can be told apart
+from readings of two codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from hal.camera.decode import ZBAR_NAMES, ZXING_FORMATS, ZXING_NAMES
+from hal.camera.decode_checks import normalise
+from hal.errors import DeviceError
+
+logger = logging.getLogger("hal.camera")
+
+Box = tuple[float, float, float, float]
+"""Where a symbol lies: left, top, right, bottom, in pixels of the original frame."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """One symbol one pass decoded.
+
+    Attributes:
+        payload: the symbol's content: text as UTF-8 (zxing-cpp transcodes it from the
+            symbol's ECI or guessed charset, as zbar does), binary data as raw bytes;
+            UPC-A as its 13-digit GTIN.
+        symbology: stocktaker's name of its symbology.
+        library: ``zxing`` or ``zbar``.
+        box: where it lies in the frame.
+        decoded: ``False`` for a symbol zxing-cpp located but could not decode (asked for
+            with ``return_errors``): a hint that the frame holds a code, never a value.
+    """
+
+    payload: bytes
+    symbology: str
+    library: str
+    box: Box
+    decoded: bool = True
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One way of running one library.
+
+    Attributes:
+        name: short label for logs and figures (``zxing``, ``zbar x2``...).
+        library: ``zxing`` or ``zbar``.
+        picture: what the library is shown: ``as-is``, ``half``, ``double``, ``stretched``
+            (contrast stretched from the 1st to the 99th percentile) or ``sharpened``.
+        options: keyword arguments of ``zxingcpp.read_barcodes`` beyond the formats, as
+            names and values (binarizer by name).
+    """
+
+    name: str
+    library: str
+    picture: str = "as-is"
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def _scaled(gray: np.ndarray, factor: float) -> np.ndarray:
+    height, width = gray.shape
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    resample = Image.Resampling.BOX if factor < 1 else Image.Resampling.BICUBIC
+    return np.asarray(Image.fromarray(np.ascontiguousarray(gray)).resize(size, resample))
+
+
+def _stretched(gray: np.ndarray) -> np.ndarray:
+    low, high = np.percentile(gray, (1, 99))
+    if high - low < 8:
+        return gray
+    lut = np.clip((np.arange(256, dtype=np.float32) - low) * (255.0 / (high - low)), 0, 255)
+    return lut.astype(np.uint8)[gray]
+
+
+def _sharpened(gray: np.ndarray) -> np.ndarray:
+    mask = ImageFilter.UnsharpMask(radius=2, percent=150, threshold=2)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(gray)).filter(mask))
+
+
+PICTURES = MappingProxyType({
+    "as-is": (lambda gray: gray, 1.0),
+    "half": (lambda gray: _scaled(gray, 0.5), 0.5),
+    "double": (lambda gray: _scaled(gray, 2.0), 2.0),
+    "stretched": (_stretched, 1.0),
+    "sharpened": (_sharpened, 1.0),
+})
+"""Picture name -> (how it is made from the frame, its scale relative to the frame)."""
+
+MAX_DOUBLED_PIXELS = 1_500_000
+"""A frame is only doubled below this many pixels: beyond, codes are large enough as they are."""
+
+
+class Libraries:
+    """The decoder libraries, loaded once, restricted to some symbologies.
+
+    zbar is needed; zxing-cpp is used when installed. Symbologies neither library can read
+    are refused; those only the missing zxing-cpp reads are dropped with a log line.
+
+    Args:
+        symbologies: stocktaker's names of the symbologies to report, in upper case.
+        use_zxing: ``False`` keeps zxing-cpp out even when it is installed.
+
+    Raises:
+        DeviceError: zbar cannot be loaded, or none of the symbologies can be read.
+        ValueError: a symbology neither library knows.
+    """
+
+    def __init__(self, symbologies: frozenset[str], use_zxing: bool = True) -> None:
+        unknown = sorted(symbologies - set(ZXING_FORMATS) - set(ZBAR_NAMES.values()))
+        if unknown:
+            raise ValueError(f"no decoder reads {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(set(ZXING_FORMATS) | set(ZBAR_NAMES.values())))}")
+        self.zxing = _load_zxing() if use_zxing else None
+        self.zbar = _load_zbar()
+        by_zbar = symbologies & set(ZBAR_NAMES.values())
+        if self.zxing is None:
+            lost = sorted(symbologies - by_zbar)
+            if lost:
+                logger.warning("zxing-cpp is not installed: %s cannot be read (pip install "
+                               "'stocktaker[zxing]')", ", ".join(lost))
+            symbologies = by_zbar
+        if not symbologies:
+            raise DeviceError("none of the configured symbologies can be read without zxing-cpp;"
+                              " install it with: pip install 'stocktaker[zxing]'")
+        self.symbologies = symbologies
+        ours_to_zbar = {ours: theirs for theirs, ours in ZBAR_NAMES.items()}
+        # zbar reads UPC-A only with EAN-13 on; its PDF417 decoder was never completed.
+        wanted = (set(by_zbar) | ({"EAN13"} if "UPCA" in by_zbar else set())) - {"PDF417"}
+        self._zbar_symbols = [self.zbar.ZBarSymbol[ours_to_zbar[name]] for name in sorted(wanted)]
+        if self.zxing is not None:
+            formats = self.zxing.BarcodeFormat
+            self._zxing_formats = tuple(getattr(formats, ZXING_FORMATS[name])
+                                        for name in sorted(symbologies) if name in ZXING_FORMATS)
+            if "CODE39" in symbologies:  # a Code 32 is printed as Code 39 bars
+                self._zxing_formats += (formats.Code32,)
+
+    def run(self, step: Pass, gray: np.ndarray,
+            region: tuple[int, int, int, int] | None = None) -> list[Found]:
+        """Run one pass on a frame, or on a region of it (left, top, right, bottom).
+
+        Returns:
+            What it found among the configured symbologies, placed in the whole frame.
+        """
+        if step.library == "zxing" and (self.zxing is None or not self._zxing_formats):
+            return []
+        if step.library == "zbar" and not self._zbar_symbols:
+            return []
+        left, top = 0, 0
+        if region is not None:
+            left, top, right, bottom = region
+            gray = gray[top:bottom, left:right]
+            if gray.size == 0:
+                return []
+        make, scale = PICTURES[step.picture]
+        if scale > 1 and gray.size > MAX_DOUBLED_PIXELS:
+            return []
+        picture = make(gray)
+        found = self._zxing(picture, step) if step.library == "zxing" else self._zbar(picture)
+        kept = []
+        for payload, symbology, box, decoded in found:
+            if (symbology in self.symbologies
+                    or (symbology == "EAN13" and "UPCA" in self.symbologies
+                        and payload[:1] == b"0")
+                    or (symbology == "CODE32" and "CODE39" in self.symbologies)):
+                box = (left + box[0] / scale, top + box[1] / scale,
+                       left + box[2] / scale, top + box[3] / scale)
+                kept.append(Found(normalise(payload, symbology), symbology, step.library, box,
+                                  decoded))
+        return kept
+
+    def _zxing(self, picture: np.ndarray, step: Pass) -> list[tuple[bytes, str, Box, bool]]:
+        options = dict(step.options)
+        if "binarizer" in options:
+            options["binarizer"] = getattr(self.zxing.Binarizer, options["binarizer"])
+        found = self.zxing.read_barcodes(picture, formats=self._zxing_formats,
+                                         text_mode=self.zxing.TextMode.Plain, **options)
+        out = []
+        for code in found:
+            corners = code.position
+            xs = [p.x for p in (corners.top_left, corners.top_right,
+                                corners.bottom_left, corners.bottom_right)]
+            ys = [p.y for p in (corners.top_left, corners.top_right,
+                                corners.bottom_left, corners.bottom_right)]
+            name = ZXING_NAMES.get(code.format.name, code.format.name.upper())
+            out.append((_payload(self.zxing, code) if code.valid else b"", name,
+                        (min(xs), min(ys), max(xs), max(ys)), bool(code.valid)))
+        return out
+
+    def _zbar(self, picture: np.ndarray) -> list[tuple[bytes, str, Box, bool]]:
+        found = self.zbar.decode(picture, symbols=self._zbar_symbols)
+        out = []
+        for symbol in found:
+            left, top, width, height = symbol.rect
+            name = ZBAR_NAMES.get(symbol.type, symbol.type.upper())
+            if not _wide_enough(name, width, height, getattr(symbol, "orientation", None)):
+                continue
+            out.append((symbol.data, name, (left, top, left + width, top + height), True))
+        return out
+
+
+RETAIL_MODULES = {"EAN13": 95, "UPCA": 95, "EAN8": 67, "UPCE": 51}
+"""Modules (narrowest bar widths) across each retail symbol, quiet zones left out."""
+
+
+def _wide_enough(symbology: str, width: int, height: int, orientation: object) -> bool:
+    """Whether zbar's scan lines crossed enough pixels to have read a retail symbol.
+
+    A bar narrower than a pixel cannot be told from its neighbours, so a real decode of an
+    EAN-13 spans at least 95 pixels along the direction it was read in. zbar reports where
+    its scan lines decoded the symbol; a "read" packed into fewer pixels (along a single
+    column across a horizontal symbol, say) is noise that happened to pass the check digit.
+    """
+    modules = RETAIL_MODULES.get(symbology)
+    if modules is None:
+        return True
+    name = getattr(orientation, "name", orientation)
+    extent = {"UP": width, "DOWN": width, "LEFT": height, "RIGHT": height}.get(
+        name, max(width, height))
+    return extent >= modules
+
+
+def _payload(zxingcpp: Any, code: Any) -> bytes:
+    """A symbol's text as UTF-8 unless it holds binary data (as zbar gives it), else its raw
+    bytes."""
+    if code.content_type != zxingcpp.ContentType.Binary:
+        return code.text.encode("utf-8", "surrogateescape")
+    return bytes(code.bytes)
+
+
+def _load_zxing() -> Any:
+    try:
+        import zxingcpp
+    except ImportError:
+        return None
+    return zxingcpp
+
+
+def _load_zbar() -> Any:
+    try:
+        from pyzbar import pyzbar
+    except ImportError as exc:
+        raise DeviceError(f"the zbar barcode library cannot be loaded ({exc}); "
+                          "install it with: sudo apt install libzbar0") from exc
+    return pyzbar
+
+
+def zxing_pass(name: str, picture: str = "as-is", **options: Any) -> Pass:
+    """A zxing-cpp pass with ``read_barcodes`` options (binarizer given by name)."""
+    return Pass(name, "zxing", picture, MappingProxyType(options))
+
+
+def zbar_pass(name: str, picture: str = "as-is") -> Pass:
+    """A zbar pass on the frame or a copy of it."""
+    return Pass(name, "zbar", picture)
+
+
+ZXING_DEFAULT = zxing_pass("zxing")
+"""zxing-cpp at its defaults: rotation, inversion and downscaling tried, local binarizer."""
+
+ZBAR_DEFAULT = zbar_pass("zbar")
+"""zbar at its defaults."""
+
+HARDER = (
+    zxing_pass("zxing global", binarizer="GlobalHistogram"),
+    zbar_pass("zbar stretched", "stretched"),
+    zbar_pass("zbar x2", "double"),
+    zbar_pass("zbar x0.5", "half"),
+    zxing_pass("zxing fixed", binarizer="FixedThreshold"),
+    zbar_pass("zbar sharpened", "sharpened"),
+    zxing_pass("zxing x2", "double"),
+    zxing_pass("zxing sharpened", "sharpened"),
+)
+"""The harder options of each library, tried on still images only when the defaults found
+nothing or disagreed, in this order."""

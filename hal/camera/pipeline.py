@@ -1,0 +1,241 @@
+"""zxing-cpp and zbar working together: what each reads is reported once, and only when believed.
+
+Two decoders share one rule for what is believed (:func:`merge`):
+
+* values outside the configured symbologies never come back (the libraries are restricted);
+* an EAN/UPC value must pass its check digit;
+* readings of 1D codes that overlap in the frame must all agree: when two passes (zbar and
+  zxing-cpp, or one library on two pictures) read different values there, nothing is
+  reported for that code;
+* several codes in one frame are all reported.
+
+:class:`StillDecoder` spends full effort on one picture (``stocktaker decode``): zxing-cpp and
+zbar at their defaults, then each library's harder options until something is believed.
+:class:`StreamDecoder` is the camera's: a cheap zxing-cpp pass on every frame, zbar and the
+harder zxing-cpp pass only on frames that look like they hold a code, and 1D values reported
+only once read in ``redundancy`` frames of a short window. Where zxing-cpp is not installed
+both degrade to zbar alone. See docs/decoding.md.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from hal.camera.base import Decoder, check_gray
+from hal.camera.decode_checks import LINEAR, code32_from_code39, family, value_ok
+from hal.camera.decode_cues import barcode_region
+from hal.camera.decode_passes import (
+    HARDER, ZBAR_DEFAULT, ZXING_DEFAULT, Box, Found, Libraries, zxing_pass,
+)
+
+OVERLAP_MARGIN = 0.35
+"""Readings of 1D codes within this fraction of a symbol's longer side are of one code."""
+
+STREAM_FIRST = zxing_pass("zxing lean", try_rotate=False, try_invert=False,
+                          return_errors=True)
+"""The pass every stream frame gets: zxing-cpp upright and dark-on-light only."""
+
+STREAM_HARDER = zxing_pass("zxing turned", try_rotate=True, try_invert=True)
+"""The zxing-cpp pass of a stream frame that looks like it holds a code."""
+
+
+def _grown(box: Box, margin: float) -> Box:
+    grow = margin * max(box[2] - box[0], box[3] - box[1], 1.0)
+    return (box[0] - grow, box[1] - grow, box[2] + grow, box[3] + grow)
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def merge(found: Iterable[Found]) -> tuple[list[Found], int]:
+    """Decide what a set of readings of one frame says.
+
+    Args:
+        found: every reading of every pass run on the frame.
+
+    Returns:
+        The believed codes, one reading each (the first pass's), in order of first reading;
+        and how many codes were dropped because their readings disagreed.
+    """
+    readings = _as_code32([f for f in found if f.decoded and value_ok(f.payload, f.symbology)])
+    readings = _without_zbar_extended_code128(readings)
+    linear = [f for f in readings if f.symbology in LINEAR]
+    groups: list[list[Found]] = []
+    for reading in linear:
+        grown = _grown(reading.box, OVERLAP_MARGIN)
+        joined = [g for g in groups if any(_overlap(grown, _grown(o.box, OVERLAP_MARGIN))
+                                           for o in g if family(o.symbology)
+                                           == family(reading.symbology))]
+        for group in joined:
+            groups.remove(group)
+        groups.append([r for group in joined for r in group] + [reading])
+    believed: list[Found] = []
+    conflicts = 0
+    for group in groups:
+        if len({r.payload for r in group}) == 1:
+            believed.append(group[0])
+        else:
+            conflicts += 1
+    matrix = [f for f in readings if f.symbology not in LINEAR]
+    by_zxing = [f for f in matrix if f.library == "zxing"]
+    for reading in matrix:
+        # zbar transcodes QR text from a charset it guesses: where zxing-cpp read another
+        # value at the same place, the raw bytes of zxing-cpp are the ones kept.
+        if reading.library != "zxing" and any(
+                _overlap(reading.box, z.box) and z.payload != reading.payload for z in by_zxing):
+            continue
+        believed.append(reading)
+    unique: dict[tuple[bytes, str], Found] = {}
+    for reading in believed:
+        unique.setdefault((reading.payload, family(reading.symbology)), reading)
+    order = {id(f): n for n, f in enumerate(readings)}
+    return sorted(unique.values(), key=lambda f: order[id(f)]), conflicts
+
+
+def _as_code32(readings: list[Found]) -> list[Found]:
+    """Code 39 readings where a Code 32 was read, given as the Code 32 value they stand for."""
+    code32 = [f for f in readings if f.symbology == "CODE32"]
+    if not code32:
+        return readings
+    out = []
+    for reading in readings:
+        value = code32_from_code39(reading.payload) if reading.symbology == "CODE39" else None
+        if value is not None and any(_overlap(_grown(reading.box, OVERLAP_MARGIN), other.box)
+                                     for other in code32):
+            reading = Found(value, "CODE32", reading.library, reading.box)
+        out.append(reading)
+    return out
+
+
+def _without_zbar_extended_code128(readings: list[Found]) -> list[Found]:
+    """zbar cannot decode Code 128's extended (FNC4, beyond ASCII) characters: where
+    zxing-cpp read such a Code 128, zbar's readings at that place are no evidence."""
+    extended = [f for f in readings if f.library == "zxing" and f.symbology == "CODE128"
+                and not f.payload.isascii()]
+    return [f for f in readings if not (
+        f.library == "zbar" and f.symbology == "CODE128"
+        and any(_overlap(_grown(f.box, OVERLAP_MARGIN), z.box) for z in extended))]
+
+
+def _pairs(believed: Sequence[Found]) -> list[tuple[bytes, str]]:
+    return [(f.payload, f.symbology) for f in believed]
+
+
+class StillDecoder(Decoder):
+    """Full effort on one picture: both libraries at their defaults, then their harder options.
+
+    The harder options (zxing-cpp's other binarizers and a doubled picture; zbar on a
+    contrast-stretched, rescaled or sharpened copy) are tried one after the other while
+    nothing is believed; each is merged with all readings so far, so a misread by one
+    option against a good read by another reports nothing rather than a wrong value.
+
+    Args:
+        libraries: the decoder libraries, restricted to the configured symbologies.
+    """
+
+    def __init__(self, libraries: Libraries) -> None:
+        self._libraries = libraries
+
+    def decode(self, gray: np.ndarray) -> list[tuple[bytes, str]]:
+        """Decode every code believed in a picture.
+
+        Raises:
+            ValueError: ``gray`` is not a 2-D ``uint8`` array.
+        """
+        check_gray(gray)
+        found = self._libraries.run(ZXING_DEFAULT, gray) + self._libraries.run(ZBAR_DEFAULT, gray)
+        believed, _ = merge(found)
+        for step in HARDER:
+            if believed:
+                break
+            found += self._libraries.run(step, gray)
+            believed, _ = merge(found)
+        return _pairs(believed)
+
+
+class Redundancy:
+    """A commercial scanner's redundancy setting: a 1D value counts once read in N frames.
+
+    A 1D value is reported from the frame in which it has been read ``required`` times
+    within the last ``2 * required`` frames (a frame without it in between is tolerated),
+    and in every later frame that reads it while that still holds. QR, DataMatrix and other
+    2D codes, which carry their own error correction, pass on their first frame.
+
+    Args:
+        required: frames that must read a 1D value; 1 reports it at once.
+
+    Raises:
+        ValueError: ``required`` is not 1 or more.
+    """
+
+    def __init__(self, required: int) -> None:
+        if isinstance(required, bool) or not isinstance(required, int) or required < 1:
+            raise ValueError(f"redundancy must be a whole number of frames, 1 or more,"
+                             f" not {required!r}")
+        self.required = required
+        self._recent: deque[frozenset[tuple[bytes, str]]] = deque(maxlen=2 * required - 1)
+
+    def admit(self, believed: Sequence[Found]) -> list[Found]:
+        """Feed one frame's believed codes, in frame order; returns those to report now."""
+        keys = frozenset((f.payload, family(f.symbology)) for f in believed
+                         if f.symbology in LINEAR)
+        admitted = []
+        for reading in believed:
+            key = (reading.payload, family(reading.symbology))
+            if reading.symbology not in LINEAR or 1 + sum(
+                    key in frame for frame in self._recent) >= self.required:
+                admitted.append(reading)
+        if self.required > 1:
+            self._recent.append(keys)
+        return admitted
+
+
+class StreamDecoder(Decoder):
+    """The camera's decoder: cheap on every frame, thorough on frames that hold a code.
+
+    Every frame gets zxing-cpp restricted to the configured symbologies, upright and
+    dark-on-light only. A frame where it located a code it could not decode, or read a 1D
+    code (to cross-check it), or whose bars test (:func:`barcode_region`) fires, also gets
+    zbar (on the bar-like region only, when that is all there is) and zxing-cpp turned and
+    inverted. 1D values then go through :class:`Redundancy`.
+
+    It keeps state between frames: call it once per frame, in frame order, from one thread.
+    Without zxing-cpp, zbar decodes every frame.
+
+    Args:
+        libraries: the decoder libraries, restricted to the configured symbologies.
+        redundancy: frames that must read a 1D value before it is reported.
+    """
+
+    def __init__(self, libraries: Libraries, redundancy: int = 2) -> None:
+        self._libraries = libraries
+        self._redundancy = Redundancy(redundancy)
+        self.thorough_frames = 0
+        """How many frames were decoded beyond the cheap pass (for figures and tests)."""
+
+    def decode(self, gray: np.ndarray) -> list[tuple[bytes, str]]:
+        """Decode one frame of the stream; returns the codes to report from it.
+
+        Raises:
+            ValueError: ``gray`` is not a 2-D ``uint8`` array.
+        """
+        check_gray(gray)
+        libraries = self._libraries
+        if libraries.zxing is None:
+            return _pairs(self._redundancy.admit(merge(libraries.run(ZBAR_DEFAULT, gray))[0]))
+        first = libraries.run(STREAM_FIRST, gray)
+        located = any(not f.decoded for f in first)
+        linear = any(f.decoded and f.symbology in LINEAR for f in first)
+        found = [f for f in first if f.decoded]
+        if located or linear or not found:
+            region = None if (located or linear) else barcode_region(gray)
+            if located or linear or region is not None:
+                self.thorough_frames += 1
+                found += libraries.run(ZBAR_DEFAULT, gray, None if located or linear else region)
+                if not merge(found)[0]:
+                    found += libraries.run(STREAM_HARDER, gray)
+        return _pairs(self._redundancy.admit(merge(found)[0]))

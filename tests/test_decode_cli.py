@@ -1,0 +1,76 @@
+"""``stocktaker decode`` and ``stocktaker bench decode`` through the real command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from firmware.cli import main
+from firmware.labels import code128_label, place_in_frame
+from hal.camera.decode_sets import ImageSet, find_sets, generate_sets, judge
+
+pytest.importorskip("zxingcpp", reason="zxing-cpp is not installed (stocktaker[zxing])")
+
+
+def test_decode_uses_the_pipeline_and_its_symbologies(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "bars.png"
+    place_in_frame(code128_label("IT-004512"), angle=90, seed=1).save(image)
+    assert main(["decode", str(image)]) == 0
+    assert json.loads(capsys.readouterr().out)["reads"] == [
+        {"payload": "IT-004512", "symbology": "CODE128"}]
+    assert main(["decode", "--symbologies", "QR", str(image)]) == 0
+    assert json.loads(capsys.readouterr().out)["reads"] == []
+    assert main(["decode", "--symbologies", "QR,NOPE", str(image)]) == 2
+    assert "NOPE" in capsys.readouterr().err
+
+
+def test_generated_sets_are_laid_out_like_zxing_samples(tmp_path: Path) -> None:
+    written = generate_sets(tmp_path, per_set=2, seed=3)
+    names = {folder.name for folder in written}
+    assert {"qrcode-gen", "code128-gen", "upca-gen", "falsepositives-gen"} <= names
+    sets = {s.name: s for s in find_sets(tmp_path)}
+    upca = sets["upca-gen"].images[0]
+    assert len(upca.with_suffix(".txt").read_text()) == 13
+    assert not sets["falsepositives-gen"].has_codes and len(sets["falsepositives-gen"].images) == 2
+
+
+def test_a_wrong_1d_value_is_wrong_even_beside_the_right_one() -> None:
+    assert judge([(b"IT-1", "CODE128")], b"IT-1\n") == (True, False)
+    assert judge([(b"IT-1", "CODE128"), (b"IT-7", "CODE128")], b"IT-1") == (True, True)
+    assert judge([(b"x", "QR"), (b"IT-1", "QR")], b"IT-1") == (True, False)
+    assert judge([(b"x", "QR")], None) == (False, True)
+
+
+def test_bench_decode_prints_a_table_and_json(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "code128-mine"
+    folder.mkdir()
+    for n in range(3):
+        place_in_frame(code128_label(f"IT-00{n}"), seed=n).save(folder / f"{n}.png")
+        (folder / f"{n}.txt").write_text(f"IT-00{n}")
+    assert main(["bench", "decode", str(folder), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    (row,) = figures["sets"]
+    assert row["images"] == 3 and row["stocktaker"] == 3 >= row["union"]
+    assert row["wrong_stocktaker"] == 0 and row["ceiling"] == 3
+    assert 0 < figures["idle"]["ratio"] < 1
+    assert main(["bench", "decode", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "code128-mine" in out and "ratio" in out
+
+
+def test_bench_decode_refuses_a_folder_without_sets(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "lonely.png")
+    assert main(["bench", "decode", str(tmp_path / "missing")]) == 3
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["bench", "scan", str(tmp_path)]) == 2
+
+
+def test_image_set_knows_a_negative_set() -> None:
+    assert not ImageSet("falsepositives-1", ()).has_codes and ImageSet("qr-1", ()).has_codes

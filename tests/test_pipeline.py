@@ -1,0 +1,255 @@
+"""The decode pipeline: zbar and zxing-cpp together on generated frames, misread guards,
+the redundancy rule, the backend choice and its errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pytest
+import segno
+from PIL import Image, ImageFilter
+
+from firmware.labels import blank_frame, code128_label, place_in_frame, qr_label
+from hal.camera.decode import DEFAULT_SYMBOLOGIES, open_decoder
+from hal.camera.decode_checks import code32_from_code39, gtin_check_ok, upce_to_upca, value_ok
+from hal.camera.decode_cues import barcode_region
+from hal.camera.decode_passes import Found, Libraries
+from hal.camera.pipeline import Redundancy, StillDecoder, StreamDecoder, merge
+from hal.errors import DeviceError
+
+pytest.importorskip("zxingcpp", reason="zxing-cpp is not installed (stocktaker[zxing])")
+
+
+def ean13_label(digits12: str) -> Image.Image:
+    import barcode
+    from barcode.writer import ImageWriter
+
+    symbol = barcode.EAN13(digits12, writer=ImageWriter(mode="L", dpi=254))
+    return symbol.render({"module_width": 0.3, "module_height": 12.0, "quiet_zone": 4.0,
+                          "font_size": 8, "text_distance": 3.0})
+
+
+def datamatrix_label(text: str) -> Image.Image:
+    import zxingcpp
+
+    made = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.DataMatrix)
+    return Image.fromarray(np.asarray(zxingcpp.write_barcode_to_image(made, scale=5))).convert("L")
+
+
+def micro_qr_label(text: str) -> Image.Image:
+    rows = list(segno.make_micro(text).matrix_iter(scale=5, border=2))
+    return Image.fromarray(np.where(np.array(rows, dtype=bool), 0, 255).astype(np.uint8))
+
+
+def perspective(frame: Image.Image, squeeze: float) -> Image.Image:
+    width, height = frame.size
+    # a quad of the output mapped from the whole frame: one side farther away
+    quad = (0, 0, 0, height, width, height - squeeze * height, width, squeeze * height)
+    return frame.transform(frame.size, Image.Transform.QUAD, quad, Image.Resampling.BICUBIC)
+
+
+def glare(frame: Image.Image, at: tuple[int, int], strength: float = 150.0) -> Image.Image:
+    pixels = np.asarray(frame, dtype=np.float32)
+    ys, xs = np.mgrid[0:pixels.shape[0], 0:pixels.shape[1]]
+    spot = np.exp(-((ys - at[1]) ** 2 + (xs - at[0]) ** 2) / (2 * 60.0 ** 2))
+    return Image.fromarray(np.clip(pixels + strength * spot, 0, 255).astype(np.uint8))
+
+
+def two_labels(first: Image.Image, second: Image.Image, seed: int = 0) -> np.ndarray:
+    frame = blank_frame(size=(800, 600), seed=seed)
+    frame.paste(first.resize((first.width * 3 // 4, first.height * 3 // 4)), (20, 40))
+    frame.paste(second, (420, 300))
+    return np.asarray(frame.filter(ImageFilter.GaussianBlur(0.6)))
+
+
+@pytest.fixture(scope="module")
+def still() -> StillDecoder:
+    return open_decoder("auto", list(DEFAULT_SYMBOLOGIES) + ["ITF"], still=True)
+
+
+# --- still pictures ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("label", "payload", "kind", "distort"), [
+    (lambda: qr_label("https://assets.example.com/hardware/7"),
+     b"https://assets.example.com/hardware/7", "QR", dict(angle=33, blur=1.2, noise=6)),
+    (lambda: code128_label("IT-004512"), b"IT-004512", "CODE128",
+     dict(angle=90, blur=0.8, noise=5)),
+    (lambda: ean13_label("400638133393"), b"4006381333931", "EAN13",
+     dict(angle=-12, blur=1.0, noise=4)),
+    (lambda: datamatrix_label("SN12345678"), b"SN12345678", "DATAMATRIX",
+     dict(angle=170, blur=0.7, noise=4)),
+    (lambda: micro_qr_label("IT4512"), b"IT4512", "MICROQR", dict(angle=8, blur=0.5, noise=3)),
+], ids=["qr", "code128", "ean13", "datamatrix", "microqr"])
+def test_still_decoder_reads_distorted_labels(still: StillDecoder, label, payload: bytes,
+                                              kind: str, distort: dict) -> None:
+    frame = place_in_frame(label(), seed=3, **distort)
+    assert still.decode(np.asarray(frame)) == [(payload, kind)]
+    assert still.decode(np.asarray(perspective(frame, 0.12))) == [(payload, kind)]
+
+
+def test_still_decoder_reads_through_glare_and_low_contrast(still: StillDecoder) -> None:
+    frame = place_in_frame(code128_label("IT-000042"), angle=5, blur=0.9, noise=4, seed=5)
+    dim = Image.fromarray((60 + np.asarray(frame, dtype=np.float32) * 0.35).astype(np.uint8))
+    assert still.decode(np.asarray(glare(dim, (40, 40)))) == [(b"IT-000042", "CODE128")]
+
+
+def test_every_code_of_a_frame_is_reported(still: StillDecoder) -> None:
+    gray = two_labels(qr_label("https://assets.example.com/hardware/9"),
+                      code128_label("IT-000777"))
+    assert sorted(still.decode(gray)) == [(b"IT-000777", "CODE128"),
+                                          (b"https://assets.example.com/hardware/9", "QR")]
+
+
+def test_a_frame_without_a_code_reads_nothing(still: StillDecoder) -> None:
+    for seed in range(3):
+        assert still.decode(np.asarray(blank_frame(seed=seed))) == []
+
+
+def test_symbologies_not_configured_are_never_reported() -> None:
+    only_qr = open_decoder("auto", ["QR"], still=True)
+    frame = np.asarray(place_in_frame(code128_label("IT-004512"), seed=1))
+    assert only_qr.decode(frame) == []
+
+
+# --- the guards, on readings -------------------------------------------------------------------
+
+def reading(payload: bytes, kind: str, library: str, box=(100, 100, 300, 160)) -> Found:
+    return Found(payload, kind, library, box)
+
+
+def test_disagreeing_1d_readings_of_one_code_report_nothing() -> None:
+    believed, conflicts = merge([reading(b"4006381333931", "EAN13", "zxing"),
+                                 reading(b"4006381333948", "EAN13", "zbar", (104, 90, 296, 150))])
+    assert believed == [] and conflicts == 1
+
+
+def test_agreeing_readings_are_one_code_and_distant_ones_two() -> None:
+    believed, _ = merge([reading(b"IT-1", "CODE128", "zxing"),
+                         reading(b"IT-1", "CODE128", "zbar", (110, 120, 280, 125)),
+                         reading(b"IT-2", "CODE128", "zbar", (600, 400, 700, 440))])
+    assert [(f.payload, f.library) for f in believed] == [(b"IT-1", "zxing"), (b"IT-2", "zbar")]
+
+
+def test_a_retail_code_failing_its_check_digit_is_dropped() -> None:
+    assert merge([reading(b"4006381333932", "EAN13", "zbar")])[0] == []
+    assert value_ok(b"4006381333931", "EAN13") and not value_ok(b"400638133393", "EAN13")
+    assert gtin_check_ok(b"036000291452") and not gtin_check_ok(b"036000291453")
+    assert upce_to_upca(b"04252614") == b"042100005264"
+    assert value_ok(b"04252614", "UPCE") and not value_ok(b"04252615", "UPCE")
+
+
+def test_zxing_wins_where_zbar_transcoded_a_qr_differently() -> None:
+    believed, _ = merge([reading("Grüße".encode(), "QR", "zxing"),
+                         reading("GrÃ¼ÃŸe".encode(), "QR", "zbar")])
+    assert [f.payload for f in believed] == ["Grüße".encode()]
+
+
+def test_a_code_32_read_as_code_39_by_zbar_agrees_with_zxing() -> None:
+    assert code32_from_code39(b"3PRM8N") == b"A123456788"
+    assert code32_from_code39(b"3PRM8P") is None  # check digit fails
+    believed, conflicts = merge([reading(b"A123456788", "CODE32", "zxing"),
+                                 reading(b"3PRM8N", "CODE39", "zbar")])
+    assert [(f.payload, f.symbology) for f in believed] == [(b"A123456788", "CODE32")]
+    assert conflicts == 0
+
+
+def test_zbar_is_no_evidence_against_an_extended_code128() -> None:
+    believed, conflicts = merge([reading("óó12ab".encode(), "CODE128", "zxing"),
+                                 reading(b"ss12ab", "CODE128", "zbar")])
+    assert [f.payload for f in believed] == ["óó12ab".encode()] and conflicts == 0
+
+
+# --- the stream ------------------------------------------------------------------------------
+
+def test_redundancy_reports_a_1d_value_only_from_its_nth_frame() -> None:
+    rule = Redundancy(3)
+    bars, qr = reading(b"IT-1", "CODE128", "zxing"), reading(b"x", "QR", "zxing")
+    assert rule.admit([bars, qr]) == [qr]
+    assert rule.admit([]) == []  # one frame without it is tolerated
+    assert rule.admit([bars]) == []
+    assert rule.admit([bars]) == [bars]
+    assert rule.admit([bars]) == [bars]
+
+
+def test_a_lone_misread_in_a_stream_is_never_reported() -> None:
+    rule = Redundancy(2)
+    assert rule.admit([reading(b"4006381333931", "EAN13", "zbar")]) == []
+    for _ in range(3):
+        assert rule.admit([]) == []
+    assert rule.admit([reading(b"4006381333931", "EAN13", "zbar")]) == []
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5])
+def test_redundancy_must_be_a_whole_number_of_frames(bad: object) -> None:
+    with pytest.raises(ValueError, match="redundancy"):
+        open_decoder("auto", redundancy=bad)  # type: ignore[arg-type]
+
+
+def test_stream_reads_a_turned_code128_on_its_second_frame() -> None:
+    stream = open_decoder("auto", ["QR", "CODE128"], redundancy=2)
+    assert isinstance(stream, StreamDecoder)
+    frames = [np.asarray(place_in_frame(code128_label("IT-004512"), angle=90, blur=0.8,
+                                        noise=4, seed=seed)) for seed in (1, 2)]
+    assert stream.decode(frames[0]) == []
+    assert stream.decode(frames[1]) == [(b"IT-004512", "CODE128")]
+    qr = np.asarray(place_in_frame(qr_label("https://assets.example.com/hardware/1"), seed=4))
+    assert stream.decode(qr) == [(b"https://assets.example.com/hardware/1", "QR")]
+
+
+def test_stream_spends_nothing_more_on_idle_frames() -> None:
+    stream = open_decoder("auto")
+    for seed in range(5):
+        assert stream.decode(np.asarray(blank_frame(seed=seed))) == []
+    assert stream.thorough_frames == 0
+
+
+def test_the_bars_test_fires_on_bars_not_on_a_desk() -> None:
+    bars = np.asarray(place_in_frame(code128_label("IT-004512"), angle=30, seed=2))
+    region = barcode_region(bars)
+    assert region is not None and region[2] > region[0] and region[3] > region[1]
+    assert all(barcode_region(np.asarray(blank_frame(seed=s))) is None for s in range(5))
+
+
+# --- choosing the backend ----------------------------------------------------------------------
+
+def test_auto_without_zxing_degrades_to_zbar_and_says_what_is_lost(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "zxingcpp", None)
+    with caplog.at_level(logging.WARNING, logger="hal.camera"):
+        still = open_decoder("auto", ["QR", "DATAMATRIX", "MICROQR", "CODE128"], still=True)
+    assert "DATAMATRIX, MICROQR cannot be read" in caplog.text
+    frame = np.asarray(place_in_frame(code128_label("IT-004512"), seed=1))
+    assert still.decode(frame) == [(b"IT-004512", "CODE128")]
+    stream = open_decoder("auto", ["CODE128"], redundancy=1)
+    assert stream.decode(frame) == [(b"IT-004512", "CODE128")]
+
+
+def test_auto_without_zxing_and_only_its_symbologies_is_a_device_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "zxingcpp", None)
+    with pytest.raises(DeviceError, match=r"pip install 'stocktaker\[zxing\]'"):
+        open_decoder("auto", ["DATAMATRIX"])
+
+
+def test_auto_without_zbar_tells_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyzbar", None)
+    monkeypatch.setitem(sys.modules, "pyzbar.pyzbar", None)
+    with pytest.raises(DeviceError, match="apt install libzbar0"):
+        open_decoder("auto")
+
+
+def test_unknown_names_are_refused_with_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match="auto, zbar, zxing"):
+        open_decoder("opencv")
+    with pytest.raises(ValueError, match="NOPE"):
+        open_decoder("auto", ["QR", "NOPE"])
+    with pytest.raises(ValueError, match="NOPE"):
+        Libraries(frozenset({"NOPE"}))
+
+
+def test_default_symbologies_are_trimmed_to_what_a_single_library_reads() -> None:
+    zbar = open_decoder("zbar")  # the default set holds DataMatrix, which zbar cannot read
+    frame = np.asarray(place_in_frame(qr_label("https://assets.example.com/hardware/3"), seed=1))
+    assert zbar.decode(frame) == [(b"https://assets.example.com/hardware/3", "QR")]
