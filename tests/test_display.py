@@ -1,8 +1,10 @@
-"""The display backends: the terminal stand-in, the OLED on a fake I2C bus, the factory."""
+"""The display backends: the terminal stand-in, the null display, the factory.
+
+The OLED is tested in tests/test_display_oled.py, its burn-in care in tests/test_display_idle.py.
+"""
 
 from __future__ import annotations
 
-import errno
 import io
 from pathlib import Path
 
@@ -10,13 +12,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from hal.display import BACKENDS, NullDisplay, open_display
-from hal.display.oled import OledDisplay
 from hal.display.terminal import TerminalDisplay, slug, to_braille, to_halfblock
-from hal.errors import DeviceError
-
-# luma.oled 3.16 reads frames with Image.getdata(), deprecated in Pillow 13 (Pillow<14 is pinned).
-oled_warnings = pytest.mark.filterwarnings("ignore:Image.Image.getdata:DeprecationWarning")
-
 
 def corners() -> Image.Image:
     """A 128x64 frame with its four corner pixels lit."""
@@ -30,25 +26,6 @@ def same(a: Image.Image, b: Image.Image) -> bool:
     if a.size != b.size:
         return False
     return ImageChops.difference(a.convert("L"), b.convert("L")).getbbox() is None
-
-
-class FakeBus:
-    """An smbus-like bus that records every block write as (address, register, bytes)."""
-
-    def __init__(self, error: OSError | None = None) -> None:
-        self.writes: list[tuple[int, int, list[int]]] = []
-        self.error = error
-
-    def write_i2c_block_data(self, address: int, register: int, data: list[int]) -> None:
-        if self.error is not None:
-            raise self.error
-        self.writes.append((address, register, list(data)))
-
-    def commands(self) -> list[list[int]]:
-        return [data for _, register, data in self.writes if register == 0x00]
-
-    def data(self) -> list[int]:
-        return [byte for _, register, data in self.writes if register == 0x40 for byte in data]
 
 
 # --- text rendering ---------------------------------------------------------------------
@@ -159,100 +136,3 @@ def test_none_backend_discards_frames() -> None:
 def test_unknown_backend_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="oled, terminal, none"):
         open_display("lcd")
-
-
-# --- OLED on a fake bus -------------------------------------------------------------------
-
-SSD1306_INIT = [
-    [0xAE, 0xD5, 0x80, 0xA8, 0x3F, 0xD3, 0x00, 0x40, 0x8D, 0x14, 0x20, 0x00,
-     0xA1, 0xC8, 0xDA, 0x12, 0xD9, 0xF1, 0xDB, 0x40, 0xA4, 0xA6],  # off, clock, mux 64, offset 0,
-    # start line 0, charge pump on, horizontal addressing, remap, COM scan down, COM pins,
-    # precharge, VCOM detect, resume from RAM, normal (not inverted)
-    [0x81, 0xCF],  # contrast
-    [0x21, 0x00, 0x7F, 0x22, 0x00, 0x07],  # columns 0-127, pages 0-7 (the clearing frame)
-    [0xAF],  # display on
-]  # fmt: skip
-
-
-@oled_warnings
-def test_ssd1306_init_bytes() -> None:
-    bus = FakeBus()
-    OledDisplay("ssd1306", i2c_address=0x3C, bus=bus)
-    assert {address for address, _, _ in bus.writes} == {0x3C}
-    assert bus.commands() == SSD1306_INIT
-    assert bus.data() == [0x00] * 1024
-    assert all(len(data) <= 32 for _, _, data in bus.writes)
-
-
-@oled_warnings
-def test_ssd1306_frame_bytes() -> None:
-    bus = FakeBus()
-    display = OledDisplay(bus=bus)
-    bus.writes.clear()
-    display.show(corners(), "corners")
-    assert bus.commands() == [[0x21, 0x00, 0x7F, 0x22, 0x00, 0x07]]
-    data = bus.data()
-    # Page-major, one byte per column of 8 rows, least significant bit on top.
-    expected = [0x00] * 1024
-    expected[0], expected[127], expected[896], expected[1023] = 0x01, 0x01, 0x80, 0x80
-    assert data == expected
-
-
-@oled_warnings
-def test_sh1106_init_starts_with_display_off_and_sets_its_contrast() -> None:
-    bus = FakeBus()
-    OledDisplay("sh1106", i2c_address=0x3D, bus=bus)
-    commands = bus.commands()
-    assert {address for address, _, _ in bus.writes} == {0x3D}
-    assert commands[0][0] == 0xAE and [0x81, 0x7F] in commands and commands[-1] == [0xAF]
-
-
-@oled_warnings
-def test_close_blanks_the_panel_and_later_frames_are_refused() -> None:
-    bus = FakeBus()
-    display = OledDisplay(bus=bus)
-    bus.writes.clear()
-    display.close()
-    assert bus.commands()[0] == [0xAE]
-    assert bus.data() == [0x00] * 1024
-    display.close()
-    with pytest.raises(DeviceError, match="closed"):
-        display.show(corners())
-
-
-def test_no_answer_on_the_bus_is_a_device_error() -> None:
-    bus = FakeBus(OSError(errno.EREMOTEIO, "Remote I/O error"))
-    with pytest.raises(DeviceError, match=r"0x3C.*wiring.*0x3D") as caught:
-        OledDisplay(bus=bus)
-    assert caught.value.exit_code == 3
-
-
-@oled_warnings
-def test_a_panel_lost_while_running_is_a_device_error() -> None:
-    bus = FakeBus()
-    display = OledDisplay(bus=bus)
-    bus.error = OSError(errno.EIO, "Input/output error")
-    with pytest.raises(DeviceError, match="stopped answering"):
-        display.show(corners())
-    display.close()  # logs, does not raise
-
-
-@pytest.mark.parametrize(
-    ("code", "advice"), [(errno.ENOENT, "enable I2C"), (errno.EACCES, "'i2c' group")]
-)
-def test_a_missing_or_forbidden_bus_says_what_to_do(
-    monkeypatch: pytest.MonkeyPatch, code: int, advice: str
-) -> None:
-    import smbus2
-
-    def refuse(port: int) -> None:
-        raise OSError(code, "refused", f"/dev/i2c-{port}")
-
-    monkeypatch.setattr(smbus2, "SMBus", refuse)
-    with pytest.raises(DeviceError, match=advice):
-        open_display("oled", i2c_port=7)
-
-
-def test_unknown_driver_is_refused() -> None:
-    with pytest.raises(ValueError, match="ssd1306, sh1106"):
-        OledDisplay("ssd1351", bus=FakeBus())

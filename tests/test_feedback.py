@@ -1,4 +1,7 @@
-"""Buzzer and LED feedback: the pattern table, the terminal stand-in, gpio on MockFactory."""
+"""Buzzer and LED feedback: the pattern table, the terminal stand-in, gpio on MockFactory.
+
+Which signal a verdict gives is tested in tests/test_feedback_signals.py.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,8 @@ import pytest
 from gpiozero.exc import PinInvalidState
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from firmware.verdicts import VerdictKind
 from hal.errors import DeviceError
-from hal.feedback import BACKENDS, KINDS, PATTERNS, NullFeedback, open_feedback, pattern_for
+from hal.feedback import BACKENDS, PATTERNS, NullFeedback, Signal, open_feedback, pattern_for
 from hal.feedback.gpio import GpioFeedback
 
 BUZZER, GREEN, RED = 18, 23, 24
@@ -37,13 +39,15 @@ def states(factory: MockFactory, pin: int) -> list[bool]:
 # --- the table ----------------------------------------------------------------------------
 
 
-def test_table_covers_every_verdict_and_error_and_done() -> None:
-    assert set(KINDS) == {kind.value for kind in VerdictKind} | {"error", "done", "confirm"}
+def test_every_signal_has_a_pattern() -> None:
+    assert set(PATTERNS) == set(Signal)
 
 
 def test_patterns_sound_pairwise_different() -> None:
-    for a, b in itertools.combinations(KINDS, 2):
+    """Heard without looking: no two signals share a rhythm, let alone rhythm and LED."""
+    for a, b in itertools.combinations(Signal, 2):
         assert PATTERNS[a].beeps != PATTERNS[b].beeps, (a, b)
+        assert (PATTERNS[a].beeps, PATTERNS[a].led) != (PATTERNS[b].beeps, PATTERNS[b].led)
 
 
 def test_patterns_are_short_and_well_formed() -> None:
@@ -58,26 +62,25 @@ def test_the_documented_rhythms_are_the_ones_played() -> None:
     """The module docstring (what a technician is told) matches the table, kind by kind."""
     import hal.feedback.base as base
 
-    counts = {"one": 1, "two": 2, "three": 3}
+    counts = {"one": 1, "two": 2, "three": 3, "four": 4}
     documented = re.findall(r"- ``(\w+)``: (.*?), LED (\w+)", base.__doc__ or "")
-    assert {kind for kind, _, _ in documented} == set(KINDS)
-    for kind, sound, led in documented:
-        beeps = sum(counts[n] for n in re.findall(r"\b(one|two|three)\b", sound))
-        assert len(PATTERNS[kind].beeps) == beeps, kind
-        assert PATTERNS[kind].led == (None if led == "unchanged" else led), kind
+    assert {name for name, _, _ in documented} == {signal.value for signal in Signal}
+    for name, sound, led in documented:
+        pattern = PATTERNS[Signal(name)]
+        beeps = sum(counts[n] for n in re.findall(r"\b(one|two|three|four)\b", sound))
+        assert len(pattern.beeps) == beeps, name
+        assert pattern.led == (None if led == "unchanged" else led), name
         if "long" in sound and "short" not in sound:
-            assert min(on for on, _ in PATTERNS[kind].beeps) >= 0.3, kind
+            assert min(on for on, _ in pattern.beeps) >= 0.3, name
 
 
-def test_verdict_kinds_are_accepted_as_they_are() -> None:
-    assert pattern_for(VerdictKind.MISLOCATED) is PATTERNS["mislocated"]
-
-
-@pytest.mark.parametrize("backend", BACKENDS[1:])
-def test_unknown_kind_is_refused(backend: str) -> None:
-    with open_feedback(backend, stream=io.StringIO()) as feedback:
-        with pytest.raises(ValueError, match="verified"):
-            feedback.signal("ghost")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_only_signals_are_taken_not_words(backend: str, factory: MockFactory) -> None:
+    with open_feedback(backend, stream=io.StringIO(), pin_factory=factory) as feedback:
+        for wrong in ("verified", "ghost", 3):
+            with pytest.raises(TypeError, match="hal.feedback.Signal"):
+                feedback.signal(wrong)  # type: ignore[arg-type]
+    assert pattern_for(Signal.MISLOCATED) is PATTERNS[Signal.MISLOCATED]
 
 
 def test_unknown_backend_names_the_valid_ones() -> None:
@@ -88,7 +91,7 @@ def test_unknown_backend_names_the_valid_ones() -> None:
 def test_none_backend_does_nothing() -> None:
     with open_feedback("none") as feedback:
         assert isinstance(feedback, NullFeedback)
-        feedback.signal("done")
+        feedback.signal(Signal.DONE)
         assert feedback.wait(0)
 
 
@@ -98,15 +101,18 @@ def test_none_backend_does_nothing() -> None:
 def test_terminal_prints_one_line_per_signal_and_records_them() -> None:
     stream = io.StringIO()
     with open_feedback("terminal", stream=stream) as feedback:
-        feedback.signal("verified")
-        feedback.signal(VerdictKind.MISLOCATED)
-        feedback.signal("repeat")
+        feedback.signal(Signal.VERIFIED)
+        feedback.signal(Signal.MISLOCATED)
+        feedback.signal(Signal.REPEAT)
+        feedback.signal(Signal.READER_LOST)
     assert stream.getvalue().splitlines() == [
         "[feedback] verified: beep 60ms | LED green",
         "[feedback] mislocated: beep 100ms, beep 100ms | LED amber",
         "[feedback] repeat: beep 20ms | LED unchanged",
+        "[feedback] reader_lost: beep 400ms, beep 60ms, beep 400ms | LED red",
     ]
-    assert feedback.signals == ["verified", "mislocated", "repeat"]  # type: ignore[attr-defined]
+    assert feedback.signals == [  # type: ignore[attr-defined]
+        "verified", "mislocated", "repeat", "reader_lost"]
 
 
 # --- gpio on gpiozero's MockFactory -------------------------------------------------------
@@ -114,7 +120,7 @@ def test_terminal_prints_one_line_per_signal_and_records_them() -> None:
 
 def test_mislocated_plays_two_beeps_with_amber(factory: MockFactory) -> None:
     with open_feedback("gpio", pin_factory=factory) as feedback:
-        feedback.signal("mislocated")
+        feedback.signal(Signal.MISLOCATED)
         assert feedback.wait(WAIT)
         buzzer = factory.pin(BUZZER)
         buzzer.assert_states([False, True, False, True, False])
@@ -127,26 +133,26 @@ def test_mislocated_plays_two_beeps_with_amber(factory: MockFactory) -> None:
 
 def test_signal_returns_before_the_pattern_ends(factory: MockFactory) -> None:
     with open_feedback("gpio", pin_factory=factory) as feedback:
-        feedback.signal("error")  # 1.5 s of beeps
+        feedback.signal(Signal.ERROR)  # 1.5 s of beeps
         assert not feedback.wait(0)
         assert feedback.wait(WAIT)
 
 
 def test_colours(factory: MockFactory) -> None:
     with open_feedback("gpio", pin_factory=factory) as feedback:
-        for kind, green, red in (("verified", True, False), ("retired", False, True)):
-            feedback.signal(kind)
+        for signal, green, red in ((Signal.VERIFIED, True, False), (Signal.RETIRED, False, True)):
+            feedback.signal(signal)
             assert feedback.wait(WAIT)
             assert (factory.pin(GREEN).state, factory.pin(RED).state) == (green, red)
-        feedback.signal("repeat")  # leaves the LEDs as they were
+        feedback.signal(Signal.REPEAT)  # leaves the LEDs as they were
         assert feedback.wait(WAIT)
         assert (factory.pin(GREEN).state, factory.pin(RED).state) == (False, True)
 
 
 def test_a_new_signal_cuts_the_playing_one_short(factory: MockFactory) -> None:
     with open_feedback("gpio", pin_factory=factory) as feedback:
-        feedback.signal("error")
-        feedback.signal("verified")
+        feedback.signal(Signal.ERROR)
+        feedback.signal(Signal.VERIFIED)
         assert feedback.wait(WAIT)
         assert (factory.pin(GREEN).state, factory.pin(RED).state) == (True, False)
         buzzer = states(factory, BUZZER)
@@ -157,15 +163,15 @@ def test_a_new_signal_cuts_the_playing_one_short(factory: MockFactory) -> None:
 
 def test_close_stops_the_pattern_and_releases_the_pins(factory: MockFactory) -> None:
     feedback = open_feedback("gpio", pin_factory=factory)
-    feedback.signal("error")
+    feedback.signal(Signal.ERROR)
     feedback.close()
     assert not factory.pin(BUZZER).state
     assert not factory.pin(GREEN).state and not factory.pin(RED).state
     feedback.close()
     with pytest.raises(DeviceError, match="closed"):
-        feedback.signal("verified")
+        feedback.signal(Signal.VERIFIED)
     with open_feedback("gpio", pin_factory=factory) as again:
-        again.signal("verified")
+        again.signal(Signal.VERIFIED)
         assert again.wait(WAIT)
 
 
@@ -192,10 +198,10 @@ def test_a_pattern_that_fails_is_reported_on_the_next_signal() -> None:
     factory = MockFactory(pin_class=BrokenPin)
     try:
         with GpioFeedback(pin_factory=factory) as feedback:
-            feedback.signal("verified")
+            feedback.signal(Signal.VERIFIED)
             assert feedback.wait(WAIT)
             with pytest.raises(DeviceError, match="line driver failed"):
-                feedback.signal("verified")
+                feedback.signal(Signal.VERIFIED)
     finally:
         factory.reset()
 
@@ -208,9 +214,9 @@ def test_terminal_on_a_closed_stream_is_a_device_error_and_still_records() -> No
     stream.close()
     with open_feedback("terminal", stream=stream) as feedback:
         with pytest.raises(DeviceError, match="cannot print feedback on its terminal"):
-            feedback.signal("verified")
+            feedback.signal(Signal.VERIFIED)
         with pytest.raises(DeviceError):
-            feedback.signal("error")
+            feedback.signal(Signal.ERROR)
     assert feedback.signals == ["verified", "error"]  # type: ignore[attr-defined]
 
 
@@ -222,15 +228,40 @@ def test_terminal_on_a_pipe_whose_reader_has_gone_is_a_device_error() -> None:
     stream = open(write_end, "w", encoding="utf-8")
     feedback = open_feedback("terminal", stream=stream)
     with pytest.raises(DeviceError, match="Broken pipe") as caught:
-        feedback.signal("verified")
+        feedback.signal(Signal.VERIFIED)
     assert isinstance(caught.value.__cause__, BrokenPipeError)
     with pytest.raises(BrokenPipeError):
         stream.close()  # the unwritten line cannot be flushed either
 
 
-def test_terminal_still_refuses_an_unknown_kind_without_recording_it() -> None:
+def test_terminal_refuses_a_word_without_recording_it() -> None:
     stream = io.StringIO()
     feedback = open_feedback("terminal", stream=stream)
-    with pytest.raises(ValueError, match="unknown feedback signal"):
-        feedback.signal("bogus")
+    with pytest.raises(TypeError):
+        feedback.signal("verified")  # type: ignore[arg-type]
     assert feedback.signals == [] and stream.getvalue() == ""  # type: ignore[attr-defined]
+
+
+# --- every signal's pin history ---------------------------------------------------------------
+
+_LEDS = {"green": (True, False), "amber": (True, True), "red": (False, True)}
+
+
+@pytest.mark.parametrize("signal", list(Signal), ids=lambda signal: signal.value)
+def test_each_signal_plays_its_pattern_on_the_pins(factory: MockFactory, signal: Signal) -> None:
+    """The buzzer pin goes on and off once per beep, each beep at least its length; the
+    LEDs take the pattern's colour (or stay as they were)."""
+    pattern = PATTERNS[signal]
+    with open_feedback("gpio", pin_factory=factory) as feedback:
+        feedback.signal(signal)
+        assert feedback.wait(WAIT)
+        buzzer = factory.pin(BUZZER).states
+        assert [bool(s.state) for s in buzzer] == [False] + [True, False] * len(pattern.beeps)
+        # states[i].timestamp is the time since the change before it: the length of a beep
+        # is the timestamp of the change that ends it; a gap, that of the next beep's start.
+        for n, (on, off) in enumerate(pattern.beeps):
+            assert buzzer[2 + 2 * n].timestamp >= on * 0.95, (n, buzzer)
+            if n + 1 < len(pattern.beeps):
+                assert buzzer[3 + 2 * n].timestamp >= off * 0.95, (n, buzzer)
+        leds = (factory.pin(GREEN).state, factory.pin(RED).state)
+        assert leds == (_LEDS[pattern.led] if pattern.led else (False, False))

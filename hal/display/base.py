@@ -43,10 +43,21 @@ class Display(Resource, abc.ABC):
             DeviceError: the display stopped answering.
         """
 
+    def wake(self) -> None:
+        """Input arrived (a button press): light a dimmed or switched-off panel again.
+
+        Displays without burn-in care have nothing to do.
+        """
+
+    def tick(self, now: float | None = None) -> None:
+        """Take the burn-in care step due by ``now`` (monotonic seconds; the clock's if None).
+
+        Displays without burn-in care have nothing to do.
+        """
+
     @abc.abstractmethod
     def close(self) -> None:
         """Blank the display if it has a panel, and release its bus. Safe to call twice."""
-
 
 
 class NullDisplay(Display):

@@ -1,22 +1,24 @@
 """Buzzer and LED feedback: choose a backend by name with :func:`open_feedback`.
 
 Backends: ``gpio`` (the real buzzer and LEDs, through gpiozero), ``terminal`` (the
-stand-in: one line of text per signal) and ``none``.
+stand-in: one line of text per signal) and ``none``. Every backend takes a
+:class:`Signal`; which signal a verdict gives is the firmware's choice.
 """
 
 from __future__ import annotations
 
 from typing import Any, TextIO
 
-from hal.feedback.base import KINDS, PATTERNS, Feedback, NullFeedback, Pattern, pattern_for
+from hal.feedback.base import PATTERNS, Feedback, NullFeedback, Pattern, pattern_for
+from hal.feedback.signals import Signal
 
 __all__ = [
     "BACKENDS",
-    "KINDS",
     "PATTERNS",
     "Feedback",
     "NullFeedback",
     "Pattern",
+    "Signal",
     "open_feedback",
     "pattern_for",
 ]

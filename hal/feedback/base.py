@@ -1,7 +1,7 @@
 """The ``Feedback`` interface (buzzer and LEDs), the signal patterns and the null backend.
 
-Each kind of signal has its own beep rhythm, so a technician knows the verdict without
-looking at the screen:
+Each :class:`~hal.feedback.signals.Signal` has its own beep rhythm, so a technician knows
+what happened without looking at the screen:
 
 - ``verified``: one short beep, LED green.
 - ``repeat``: one click, LED unchanged.
@@ -14,6 +14,13 @@ looking at the screen:
 - ``rejected``: one long and one short beep, LED red.
 - ``error``: three long beeps, LED red.
 - ``done``: two short beeps and a long one, LED green.
+- ``reader_lost``: one long, one short and one long beep, LED red.
+- ``button``: two clicks, LED unchanged (a button press taken).
+- ``badge_refused``: one short and one long beep, LED red.
+- ``badge_accepted``: one click and one short beep, LED green (a kiosk greets someone).
+- ``checked_out``: one short beep then one medium beep, LED green (an asset leaves).
+- ``checked_in``: one medium beep then one short beep, LED green (an asset comes back).
+- ``refused``: two long beeps and one short beep, LED red (the kiosk will not move it).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from hal.feedback.signals import Signal
 from hal.resource import Resource
 
 Colour = Literal["green", "amber", "red"]
@@ -52,37 +60,43 @@ class Pattern:
         return f"{beeps} | LED {self.led or 'unchanged'}"
 
 
-_SHORT, _GAP, _LONG = 0.06, 0.08, 0.4
+_CLICK, _SHORT, _GAP, _LONG = 0.02, 0.06, 0.08, 0.4
 
-PATTERNS: MappingProxyType[str, Pattern] = MappingProxyType(
+PATTERNS: MappingProxyType[Signal, Pattern] = MappingProxyType(
     {
-        "verified": Pattern(((_SHORT, 0.0),), "green"),
-        "repeat": Pattern(((0.02, 0.0),), None),
-        "mislocated": Pattern(((0.1, _GAP), (0.1, 0.0)), "amber"),
-        "retired": Pattern(((_SHORT, _GAP),) * 2 + ((_SHORT, 0.0),), "red"),
-        "recovered": Pattern(((0.2, _GAP),) * 2 + ((0.2, 0.0),), "amber"),
-        "ambiguous": Pattern(((_LONG, 0.1), (_LONG, 0.0)), "red"),
-        "confirm": Pattern(((0.15, 0.0),), "amber"),
-        "unregistered": Pattern(((_LONG, 0.0),), "red"),
-        "rejected": Pattern(((_LONG, 0.1), (_SHORT, 0.0)), "red"),
-        "error": Pattern(((_LONG, 0.15),) * 2 + ((_LONG, 0.0),), "red"),
-        "done": Pattern(((_SHORT, _GAP), (_SHORT, _GAP), (_LONG, 0.0)), "green"),
+        Signal.VERIFIED: Pattern(((_SHORT, 0.0),), "green"),
+        Signal.REPEAT: Pattern(((_CLICK, 0.0),), None),
+        Signal.MISLOCATED: Pattern(((0.1, _GAP), (0.1, 0.0)), "amber"),
+        Signal.RETIRED: Pattern(((_SHORT, _GAP),) * 2 + ((_SHORT, 0.0),), "red"),
+        Signal.RECOVERED: Pattern(((0.2, _GAP),) * 2 + ((0.2, 0.0),), "amber"),
+        Signal.AMBIGUOUS: Pattern(((_LONG, 0.1), (_LONG, 0.0)), "red"),
+        Signal.CONFIRM: Pattern(((0.15, 0.0),), "amber"),
+        Signal.UNREGISTERED: Pattern(((_LONG, 0.0),), "red"),
+        Signal.REJECTED: Pattern(((_LONG, 0.1), (_SHORT, 0.0)), "red"),
+        Signal.ERROR: Pattern(((_LONG, 0.15),) * 2 + ((_LONG, 0.0),), "red"),
+        Signal.DONE: Pattern(((_SHORT, _GAP), (_SHORT, _GAP), (_LONG, 0.0)), "green"),
+        Signal.READER_LOST: Pattern(((_LONG, 0.1), (_SHORT, 0.1), (_LONG, 0.0)), "red"),
+        Signal.BUTTON: Pattern(((_CLICK, _SHORT), (_CLICK, 0.0)), None),
+        Signal.BADGE_REFUSED: Pattern(((_SHORT, _GAP), (_LONG, 0.0)), "red"),
+        Signal.BADGE_ACCEPTED: Pattern(((_CLICK, _GAP), (_SHORT, 0.0)), "green"),
+        Signal.CHECKED_OUT: Pattern(((_SHORT, 0.04), (0.2, 0.0)), "green"),
+        Signal.CHECKED_IN: Pattern(((0.2, 0.04), (_SHORT, 0.0)), "green"),
+        Signal.REFUSED: Pattern(((_LONG, 0.1), (_LONG, 0.1), (_SHORT, 0.0)), "red"),
     }
 )
-KINDS = tuple(PATTERNS)
 
 
-def pattern_for(kind: str) -> Pattern:
-    """The pattern for a signal kind (a verdict value, ``error`` or ``done``).
+def pattern_for(signal: Signal) -> Pattern:
+    """The pattern for ``signal``.
 
     Raises:
-        ValueError: ``kind`` is not one of :data:`KINDS`.
+        TypeError: ``signal`` is not a :class:`Signal` (a verdict name, say: the firmware
+            maps those to signals).
     """
-    try:
-        return PATTERNS[kind]
-    except KeyError:
-        choices = ", ".join(KINDS)
-        raise ValueError(f"unknown feedback signal {kind!r}; expected one of {choices}") from None
+    if not isinstance(signal, Signal):
+        raise TypeError(f"feedback takes a hal.feedback.Signal, not {type(signal).__name__}"
+                        f" {signal!r}")
+    return PATTERNS[signal]
 
 
 class Feedback(Resource, abc.ABC):
@@ -92,14 +106,11 @@ class Feedback(Resource, abc.ABC):
     """
 
     @abc.abstractmethod
-    def signal(self, kind: str) -> None:
-        """Start the pattern for ``kind`` and return at once.
-
-        Args:
-            kind: a verdict value (``verified``, ``mislocated``...), ``error`` or ``done``.
+    def signal(self, signal: Signal) -> None:
+        """Start the pattern for ``signal`` and return at once.
 
         Raises:
-            ValueError: unknown kind.
+            TypeError: ``signal`` is not a :class:`Signal`.
         """
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -115,13 +126,12 @@ class Feedback(Resource, abc.ABC):
         """Stop any pattern, switch buzzer and LEDs off, release them. Safe to call twice."""
 
 
-
 class NullFeedback(Feedback):
     """Feedback that does nothing (no buzzer or LEDs fitted)."""
 
-    def signal(self, kind: str) -> None:
-        """Check ``kind`` and do nothing."""
-        pattern_for(kind)
+    def signal(self, signal: Signal) -> None:
+        """Check ``signal`` and do nothing."""
+        pattern_for(signal)
 
     def close(self) -> None:
         """Nothing to release."""

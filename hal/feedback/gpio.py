@@ -2,6 +2,8 @@
 
 Patterns play on a background thread so a signal never holds up the scan loop. A new
 signal cuts the pattern still playing short: the latest scan is the one that matters.
+gpiozero's own ``beep(..., background=True)`` repeats one on/off pair, and the patterns
+mix long and short beeps, so this module plays them on a thread of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from hal.errors import DeviceError
 from hal.feedback.base import Colour, Feedback, Pattern, pattern_for
+from hal.feedback.signals import Signal
 
 _log = logging.getLogger(__name__)
 
@@ -89,14 +92,14 @@ class GpioFeedback(Feedback):
             return f"{self._pins}: permission denied; add the service user to the 'gpio' group"
         return f"{self._pins} cannot be used: {error}"
 
-    def signal(self, kind: str) -> None:
-        """Start the pattern for ``kind`` in the background and return at once.
+    def signal(self, signal: Signal) -> None:
+        """Start the pattern for ``signal`` in the background and return at once.
 
         Raises:
-            ValueError: unknown kind.
+            TypeError: ``signal`` is not a :class:`Signal`.
             DeviceError: the feedback is closed, or the previous pattern failed to play.
         """
-        pattern = pattern_for(kind)
+        pattern = pattern_for(signal)
         with self._lock:
             if self._closing:
                 raise DeviceError(f"the buzzer and LEDs on {self._pins} are closed")

@@ -7,32 +7,33 @@ from typing import TextIO
 
 from hal.errors import DeviceError
 from hal.feedback.base import Feedback, pattern_for
+from hal.feedback.signals import Signal
 
 
 class TerminalFeedback(Feedback):
-    """Prints ``[feedback] <kind>: <pattern>`` for every signal and records the kinds.
+    """Prints ``[feedback] <signal>: <pattern>`` for every signal and records them.
 
     Args:
         stream: where lines are printed (standard output by default).
 
     Attributes:
-        signals: every kind signalled so far, in order.
+        signals: the value of every signal given so far (``"verified"``...), in order.
     """
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout
         self.signals: list[str] = []
 
-    def signal(self, kind: str) -> None:
-        """Print the pattern for ``kind`` and record it.
+    def signal(self, signal: Signal) -> None:
+        """Print the pattern for ``signal`` and record it.
 
         Raises:
-            ValueError: ``kind`` is not a signal kind; nothing is recorded.
+            TypeError: ``signal`` is not a :class:`Signal`; nothing is recorded.
             DeviceError: the line cannot be printed (the stream is closed, a pipe reader
                 has gone); the signal is recorded all the same.
         """
-        pattern = pattern_for(kind)
-        name = str(getattr(kind, "value", kind))
+        pattern = pattern_for(signal)
+        name = signal.value
         self.signals.append(name)
         try:
             self._stream.write(f"[feedback] {name}: {pattern.describe()}\n")

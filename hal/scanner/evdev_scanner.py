@@ -24,6 +24,7 @@ from typing import Any
 
 from hal.errors import DeviceError
 from hal.read import Read, ReaderState
+from hal.resource import ReadGuard
 from hal.scanner.base import Scanner
 from hal.scanner.keys import (DEFAULT_INTER_KEY_TIMEOUT, DEFAULT_MAX_LENGTH, Discarded,
                               KeyDecoder, KeyEvent, Outcome, Scan, SynEvent)
@@ -101,11 +102,12 @@ class HidScanner(Scanner):
         self._clock = clock
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
-        self._closed = False
-        self._busy = False
         self._dev: Any = None
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
+        # The reader thread blocks only between enter() and leave(); close() from another
+        # thread then leaves the device and the pipe to it, so no fd is closed under a select.
+        self._guard = ReadGuard(self._shutdown, wake=self._wake)
 
     def reads(self) -> Iterator[Read | ReaderState]:
         """Yield each scan until :meth:`close`; waits for the device while it is absent.
@@ -129,7 +131,7 @@ class HidScanner(Scanner):
                     yield from self._pump(dev)
                     return
                 except OSError as exc:
-                    if self._closed:
+                    if self._guard.closed:
                         return
                     detail = str(exc.strerror or exc)
                     log.warning("scanner disconnected (%s): waiting for it to come back",
@@ -144,34 +146,13 @@ class HidScanner(Scanner):
 
     def close(self) -> None:
         """Stop :meth:`reads` (from any thread: it returns promptly) and release the device."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            busy = self._busy
+        self._guard.close()
+
+    def _wake(self) -> None:
         try:
             os.write(self._wake_w, b"x")
         except OSError:
             pass  # the pipe is full: the reader wakes anyway
-        if not busy:
-            self._shutdown()
-
-    # The reader thread blocks only between _block() and _unblock(); close() from another
-    # thread then leaves the device and the pipe to it, so no fd is closed under a select.
-    def _block(self) -> bool:
-        with self._lock:
-            if self._closed:
-                return False
-            self._busy = True
-            return True
-
-    def _unblock(self) -> bool:
-        with self._lock:
-            self._busy = False
-            closed = self._closed
-        if closed:
-            self._shutdown()
-        return not closed
 
     def _shutdown(self) -> None:
         self._release()
@@ -198,7 +179,7 @@ class HidScanner(Scanner):
     def _connect(self, waiting_logged: bool = False) -> Any:
         """The grabbed device, or None once closed; waits while it is absent."""
         while True:
-            if self._closed:
+            if self._guard.closed:
                 return None
             dev = self._find()
             if dev is not None:
@@ -212,7 +193,7 @@ class HidScanner(Scanner):
                                           "it") from exc
                 else:
                     with self._lock:
-                        if self._closed:
+                        if self._guard.closed:
                             _release_quietly(dev)
                             return None
                         self._dev = dev
@@ -222,12 +203,12 @@ class HidScanner(Scanner):
             if not waiting_logged:
                 log.warning("scanner %s not found: waiting for it", self.device)
                 waiting_logged = True
-            if not self._block():
+            if not self._guard.enter():
                 return None
             try:
                 select.select([self._wake_r], [], [], self.poll_interval)
             finally:
-                alive = self._unblock()
+                alive = self._guard.leave()
             if not alive:
                 return None
 
@@ -276,18 +257,18 @@ class HidScanner(Scanner):
         """Reads from ``dev`` until closed; OSError when it goes away."""
         fd = dev.fileno()
         while True:
-            if not self._block():
+            if not self._guard.enter():
                 return
             try:
                 events = self._wait_and_read(dev, fd)
             except OSError:
-                if self._unblock():
+                if self._guard.leave():
                     raise
                 return  # closed meanwhile: an error of a released device does not matter
             except BaseException:
-                self._unblock()
+                self._guard.leave()
                 raise
-            if not self._unblock():
+            if not self._guard.leave():
                 return
             outcomes: list[Outcome] = []
             for raw in events:

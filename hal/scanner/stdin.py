@@ -1,4 +1,9 @@
-"""The scanner stand-in: lines on standard input, one scan each, as a wedge scanner types them."""
+"""The scanner stand-in: lines on standard input, one scan each, as a wedge scanner types them.
+
+It is also the terminal stand-in for the device's buttons: a line holding only a function
+key (F1 end, F2 next, F3 mode; press the key, then Enter) is yielded as a
+:class:`~hal.buttons.Press`, not as a scan. See :mod:`hal.buttons.keys` for the sequences.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from hal.buttons.base import Press
+from hal.buttons.keys import button_of_line
 from hal.errors import DeviceError
 from hal.read import Read
 from hal.scanner.base import Scanner
@@ -28,7 +35,8 @@ class StdinScanner(Scanner):
     technician pressing Enter); a line of only spaces is, and is rejected later like any
     other bad label. A line longer than :data:`LINE_LIMIT` is passed on cut to
     ``LINE_LIMIT + 1`` bytes (so that it is rejected as over-long) and the rest of it is
-    skipped. End of input, or no standard input at all, ends the scanner.
+    skipped. A line that is a function key alone is a button press (see the module). End
+    of input, or no standard input at all, ends the scanner.
 
     Args:
         stream: a binary stream; ``sys.stdin.buffer`` when None.
@@ -42,8 +50,10 @@ class StdinScanner(Scanner):
         self._stream = stream if stream is not None else getattr(sys.stdin, "buffer", None)
         self._clock = clock
 
-    def reads(self) -> Iterator[Read]:
+    def reads(self) -> Iterator[Read | Press]:
         """Yield one :class:`Read` per non-empty line until end of input.
+
+        A function-key line gives a :class:`Press` (``source`` ``stdin``) instead.
 
         Raises:
             DeviceError: the stream cannot be read.
@@ -56,11 +66,17 @@ class StdinScanner(Scanner):
             for piece in ended:
                 _extend(line, piece)
                 if line:
-                    yield Read(bytes(line), "UNKNOWN", self.name, self._clock())
+                    yield self._item(bytes(line))
                 line.clear()
             _extend(line, rest)
         if line:
-            yield Read(bytes(line), "UNKNOWN", self.name, self._clock())
+            yield self._item(bytes(line))
+
+    def _item(self, line: bytes) -> Read | Press:
+        button = button_of_line(line)
+        if button is not None:
+            return Press(button, self._clock(), self.name)
+        return Read(line, "UNKNOWN", self.name, self._clock())
 
     def _next_chunk(self) -> bytes:
         # read1 returns what has arrived, at most one system call: a scan ending in CR must
