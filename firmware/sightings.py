@@ -51,6 +51,9 @@ class Sighting:
     firmware_version: str
     candidates: tuple[str, ...] = ()
     """For an ``ambiguous`` verdict, the asset tags of every asset the label fits."""
+    person: dict[str, Any] | None = None
+    """At a door kiosk: who took or returned the asset (``id``, ``username``,
+    ``employee_num``, ``name``, ``badge``); None for an audit, or a return without a badge."""
 
     def to_record(self) -> dict[str, Any]:
         """The sighting as a JSON-able dict (the queue and outbox format)."""

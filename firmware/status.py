@@ -15,16 +15,20 @@ class SyncStatus:
         last_sync_age: seconds since the last successful sync, None if never.
         inventory_age: seconds since the expected inventory was fetched, when it comes
             from the device's cache because the register could not be reached; else None.
+        conflicts: door-kiosk events the register disagreed with (kept on the device,
+            listed by ``stocktaker queue status``), to settle in the register.
     """
 
     waiting: int = 0
     dead_letters: int = 0
     last_sync_age: float | None = None
     inventory_age: float | None = None
+    conflicts: int = 0
 
     def line(self) -> str:
         """One screen line (21 columns): ``12 wait 5m`` (12 to send, last sync 5 minutes
-        ago) or ``all sent 2m``, then ``!2`` (dead letters) and ``list 3h`` (cached list's age).
+        ago) or ``all sent 2m``, then ``!2`` (dead letters), ``x1`` (conflicts: the register
+        disagreed with a kiosk's check-out or check-in) and ``list 3h`` (cached list's age).
         """
         if self.waiting:
             text = f"{self.waiting} wait {_age(self.last_sync_age)}"
@@ -32,6 +36,8 @@ class SyncStatus:
             text = f"all sent {_age(self.last_sync_age)}"
         if self.dead_letters:
             text += f" !{self.dead_letters}"
+        if self.conflicts:
+            text += f" x{self.conflicts}"
         if self.inventory_age is not None:
             text += f" list {_age(self.inventory_age)}"
         return text

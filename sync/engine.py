@@ -7,7 +7,10 @@ a batch sent again after a crash or a lost answer is applied once. Per item:
 
 - accepted or duplicate (the register already had it): acknowledged, so it leaves the queue;
 - rejected for good: moved to the dead letters with the register's reason; the rest of
-  the batch goes through.
+  the batch goes through;
+- a conflict (a door kiosk's event the register disagrees with: the asset was checked out
+  to someone else or archived meanwhile): moved to the conflicts with the register's side
+  and reason, never sent again, never overwritten (see :mod:`sync.queue.conflicts`).
 
 When the register cannot be reached (or answers 5xx/429), the round stops and the next
 one waits with exponential backoff and full jitter, capped, and at least as long as a
@@ -32,6 +35,7 @@ from firmware.clock import corrected_wall
 from firmware.errors import QueueError, RegisterError, RegisterUnavailable
 from firmware.sightings import Clock, iso_utc
 from firmware.status import SyncStatus
+from hal.text import terminal_safe
 from sync.queue import SightingQueue
 from sync.register import ItemStatus, Register
 from sync.reports import PendingReports
@@ -48,6 +52,7 @@ class SyncResult:
     sent: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    conflicts: int = 0
     reports: int = 0
     left: int = 0
     error: str | None = None
@@ -200,11 +205,20 @@ class SyncEngine:
                 self.queue.dead_letter(refused)
                 for sighting_id, reason in refused:
                     log.warning("sighting %s refused by the register: %s", sighting_id, reason)
+            disputed = [(a.sighting_id, a.reason or "the register disagrees",
+                         dict(a.register_side) if a.register_side is not None else None)
+                        for a in answers if a.status is ItemStatus.CONFLICT]
+            if disputed:
+                self.queue.conflict(disputed)
+                for sighting_id, reason, _ in disputed:
+                    log.warning("sighting %s is a conflict, kept on the device: %s",
+                                terminal_safe(sighting_id), terminal_safe(reason))
             if done:
                 self.queue.acknowledge(done)
             result.sent += sum(a.status is ItemStatus.ACCEPTED for a in answers)
             result.duplicates += sum(a.status is ItemStatus.DUPLICATE for a in answers)
             result.dead_lettered += len(refused)
+            result.conflicts += len(disputed)
 
     def _send_reports(self, result: SyncResult) -> None:
         waiting = ({r.get("session_id") for r in self.queue.iter_pending()}
@@ -286,16 +300,19 @@ class SyncEngine:
     def status(self, inventory_age: float | None = None) -> SyncStatus:
         """The queue and the last sync, for the idle screen."""
         try:
-            waiting, dead = len(self.queue), self.queue.status()["dead_letters"]
+            status = self.queue.status()
+            waiting = len(self.queue)
+            dead, conflicts = int(status["dead_letters"]), int(status.get("conflicts") or 0)
         except (QueueError, KeyError):
-            waiting, dead = len(self.queue), 0
+            waiting, dead, conflicts = len(self.queue), 0, 0
         age = None if self.last_success is None else self.clock.mono() - self.last_success
-        return SyncStatus(waiting, int(dead), age, inventory_age)
+        return SyncStatus(waiting, dead, age, inventory_age, conflicts=conflicts)
 
 
 def summarise(result: SyncResult) -> str:
     """One line about a round, for the one-shot command."""
     text = (f"sent {result.sent}, already there {result.duplicates}, refused "
-            f"{result.dead_lettered}, reports {result.reports}, still queued {result.left}")
+            f"{result.dead_lettered}, conflicts {result.conflicts}, reports {result.reports},"
+            f" still queued {result.left}")
     return text + (f"; stopped: {result.error}" if result.error else "")
 

@@ -1,6 +1,9 @@
 """The ``files`` register adapter: a CSV export in, JSON Lines and CSV reports out.
 
-For air-gapped rooms, first use and demos: the outbox folder can be a USB stick.
+For air-gapped rooms, first use and demos: the outbox folder can be a USB stick. A door
+kiosk's people come from a CSV too (``register.people``), and its check-outs, check-ins
+and refusals go into the same JSON Lines file plus a daily movements CSV. A folder
+cannot disagree, so this adapter never answers a conflict.
 """
 
 from __future__ import annotations
@@ -9,9 +12,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from firmware.errors import RegisterError, RegisterUnavailable
 from firmware.inventory import Asset
+from firmware.people import Person
 from sync.manifest import read_manifest
-from sync.outbox import FilesOutbox
+from sync.movements import write_movements
+from sync.outbox import FilesOutbox, folder_error
+from sync.people import read_people
 from sync.register import ItemResult, ItemStatus, Register
 
 
@@ -23,20 +30,55 @@ class FilesRegister(Register):
         outbox: the folder sightings and reports are written to (created when needed).
         device_id: names this device's sightings file in the outbox.
         columns: our column name -> the export's header for it (``[register.columns]``).
+        people: the door kiosk's people CSV (``register.people``), None when not kept.
     """
 
     def __init__(self, manifest: str | Path, outbox: str | Path, device_id: str,
-                 columns: Mapping[str, str] | None = None) -> None:
+                 columns: Mapping[str, str] | None = None, *,
+                 people: str | Path | None = None) -> None:
         self.manifest = Path(manifest)
         self.columns = dict(columns or {})
         self.outbox = FilesOutbox(outbox, device_id)
+        self.people_path = None if people is None else Path(people)
 
     def expected_assets(self) -> list[Asset]:
-        """The assets listed in the manifest (see :func:`sync.manifest.read_manifest`)."""
+        """The assets listed in the manifest (see :func:`sync.manifest.read_manifest`).
+
+        Raises:
+            RegisterUnavailable: the manifest is not there (a USB stick not plugged in):
+                the device audits with the copy it saved last time, if any.
+            ManifestError: the manifest is there but unusable.
+        """
+        if not self.manifest.exists():
+            raise RegisterUnavailable(f"{self.manifest}: expected-inventory file not found"
+                                      " (on a USB stick: is it plugged in?)")
         return read_manifest(self.manifest, self.columns)
 
+    def people(self) -> list[Person]:
+        """The people of ``register.people`` (see :func:`sync.people.read_people`).
+
+        Raises:
+            RegisterError: no people file is configured, or it cannot be used (the
+                message names the key, the file, and the line and column at fault).
+        """
+        if self.people_path is None:
+            raise RegisterError("register.people: no people file is set for the door kiosk")
+        return read_people(self.people_path)
+
     def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        """Append the records not yet in this device's JSON Lines file; all are accepted."""
+        """Append the records not yet in this device's JSON Lines file; all are accepted.
+
+        Kiosk events also go into the day's movements CSV, each once. The CSV is written
+        before the JSON Lines file, so an event the JSON Lines file has is in the CSV too.
+        """
+        for record in records:
+            if not isinstance(record.get("sighting_id"), str) or not record["sighting_id"]:
+                raise ValueError("every record needs a non-empty string 'sighting_id'")
+        self.outbox.make_folder()
+        try:
+            write_movements(self.outbox.directory, self.outbox.device_id, records)
+        except OSError as exc:
+            raise folder_error(self.outbox.directory, exc) from exc
         new = self.outbox.push_new(records)
         return [ItemResult(str(r["sighting_id"]),
                            ItemStatus.ACCEPTED if str(r["sighting_id"]) in new

@@ -18,6 +18,7 @@ import requests
 
 from firmware.asset import Asset
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
+from firmware.people import Person
 from sync.register import ItemResult, ItemStatus, Register
 from sync.web import RegisterClient, read_token
 
@@ -110,8 +111,21 @@ class HttpRegister(Register):
         self._etag = answer.headers.get("ETag")
         return list(assets)
 
+    def people(self) -> list[Person]:
+        """The people who may take assets at a door kiosk (``GET /api/v1/people``).
+
+        Raises:
+            RegisterUnavailable: no answer, or one that is not a people list.
+            RegisterError: the register refused (bad token), or keeps no people (404).
+        """
+        answer = self.client.request("GET", f"{API}/people", ok=(200,))
+        return _people(self.client.json(answer), answer.url)
+
     def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         """Send one batch (``POST /api/v1/sightings``); one result per record, in order.
+
+        A door kiosk's check-out or check-in the register disagrees with comes back as a
+        ``conflict`` result carrying the register's side.
 
         Raises:
             RegisterUnavailable: no answer, a 5xx/408/429, or an answer that does not
@@ -202,9 +216,36 @@ def _results(data: Any, records: Sequence[Mapping[str, Any]], url: str) -> list[
         expected = sent if isinstance(sent, str) else None
         status = result.get("status") if isinstance(result, dict) else None
         reason = result.get("reason") if isinstance(result, dict) else None
+        side = result.get("register_side") if isinstance(result, dict) else None
         if (not isinstance(result, dict) or result.get("sighting_id") != expected
-                or status not in statuses or not isinstance(reason, (str, type(None)))):
+                or status not in statuses or not isinstance(reason, (str, type(None)))
+                or not isinstance(side, (dict, type(None)))):
             raise RegisterUnavailable(f"POST {url}: result {number} does not answer sighting"
                                       f" {expected!r}; sending the batch again later")
-        mapped.append(ItemResult(str(sent), statuses[status], reason))
+        mapped.append(ItemResult(str(sent), statuses[status], reason,
+                                 side if statuses[status] is ItemStatus.CONFLICT else None))
     return mapped
+
+
+_PERSON_TEXT = ("badge", "employee_num", "name", "username")
+
+
+def _people(data: Any, url: str) -> list[Person]:
+    """The answer's people, checked field by field.
+
+    Raises:
+        RegisterUnavailable: the answer is not ``{"people": [...]}`` of person objects.
+    """
+    items = data.get("people") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise RegisterUnavailable(f"GET {url}: the answer is not a people list")
+    people = []
+    for number, item in enumerate(items, 1):
+        person_id = item.get("id") if isinstance(item, dict) else None
+        if (not isinstance(item, dict)
+                or not all(isinstance(item.get(k), (str, type(None))) for k in _PERSON_TEXT)
+                or (person_id is not None and (type(person_id) is not int or person_id < 0))):
+            raise RegisterUnavailable(f"GET {url}: person {number} is not a person object")
+        people.append(Person(**{k: item.get(k) or "" for k in _PERSON_TEXT}, id=person_id,
+                             origin=f"{url}, person {number}"))
+    return people

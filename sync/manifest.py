@@ -208,7 +208,12 @@ class _Manifest:
         self.header: list[str] = []
         self.where: dict[str, int] = {}
 
-    def assets(self) -> list[Asset]:
+    def body(self) -> Iterator[tuple[int, list[str]]]:
+        """The rows after the header, which is read and checked first.
+
+        Raises:
+            ManifestError: no header, or one without the required columns.
+        """
         rows = self._rows()
         for header_line, row in rows:
             if not _blank(row):
@@ -218,6 +223,10 @@ class _Manifest:
             raise ManifestError(self.path, 1, None, "empty file: a header row is needed")
         self._check_header(header_line)
         self.where = self._locate_columns(header_line)
+        return rows
+
+    def assets(self) -> list[Asset]:
+        rows = self.body()
         assets: list[Asset] = []
         tags: dict[str, tuple[int, str]] = {}
         ids: dict[int, int] = {}

@@ -22,7 +22,7 @@ from typing import Any
 from firmware.errors import RegisterError
 from sync.storage import fsync_directory, replace_file, write_and_fsync
 
-__all__ = ["CSV_COLUMNS", "FilesOutbox", "ReportError", "report_csv_rows"]
+__all__ = ["CSV_COLUMNS", "FilesOutbox", "ReportError", "csv_cell", "report_csv_rows"]
 
 CSV_COLUMNS = (
     "row_type", "sighting_id", "at", "source", "verdict", "asset_tag",
@@ -68,12 +68,12 @@ class FilesOutbox:
         self.directory = Path(directory)
         self.sightings_path = self.directory / f"sightings-{device_id}.jsonl"
 
-    def _make_folder(self) -> None:
+    def make_folder(self) -> None:
         """Create the folder at each hand-over: a USB stick may come and go while scanning."""
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _folder_error(self.directory, exc) from exc
+            raise folder_error(self.directory, exc) from exc
 
     def push(self, records: Sequence[Mapping[str, Any]]) -> int:
         """Like :meth:`push_new`, returning how many lines were written."""
@@ -105,7 +105,7 @@ class FilesOutbox:
         """
         lines = _json_lines(records)
         tail_bytes = max(_MIN_TAIL, 2 * sum(len(line) for line in lines.values()))
-        self._make_folder()
+        self.make_folder()
         try:
             self._rotate_if_due()
             known, size = self._tail(tail_bytes)
@@ -121,7 +121,7 @@ class FilesOutbox:
                 _fsync_file(self.sightings_path)
                 fsync_directory(self.directory)
         except OSError as exc:
-            raise _folder_error(self.directory, exc) from exc
+            raise folder_error(self.directory, exc) from exc
         for sighting_id in fresh_ids:
             self._remember(sighting_id)
         return set(fresh_ids)
@@ -222,7 +222,7 @@ class FilesOutbox:
             _check_name("session id", session_id)
         except ValueError as exc:
             raise ReportError(f"report not written: {exc}") from exc
-        self._make_folder()
+        self.make_folder()
         json_path = self.directory / f"report-{session_id}.json"
         csv_path = self.directory / f"report-{session_id}.csv"
         try:
@@ -243,7 +243,7 @@ class FilesOutbox:
             replace_file(csv_path, csv_data)
             fsync_directory(self.directory)
         except OSError as exc:
-            raise _folder_error(self.directory, exc) from exc
+            raise folder_error(self.directory, exc) from exc
         return json_path, csv_path
 
 
@@ -266,7 +266,7 @@ def report_csv_rows(report: Mapping[str, Any]) -> list[list[str]]:
         cells.update({key: scan.get(key) for key in _SCAN_FIELDS})
         for key in ("recorded_location", "payload", "symbology", "reason"):
             cells[key] = scan.get(key)
-        rows.append([_cell(cells.get(column)) for column in CSV_COLUMNS])
+        rows.append([csv_cell(cells.get(column)) for column in CSV_COLUMNS])
     for ghost in report.get("ghosts") or ():
         cells = {
             "row_type": "ghost",
@@ -277,11 +277,13 @@ def report_csv_rows(report: Mapping[str, Any]) -> list[list[str]]:
             # A ghost is by definition recorded in the audited room.
             "recorded_location": ghost.get("recorded_location", report.get("location")),
         }
-        rows.append([_cell(cells.get(column)) for column in CSV_COLUMNS])
+        rows.append([csv_cell(cells.get(column)) for column in CSV_COLUMNS])
     return rows
 
 
-def _cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
+    """One CSV cell: None empty, booleans ``true``/``false``, and a leading apostrophe on
+    text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR)."""
     if value is None:
         return ""
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
@@ -360,6 +362,7 @@ def _check_name(what: str, value: object) -> None:
         )
 
 
-def _folder_error(directory: Path, exc: OSError) -> RegisterError:
+def folder_error(directory: Path, exc: OSError) -> RegisterError:
+    """The refusal an OS error writing the outbox folder becomes (disk full named as such)."""
     reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
     return RegisterError(f"cannot write to the outbox folder {directory}: {reason}")

@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from firmware.errors import ConfigError
+from firmware.errors import ConfigError, RegisterError
 from firmware.inventory import Asset
+from firmware.people import Person
 from hal.resource import Resource
 
 if TYPE_CHECKING:
@@ -27,6 +28,10 @@ class ItemStatus(str, enum.Enum):
     """The register already had it (an earlier try was applied): done, like accepted."""
     REJECTED = "rejected"
     """Refused for good (the reason says why): it goes to the dead letters, not back."""
+    CONFLICT = "conflict"
+    """The register disagrees with what the device did (a door kiosk checked out an asset
+    the register has meanwhile given to someone else, or archived): kept with both sides
+    among the conflicts, never retried, never overwritten."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ class ItemResult:
     sighting_id: str
     status: ItemStatus
     reason: str | None = None
+    register_side: Mapping[str, Any] | None = None
+    """For a conflict: what the register holds (holder, status, location...)."""
 
 
 class Register(Resource, ABC):
@@ -67,6 +74,16 @@ class Register(Resource, ABC):
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Hand over an audit report; returns where it went (paths or URLs)."""
 
+    def people(self) -> list[Person]:
+        """The people who may take assets (a door kiosk's badges).
+
+        Raises:
+            RegisterUnavailable: the register cannot be reached now.
+            RegisterError: it refused, or this register keeps no people.
+        """
+        raise RegisterError(f"the {type(self).__name__} keeps no people: a door kiosk"
+                            " needs a register that does")
+
 
 def open_register(config: RegisterConfig, device_id: str) -> Register:
     """The register adapter ``config.adapter`` names.
@@ -78,7 +95,8 @@ def open_register(config: RegisterConfig, device_id: str) -> Register:
     if config.adapter == "files":
         from sync.files import FilesRegister
 
-        return FilesRegister(config.manifest, config.outbox, device_id, config.columns)
+        return FilesRegister(config.manifest, config.outbox, device_id, config.columns,
+                             people=config.people)
     if config.adapter == "http":
         from sync.http import HttpRegister
 
@@ -87,5 +105,9 @@ def open_register(config: RegisterConfig, device_id: str) -> Register:
         from sync.snipeit import SnipeItRegister
 
         return SnipeItRegister(config, device_id)
+    if config.adapter == "nautobot":
+        from sync.nautobot import NautobotRegister
+
+        return NautobotRegister(config, device_id)
     raise ConfigError(f"register.adapter: unknown register adapter {config.adapter!r}"
-                      " (known: files, http, snipeit)")
+                      " (known: files, http, snipeit, nautobot)")

@@ -13,6 +13,11 @@
   answered ``duplicate`` and not audited again.
 - Snipe-IT answers most errors with HTTP 200 and ``{"status": "error"}``; every answer's
   body is checked, not only its status code.
+- A door kiosk's check-outs and check-ins become Snipe-IT check-outs to the person's user
+  and check-ins to the kiosk's room; when Snipe-IT holds something else, the event is a
+  conflict with Snipe-IT's side (see :mod:`sync.snipeit_kiosk`). People are Snipe-IT's
+  users (``GET /users``, paged): they have no badge field, so a kiosk finds them by
+  employee number.
 - Snipe-IT keeps no reports: :meth:`SnipeItRegister.publish_report` writes them into the
   outbox folder, as the ``files`` adapter does.
 """
@@ -29,8 +34,11 @@ from urllib.parse import quote
 
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from firmware.inventory import Asset
+from firmware.people import Person
+from sync.movements import KIOSK_VERDICTS
 from sync.outbox import FilesOutbox
 from sync.register import ItemResult, ItemStatus, Register
+from sync.snipeit_kiosk import KioskMoves
 from sync.web import RegisterClient, parse_retry_after, read_token
 
 if TYPE_CHECKING:
@@ -169,6 +177,8 @@ class SnipeItRegister(Register):
         self._uncertain: set[str] = set()    # an audit call ended unclearly: look first
         self._sessions_read: set[str] = set()  # sessions whose audits were read from the log
         self._looked_up: set[str] = set()    # sightings looked up one by one, not found
+        self._kiosk = KioskMoves(self._read, self._list_all, self._room, _error_message,
+                                 MARKER, self._found_in_log)
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -212,6 +222,27 @@ class SnipeItRegister(Register):
         """
         with self._lock:
             return [self._push_one(record) for record in records]
+
+    def people(self) -> list[Person]:
+        """Snipe-IT's users, as the people a door kiosk knows (``GET /users``, paged).
+
+        Snipe-IT users have no badge field: ``badge`` is empty and a kiosk finds a person
+        by ``employee_num``. Names are unescaped (Snipe-IT sends them HTML-escaped).
+
+        Raises:
+            RegisterUnavailable: Snipe-IT cannot be reached now.
+            RegisterError: it refused (token, permission ``users.view``).
+        """
+        rows = self._list_all("/users", {"sort": "id", "order": "asc"})
+        people = []
+        for row in rows:
+            if not isinstance(row.get("id"), int):
+                continue
+            people.append(Person(
+                badge="", employee_num=_plain(row.get("employee_num")),
+                name=_plain(row.get("name")), username=_plain(row.get("username")),
+                id=row["id"], origin=f"Snipe-IT user {row['id']}"))
+        return people
 
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Write the report into the outbox folder (Snipe-IT has no place for it).
@@ -304,6 +335,12 @@ class SnipeItRegister(Register):
                                                     "sort": "id", "order": "asc"})
         return {sid for row in rows if (sid := sighting_in_note(row.get("note"))) is not None}
 
+    def _found_in_log(self, sighting_id: str) -> bool:
+        """Whether any activity-log note (check-out, check-in, audit) names the sighting."""
+        rows = self._list_all("/reports/activity", {"search": sighting_id, "sort": "id",
+                                                    "order": "asc"})
+        return any(sighting_in_note(row.get("note")) == sighting_id for row in rows)
+
     # -- sending one sighting ----------------------------------------------------------
 
     def _push_one(self, record: Mapping[str, Any]) -> ItemResult:
@@ -311,6 +348,11 @@ class SnipeItRegister(Register):
         if not isinstance(sighting_id, str) or not sighting_id:
             raise ValueError("every record needs a non-empty string 'sighting_id'")
         verdict = record.get("verdict")
+        if verdict in KIOSK_VERDICTS:
+            if not _SAFE_ID.fullmatch(sighting_id):
+                return ItemResult(sighting_id, ItemStatus.REJECTED, "sighting id cannot be"
+                                  " written into a Snipe-IT note (use a UUID)")
+            return self._kiosk.push_one(sighting_id, record)
         if verdict not in AUDIT_VERDICTS:
             return ItemResult(sighting_id, ItemStatus.ACCEPTED, f"not an audit: {verdict}")
         if not _SAFE_ID.fullmatch(sighting_id):
@@ -515,6 +557,11 @@ def _asset(row: Any) -> Asset | None:
         id=asset_id,
         origin=f"Snipe-IT asset {asset_id}" if asset_id is not None else "Snipe-IT",
     )
+
+
+def _plain(value: Any) -> str:
+    """A text field of Snipe-IT's (HTML-escaped), or '' when it is not text."""
+    return html.unescape(value).strip() if isinstance(value, str) else ""
 
 
 def _name(value: Any) -> str:

@@ -18,6 +18,15 @@ It answers as Snipe-IT 8.1.4's API does (``AssetsController``, ``LocationsContro
 - text comparisons ignore case (MySQL's default collation);
 - ``bytag/{any}`` takes the rest of the path, decoded; an encoded slash (``%2F``) is
   refused with Apache's HTML 404, as Apache does by default;
+- ``POST /hardware/{id}/checkout`` (``checkout_to_type=user``, ``assigned_user``,
+  ``checkout_at`` honoured, the asset's location becomes the user's, or none) and
+  ``/hardware/{id}/checkin`` (``location_id``, else the default location) answer as
+  ``AssetsController`` does: "That asset is not available for checkout!" (assigned,
+  archived, undeployable, pending), "That asset is already checked in.", an invalid
+  target, validation messages; each applied one writes an activity-log row
+  (``checkout`` / ``checkin from``) with its note;
+- ``GET /users`` lists users (``UsersTransformer``: ``employee_num``, ``username``, names
+  escaped), paged and filtered by ``username``, ``employee_num`` and ``search``;
 - ``POST /hardware/audit`` (``asset_tag`` in the body) and ``/hardware/{id}/audit``
   write one activity-log row per call with the note and ``location_id``, move the asset
   only when ``update_location`` is 1, ignore the asset's status, and take no client time;
@@ -138,6 +147,7 @@ class User:
     first_name: str
     last_name: str = ""
     location_id: int | None = None
+    employee_num: str = ""
 
 
 @dataclass
@@ -157,6 +167,10 @@ class EmuAsset:
     last_audit_date: float | None = None
     next_audit_date: str | None = None
     updated_at: float = 0.0
+    last_checkout: str | None = None
+    last_checkin: float | None = None
+    checkout_counter: int = 0
+    checkin_counter: int = 0
 
 
 @dataclass
@@ -173,6 +187,10 @@ class LogEntry:
     user_agent: str
     remote_ip: str
     action_source: str
+    target_id: int | None = None
+    """The user an asset was checked out to (check-out rows)."""
+    action_date: str | None = None
+    """``checkout_at`` as given (check-out rows); else the row's own time."""
 
 
 @dataclass(frozen=True)
@@ -365,10 +383,11 @@ class SnipeItEmulator:
         return next(loc.id for loc in self.locations.values() if loc.name == name)
 
     def add_user(self, username: str, first_name: str, last_name: str = "",
-                 location: int | None = None) -> int:
+                 location: int | None = None, employee_num: str = "") -> int:
         """Add a user; returns its id."""
         with self._lock:
-            user = User(self._next_id("users"), username, first_name, last_name, location)
+            user = User(self._next_id("users"), username, first_name, last_name, location,
+                        employee_num)
             self.users[user.id] = user
             return user.id
 
@@ -402,6 +421,17 @@ class SnipeItEmulator:
         """The activity log's audit rows, oldest first."""
         with self._lock:
             return [e for e in self.log if e.action_type == "audit"]
+
+    def entries_by_sighting(self, action_type: str) -> Counter[str]:
+        """How many activity-log rows of ``action_type`` name each sighting id."""
+        counts: Counter[str] = Counter()
+        with self._lock:
+            entries = [e for e in self.log if e.action_type == action_type]
+        for entry in entries:
+            match = _SIGHTING.search(entry.note or "")
+            if match:
+                counts[match[1]] += 1
+        return counts
 
     def audits_by_sighting(self) -> Counter[str]:
         """How many audits the log holds for each sighting id (from the note's marker)."""
@@ -596,6 +626,11 @@ class SnipeItEmulator:
             ("POST", r"/api/v1/hardware/([0-9]+)/audit",
              lambda i, a: self._audit(int(a), i, user_agent, client_ip, from_api)),
             ("GET", r"/api/v1/hardware/([0-9]+)", self._show),
+            ("POST", r"/api/v1/hardware/([0-9]+)/checkout",
+             lambda i, a: self._checkout(int(a), i, user_agent, client_ip, from_api)),
+            ("POST", r"/api/v1/hardware/([0-9]+)/checkin",
+             lambda i, a: self._checkin(int(a), i, user_agent, client_ip, from_api)),
+            ("GET", r"/api/v1/users", self._users),
             ("GET", r"/api/v1/locations", self._locations),
             ("GET", r"/api/v1/locations/([0-9]+)", self._location),
             ("GET", r"/api/v1/statuslabels", self._statuslabels),
@@ -741,6 +776,115 @@ class SnipeItEmulator:
                                 "formatted": asset.next_audit_date},
         }, "Asset audit successfully logged."))
 
+    def _checkout(self, asset_id: int, inputs: dict[str, Any], user_agent: str,
+                  client_ip: str, from_api: bool) -> _Answer:
+        asset = self.assets.get(asset_id)
+        if asset is None or asset.deleted_at is not None:
+            return _json_answer(200, _envelope("error", None, "Asset not found"))
+        kind = inputs.get("checkout_to_type")
+        problems: dict[str, list[str]] = {}
+        if kind not in ("user", "asset", "location"):
+            problems["checkout_to_type"] = ["The checkout to type field is required."
+                                            if kind is None else
+                                            "The selected checkout to type is invalid."]
+        targets = [k for k in ("assigned_user", "assigned_asset", "assigned_location")
+                   if inputs.get(k) is not None]
+        if not targets:
+            for k in ("assigned_user", "assigned_asset", "assigned_location"):
+                problems[k] = [f"The {k.replace('_', ' ')} field is required when none of"
+                               " the others are present."]
+        at = inputs.get("checkout_at")
+        if at is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?",
+                                               str(at)):
+            problems["checkout_at"] = ["The checkout at field must be a valid date."]
+        if problems:
+            return _json_answer(200, _envelope("error", None, problems))
+        label = self._label(asset)
+        if asset.assigned_user is not None or label.type != "deployable":
+            return _json_answer(200, _envelope("error", {"asset": php_e(asset.asset_tag)},
+                                               "That asset is not available for checkout!"))
+        user = self.users.get(php_intval(inputs.get("assigned_user"))) \
+            if kind == "user" else None
+        if user is None:
+            return _json_answer(200, _envelope("error", {
+                "asset": {"id": asset.id, "asset_tag": php_e(asset.asset_tag)},
+                "target_id": inputs.get("assigned_user"), "target_type": kind},
+                f"Checkout target for asset {php_e(asset.asset_tag)} is invalid - {kind}"
+                " does not exist."))
+        now = time.time()
+        asset.assigned_user = user.id
+        asset.location_id = user.location_id
+        asset.last_checkout = str(at) if at else _dt(now)["datetime"]  # type: ignore[index]
+        asset.checkout_counter += 1
+        asset.updated_at = now
+        self.log.append(LogEntry(self._next_id("log"), "checkout", asset.id, inputs.get("note"),
+                                 asset.location_id, now, 1, user_agent, client_ip,
+                                 "api" if from_api else "cli/unknown", target_id=user.id,
+                                 action_date=asset.last_checkout))
+        return _json_answer(200, _envelope("success", {"asset": php_e(asset.asset_tag)},
+                                           "Asset checked out successfully."))
+
+    def _checkin(self, asset_id: int, inputs: dict[str, Any], user_agent: str,
+                 client_ip: str, from_api: bool) -> _Answer:
+        asset = self.assets.get(asset_id)
+        if asset is None or asset.deleted_at is not None:
+            return _json_answer(200, _envelope("error", None, "Asset not found"))
+        payload = {"asset_tag": php_e(asset.asset_tag), "model": "Laptop 14",
+                   "model_number": None}
+        if asset.assigned_user is None:
+            return _json_answer(200, _envelope("error", payload,
+                                               "That asset is already checked in."))
+        location = inputs.get("location_id")
+        if location is not None and php_intval(location) not in self.locations:
+            return _json_answer(200, _envelope("error", None, {
+                "location_id": ["The selected location id is invalid."]}))
+        now = time.time()
+        asset.assigned_user = None
+        asset.location_id = php_intval(location) if location is not None \
+            else asset.rtd_location_id
+        asset.last_checkin = now
+        asset.checkin_counter += 1
+        asset.updated_at = now
+        self.log.append(LogEntry(self._next_id("log"), "checkin from", asset.id,
+                                 inputs.get("note"), asset.location_id, now, 1, user_agent,
+                                 client_ip, "api" if from_api else "cli/unknown"))
+        return _json_answer(200, _envelope("success", payload, "Asset checked in successfully."))
+
+    def _users(self, inputs: dict[str, Any]) -> _Answer:
+        rows = list(self.users.values())
+        for key in ("username", "employee_num", "first_name", "last_name"):
+            if inputs.get(key) is not None:
+                rows = [u for u in rows if _same(getattr(u, key), inputs[key])]
+        if inputs.get("search") is not None:
+            term = str(inputs["search"]).casefold()
+            rows = [u for u in rows if any(term in str(v).casefold() for v in (
+                u.username, u.employee_num, u.first_name, u.last_name))]
+        rows.sort(key=lambda u: u.id, reverse=inputs.get("order") != "asc")
+        page, total = self._page(rows, inputs)
+        return _json_answer(200, {"total": total, "rows": [self._user_row(u) for u in page]})
+
+    def _user_row(self, user: User) -> dict[str, Any]:
+        return {
+            "id": user.id, "avatar": None,
+            "name": php_e(f"{user.first_name} {user.last_name}".strip()),
+            "first_name": php_e(user.first_name), "last_name": php_e(user.last_name),
+            "username": php_e(user.username), "remote": False, "locale": None,
+            "employee_num": php_e(user.employee_num), "manager": None, "jobtitle": None,
+            "vip": False, "phone": None, "website": None, "address": None, "city": None,
+            "state": None, "country": None, "zip": None, "email": None,
+            "department": None, "location": self._ref(user.location_id), "notes": None,
+            "permissions": None, "activated": True, "autoassign_licenses": True,
+            "ldap_import": False, "two_factor_enrolled": False,
+            "two_factor_optin": False, "assets_count": sum(
+                a.assigned_user == user.id for a in self.assets.values()),
+            "licenses_count": 0, "accessories_count": 0, "consumables_count": 0,
+            "manages_users_count": 0, "manages_locations_count": 0, "company": None,
+            "created_by": None, "created_at": None, "updated_at": None,
+            "start_date": None, "end_date": None, "last_login": None, "deleted_at": None,
+            "available_actions": {"update": True, "delete": False, "clone": True,
+                                  "restore": False},
+        }
+
     def _locations(self, inputs: dict[str, Any]) -> _Answer:
         rows = list(self.locations.values())
         if inputs.get("name") is not None:
@@ -806,7 +950,8 @@ class SnipeItEmulator:
         return {"id": user.id, "username": php_e(user.username),
                 "name": php_e(f"{user.first_name} {user.last_name}".strip()),
                 "first_name": php_e(user.first_name), "last_name": php_e(user.last_name) or None,
-                "email": None, "employee_number": None, "type": "user"}
+                "email": None, "employee_number": php_e(user.employee_num) or None,
+                "type": "user"}
 
     def _ref(self, location_id: int | None) -> dict[str, Any] | None:
         location = self.locations.get(location_id) if location_id is not None else None
@@ -851,8 +996,11 @@ class SnipeItEmulator:
             "last_audit_date": _dt(asset.last_audit_date),
             "next_audit_date": _date(asset.next_audit_date),
             "deleted_at": _dt(asset.deleted_at), "purchase_date": None, "age": "",
-            "last_checkout": None, "last_checkin": None, "expected_checkin": None,
-            "purchase_cost": None, "checkin_counter": 0, "checkout_counter": 0,
+            "last_checkout": None if asset.last_checkout is None else {
+                "datetime": asset.last_checkout, "formatted": asset.last_checkout},
+            "last_checkin": _dt(asset.last_checkin), "expected_checkin": None,
+            "purchase_cost": None, "checkin_counter": asset.checkin_counter,
+            "checkout_counter": asset.checkout_counter,
             "requests_counter": 0, "user_can_checkout": asset.assigned_user is None
             and label.type == "deployable", "book_value": None, "custom_fields": {},
             "available_actions": {"checkout": True, "checkin": True, "clone": True,
@@ -875,12 +1023,15 @@ class SnipeItEmulator:
                       "last_name": "User"},
             "created_by": {"id": 1, "name": "Admin User", "first_name": "Admin",
                            "last_name": "User"},
-            "target": None,
+            "target": None if entry.target_id not in self.users else {
+                "id": entry.target_id, "name": php_e(self.users[entry.target_id].username),
+                "type": "user"},
             # Snipe-IT renders notes as inline Markdown of the escaped text.
             "note": php_e(entry.note) if entry.note else None,
             "signature_file": None, "log_meta": None, "remote_ip": entry.remote_ip,
             "user_agent": entry.user_agent, "action_source": entry.action_source,
-            "action_date": _dt(entry.created_at),
+            "action_date": ({"datetime": entry.action_date, "formatted": entry.action_date}
+                            if entry.action_date else _dt(entry.created_at)),
         }
 
 

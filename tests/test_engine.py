@@ -269,6 +269,7 @@ def test_status_line_for_the_idle_screen() -> None:
     assert SyncStatus(12, 0, 300.0).line() == "12 wait 5m"
     assert SyncStatus(0, 0, 7200.0).line() == "all sent 2h"
     assert SyncStatus(3, 2, None, 90000.0).line() == "3 wait never !2 list 25h"
+    assert SyncStatus(0, 0, 60.0, conflicts=1).line() == "all sent 1m x1"
     assert len(SyncStatus(12, 2, 300.0, 3 * 3600.0).line()) <= 21
 
 

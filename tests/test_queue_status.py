@@ -14,7 +14,7 @@ from firmware.cli import main
 from sync.queue import SEGMENTS_DIR, SightingQueue, read_status
 
 KEYS = {"queued", "dead_letters", "oldest", "last_sync", "last_attempt", "last_error",
-        "segments", "damaged", "dead_letter_items"}
+        "segments", "damaged", "dead_letter_items", "conflicts", "conflict_items"}
 
 
 def sighting(number: int, **fields: Any) -> dict[str, Any]:
@@ -30,7 +30,8 @@ def listing(folder: Path) -> dict[str, tuple[int, int]]:
 def test_an_empty_queue(tmp_path: Path) -> None:
     with SightingQueue(tmp_path) as queue:
         status = queue.status()
-    assert status == {"queued": 0, "dead_letters": 0, "dead_letter_items": [], "oldest": None,
+    assert status == {"queued": 0, "dead_letters": 0, "dead_letter_items": [], "conflicts": 0,
+                      "conflict_items": [], "oldest": None,
                       "last_sync": None, "last_attempt": None, "last_error": None,
                       "segments": 0, "damaged": []}
     assert read_status(tmp_path) == status

@@ -4,7 +4,8 @@ A sighting is appended here before any feedback is given, and stays until the
 register (or its outbox folder) has it. ``append`` returns only once the record
 would survive a power cut; appending the same ``sighting_id`` twice is harmless.
 Callers depend on the ``SightingStore`` protocol; the sync engine also uses
-``append_many``, ``dead_letter``, ``dead_letters``, ``note_sync`` and ``status``.
+``append_many``, ``dead_letter``, ``dead_letters``, ``conflict``, ``conflicts``,
+``note_sync`` and ``status``.
 ``iter_pending()`` walks the whole queue one segment at a time: with 50,000 queued,
 ``pending()`` without a limit holds every record at once (about 110 MB at peak).
 
@@ -30,7 +31,10 @@ Everything lives in ``<queue.path>/sightings/``:
   index (id → segment and sequence number) and reads sealed segments when
   ``pending`` reaches them.
 * ``dead-letters.json`` — records the register refused for good, with ``reason``
-  and ``dead_lettered_at``; ``sync.json`` — the last sync attempt and success.
+  and ``dead_lettered_at``; ``conflicts.json`` — door-kiosk events the register
+  disagreed with, each with the record, the register's side, the reason and
+  ``conflict_at`` (:mod:`sync.queue.conflicts`); ``sync.json`` — the last sync attempt
+  and success.
 * ``writer.lock``, ``queue.lock`` — the locks below; ``*.damaged`` — files set aside.
 
 Sharing

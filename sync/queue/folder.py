@@ -1,5 +1,7 @@
 """The queue folder's small shared files and its locks: dead letters, the sync note, status.
 
+Conflicts are kept the same way as dead letters (see :mod:`sync.queue.conflicts`).
+
 Everything here may be used by a process that does not own the queue: ``read_status``
 only reads, and the writers of the dead letters and the sync note hold the folder's
 operation lock (see :func:`operation_lock`).
@@ -21,9 +23,9 @@ from tinydb import TinyDB
 
 from firmware.errors import QueueError
 from sync.queue import segments as seg
+from sync.queue.conflicts import conflict_lines, conflict_summary, read_conflicts
+from sync.queue.kept import open_store, read_store
 from sync.storage import (
-    AtomicJSONStorage,
-    dump_tables,
     fsync_directory,
     io_error,
     load_tables,
@@ -131,40 +133,12 @@ def open_dead_letters(folder: Path) -> TinyDB:
     Raises:
         QueueError: it cannot be read or set aside.
     """
-    path = folder / DEAD_FILE
-    try:
-        return TinyDB(path, storage=AtomicJSONStorage, flush_found=False)
-    except QueueError:
-        if not path.exists():
-            raise
-    try:
-        salvaged = salvage_tables(path.read_bytes())
-        moved = seg.set_aside(path)
-        seg.log.error("the dead-letter store %s is damaged: set aside as %s, %d entr(ies) kept",
-                      path, moved.name, len(salvaged.get(DEAD_TABLE, {})))
-        replace_file(path, dump_tables({DEAD_TABLE: salvaged.get(DEAD_TABLE, {})}))
-        fsync_directory(folder)
-    except OSError as exc:
-        raise io_error(path, "cannot set aside the damaged file", exc) from exc
-    return TinyDB(path, storage=AtomicJSONStorage, flush_found=False)
+    return open_store(folder, DEAD_FILE, DEAD_TABLE, "dead-letter store")
 
 
 def read_dead_letters(folder: Path) -> list[dict[str, Any]]:
     """The dead letters, oldest first (an unreadable store reads as what can be read of it)."""
-    try:
-        raw = (folder / DEAD_FILE).read_bytes()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise io_error(folder / DEAD_FILE, "cannot read", exc) from exc
-    try:
-        tables = load_tables(raw) or {}
-    except ValueError:
-        tables = salvage_tables(raw)
-    table = tables.get(DEAD_TABLE) or {}
-    keyed = [(int(k), doc) for k, doc in table.items()
-             if isinstance(doc, dict) and k.isascii() and k.isdigit()]
-    return [doc for _, doc in sorted(keyed, key=lambda item: item[0])]
+    return read_store(folder, DEAD_FILE, DEAD_TABLE)
 
 
 # --- the sync note --------------------------------------------------------------------------
@@ -209,10 +183,13 @@ def folder_status(directory: Path, *, queued: int, oldest: str | None,
     folder = directory / SEGMENTS_DIR
     note = read_note(folder)
     dead = read_dead_letters(folder)
+    conflicts = read_conflicts(folder)
     return {
         "queued": queued,
         "dead_letters": len(dead),
         "dead_letter_items": [{key: item.get(key) for key in _DEAD_SHOWN} for item in dead],
+        "conflicts": len(conflicts),
+        "conflict_items": [conflict_summary(item) for item in conflicts],
         "oldest": oldest,
         "last_sync": _text(note.get("last_sync")),
         "last_attempt": _text(note.get("last_attempt")),
@@ -242,6 +219,7 @@ def format_status(status: dict[str, Any]) -> list[str]:
                      f"  {item.get('sighting_id')}: {item.get('reason')}")
     if len(items) > _DEAD_LISTED:
         lines.append(f"  (the {_DEAD_LISTED} newest of {len(items)}; --json lists all)")
+    lines += conflict_lines(status)
     damaged = status.get("damaged") or []
     lines.append("damaged files set aside: " + (", ".join(damaged) if damaged else "none"))
     return lines
@@ -262,8 +240,9 @@ def read_status(directory: str | Path) -> dict[str, Any]:
         directory: the queue directory (``queue.path``), as given to ``SightingQueue``.
 
     Returns:
-        ``queued`` (records waiting, including the open segment's), ``dead_letters``,
-        ``oldest`` (``wall_time`` of the oldest queued record, or None), ``last_sync``,
+        ``queued`` (records waiting, including the open segment's), ``dead_letters``
+        (and ``dead_letter_items``), ``conflicts`` (and ``conflict_items``, see
+        :func:`sync.queue.conflicts.conflict_summary`), ``oldest`` (``wall_time`` of the oldest queued record, or None), ``last_sync``,
         ``last_attempt``, ``last_error``, ``segments`` (segment files), ``damaged``
         (names of files set aside).
 

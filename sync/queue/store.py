@@ -20,6 +20,12 @@ from tinydb.table import Document
 
 from firmware.errors import QueueError
 from sync.queue import segments as seg
+from sync.queue.conflicts import (
+    CONFLICT_TABLE,
+    conflict_entry,
+    open_conflicts,
+    read_conflicts,
+)
 from sync.queue.folder import (
     DEAD_TABLE,
     LEGACY_FILE,
@@ -38,6 +44,7 @@ from sync.queue.folder import (
     try_lock,
     write_note,
 )
+from sync.queue.kept import add_new_entries
 from sync.storage import (
     AtomicJSONStorage,
     WriteOnceDocumentStorage,
@@ -544,6 +551,51 @@ class SightingQueue:
         with self._operation():
             return read_dead_letters(self._folder)
 
+    def conflict(self, items: Iterable[tuple[str, str, Mapping[str, Any] | None]]) -> int:
+        """Move events the register disagreed with out of the queue, with both sides.
+
+        Each goes to the conflict store (``conflicts.json``, see
+        :mod:`sync.queue.conflicts`) with the reason, the register's side and the time,
+        durably, before it leaves the queue. Ids not queued are ignored; an id already
+        among the conflicts is not stored twice.
+
+        Args:
+            items: (sighting_id, reason, register_side) triples.
+
+        Returns:
+            How many records left the queue.
+
+        Raises:
+            TypeError: an item is not such a triple.
+            QueueError: the store or the queue cannot be written; what was not removed
+                stays queued and can be moved again.
+        """
+        found: dict[str, tuple[str, Mapping[str, Any] | None]] = {}
+        for item in items:
+            if (not isinstance(item, tuple) or len(item) != 3
+                    or not isinstance(item[0], str) or not isinstance(item[1], str)
+                    or not isinstance(item[2], (Mapping, type(None)))):
+                raise TypeError("conflict takes (sighting_id, reason, register_side) triples,"
+                                f" not {item!r}")
+            found.setdefault(item[0], (item[1], item[2]))
+        if not found:
+            return 0
+        with self._operation():
+            self._refresh()
+            records = self._records_for(found)
+            if not records:
+                return 0
+            at = now_iso()
+            entries = [conflict_entry(record, *found[record["sighting_id"]], at)
+                       for record in records]
+            add_new_entries(open_conflicts(self._folder), CONFLICT_TABLE, entries)
+            return self._remove({record["sighting_id"] for record in records})
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        """The conflicts, oldest first (see :func:`sync.queue.conflicts.conflict_entry`)."""
+        with self._operation():
+            return read_conflicts(self._folder)
+
     def note_sync(self, ok: bool, at_iso: str, error: str | None = None) -> None:
         """Record a sync attempt durably, for the status and for other processes.
 
@@ -670,15 +722,7 @@ class SightingQueue:
         return found + copy.deepcopy(newest)
 
     def _store_dead(self, entries: list[dict[str, Any]]) -> None:
-        db = open_dead_letters(self._folder)
-        try:
-            table = db.table(DEAD_TABLE, cache_size=0)
-            known = {doc.get("sighting_id") for doc in table.all()}
-            fresh = [entry for entry in entries if entry["sighting_id"] not in known]
-            if fresh:
-                table.insert_multiple(fresh)
-        finally:
-            db.close()
+        add_new_entries(open_dead_letters(self._folder), DEAD_TABLE, entries)
 
     # --- the index --------------------------------------------------------------------------
 
@@ -921,13 +965,15 @@ class SightingQueue:
         log.info("%d queued sighting(s) moved from %s into segments", len(records), path)
 
     def _reconcile_dead(self) -> None:
-        """Finish a dead-lettering cut short: what is in the store leaves the queue."""
+        """Finish a dead-lettering (or conflict) cut short: what is stored leaves the queue."""
         dead = {entry.get("sighting_id") for entry in read_dead_letters(self._folder)}
+        dead |= {entry.get("sighting_id") for entry in read_conflicts(self._folder)}
         with self._lock:
             both = {sid for sid in self._where if sid in dead}
         if both:
             self._remove(both)
-            log.info("%d dead-lettered sighting(s) removed from the queue", len(both))
+            log.info("%d dead-lettered or conflicting sighting(s) removed from the queue",
+                     len(both))
 
     # --- locks and closing ------------------------------------------------------------------
 

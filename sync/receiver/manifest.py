@@ -67,6 +67,13 @@ class ManifestSource:
         self._assets = assets
         self._answers.clear()
 
+    def asset(self, asset_tag: str) -> Asset | None:
+        """The manifest's asset with this tag (case ignored), or None."""
+        key = asset_tag.casefold()
+        with self._lock:
+            self._refresh()
+            return next((a for a in self._assets if a.asset_tag.casefold() == key), None)
+
     def answer(self, location: str | None) -> tuple[bytes, str]:
         """The JSON body and its ETag for all assets, or for those of room ``location``.
 

@@ -92,6 +92,7 @@ SIGHTING_FIELDS: dict[str, Field] = {
     "boot_id": _TEXT,
     "firmware_version": _TEXT,
     "candidates": Field("array", items="string"),
+    "person": Field("object", nullable=True),
 }
 SIGHTING_REQUIRED = ("sighting_id", "device_id", "session_id", "payload", "verdict",
                      "wall_time")
@@ -255,6 +256,15 @@ def check_sighting(record: Any, device_id: str) -> None:
     if record["device_id"] != device_id:
         raise Invalid(f"device_id {_shown(record['device_id'])} is not the batch's"
                       f" {_shown(device_id)}")
+    verdict = record["verdict"]
+    if verdict in ("checked_out", "checked_in"):
+        tag = record.get("asset_tag")
+        if not isinstance(tag, str) or not tag.strip():
+            raise Invalid(f"a {verdict} event needs an asset_tag")
+        if not isinstance(record.get("location"), str) or not record["location"].strip():
+            raise Invalid(f"a {verdict} event needs the kiosk's room as location")
+    if verdict == "checked_out" and not isinstance(record.get("person"), dict):
+        raise Invalid("a checked_out event needs the person who took the asset")
 
 
 def check_report(report: Any, session_id: str) -> dict[str, Any]:

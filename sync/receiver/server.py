@@ -27,10 +27,12 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from firmware import __version__
-from firmware.errors import ConfigError
+from firmware.errors import ConfigError, RegisterError
 from hal.text import terminal_safe
 from sync.receiver import protocol
+from sync.receiver.holdings import Holdings
 from sync.receiver.manifest import ManifestSource, etag_matches
+from sync.receiver.people import PeopleSource
 from sync.receiver.protocol import API, Invalid
 from sync.receiver.store import CheckedRecord, KeyReused, ReceiverStore
 
@@ -44,6 +46,7 @@ _DRAIN_LIMIT = 8 * 1024 * 1024
 _REPORTS = f"{API}/reports/"
 _ROUTES: dict[str, tuple[str, ...]] = {
     "manifest": ("GET",),
+    "people": ("GET",),
     "sightings": ("POST",),
     "report": ("GET", "PUT"),
 }
@@ -69,17 +72,21 @@ class ReceiverServer(ThreadingHTTPServer):
         manifest: the manifest to serve.
         token: the bearer token every request must carry.
         log_line: called with one line per request (None: no request log).
+        people: the people to serve to door kiosks (None: ``/people`` answers 404).
     """
 
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], *, store: ReceiverStore,
                  manifest: ManifestSource, token: str,
-                 log_line: Callable[[str], None] | None = None) -> None:
+                 log_line: Callable[[str], None] | None = None,
+                 people: PeopleSource | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.store = store
         self.manifest = manifest
+        self.people = people
+        self.holdings = Holdings(manifest.asset)
         self.token = token.encode("ascii")
         self.log_line = log_line or (lambda line: None)
         super().__init__(address, ReceiverHandler)
@@ -165,6 +172,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         route, session_id = None, None
         if path == f"{API}/manifest":
             route = "manifest"
+        elif path == f"{API}/people":
+            route = "people"
         elif path == f"{API}/sightings":
             route = "sightings"
         elif path.startswith(_REPORTS) and "/" not in path[len(_REPORTS):]:
@@ -180,6 +189,11 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             return self._manifest(parse_qs(parts.query, keep_blank_values=True))
         if route == "sightings":
             return self._sightings()
+        if route == "people":
+            if self.server.people is None:
+                raise _Refusal(404, "this register keeps no people (start the receiver"
+                               " with --people)")
+            return 200, self.server.people.answer(), {"Cache-Control": "no-cache"}
         assert session_id is not None
         if not protocol.SESSION_ID.fullmatch(session_id):
             raise _Refusal(400, "a session id is 1 to 128 letters, digits, '.', '_', '~' or '-'")
@@ -257,7 +271,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         checked = [_check_record(record, device_id) for record in records]
         digest = hashlib.sha256(protocol.canonical(body)).hexdigest()
         try:
-            answer = self.server.store.record_batch(key, digest, device_id, checked)
+            answer = self.server.store.record_batch(key, digest, device_id, checked,
+                                                    self.server.holdings)
         except KeyReused:
             raise _Refusal(422, "this Idempotency-Key was used with a different body") from None
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
@@ -339,7 +354,8 @@ def _check_record(record: Any, device_id: str) -> CheckedRecord:
     except Invalid as exc:
         return CheckedRecord(shown, reason=str(exc))
     return CheckedRecord(shown, record["session_id"],
-                         json.dumps(record, ensure_ascii=True, separators=(",", ":")))
+                         json.dumps(record, ensure_ascii=True, separators=(",", ":")),
+                         verdict=record["verdict"], record=record)
 
 
 def _json(value: Any) -> bytes:
@@ -365,15 +381,17 @@ def _read_token(path: Path) -> str:
 
 def run_receiver(db: Path, manifest: Path, token_file: Path, host: str = "127.0.0.1",
                  port: int = 8080, *, out: TextIO | None = None,
-                 err: TextIO | None = None) -> int:
+                 err: TextIO | None = None, people: Path | None = None) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop).
 
     The first line on ``out`` is the base URL, flushed at once (with port 0 it names the
     port picked). Each request is logged as one line on ``err``.
 
+    ``people`` is a people CSV served to door kiosks (``GET /api/v1/people``).
+
     Raises:
-        ConfigError: the token file, the manifest, the database or the address cannot be
-            used (exit code 2).
+        ConfigError: the token file, the manifest, the people file, the database or the
+            address cannot be used (exit code 2).
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -386,11 +404,15 @@ def run_receiver(db: Path, manifest: Path, token_file: Path, host: str = "127.0.
 
     token = _read_token(token_file)
     source = ManifestSource(manifest, log=log_line)
+    try:
+        people_source = None if people is None else PeopleSource(people, log=log_line)
+    except RegisterError as exc:
+        raise ConfigError(str(exc).replace("register.people", "--people", 1)) from None
     store = ReceiverStore(db)
     try:
         try:
             server = ReceiverServer((host, port), store=store, manifest=source, token=token,
-                                    log_line=log_line)
+                                    log_line=log_line, people=people_source)
         except OSError as exc:
             raise ConfigError(f"--host {host} --port {port}: cannot listen:"
                               f" {exc.strerror or exc}") from None

@@ -1,4 +1,5 @@
-"""What the reference receiver keeps: sightings, idempotency keys with their answers, reports.
+"""What the reference receiver keeps: sightings, idempotency keys with their answers, reports,
+and, for door kiosks, who holds each asset (:mod:`sync.receiver.holdings`).
 
 One SQLite file in WAL mode with ``synchronous=FULL``: an answer is sent only after what
 it acknowledges is on disk, so a receiver killed or switched off keeps everything it
@@ -17,13 +18,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from firmware.errors import ConfigError
 from hal.resource import Resource
+from sync.receiver.holdings import HOLDINGS_SCHEMA, Holdings
 
 __all__ = ["BatchAnswer", "CheckedRecord", "KeyReused", "ReceiverStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``holdings`` and ``outcomes`` (door kiosks); a version 1 file is upgraded."""
+
+MOVEMENTS = frozenset({"checked_out", "checked_in"})
+"""The kiosk verdicts that change who holds an asset (``refused`` is only recorded)."""
 
 KEEP_KEYS_SECONDS = 30 * 24 * 3600.0
 """How long an idempotency key and its answer are kept (pruned when the store opens).
@@ -47,6 +54,10 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     answer TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outcomes (
+    sighting_id TEXT PRIMARY KEY,
+    result TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reports (
     session_id TEXT PRIMARY KEY,
     device_id TEXT NOT NULL,
@@ -69,6 +80,9 @@ class CheckedRecord:
     session_id: str = ""
     record_json: str = ""
     reason: str | None = None
+    verdict: str = ""
+    record: dict[str, Any] | None = None
+    """The record itself, for a door kiosk's check-out or check-in (judged on arrival)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,7 @@ class ReceiverStore(Resource):
             raise sqlite3.DatabaseError(f"made by a newer receiver (schema {version})")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + HOLDINGS_SCHEMA)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         db.execute("DELETE FROM idempotency_keys WHERE created < ?",
                    (time.time() - KEEP_KEYS_SECONDS,))
@@ -126,12 +140,15 @@ class ReceiverStore(Resource):
                 self._db = None
 
     def record_batch(self, key: str, body_sha256: str, device_id: str,
-                     records: Sequence[CheckedRecord]) -> BatchAnswer:
+                     records: Sequence[CheckedRecord],
+                     holdings: Holdings | None = None) -> BatchAnswer:
         """Apply one batch under its idempotency key, or replay the answer the key got.
 
         Each record without a ``reason`` is stored unless its ``sighting_id`` already is
-        (``duplicate``); each with one is ``rejected``. The answer lists the results in
-        the records' order.
+        (``duplicate``); each with one is ``rejected``. With ``holdings``, a check-out or
+        check-in is judged first (:class:`~sync.receiver.holdings.Holdings`): a conflict
+        is stored with its answer, which a later copy of the event gets again; a
+        rejection stores nothing. The answer lists the results in the records' order.
 
         Raises:
             KeyReused: ``key`` was used before with a body whose hash is not
@@ -154,13 +171,7 @@ class ReceiverStore(Resource):
                     if item.reason is not None:
                         results.append(_result(item.sighting_id, "rejected", item.reason))
                         continue
-                    stored = db.execute(
-                        "INSERT OR IGNORE INTO sightings (sighting_id, device_id, session_id,"
-                        " received_at, record) VALUES (?, ?, ?, ?, ?)",
-                        (item.sighting_id, device_id, item.session_id, received,
-                         item.record_json)).rowcount
-                    results.append(_result(item.sighting_id,
-                                           "accepted" if stored else "duplicate", None))
+                    results.append(self._apply(db, item, device_id, received, holdings))
                 text = _answer_text(results)
                 db.execute("INSERT INTO idempotency_keys (key, body_sha256, answer, created)"
                            " VALUES (?, ?, ?, ?)", (key, body_sha256, text, time.time()))
@@ -170,6 +181,36 @@ class ReceiverStore(Resource):
                     db.execute("ROLLBACK")
                 raise
             return BatchAnswer(text, replayed=False)
+
+    @staticmethod
+    def _apply(db: sqlite3.Connection, item: CheckedRecord, device_id: str, received: str,
+               holdings: Holdings | None) -> str:
+        """Store one checked record (transaction held); returns its result's JSON."""
+        known = db.execute("SELECT 1 FROM sightings WHERE sighting_id = ?",
+                           (item.sighting_id,)).fetchone()
+        if known is not None:
+            earlier = db.execute("SELECT result FROM outcomes WHERE sighting_id = ?",
+                                 (item.sighting_id,)).fetchone()
+            return earlier[0] if earlier else _result(item.sighting_id, "duplicate", None)
+        text = _result(item.sighting_id, "accepted", None)
+        if holdings is not None and item.verdict in MOVEMENTS and item.record is not None:
+            judged = holdings.judge(db, item.record, received)
+            text = _result(item.sighting_id, judged.status, judged.reason,
+                           judged.register_side)
+            if judged.status == "rejected":
+                return text
+            if judged.status == "conflict":
+                db.execute("INSERT INTO outcomes (sighting_id, result) VALUES (?, ?)",
+                           (item.sighting_id, text))
+        db.execute("INSERT INTO sightings (sighting_id, device_id, session_id, received_at,"
+                   " record) VALUES (?, ?, ?, ?, ?)",
+                   (item.sighting_id, device_id, item.session_id, received, item.record_json))
+        return text
+
+    def holder(self, asset_tag: str) -> dict[str, Any] | None:
+        """Who the receiver has recorded as holding ``asset_tag`` (None: nobody, or unknown)."""
+        with self._lock:
+            return Holdings.holder(self._connection(), asset_tag)
 
     def put_report(self, session_id: str, device_id: str, report_json: str) -> bool:
         """Store (or replace) the report of ``session_id``; True when it is new."""
@@ -202,9 +243,12 @@ class ReceiverStore(Resource):
             return self._connection().execute("SELECT count(*) FROM sightings").fetchone()[0]
 
 
-def _result(sighting_id: str | None, status: str, reason: str | None) -> str:
-    return json.dumps({"sighting_id": sighting_id, "status": status, "reason": reason},
-                      ensure_ascii=True, separators=(",", ":"))
+def _result(sighting_id: str | None, status: str, reason: str | None,
+            register_side: dict[str, Any] | None = None) -> str:
+    result: dict[str, Any] = {"sighting_id": sighting_id, "status": status, "reason": reason}
+    if register_side is not None:
+        result["register_side"] = register_side
+    return json.dumps(result, ensure_ascii=True, separators=(",", ":"))
 
 
 def _answer_text(results: list[str]) -> str:
