@@ -22,6 +22,11 @@ missing=()
 python3 -c 'import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library("zbar") else 1)' \
   || missing+=(libzbar0)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ "$job" = test ]; then
+  # the operations tests: systemd-analyze (units), shellcheck (installer)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
+fi
 if ((${#missing[@]})); then
   echo "installing apt packages: ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,53 +1,233 @@
 #!/usr/bin/env bash
-# Install stocktaker on an existing Raspberry Pi OS (bookworm or trixie) as a service.
-#   sudo ./images/install.sh            from a clone of the repository
-# It installs the apt packages, a venv in /opt/stocktaker/venv that sees the system's
-# picamera2 and libcamera (they are apt packages, not on PyPI), the package, a
-# 'stocktaker' user, a starting configuration and the systemd unit.
+# Install stocktaker as a service on Raspberry Pi OS (Bookworm or Trixie), from a clone of
+# the repository:
+#
+#   sudo ./images/install.sh               the running system
+#   sudo ./images/install.sh --image       inside an image being built (pi-gen chroot):
+#                                          apt runs, nothing is started or reloaded
+#   sudo ./images/install.sh --root DIR    lay the files out under DIR (DESTDIR=DIR works
+#                                          too): no apt, nothing started; for checking
+#                                          what is installed (the venv's paths point into DIR)
+#
+# It installs the apt packages, enables I2C, creates the 'stocktaker' system user and its
+# device groups, a venv in /opt/stocktaker/venv that sees apt's picamera2 and libcamera,
+# the package, the systemd units and udev rules, /etc/stocktaker/config.toml (only when
+# missing: an admin's file is never overwritten) and the token file (mode 0600), and
+# enables the units. Running it again changes nothing unless the source changed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-[ "$(id -u)" -eq 0 ] || { echo "run as root (sudo $0)" >&2; exit 1; }
 
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  libzbar0 python3-venv python3-picamera2 >/dev/null
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 
-id stocktaker >/dev/null 2>&1 || useradd --system --home /var/lib/stocktaker \
-  --shell /usr/sbin/nologin stocktaker
-for group in input i2c gpio video; do
-  getent group "$group" >/dev/null && usermod -aG "$group" stocktaker
+root=${DESTDIR:-/}
+apt=yes     # install apt packages
+live=yes    # the system is running: reload systemd and udev, start the service
+while (($#)); do
+  case "$1" in
+    --root) root=${2:?--root needs a folder}; shift 2 ;;
+    --image) live=no; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
 done
-
-install -d /opt/stocktaker /etc/stocktaker
-[ -x /opt/stocktaker/venv/bin/python ] || python3 -m venv --system-site-packages /opt/stocktaker/venv
-/opt/stocktaker/venv/bin/python -m pip install --quiet --upgrade pip
-/opt/stocktaker/venv/bin/python -m pip install --quiet .
-install -m 0644 README.md /opt/stocktaker/README.md
-
-if [ ! -e /etc/stocktaker/stocktaker.toml ]; then
-  cat > /etc/stocktaker/stocktaker.toml <<'TOML'
-[device]
-id = "hh-01"
-[audit]
-technician = ""
-[camera]
-backend = "none"
-[scanner]
-backend = "none"
-[display]
-backend = "oled"
-[feedback]
-backend = "gpio"
-[register]
-adapter = "files"
-manifest = "/var/lib/stocktaker/expected.csv"
-outbox = "/var/lib/stocktaker/out"
-[queue]
-path = "/var/lib/stocktaker/state"
-TOML
+root=${root%/}
+if [ -n "$root" ]; then
+  apt=no; live=no
+  [ -d "$root" ] || { echo "install.sh: $root is not a folder" >&2; exit 2; }
 fi
+[ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (sudo $0)" >&2; exit 1; }
 
-install -m 0644 systemd/stocktaker.service /etc/systemd/system/stocktaker.service
-systemctl daemon-reload
-echo "installed. Configure a reader in /etc/stocktaker/stocktaker.toml, then:"
-echo "  systemctl enable --now stocktaker"
+src=$(cd "$(dirname "$0")/.." && pwd)
+user=stocktaker
+opt=/opt/stocktaker
+packages=(python3-venv python3-dev gcc libzbar0 python3-picamera2 python3-lgpio
+  python3-evdev python3-numpy python3-pil)
+groups=(input video i2c gpio spi dialout)
+changed=()
+
+say() { echo "stocktaker install: $*"; }
+
+# --- apt packages --------------------------------------------------------------------------
+install_packages() {
+  local missing=() package
+  for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+      || missing+=("$package")
+  done
+  ((${#missing[@]})) || return 0
+  say "apt packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  changed+=(packages)
+}
+
+# --- user and groups (read from the root's own files, so --root sees the same) -------------
+has_group() { grep -q "^$1:" "$root/etc/group"; }
+in_group() { grep -q "^$1:[^:]*:[^:]*:\(.*,\)\{0,1\}$2\(,.*\)\{0,1\}$" "$root/etc/group"; }
+
+create_user() {
+  local group
+  for group in "${groups[@]}"; do
+    has_group "$group" || { groupadd --root "$root/" --system "$group"; changed+=("group $group"); }
+  done
+  if ! grep -q "^$user:" "$root/etc/passwd"; then
+    useradd --root "$root/" --system --user-group --home-dir /var/lib/stocktaker \
+      --no-create-home --shell /usr/sbin/nologin --comment "stocktaker asset scanner" "$user"
+    changed+=("user $user")
+  fi
+  for group in "${groups[@]}"; do
+    in_group "$group" "$user" || { usermod --root "$root/" -aG "$group" "$user"; changed+=("$user in $group"); }
+  done
+}
+
+uid_of() { awk -F: -v u="$1" '$1 == u { print $3 }' "$root/etc/passwd"; }
+gid_of() { awk -F: -v g="$1" '$1 == g { print $3 }' "$root/etc/group"; }
+
+# --- files: written only when their content differs ----------------------------------------
+# put MODE OWNER:GROUP SOURCE TARGET  (owner and group by name, looked up in the root)
+put() {
+  local mode=$1 owner=$2 source=$3 target=$root$4
+  if ! cmp -s "$source" "$target"; then
+    install -D -m "$mode" "$source" "$target"
+    changed+=("$4")
+  fi
+  ensure "$mode" "$owner" "$4"
+}
+
+# ensure MODE OWNER:GROUP PATH  mode and owner, set only when they differ
+ensure() {
+  local mode=$1 uid gid target=$root$3
+  uid=$(uid_of "${2%%:*}"); gid=$(gid_of "${2##*:}")
+  [ "$(stat -c %a "$target")" = "${mode#0}" ] || chmod "$mode" "$target"
+  [ "$(stat -c %u:%g "$target")" = "$uid:$gid" ] || chown "$uid:$gid" "$target"
+}
+
+folder() {  # folder MODE OWNER:GROUP PATH
+  [ -d "$root$3" ] || { mkdir -p "$root$3"; changed+=("$3/"); }
+  ensure "$@"
+}
+
+install_files() {
+  folder 0755 root:root "$opt"
+  folder 0755 root:root "$opt/libexec"
+  folder 0755 root:root "$opt/docs"
+  folder 0750 root:$user /etc/stocktaker
+  folder 0755 $user:$user /var/lib/stocktaker
+  folder 0755 $user:$user /var/lib/stocktaker/metrics
+  folder 0755 root:root /media/stocktaker
+  local unit
+  for unit in stocktaker.service stocktaker-sync.service stocktaker-sync.timer \
+      stocktaker-firstboot.service media-stocktaker.mount; do
+    put 0644 root:root "$src/systemd/$unit" "/etc/systemd/system/$unit"
+  done
+  put 0644 root:root "$src/systemd/99-stocktaker.rules" /etc/udev/rules.d/99-stocktaker.rules
+  put 0755 root:root "$src/images/first-boot.py" "$opt/libexec/first-boot.py"
+  put 0644 root:root "$src/images/config.toml.in" "$opt/config.toml.in"
+  put 0644 root:root "$src/README.md" "$opt/README.md"
+  put 0644 root:root "$src/docs/operations.md" "$opt/docs/operations.md"
+  printf 'i2c-dev\n' > "$tmp/modules"
+  put 0644 root:root "$tmp/modules" /etc/modules-load.d/stocktaker.conf
+}
+
+# --- the configuration and the token: created when missing, never overwritten ---------------
+install_config() {
+  local config=/etc/stocktaker/config.toml device_id=stocktaker name
+  if [ ! -e "$root$config" ]; then
+    name=$(cat "$root/etc/hostname" 2>/dev/null || true)
+    [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] && device_id=$name
+    sed "s/@DEVICE_ID@/$device_id/" "$src/images/config.toml.in" > "$tmp/config.toml"
+    put 0640 root:$user "$tmp/config.toml" "$config"
+    # first-boot.py may rewrite the file as long as it is still this one
+    sha256sum < "$tmp/config.toml" | cut -d' ' -f1 > "$tmp/config.sha256"
+    put 0644 root:root "$tmp/config.sha256" "$opt/config.toml.installed.sha256"
+  fi
+  ensure 0640 root:$user "$config"
+  if [ ! -e "$root/etc/stocktaker/token" ]; then
+    install -m 0600 /dev/null "$root/etc/stocktaker/token"
+    changed+=(/etc/stocktaker/token)
+  fi
+  ensure 0600 $user:$user /etc/stocktaker/token
+}
+
+# --- I2C for the OLED ------------------------------------------------------------------------
+enable_i2c() {
+  local boot_config=$root/boot/firmware/config.txt line
+  if [ ! -f "$boot_config" ]; then
+    say "no /boot/firmware/config.txt (not a Raspberry Pi OS boot partition): I2C left as it is"
+    return 0
+  fi
+  for line in dtparam=i2c_arm=on dtparam=i2c_arm_baudrate=400000; do
+    if ! grep -qx "$line" "$boot_config"; then
+      printf '%s\n' "$line" >> "$boot_config"
+      changed+=("config.txt $line")
+    fi
+  done
+}
+
+# --- the venv and the package: reinstalled only when the source changed ---------------------
+source_hash() {
+  (cd "$src" && find pyproject.toml README.md firmware hal sync -type f \
+    ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum) \
+    | sha256sum | cut -d' ' -f1
+}
+
+install_venv() {
+  local venv=$root$opt/venv want
+  if [ ! -x "$venv/bin/python" ]; then
+    # system site packages: apt's picamera2 and libcamera are not on PyPI
+    python3 -m venv --system-site-packages "$venv"
+    changed+=("$opt/venv")
+  fi
+  want=$(source_hash)
+  [ "$(cat "$root$opt/.installed" 2>/dev/null || true)" = "$want" ] && return 0
+  say "installing the package into $opt/venv"
+  # a copy, so that the build leaves nothing in the source tree
+  mkdir -p "$tmp/src"
+  (cd "$src" && cp -r pyproject.toml README.md firmware hal sync "$tmp/src/")
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$tmp/src"
+  printf '%s\n' "$want" > "$root$opt/.installed"
+  changed+=(package)
+}
+
+# --- units -----------------------------------------------------------------------------------
+enable_units() {
+  local unit
+  for unit in stocktaker.service stocktaker-firstboot.service media-stocktaker.mount; do
+    if ! systemctl --root="$root/" is-enabled --quiet "$unit" 2>/dev/null; then
+      systemctl --root="$root/" --quiet enable "$unit"
+      changed+=("enabled $unit")
+    fi
+  done
+}
+
+reload_running_system() {
+  systemctl daemon-reload
+  udevadm control --reload-rules
+  udevadm trigger --subsystem-match=input --subsystem-match=tty
+  if systemctl is-active --quiet stocktaker.service; then
+    systemctl restart stocktaker.service
+  else
+    systemctl start --no-block stocktaker.service
+  fi
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+[ "$apt" = yes ] && install_packages
+create_user
+install_files
+install_config
+enable_i2c
+install_venv
+enable_units
+[ "$live" = yes ] && reload_running_system
+
+if ((${#changed[@]})); then
+  say "changed: ${changed[*]}"
+else
+  say "nothing to change"
+fi
+if [ -z "$root" ] || [ "$live" = yes ]; then
+  say "configuration: /etc/stocktaker/config.toml; status: systemctl status stocktaker"
+fi
