@@ -7,10 +7,12 @@ counted, drawn and signalled, exactly as on the device.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from firmware.clock import SystemClock
@@ -28,31 +30,75 @@ from sync.queue import SightingQueue
 from sync.reports import PendingReports
 
 
-def bench_scan(scans: int = 200) -> list[str]:
-    """Median and p99 ms from read to verdict shown; returns the printed lines."""
-    assets = [Asset(f"IT-{n:06d}", f"SN{n:08d}", "Laptop", "Storage B", id=n)
-              for n in range(scans)]
+@contextlib.contextmanager
+def _bench_audit(assets: list[Asset], repeat_window: float) -> Iterator[HandheldAudit]:
+    """A handheld audit of Storage B over ``assets``, as on the device, in a temporary folder."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "expected.csv").write_text("asset_tag,serial,name,location,status,assigned_to\n")
         with SightingQueue(root / "state") as queue, \
                 open_display("terminal", stream=io.StringIO()) as display, \
                 open_feedback("terminal", stream=io.StringIO()) as feedback:
-            audit = HandheldAudit(
-                Settings("bench", "bench", "Storage B", 2.0, DEFAULT_TAG_PATTERN),
+            yield HandheldAudit(
+                Settings("bench", "bench", "Storage B", repeat_window, DEFAULT_TAG_PATTERN),
                 Inventory(assets), queue, FilesRegister(root / "expected.csv", root / "out",
                                                         "bench"),
                 PendingReports(root / "state" / "reports"), display, feedback, SystemClock())
-            times = []
-            for n, asset in enumerate(assets):
-                read = Read(asset.asset_tag.encode(), "CODE128", "bench", float(n))
-                start = time.perf_counter()
-                audit.handle(read)
-                times.append((time.perf_counter() - start) * 1000)
+
+
+def _assets(count: int) -> list[Asset]:
+    return [Asset(f"IT-{n:06d}", f"SN{n:08d}", "Laptop", "Storage B", id=n)
+            for n in range(count)]
+
+
+def bench_scan(scans: int = 200) -> list[str]:
+    """Median and p99 ms from read to verdict shown; returns the printed lines."""
+    assets = _assets(scans)
+    times = []
+    with _bench_audit(assets, 2.0) as audit:
+        for n, asset in enumerate(assets):
+            read = Read(asset.asset_tag.encode(), "CODE128", "bench", float(n))
+            start = time.perf_counter()
+            audit.handle(read)
+            times.append((time.perf_counter() - start) * 1000)
     times.sort()
     return [f"{'read to verdict shown':<26}{'scans':>8}{'median ms':>10}{'p99 ms':>10}",
             f"{'terminal display, fsync':<26}{scans:>8}{statistics.median(times):>10.2f}"
             f"{times[round(0.99 * (len(times) - 1))]:>10.2f}"]
+
+
+def bench_frame_to_verdict(size: tuple[int, int] = (640, 480), fps: float = 30.0,
+                           frames: int = 150, decoder: str = "auto") -> list[str]:
+    """Frame taken to verdict shown, for frames holding one QR label each (a new one each
+    frame): a live camera stand-in, the configured decoder pipeline on its own thread, then
+    the audit (parse, judge, fsync to queue and journal, draw, signal). Returns the lines.
+    """
+    import numpy as np
+
+    from firmware import labels
+    from hal.camera import open_decoder
+    from hal.camera.base import CameraReader
+    from hal.camera.bench_stream import SyntheticCamera
+
+    assets = _assets(frames)
+    pictures = [np.asarray(labels.place_in_frame(
+        labels.qr_label(f"https://assets.example.com/ht/{a.asset_tag}", a.asset_tag),
+        size=size, seed=n)) for n, a in enumerate(assets)]
+    latencies: list[float] = []
+    camera = CameraReader(SyntheticCamera(pictures, fps, frames), open_decoder(decoder),
+                          name="camera")
+    with _bench_audit(assets, 0.0) as audit, camera:
+        for read in camera.reads():
+            audit.handle(read)
+            latencies.append((time.monotonic() - read.at) * 1000)
+        stats = camera.stats()
+    latencies.sort()
+    p99 = latencies[round(0.99 * (len(latencies) - 1))] if latencies else float("nan")
+    return [f"{'frame to verdict shown':<26}{'frames':>8}{'verdicts':>9}{'dropped':>8}"
+            f"{'median ms':>10}{'p99 ms':>10}",
+            f"{decoder + f' {size[0]}x{size[1]}':<26}{frames:>8}{len(latencies):>9}"
+            f"{stats.dropped:>8}{statistics.median(latencies) if latencies else float('nan'):>10.2f}"
+            f"{p99:>10.2f}"]
 
 
 def bench_room(sizes: tuple[int, ...] = (0, 1000, 5000), appends: int = 100) -> list[str]:

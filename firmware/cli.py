@@ -132,14 +132,31 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--config", type=Path, required=True, help="the TOML configuration file")
     sync.set_defaults(command=_sync)
 
-    report = sub.add_parser("report", help="print an audit report")
-    report.add_argument("file", type=Path, help="a report-<session>.json file")
+    report = sub.add_parser("report", help=(
+        "print an audit report, or a door kiosk's movements (--movements)"))
+    report.add_argument("file", type=Path, nargs="?", help="a report-<session>.json file")
+    report.add_argument("--movements", action="store_true", help=(
+        "who took and returned what, per day, and what is out now (a kiosk; needs --config)"))
+    report.add_argument("--since", metavar="DATE", help="with --movements: from this day on"
+                        " (YYYY-MM-DD, UTC)")
+    report.add_argument("--config", type=Path, help="with --movements: the TOML configuration")
     report.set_defaults(command=_report)
 
     bench = sub.add_parser("bench", help="measure and print figures (same command on a Pi)")
-    bench.add_argument("what", choices=("scan", "room", "queue", "sync", "decode", "all"))
+    bench.add_argument("what", choices=("scan", "room", "queue", "sync", "decode", "camera",
+                                        "all"))
+    bench.add_argument("dirs", type=Path, nargs="*", metavar="DIR", help=(
+        "with decode: image sets (each image beside a .txt of its content) or folders of"
+        " them; none draws held-out sets"))
+    bench.add_argument("--generate", type=Path, metavar="DIR",
+                       help="with decode: only draw the held-out image sets into DIR")
+    bench.add_argument("--camera", action="store_true", help=(
+        "with decode and --config: time the configured camera live (on a device)"))
+    bench.add_argument("--config", type=Path, help="with decode --camera: the configuration")
+    bench.add_argument("--seconds", type=float, default=10.0,
+                       help="with decode --camera: how long to watch (default 10)")
     bench.add_argument("--json", action="store_true",
-                       help="with queue: print the figures as one JSON object")
+                       help="with queue or decode: print the figures as one JSON object")
     bench.set_defaults(command=_bench)
 
     queue = sub.add_parser("queue", help="look at the on-device sighting queue")
@@ -152,9 +169,20 @@ def _parser() -> argparse.ArgumentParser:
     queue_status.add_argument("--json", action="store_true", help="print one JSON object")
     queue_status.set_defaults(command=_queue_status)
 
+    doctor = sub.add_parser("doctor", help=(
+        "check every configured part and say how to fix what is missing"))
+    doctor.add_argument("--config", type=Path, required=True, help="the TOML configuration file")
+    doctor.add_argument("--listen", action="store_true", help=(
+        "show what each reader sends, decoded, live (Ctrl-C to stop); nothing is saved"))
+    doctor.set_defaults(command=_doctor)
+
     decode = sub.add_parser("decode", help="print what the camera pipeline reads in images")
     decode.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
-    decode.add_argument("--decoder", choices=("zbar", "zxing"), default="zbar")
+    decode.add_argument("--decoder", choices=("auto", "zbar", "zxing"), default="auto",
+                        help="auto: zxing-cpp and zbar together, full effort (default)")
+    decode.add_argument("--symbologies", metavar="LIST", help=(
+        "comma-separated symbologies to look for (QR,CODE128...) or 'all'; default: those"
+        " of camera.symbologies = []"))
     decode.set_defaults(command=_decode)
 
     replay = sub.add_parser("hid-replay", help=(
@@ -177,6 +205,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="the expected-inventory CSV served as the manifest")
     server.add_argument("--token-file", type=Path, required=True,
                         help="file holding the bearer token clients must send (mode 600)")
+    server.add_argument("--people", type=Path,
+                        help="a people CSV (badge, employee_num, name, username, id) served"
+                             " to door kiosks")
     server.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=8080,
@@ -215,10 +246,58 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, screens_dir=args.screens, style=args.style)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from firmware.config import load_config
+    from firmware.doctor import examine, report_lines
+
+    config = load_config(args.config)
+    if args.listen:
+        from firmware.device import listen
+
+        listen(config, sys.stdout)
+        return 0
+    findings = examine(config)
+    for line in report_lines(findings):
+        print(line)
+    return 0 if all(f.ok for f in findings) else 3
+
+
 def _report(args: argparse.Namespace) -> int:
     from firmware.report import format_report, load_report
 
+    if args.movements:
+        return _movements(args)
+    if args.file is None or args.since or args.config:
+        print("stocktaker: error: report FILE, or report --movements --config FILE"
+              " [--since DATE]", file=sys.stderr)
+        return 2
     print(format_report(load_report(args.file)))
+    return 0
+
+
+def _movements(args: argparse.Namespace) -> int:
+    import time
+
+    from firmware.config import load_config
+    from firmware.movement_report import format_movements, parse_since
+    from firmware.movements import MovementLog
+
+    if args.config is None or args.file is not None:
+        print("stocktaker: error: report --movements takes --config FILE, not a report file",
+              file=sys.stderr)
+        return 2
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"stocktaker: error: {exc}", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    events = list(MovementLog(config.queue.path / "kiosk").events())
+    room = config.kiosk.location or "?"
+    heading = f"Movements at {room} ({config.device.id}), times UTC"
+    print("\n".join(format_movements(events, now=time.time(),
+                                      overdue_days=config.kiosk.overdue_days, since=since,
+                                      heading=heading)))
     return 0
 
 
@@ -234,9 +313,38 @@ def _queue_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_camera_live(args: argparse.Namespace) -> int:
+    from firmware.config import load_config
+    from hal.camera import open_decoder
+    from hal.camera.bench_stream import bench_live
+    from hal.camera.sources import open_frame_source
+
+    if args.what != "decode" or args.config is None or not 0 < args.seconds <= 3600:
+        print("stocktaker: error: bench decode --camera --config FILE [--seconds S (0-3600)]",
+              file=sys.stderr)
+        return 2
+    camera = load_config(args.config).camera
+    if camera.backend == "none":
+        print("stocktaker: error: camera.backend is none in this configuration", file=sys.stderr)
+        return 2
+    decoder = open_decoder(camera.decoder, camera.symbologies or None,
+                           redundancy=camera.redundancy)
+    source = open_frame_source(camera.backend, path=camera.path, device=camera.device,
+                               size=(camera.width, camera.height), fps=camera.fps,
+                               exposure_ms=camera.exposure_ms, autofocus=camera.autofocus)
+    print("\n".join(terminal_safe(line) for line in bench_live(source, decoder, args.seconds)))
+    return 0
+
+
 def _bench_queue_json(args: argparse.Namespace) -> int:
+    if args.what == "decode":
+        from hal.camera.bench import bench_decode_figures
+
+        print(_json_line(bench_decode_figures(args.dirs)), flush=True)
+        return 0
     if args.what != "queue":
-        print("stocktaker: error: --json is only for 'bench queue'", file=sys.stderr)
+        print("stocktaker: error: --json is only for 'bench queue' and 'bench decode'",
+              file=sys.stderr)
         return 2
     from sync.bench import queue_figures
 
@@ -245,6 +353,18 @@ def _bench_queue_json(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if (args.dirs or args.generate) and args.what != "decode":
+        print("stocktaker: error: DIR and --generate are only for 'bench decode'",
+              file=sys.stderr)
+        return 2
+    if args.camera:
+        return _bench_camera_live(args)
+    if args.generate:
+        from hal.camera.decode_sets import generate_sets
+
+        for folder in generate_sets(args.generate):
+            print(terminal_safe(folder))
+        return 0
     if args.json:
         return _bench_queue_json(args)
     import platform
@@ -270,17 +390,34 @@ def _bench(args: argparse.Namespace) -> int:
         print("\n".join(bench_files_push()), flush=True)
         print("\n".join(bench_http()), flush=True)
         print("\n".join(bench_snipeit()), flush=True)
-    if args.what in ("decode", "all"):
-        from hal.camera.bench import bench_decode
+    if args.what in ("camera", "all"):
+        from firmware.bench import bench_frame_to_verdict
+        from hal.camera.bench_stream import bench_camera
 
-        print("\n".join(bench_decode()), flush=True)
+        print("\n".join(bench_camera()), flush=True)
+        print("\n".join(bench_frame_to_verdict()), flush=True)
+    if args.what in ("decode", "all"):
+        from hal.camera.bench import bench_decode_figures, format_figures
+
+        figures = bench_decode_figures(args.dirs)
+        print("\n".join(terminal_safe(line) for line in format_figures(figures)), flush=True)
     return 0
 
 
 def _decode(args: argparse.Namespace) -> int:
     from hal.camera import decode_image_file, open_decoder
 
-    decoder = open_decoder(args.decoder)
+    symbologies = None
+    if args.symbologies:
+        from hal.camera.decode import SYMBOLOGIES
+
+        symbologies = (sorted(SYMBOLOGIES[args.decoder]) if args.symbologies == "all"
+                       else [s.strip() for s in args.symbologies.split(",") if s.strip()])
+    try:
+        decoder = open_decoder(args.decoder, symbologies, still=True)
+    except ValueError as exc:
+        print(f"stocktaker: error: {terminal_safe(exc)}", file=sys.stderr)
+        return 2
     failed = 0
     for image in args.images:
         try:
@@ -325,7 +462,8 @@ def _register_server(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: not a port (0 to 65535)")
-    return run_receiver(args.db, args.manifest, args.token_file, args.host, args.port)
+    return run_receiver(args.db, args.manifest, args.token_file, args.host, args.port,
+                        people=args.people)
 
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from firmware.errors import ConfigError
 from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES
+from firmware.cards import FORMATS as CARD_FORMATS
+from firmware.kiosk import DEFAULT_BLOCKED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
 
 
@@ -34,7 +36,7 @@ class DeviceConfig:
     """``[device]``: who this device is and what it does."""
 
     id: str = "stocktaker"
-    mode: str = field(default="handheld", metadata=_choice("handheld"))
+    mode: str = field(default="handheld", metadata=_choice("handheld", "kiosk"))
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,17 @@ class AuditConfig:
     tag_pattern: str = DEFAULT_TAG_PATTERN
     room_confirm_window: float = 10.0
     resume_within: float = 12.0
+    on_stop: str = field(default="report", metadata=_choice("report", "keep"))
+
+
+@dataclass(frozen=True)
+class KioskConfig:
+    """``[kiosk]``: the door kiosk (``device.mode = "kiosk"``)."""
+
+    location: str | None = None
+    session_timeout: float = 30.0
+    overdue_days: float = 14.0
+    blocked_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_BLOCKED_STATUSES))
 
 
 @dataclass(frozen=True)
@@ -55,17 +68,25 @@ class IdentityConfig:
 
     leading_zeros: str = field(default="ignore", metadata=_choice("ignore", "keep"))
     giai_prefixes: list[str] = field(default_factory=list)
+    card_format: str = field(default="decimal", metadata=_choice(*CARD_FORMATS))
 
 
 @dataclass(frozen=True)
 class CameraConfig:
     """``[camera]``: where frames come from and how they are decoded."""
 
-    backend: str = field(default="none", metadata=_choice("files", "none"))
+    backend: str = field(default="none", metadata=_choice(
+        "files", "none", "video", "v4l2", "picamera2"))
     path: Path = Path("frames")
+    device: str = ""
+    width: int = 640
+    height: int = 480
     fps: float = 10.0
-    decoder: str = field(default="zbar", metadata=_choice("zbar", "zxing"))
+    exposure_ms: float = 0.0
+    autofocus: bool = True
+    decoder: str = field(default="auto", metadata=_choice("auto", "zbar", "zxing"))
     symbologies: list[str] = field(default_factory=list)
+    redundancy: int = 2
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,7 @@ class ScannerConfig:
 
     backend: str = field(default="stdin", metadata=_choice("stdin", "evdev", "none"))
     device: str = ""
+    devices: list[str] = field(default_factory=list)
     keymap: str = field(default="us", metadata=_choice("us", "uk", "de", "fr"))
     terminator: str = field(default="enter", metadata=_choice("enter", "tab"))
     inter_key_timeout: float = 0.1
@@ -91,15 +113,35 @@ class RfidConfig:
 
 
 @dataclass(frozen=True)
+class CardsConfig:
+    """``[cards]``: a keyboard-emulating 125 kHz / 13.56 MHz RFID card reader."""
+
+    backend: str = field(default="none", metadata=_choice("evdev", "none"))
+    device: str = ""
+    format: str = field(default="decimal", metadata=_choice(*CARD_FORMATS))
+    keymap: str = field(default="us", metadata=_choice("us", "uk", "de", "fr"))
+
+
+@dataclass(frozen=True)
 class DisplayConfig:
     """``[display]``: the OLED and its terminal stand-in."""
 
     backend: str = field(default="terminal", metadata=_choice("terminal", "oled", "none"))
     style: str = field(default="braille", metadata=_choice("braille", "halfblock"))
     screens: Path | None = None
-    driver: str = field(default="ssd1306", metadata=_choice("ssd1306", "sh1106"))
+    driver: str = field(default="ssd1306", metadata=_choice("ssd1306", "sh1106", "ssd1309"))
+    interface: str = field(default="i2c", metadata=_choice("i2c", "spi"))
     i2c_port: int = 1
     i2c_address: int = 0x3C
+    spi_port: int = 0
+    spi_device: int = 0
+    spi_speed_hz: int = 8_000_000
+    dc_pin: int = 25
+    reset_pin: int = 22
+    rotation: int = 0
+    contrast: int = 0x7F
+    dim_after: float = 60.0
+    blank_after: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -113,10 +155,22 @@ class FeedbackConfig:
 
 
 @dataclass(frozen=True)
+class ButtonsConfig:
+    """``[buttons]``: end room, next/confirm and mode buttons."""
+
+    backend: str = field(default="terminal", metadata=_choice("terminal", "gpio", "none"))
+    end_pin: int = 5
+    next_pin: int = 6
+    mode_pin: int = 13
+    bounce: float = 0.05
+
+
+@dataclass(frozen=True)
 class RegisterConfig:
     """``[register]``: the asset register adapter."""
 
-    adapter: str = field(default="files", metadata=_choice("files", "http", "snipeit"))
+    adapter: str = field(default="files",
+                         metadata=_choice("files", "http", "snipeit", "nautobot"))
     url: str | None = None
     label_hosts: list[str] = field(default_factory=list)
     token_file: Path | None = None
@@ -126,10 +180,13 @@ class RegisterConfig:
     move_mislocated: bool = False
     location_ids: dict[str, int] = field(default_factory=dict)
     manifest: Path = Path("expected.csv")
+    people: Path = Path("people.csv")
     columns: dict[str, str] = field(default_factory=dict)
     outbox: Path = Path("out")
     retired_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_RETIRED_STATUSES))
     lost_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_LOST_STATUSES))
+    locations: list[str] = field(default_factory=list)
+    audited_field: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,20 +206,32 @@ class QueueConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    """``[service]``: running as a systemd service (health textfile for node_exporter)."""
+
+    health_file: Path | None = None
+    health_interval: float = 15.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, one attribute per TOML section."""
 
     device: DeviceConfig = field(default_factory=DeviceConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    kiosk: KioskConfig = field(default_factory=KioskConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     rfid: RfidConfig = field(default_factory=RfidConfig)
+    cards: CardsConfig = field(default_factory=CardsConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
@@ -270,7 +339,9 @@ def _in_range(low: float, high: float | None = None, *, above: bool = False,
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _GPIO = _in_range(0, 27, unit=" (a BCM GPIO number of the 40-pin header)")
-_PINS = ("buzzer_pin", "green_pin", "red_pin")
+_PINS = ("feedback.buzzer_pin", "feedback.green_pin", "feedback.red_pin", "buttons.end_pin",
+         "buttons.next_pin", "buttons.mode_pin", "display.dc_pin", "display.reset_pin")
+"""Every GPIO a part may claim; each must differ from those before it that are in use."""
 
 
 def _device_id(value: str, config: Config) -> None:
@@ -282,6 +353,16 @@ def _device_id(value: str, config: Config) -> None:
 def _location(value: str, config: Config) -> None:
     if not value.strip():
         raise ValueError("an empty room name (leave the key out to start from a LOC: label)")
+
+
+def _device_mode(value: str, config: Config) -> None:
+    if value == "kiosk" and config.kiosk.location is None:
+        raise ValueError("a kiosk needs kiosk.location: the room its door leads into")
+
+
+def _kiosk_location(value: str | None, config: Config) -> None:
+    if not value.strip():
+        raise ValueError("an empty room name: name the room this kiosk's door leads into")
 
 
 def _tag_pattern(value: str, config: Config) -> None:
@@ -296,14 +377,51 @@ def _i2c_address(value: int, config: Config) -> None:
         raise ValueError("must be a 7-bit I2C address (0x03 to 0x77)")
 
 
-def _pin(name: str) -> _Rule:
+def _on_gpio(section: str, config: Config) -> bool:
+    """Whether the part a section configures claims its GPIO pins."""
+    if section == "display":
+        return config.display.backend == "oled" and config.display.interface == "spi"
+    return getattr(config, section).backend == "gpio"
+
+
+def _pin(key: str) -> _Rule:
+    """A pin differs from the pins before it in ``_PINS`` of its own section, and from
+    those of other sections when both parts are on GPIO."""
+    section = key.split(".")[0]
+
     def rule(value: int, config: Config) -> None:
         _GPIO(value, config)
-        for other in _PINS[: _PINS.index(name)]:
-            if getattr(config.feedback, other) == value:
-                raise ValueError(f"GPIO {value} is already feedback.{other}")
+        if section == "display" and value == 0:
+            raise ValueError("GPIO 0 cannot drive the display (luma takes pin 0 for none)")
+        for other in _PINS[: _PINS.index(key)]:
+            other_section, other_name = other.split(".")
+            if other_section != section and not (_on_gpio(section, config)
+                                                 and _on_gpio(other_section, config)):
+                continue
+            if getattr(getattr(config, other_section), other_name) == value:
+                raise ValueError(f"GPIO {value} is already {other}")
 
     return rule
+
+
+def _rotation(value: int, config: Config) -> None:
+    if value not in (0, 180):
+        raise ValueError("must be 0 or 180 (degrees; screens are drawn landscape, so a"
+                         " quarter turn is not offered)")
+
+
+def _spi_speed(value: int, config: Config) -> None:
+    from hal.display.bus import SPI_SPEEDS_HZ
+
+    if value not in SPI_SPEEDS_HZ:
+        raise ValueError(f"must be one of {', '.join(map(str, SPI_SPEEDS_HZ))} (Hz)")
+
+
+def _blank_after(value: float, config: Config) -> None:
+    _in_range(0, 86400, unit=" seconds")(value, config)
+    dim_after = config.display.dim_after
+    if value and dim_after and value <= dim_after:
+        raise ValueError(f"must be longer than display.dim_after ({dim_after} s), or 0")
 
 
 def _scanner_device(value: str, config: Config) -> None:
@@ -312,9 +430,49 @@ def _scanner_device(value: str, config: Config) -> None:
                          " vendor:product (0c2e:0b61) or its name")
 
 
+def _scanner_devices(value: list[str], config: Config) -> None:
+    named = [config.scanner.device.strip()] + [device.strip() for device in value]
+    if any(not device for device in named[1:]):
+        raise ValueError("an empty device name")
+    doubled = sorted({device for device in named if device and named.count(device) > 1})
+    if doubled:
+        raise ValueError(f"{', '.join(map(repr, doubled))} named twice (scanner.device and"
+                         " scanner.devices together name each scanner once)")
+
+
+def _cards_device(value: str, config: Config) -> None:
+    if config.cards.backend == "evdev" and not value.strip():
+        raise ValueError("the card reader needs its device: a /dev/input/by-id/… path,"
+                         " vendor:product (08ff:0009) or its name")
+
+
+def _cards_format(value: str, config: Config) -> None:
+    from firmware.cards import check_convertible
+
+    check_convertible(value, config.identity.card_format)
+
+
+def _camera_device(value: str, config: Config) -> None:
+    device = value.strip()  # empty: the first webcam or camera
+    number = device.isascii() and device.isdecimal()
+    if config.camera.backend == "v4l2" and device and not (number or device.startswith("/")):
+        raise ValueError(f"{device!r} is not a webcam (use /dev/videoN, a /dev/v4l/by-id/…"
+                         " path, or N)")
+    if config.camera.backend == "picamera2" and device and not (number and len(device) <= 2):
+        raise ValueError(f"{device!r} is not a camera number (0 for the first, 1 for the"
+                         " second)")
+
+
+def _camera_exposure(value: float, config: Config) -> None:
+    _in_range(0, unit=" ms")(value, config)
+    if value > 1000 / config.camera.fps:
+        raise ValueError(f"{value} ms is longer than one frame at camera.fps ="
+                         f" {config.camera.fps:g} ({1000 / config.camera.fps:g} ms)")
+
+
 def _symbologies(value: list[str], config: Config) -> None:
     if not value:
-        return  # all of them; and the camera stack (numpy) stays unloaded on a camera-less device
+        return  # the default set; and the camera stack (numpy) stays unloaded on a camera-less device
     from hal.camera.decode import SYMBOLOGIES
 
     known = SYMBOLOGIES[config.camera.decoder]
@@ -328,6 +486,19 @@ def _giai_prefixes(value: list[str], config: Config) -> None:
     for prefix in value:
         if not re.fullmatch(r"[0-9]{4,12}", prefix):
             raise ValueError(f"{prefix!r} is not a GS1 company prefix (4 to 12 digits)")
+
+
+def _register_adapter(value: str, config: Config) -> None:
+    if value == "nautobot" and config.device.mode != "handheld":
+        raise ValueError(f"the nautobot adapter serves handheld audits only; device.mode"
+                         f" {config.device.mode!r} needs check-out and check-in, which a DCIM"
+                         " register does not record (use snipeit, http or files)")
+
+
+def _audited_field(value: str, config: Config) -> None:
+    if value and not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", value):
+        raise ValueError(f"{value!r} is not a Nautobot custom field key (lowercase letters,"
+                         " digits and '_', starting with a letter)")
 
 
 def _register_url(value: str, config: Config) -> None:
@@ -351,6 +522,11 @@ def _columns(value: dict[str, str], config: Config) -> None:
             raise ValueError(f"unknown column {column!r} (known: {', '.join(ASSET_COLUMNS)})")
 
 
+def _health_file(value: Path, config: Config) -> None:
+    if value.suffix != ".prom":
+        raise ValueError(f"{value.name!r}: node_exporter reads only files ending in .prom")
+
+
 _VALUE_RULES: dict[str, _Rule] = {
     "device.id": _device_id,
     "audit.location": _location,
@@ -358,12 +534,31 @@ _VALUE_RULES: dict[str, _Rule] = {
     "audit.tag_pattern": _tag_pattern,
     "audit.room_confirm_window": _in_range(0, unit=" seconds"),
     "audit.resume_within": _in_range(0, above=True, unit=" hours"),
+    "device.mode": _device_mode,
+    "kiosk.location": _kiosk_location,
+    "kiosk.session_timeout": _in_range(1, 3600, unit=" seconds"),
+    "kiosk.overdue_days": _in_range(0, 3650, above=True, unit=" days"),
     "identity.giai_prefixes": _giai_prefixes,
     "camera.fps": _in_range(0, above=True),
+    "camera.device": _camera_device,
+    "camera.width": _in_range(16, 4096, unit=" pixels"),
+    "camera.height": _in_range(16, 4096, unit=" pixels"),
+    "camera.exposure_ms": _camera_exposure,
     "camera.symbologies": _symbologies,
+    "camera.redundancy": _in_range(1, 10, unit=" frames"),
     "display.i2c_port": _in_range(0, 255, unit=" (the N of /dev/i2c-N)"),
     "display.i2c_address": _i2c_address,
-    **{f"feedback.{name}": _pin(name) for name in _PINS},
+    "display.spi_port": _in_range(0, 6, unit=" (the N of /dev/spidevN.M)"),
+    "display.spi_device": _in_range(0, 3, unit=" (the M of /dev/spidevN.M)"),
+    "display.spi_speed_hz": _spi_speed,
+    "display.rotation": _rotation,
+    "display.contrast": _in_range(0, 255),
+    "display.dim_after": _in_range(0, 86400, unit=" seconds"),
+    "display.blank_after": _blank_after,
+    "buttons.bounce": _in_range(0, 1, unit=" seconds"),
+    **{key: _pin(key) for key in _PINS},
+    "register.adapter": _register_adapter,
+    "register.audited_field": _audited_field,
     "register.url": _register_url,
     "register.label_hosts": _label_hosts,
     "register.columns": _columns,
@@ -371,6 +566,9 @@ _VALUE_RULES: dict[str, _Rule] = {
     "register.rate_per_minute": _in_range(0, 6000, above=True),
     "register.batch_size": _in_range(1, 1000),
     "scanner.device": _scanner_device,
+    "scanner.devices": _scanner_devices,
+    "cards.device": _cards_device,
+    "cards.format": _cards_format,
     "scanner.inter_key_timeout": _in_range(0, 10, above=True, unit=" seconds"),
     "scanner.max_length": _in_range(1, 65536),
     "rfid.baudrate": _in_range(1200, 4_000_000),
@@ -378,6 +576,8 @@ _VALUE_RULES: dict[str, _Rule] = {
     "sync.interval": _in_range(0, 86400, above=True, unit=" seconds"),
     "sync.backoff_max": _in_range(1, 86400, unit=" seconds"),
     "sync.retry_after_max": _in_range(1, 86400, unit=" seconds"),
+    "service.health_file": _health_file,
+    "service.health_interval": _in_range(1, 3600, unit=" seconds"),
 }
 """Value rules by dotted key: each raises ValueError with the problem, the key is added."""
 

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
 from firmware.asset import Asset
+from firmware.cards import CardRules
 from firmware.clock import SystemClock
 from firmware.config import Config
-from firmware.errors import ConfigError, DeviceError
+from firmware.errors import ConfigError, DeviceError, RegisterError
+from firmware.door import DoorKiosk, KioskSettings
 from firmware.handheld import HandheldAudit, Settings
 from firmware.identity import IdentityRules, register_sites
 from firmware.inventory import Inventory
+from firmware.doctor import describe
+from firmware.loop import run_loop
 from firmware.readers import merge_read_bursts
+from firmware.movements import MovementLog
+from firmware.people import PeopleIndex, Person
+from firmware.service_reporter import ServiceReporter
 from firmware.sightings import Clock
 from firmware.status import SyncStatus
 from firmware.stopping import StopRequested, StopSignals
+from hal.buttons import Buttons, open_buttons
 from hal.display import open_display
 from hal.feedback import open_feedback
+from hal.text import terminal_safe
 from hal.scanner import open_scanner
 from sync.engine import Backoff, SyncEngine, SyncResult, summarise
-from sync.inventory_cache import InventoryCache
+from sync.inventory_cache import InventoryCache, PeopleCache
 from sync.queue import SightingQueue
 from sync.register import Register, open_register
 from sync.reports import PendingReports
@@ -35,41 +43,73 @@ T = TypeVar("T")
 
 def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None,
                screens_dir: Path | None = None, clock: Clock | None = None) -> list[dict[str, Any]]:
-    """Run the handheld audit the configuration describes; returns the reports written.
+    """Run the mode the configuration describes; returns the audit reports written.
 
     The session ends when every reader has ended (the camera folder is exhausted and
     standard input is closed), or on SIGTERM, SIGINT (Ctrl-C), SIGHUP or SIGQUIT; either
-    way the room's report is written. After a kill or a power cut, the next run resumes
-    the interrupted room (see :class:`firmware.handheld.HandheldAudit`).
+    way a handheld's room gets its report and a kiosk's visit its summary. After a kill
+    or a power cut, the next run resumes the interrupted room (see
+    :class:`firmware.handheld.HandheldAudit`); a kiosk's events are durable as they happen.
     """
-    if config.device.mode != "handheld":
-        raise ConfigError(f"device.mode: {config.device.mode!r} is not available")
     with StopSignals() as stop, contextlib.ExitStack() as stack:
-        audit: HandheldAudit | None = None
+        mode: HandheldAudit | DoorKiosk | None = None
         engine: SyncEngine | None = None
+        reporter: ServiceReporter | None = None
+        keep = False
         try:
             with stop.held():
-                audit, readers, engine = _open_audit(config, stack, stdin=stdin, stdout=stdout,
-                                                     screens_dir=screens_dir, clock=clock)
+                mode, streams, buttons, engine, reporter = _open_mode(
+                    config, stack, stdin=stdin, stdout=stdout, screens_dir=screens_dir,
+                    clock=clock)
             engine.start()
-            audit.show_progress()
-            # What is loaded by now lives as long as the loop: keep it out of the collector's
-            # full passes, whose pauses would otherwise show in the time to feedback.
-            gc.freeze()
-            for burst in merge_read_bursts([reader.reads() for reader in readers],
-                                           on_failure=audit.reader_failed):
-                with stop.held():
-                    audit.handle_many(burst)
+            mode.show_idle()
+            reporter.ready()
+            run_loop(mode, streams, stop, buttons=buttons.presses(),
+                     close_buttons=buttons.close, on_turn=reporter.turn)
         except StopRequested as stopped:
-            log.info("%s: ending the room", stopped)
+            keep = isinstance(mode, HandheldAudit) and config.audit.on_stop == "keep"
+            log.info("%s: %s the %s", stopped, "keeping" if keep else "ending",
+                     "visit" if isinstance(mode, DoorKiosk) else "room")
+            if reporter is not None:
+                reporter.stopping()
         finally:
             stop.wind_down()
-            if audit is not None:
-                audit.finish_room()
+            if isinstance(mode, HandheldAudit) and keep:
+                mode.keep_room()
+            elif isinstance(mode, HandheldAudit):
+                mode.finish_room()
+            elif mode is not None:
+                mode.end_visit()
             if engine is not None:
                 engine.stop()
                 log.info("last sync: %s", summarise(engine.run_once()))
-        return audit.reports if audit is not None else []
+            if reporter is not None:
+                reporter.close()
+        return mode.reports if isinstance(mode, HandheldAudit) else []
+
+
+def listen(config: Config, out: TextIO, *, stdin: BinaryIO | None = None) -> None:
+    """``stocktaker doctor --listen``: print what every reader and button sends, decoded,
+    until the readers end or a stop signal (Ctrl-C) arrives. Nothing is saved or sent."""
+    with StopSignals() as stop, contextlib.ExitStack() as stack:
+        try:
+            with stop.held():
+                readers = open_readers(config, stdin, stack)
+                buttons = stack.enter_context(_or_nothing("buttons", lambda: open_buttons(
+                    config.buttons.backend, end_pin=config.buttons.end_pin,
+                    next_pin=config.buttons.next_pin, mode_pin=config.buttons.mode_pin,
+                    bounce=config.buttons.bounce), lambda: open_buttons("none")))
+            names = ", ".join(sorted({getattr(r, "name", type(r).__name__) for r in readers}))
+            out.write(terminal_safe(f"listening to {names}; Ctrl-C to stop") + "\n")
+            out.flush()
+            streams = [reader.reads() for reader in readers] + [buttons.presses()]
+            for burst in merge_read_bursts(streams, on_failure=lambda exc: out.write(
+                    terminal_safe(f"reader stopped: {exc}") + "\n")):
+                for item in burst:
+                    out.write(describe(item, config) + "\n")
+                out.flush()
+        except StopRequested:
+            pass
 
 
 def run_sync(config: Config, *, clock: Clock | None = None) -> SyncResult:
@@ -97,21 +137,34 @@ def _engine(config: Config, queue: SightingQueue, register: Register, clock: Clo
                                       retry_after_cap=config.sync.retry_after_max), **extra)
 
 
-def _open_audit(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO | None,
-                stdout: TextIO | None, screens_dir: Path | None,
-                clock: Clock | None) -> tuple[HandheldAudit, list[Any], SyncEngine]:
-    """Open every part the configuration names; the audit resumes an interrupted room."""
+def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO | None,
+               stdout: TextIO | None, screens_dir: Path | None,
+               clock: Clock | None
+               ) -> tuple[HandheldAudit | DoorKiosk, list[Iterable[object]], Buttons,
+                          SyncEngine, ServiceReporter]:
+    """Open every part the configuration names, then the mode: a handheld audit (which
+    resumes an interrupted room) or a door kiosk."""
     clock = clock or SystemClock()
     register = stack.enter_context(open_register(config.register, config.device.id))
     cache = InventoryCache(config.queue.path)
     assets, inventory_age = cache.fetch(register, clock.wall())
     inventory = open_inventory(config, assets)
-    readers = _open_readers(config, stdin, stack)
+    readers = open_readers(config, stdin, stack)
+    buttons = stack.enter_context(_or_nothing("buttons", lambda: open_buttons(
+        config.buttons.backend, end_pin=config.buttons.end_pin,
+        next_pin=config.buttons.next_pin, mode_pin=config.buttons.mode_pin,
+        bounce=config.buttons.bounce), lambda: open_buttons("none")))
+    streams = [reader.reads() for reader in readers]
     queue = stack.enter_context(SightingQueue(config.queue.path))
     display = stack.enter_context(_or_nothing("display", lambda: open_display(
         config.display.backend, stream=stdout, style=config.display.style,
         screens_dir=screens_dir or config.display.screens, driver=config.display.driver,
-        i2c_port=config.display.i2c_port, i2c_address=config.display.i2c_address),
+        interface=config.display.interface, i2c_port=config.display.i2c_port,
+        i2c_address=config.display.i2c_address, spi_port=config.display.spi_port,
+        spi_device=config.display.spi_device, spi_speed_hz=config.display.spi_speed_hz,
+        dc_pin=config.display.dc_pin, reset_pin=config.display.reset_pin,
+        rotation=config.display.rotation, contrast=config.display.contrast,
+        dim_after=config.display.dim_after, blank_after=config.display.blank_after),
         lambda: open_display("none")))
     feedback = stack.enter_context(_or_nothing("feedback", lambda: open_feedback(
         config.feedback.backend, stream=stdout, buzzer_pin=config.feedback.buzzer_pin,
@@ -126,13 +179,28 @@ def _open_audit(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO 
         age = None if inventory_age is None else inventory_age + clock.mono() - fetched
         return engine.status(age)
 
+    if config.device.mode == "kiosk":
+        people = PeopleIndex(_people(register, config, clock))
+        kiosk = DoorKiosk(
+            KioskSettings(config.device.id, config.kiosk.location or "",
+                          config.kiosk.session_timeout, config.audit.repeat_window,
+                          config.audit.tag_pattern,
+                          CardRules(config.cards.format, config.identity.card_format),
+                          tuple(config.kiosk.blocked_statuses)),
+            inventory, people, queue, MovementLog(config.queue.path / "kiosk"), display,
+            feedback, clock, fetched_at=clock.wall() - (inventory_age or 0.0),
+            sync_status=status)
+        return kiosk, streams, buttons, engine, _reporter(config, kiosk, queue, status, readers,
+                                                          clock)
     audit = HandheldAudit(
         Settings(config.device.id, config.audit.technician, config.audit.location,
                  config.audit.repeat_window, config.audit.tag_pattern,
-                 config.audit.room_confirm_window, config.audit.resume_within * 3600.0),
+                 config.audit.room_confirm_window, config.audit.resume_within * 3600.0,
+                 CardRules(config.cards.format, config.identity.card_format)),
         inventory, queue, register, engine.reports, display, feedback, clock,
         rooms=config.queue.path / "rooms", on_room_end=engine.wake, sync_status=status)
-    return audit, readers, engine
+    return audit, streams, buttons, engine, _reporter(config, audit, queue, status, readers,
+                                                      clock)
 
 
 def open_inventory(config: Config, assets: list[Asset]) -> Inventory:
@@ -154,6 +222,37 @@ def open_inventory(config: Config, assets: list[Asset]) -> Inventory:
     return inventory
 
 
+def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQueue,
+              status: Callable[[], SyncStatus], readers: list[Any],
+              clock: Clock) -> ServiceReporter:
+    """Readiness, watchdog and health for systemd and node_exporter."""
+    cameras = [reader for reader in readers if hasattr(reader, "stats")]
+
+    def place() -> str | None:
+        return f"kiosk {mode.room}" if isinstance(mode, DoorKiosk) else mode.session.location
+
+    return ServiceReporter(
+        config.device.id, config.service.health_file, config.service.health_interval,
+        queue_status=queue.status, sync_status=status, place=place, scans=lambda: mode.scans,
+        decoded_frames=(lambda: sum(c.stats().decoded for c in cameras)) if cameras else None,
+        clock=clock.mono, wall=clock.wall)
+
+
+def _people(register: Register, config: Config, clock: Clock) -> list[Person]:
+    """The register's people for the kiosk's badges (the saved copy when it is out of reach).
+
+    With neither, every badge is refused (returns still work) and the log says why.
+    """
+    try:
+        people, _ = PeopleCache(config.queue.path).fetch(register, clock.wall())
+    except RegisterError as exc:
+        log.error("people unavailable, every badge will be refused: %s", exc)
+        return []
+    if not people:
+        log.warning("the register lists no people: every badge will be refused")
+    return people
+
+
 def _or_nothing(part: str, open_part: Callable[[], T], nothing: Callable[[], T]) -> T:
     """A missing display or buzzer must never stop scanning: go on without it."""
     try:
@@ -163,28 +262,50 @@ def _or_nothing(part: str, open_part: Callable[[], T], nothing: Callable[[], T])
         return nothing()
 
 
-def _open_readers(config: Config, stdin: BinaryIO | None,
-                  stack: contextlib.ExitStack) -> list[Any]:
+def _open_scanners(config: Config, stdin: BinaryIO | None,
+                   stack: contextlib.ExitStack) -> list[Any]:
+    """Every keyboard-wedge reader: the scanners (``hid``, ``hid2``…) and the card reader."""
+    scan, cards = config.scanner, config.cards
+    devices = [scan.device] + scan.devices if scan.backend == "evdev" else [scan.device]
+    opened = [open_scanner(scan.backend, stream=stdin, device=device, keymap=scan.keymap,
+                           terminator=scan.terminator, inter_key_timeout=scan.inter_key_timeout,
+                           max_length=scan.max_length,
+                           source="hid" if number == 1 else f"hid{number}")
+              for number, device in enumerate(devices, start=1)]
+    opened.append(open_scanner(cards.backend, device=cards.device, keymap=cards.keymap,
+                               source="card", symbology="CARD"))
+    return [stack.enter_context(scanner) for scanner in opened if scanner is not None]
+
+
+def open_readers(config: Config, stdin: BinaryIO | None,
+                 stack: contextlib.ExitStack) -> list[Any]:
+    """Open every configured reader (camera, UHF reader, scanners, card reader).
+
+    Raises:
+        ConfigError: no reader is configured.
+        DeviceError: a reader cannot be opened.
+    """
     readers: list[Any] = []
-    if config.camera.backend == "files":
+    if config.camera.backend != "none":
         # Imported here: the camera stack (numpy, the decoders) costs memory a device
         # without a camera does not spend.
-        from hal.camera import CameraReader, FolderFrames, open_decoder
+        from hal.camera import open_camera, open_decoder
 
-        frames = stack.enter_context(FolderFrames(config.camera.path, fps=config.camera.fps))
-        decoder = open_decoder(config.camera.decoder, config.camera.symbologies or None)
-        readers.append(stack.enter_context(CameraReader(frames, decoder)))
+        decoder = open_decoder(config.camera.decoder, config.camera.symbologies or None,
+                               redundancy=config.camera.redundancy)
+        camera = open_camera(
+            config.camera.backend, decoder=decoder, path=config.camera.path,
+            device=config.camera.device, size=(config.camera.width, config.camera.height),
+            fps=config.camera.fps, exposure_ms=config.camera.exposure_ms,
+            autofocus=config.camera.autofocus)
+        if camera is not None:
+            readers.append(stack.enter_context(camera))
     if config.rfid.backend == "serial":
         from hal.rfid import SerialUhfReader
 
         readers.append(stack.enter_context(SerialUhfReader(
             config.rfid.port, config.rfid.baudrate, window=config.rfid.window)))
-    scanner = open_scanner(config.scanner.backend, stream=stdin, device=config.scanner.device,
-                           keymap=config.scanner.keymap, terminator=config.scanner.terminator,
-                           inter_key_timeout=config.scanner.inter_key_timeout,
-                           max_length=config.scanner.max_length)
-    if scanner is not None:
-        readers.append(stack.enter_context(scanner))
+    readers += _open_scanners(config, stdin, stack)
     if not readers:
         raise ConfigError("no reader: set camera.backend, scanner.backend or rfid.backend")
     return readers

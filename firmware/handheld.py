@@ -15,22 +15,25 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from firmware import screens
 from firmware.audit import AuditSession
-from firmware.errors import DeviceError, QueueError, RegisterError
+from firmware.cards import CardRules
+from firmware.errors import QueueError, RegisterError
 from firmware.inventory import Inventory, same_place
+from firmware.mode import ScanningMode
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
 from firmware.report import build_report
+from firmware.signals import Event, signal_for
 from firmware.sightings import Clock, Sighting, Stamp, iso_utc, make_sighting
 from firmware.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text, symbology_from_aim
 from firmware.verdicts import Verdict, VerdictKind
+from hal.buttons.base import Press
 from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.read import Read
+from hal.text import terminal_safe
 from sync.queue import SightingQueue
 from sync.register import Register
 from sync.reports import PendingReports
@@ -50,6 +53,8 @@ class Settings:
     room_confirm_window: float = 10.0
     resume_within: float = 12 * 3600.0
     """Seconds since its last scan within which an interrupted room is resumed."""
+    cards: CardRules = CardRules()
+    """How the RFID card reader types card numbers and how the register spells them."""
 
 
 BURST_SHOWN_ONE_BY_ONE = 3
@@ -74,7 +79,7 @@ class _Judged:
     sighting: Sighting
 
 
-class HandheldAudit:
+class HandheldAudit(ScanningMode):
     """One technician walking rooms: a session per room, a report per session.
 
     A room starts from the configuration or from a scanned ``LOC:<room>`` label; a label
@@ -95,6 +100,7 @@ class HandheldAudit:
                  feedback: Feedback, clock: Clock, *, rooms: Path | None = None,
                  on_room_end: Callable[[], None] | None = None,
                  sync_status: Callable[[], SyncStatus] | None = None) -> None:
+        super().__init__()
         self.settings = settings
         self.inventory = inventory
         self.queue = queue
@@ -266,7 +272,8 @@ class HandheldAudit:
     def _judge(self, read: Read) -> _Judged | str | None:
         """A read's verdict and sighting (counted tentatively), a room name, or None."""
         try:
-            tag: Tag | None = parse_read(read, tag_pattern=self.settings.tag_pattern)
+            tag: Tag | None = parse_read(read, tag_pattern=self.settings.tag_pattern,
+                                         cards=self.settings.cards)
             rejection = None
         except TagRejected as exc:
             tag, rejection = None, exc.reason
@@ -291,17 +298,13 @@ class HandheldAudit:
             self.session.commit()
             return []
         records = [judged.sighting.to_record() for judged in burst]
-        try:
-            self.queue.append_many(records)
-            self.journal.add_many(records, self.clock.wall())
-        except QueueError as exc:
+        error = self.store(records, self.journal, self.clock.wall())
+        if error is not None:
             self.session.rollback()
-            log.error("%d sighting(s) not saved: %s", len(burst), exc)
             for judged in burst:
                 self.repeats.forget(judged.source, judged.key)
             label = burst[0].verdict.label if len(burst) == 1 else f"{len(burst)} scans"
-            self._show(screens.error_screen("NOT SAVED", f"{label}: {exc}"), "error")
-            self._signal("error")
+            self.not_saved(label, error)
             return []
         self.session.commit()
         self._show_resumed = False
@@ -311,27 +314,30 @@ class HandheldAudit:
         if len(burst) > BURST_SHOWN_ONE_BY_ONE and all(
                 judged.sighting.symbology == "EPC" for judged in burst):
             counts = Counter(judged.verdict.kind for judged in burst)
-            self._show(screens.burst_screen(counts, progress), f"burst {len(burst)}")
-            self._signal(min(counts, key=_URGENCY.index).value)
+            self.show(screens.burst_screen(counts, progress), f"burst {len(burst)}")
+            self.signal(signal_for(min(counts, key=_URGENCY.index)))
             return [judged.verdict for judged in burst]
         for judged in burst:
             verdict = judged.verdict
-            self._show(screens.verdict_screen(verdict, progress),
+            self.show(screens.verdict_screen(verdict, progress),
                        f"{verdict.kind.value} {verdict.label}")
-            self._signal(verdict.kind.value)
+            self.signal(signal_for(verdict.kind))
         return [judged.verdict for judged in burst]
 
     def _enter_room(self, label: str) -> None:
         room = self.inventory.room_named(label) or self._confirmed(label)
-        if room is None:
-            return
+        if room is not None:
+            self._go_to(room)
+
+    def _go_to(self, room: str) -> None:
+        """Make ``room`` the current room: locate this session, or end it and begin anew."""
         if self.session.location is None:
             try:
                 self.journal.locate(room, self.clock.wall())
             except QueueError as exc:
                 log.error("room not saved: %s", exc)
-                self._show(screens.error_screen("NOT SAVED", f"room {room}: {exc}"), "error")
-                self._signal("error")
+                self.show(screens.error_screen("NOT SAVED", f"room {room}: {exc}"), "error")
+                self.signal(signal_for(Event.ERROR))
                 return
             self.session.locate(room)
             self.stamp = dataclasses.replace(self.stamp, location=room)
@@ -355,18 +361,32 @@ class HandheldAudit:
         if pending is not None and same_place(pending[0], label) and now - pending[1] <= window:
             return " ".join(pending[0].split())
         self._unconfirmed = (label, now)
-        self._show(screens.new_room_screen(label, self.inventory.closest_rooms(label)),
+        self.show(screens.new_room_screen(label, self.inventory.closest_rooms(label)),
                    f"new room? {label}")
-        self._signal("confirm")
+        self.signal(signal_for(Event.CONFIRM))
         return None
+
+    def show_idle(self) -> None:
+        """Show the idle screen (see :meth:`show_progress`)."""
+        self.show_progress()
 
     def show_progress(self) -> None:
         """Show the idle screen: the room and verified of expected."""
         progress = self.session.progress()
         status = self.sync_status().line() if self.sync_status is not None else None
         caption = f"{'resumed' if self._show_resumed else 'room'} {progress.location or '?'}"
-        self._show(screens.progress_screen(progress, resumed=self._show_resumed, status=status),
+        self.show(screens.progress_screen(progress, resumed=self._show_resumed, status=status),
                    caption)
+
+    def keep_room(self) -> None:
+        """Stop without ending the room: its journal stays, and the next start resumes it.
+
+        For a device stopped by its service manager (a shutdown, an update): the room
+        goes on after the restart, and one report is written when it really ends.
+        """
+        self.journal.close()
+        log.info("room %s kept: the next start resumes it",
+                 terminal_safe(self.session.location or "(none yet)"))
 
     def finish_room(self) -> dict[str, Any] | None:
         """End the current room's session: sync its sightings, write its report.
@@ -391,16 +411,33 @@ class HandheldAudit:
             self.journal.close()
         if self.on_room_end is not None:
             self.on_room_end()
-        self._show(screens.summary_screen(self.session.summary()),
+        self.show(screens.summary_screen(self.session.summary()),
                    f"summary {self.session.location or '?'}")
-        self._signal("done")
+        self.signal(signal_for(Event.DONE))
         return report
 
-    def reader_failed(self, failure: Exception) -> None:
-        """A reader stopped (a camera gone, a port unplugged): say so once; the others go on."""
-        log.error("a reader stopped, the others go on: %s", failure)
-        self._show(screens.error_screen("READER LOST", str(failure)), "error")
-        self._signal("error")
+    def press(self, press: Press) -> None:
+        """A button: ``end`` ends the room, ``next`` confirms a new room (or shows progress).
+
+        After ``end`` the next room's label starts the next session.
+        """
+        log.info("button %s", press.button)
+        if press.button == "end":
+            self._unconfirmed = None
+            if self.finish_room() is not None:
+                self._begin(None)
+            else:
+                self.show_progress()
+            return
+        if press.button == "next" and self._unconfirmed is not None:
+            label, self._unconfirmed = self._unconfirmed[0], None
+            self._go_to(" ".join(label.split()))
+            return
+        self.signal(signal_for(Event.BUTTON))
+        self.show_progress()
+
+    def tick(self) -> None:
+        """Timers while nothing is scanned (none for the audit itself yet)."""
 
     def _save_report(self, report: dict[str, Any]) -> bool:
         """Keep the report on the device, or hand it over at once; False when neither worked.
@@ -419,17 +456,5 @@ class HandheldAudit:
         except RegisterError as exc:
             log.error("report %s not written; the room's journal keeps it: %s",
                       report["session_id"], exc)
-            self._show(screens.error_screen("REPORT LATER", str(exc)), "error")
+            self.show(screens.error_screen("REPORT LATER", str(exc)), "error")
             return False
-
-    def _show(self, image: Image.Image, caption: str) -> None:
-        try:
-            self.display.show(image, caption)
-        except DeviceError as exc:
-            log.warning("display: %s", exc)
-
-    def _signal(self, kind: str) -> None:
-        try:
-            self.feedback.signal(kind)
-        except DeviceError as exc:
-            log.warning("feedback: %s", exc)

@@ -28,7 +28,7 @@ from sync.storage import fsync_directory, write_and_fsync
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OpenRoom", "RoomJournal", "open_rooms"]
+__all__ = ["OpenRoom", "RoomJournal", "encode_journal_line", "open_rooms", "read_journal_lines"]
 
 _PREFIX, _SUFFIX = "room-", ".jsonl"
 
@@ -118,7 +118,7 @@ class RoomJournal:
             if self._fd is None:
                 self._open()
             assert self._fd is not None
-            write_and_fsync(self._fd, b"".join(_encode(line) for line in lines))
+            write_and_fsync(self._fd, b"".join(encode_journal_line(line) for line in lines))
         except OSError as exc:
             raise _error(self.path, exc) from None
 
@@ -127,7 +127,7 @@ class RoomJournal:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             if os.fstat(fd).st_size == 0:
-                write_and_fsync(fd, _encode(self._header))
+                write_and_fsync(fd, encode_journal_line(self._header))
                 fsync_directory(self.directory)
         except OSError:
             os.close(fd)
@@ -135,8 +135,6 @@ class RoomJournal:
         self._fd = fd
 
 
-def _encode(line: Mapping[str, Any]) -> bytes:
-    return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def remove_journal(path: Path) -> None:
@@ -172,7 +170,15 @@ def open_rooms(directory: Path) -> list[OpenRoom]:
     return sorted(found, key=lambda r: r.started_wall)
 
 
-def _read(path: Path) -> OpenRoom | None:
+def read_journal_lines(path: Path) -> tuple[list[Any], int]:
+    """The JSON lines of an append-only journal, and how many were damaged.
+
+    A last line torn by a kill (no newline) is cut off the file; a damaged line
+    elsewhere is skipped and logged.
+
+    Raises:
+        OSError: the file cannot be read or repaired.
+    """
     data = path.read_bytes()
     lines = data.split(b"\n")
     if not data.endswith(b"\n"):
@@ -190,6 +196,16 @@ def _read(path: Path) -> OpenRoom | None:
         except ValueError:
             damaged += 1
             log.error("%s, line %d: damaged journal line skipped", path, number)
+    return entries, damaged
+
+
+def encode_journal_line(line: Mapping[str, Any]) -> bytes:
+    """One journal line: compact JSON, UTF-8, newline-terminated."""
+    return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _read(path: Path) -> OpenRoom | None:
+    entries, damaged = read_journal_lines(path)
     if not entries and not damaged:
         return None
     if not entries or not isinstance(header := entries[0], dict) or header.get("type") != "room":

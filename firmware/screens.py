@@ -403,3 +403,133 @@ def error_screen(title: str, message: str) -> Image.Image:
     for y, line in zip((16, 27, 38, 49), wrap(message, COLUMNS, 4)):
         _text(image, _X, y, line)
     return image
+
+
+# The door kiosk's screens. ------------------------------------------------------------
+
+_DIRECTION_WORDS = {"auto": "", "out": "taking OUT", "in": "returning IN"}
+
+
+def kiosk_idle_screen(room: str, direction: str = "auto", status: str | None = None) -> Image.Image:
+    """The door kiosk waiting: what to do, the room, and the sync line.
+
+    Args:
+        room: the kiosk's room.
+        direction: ``auto``, or the direction a ``MODE:`` label or the mode button forced.
+        status: one line about the sync, shown at the bottom.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    _headline(image, "SCAN BADGE", alert=False)
+    forced = _DIRECTION_WORDS.get(direction, "")
+    lines = ("then your items.", "Returns: just scan" if not forced else f"Mode: {forced}",
+             keep_start(room, COLUMNS))
+    for y, line in zip(_DETAIL_Y, lines):
+        _text(image, _X, y, line)
+    if status:
+        ImageDraw.Draw(image).line([(0, _RULE_Y), (WIDTH - 1, _RULE_Y)], fill=ON)
+        _text(image, _X, _FOOTER_Y, keep_start(status, COLUMNS))
+    return image
+
+
+def _visit_footer(image: Image.Image, taken: int, returned: int, direction: str) -> None:
+    ImageDraw.Draw(image).line([(0, _RULE_Y), (WIDTH - 1, _RULE_Y)], fill=ON)
+    counts = printable(f"out {taken} in {returned}")
+    forced = {"out": "OUT only", "in": "IN only"}.get(direction, "")
+    _text(image, _X, _FOOTER_Y, keep_start(forced, COLUMNS - len(counts) - 1))
+    _right(image, _X + CELL_W * COLUMNS, _FOOTER_Y, counts)
+
+
+def badge_screen(person: str, direction: str = "auto") -> Image.Image:
+    """A badge accepted: greet the person and ask for their items.
+
+    Args:
+        person: the person's name as the register has it.
+        direction: ``auto``, ``out`` or ``in``.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    _headline(image, "HELLO", alert=False, icon=_tick)
+    for y, line in zip(_DETAIL_Y, (keep_start(person, COLUMNS), "Scan your items.")):
+        _text(image, _X, y, line)
+    _visit_footer(image, 0, 0, direction)
+    return image
+
+
+def badge_refused_screen(badge: str, reason: str) -> Image.Image:
+    """A badge the kiosk cannot take (unknown, or shared by two people).
+
+    Args:
+        badge: what was scanned.
+        reason: why, in a few words.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    _headline(image, "NO BADGE", alert=True, icon=_cross)
+    lines = [keep_end(badge, COLUMNS), *wrap(reason, COLUMNS, 2)]
+    for y, line in zip(_DETAIL_Y, lines):
+        _text(image, _X, y, line)
+    return image
+
+
+_MOVEMENT_HEADLINES = {"checked_out": "TAKEN", "checked_in": "RETURNED", "refused": "REFUSED"}
+
+
+def movement_screen(movement: str, tag: str, name: str, detail: str, *, taken: int,
+                    returned: int, direction: str = "auto") -> Image.Image:
+    """The kiosk's answer to an asset scan.
+
+    Args:
+        movement: ``checked_out``, ``checked_in`` or ``refused``.
+        tag: the asset tag (or what was scanned).
+        name: the asset's name (may be empty).
+        detail: who took it, who had it, or why it was refused.
+        taken: assets checked out in this visit so far.
+        returned: assets checked in in this visit so far.
+        direction: ``auto``, ``out`` or ``in``.
+
+    Returns:
+        A 128x64 mode-"1" image; a refusal has an inverted headline.
+    """
+    image = _blank()
+    refused = movement == "refused"
+    _headline(image, _MOVEMENT_HEADLINES[movement], alert=refused,
+              icon=_cross if refused else _tick)
+    lines = [keep_end(tag, COLUMNS)]
+    lines += wrap(detail, COLUMNS, 2) if refused else [keep_start(detail, COLUMNS),
+                                                       keep_start(name, COLUMNS)]
+    for y, line in zip(_DETAIL_Y, lines):
+        _text(image, _X, y, line)
+    _visit_footer(image, taken, returned, direction)
+    return image
+
+
+def visit_summary_screen(person: str, taken: list[str], returned: list[str]) -> Image.Image:
+    """The end of a visit: who, and the tags taken and returned.
+
+    Args:
+        person: who (``returns`` for a visit without a badge).
+        taken: asset tags checked out.
+        returned: asset tags checked in.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    _centred(image, 0, keep_start(person, COLUMNS))
+    ImageDraw.Draw(image).line([(0, 12), (WIDTH - 1, 12)], fill=ON)
+    lines = []
+    for word, tags in (("Out", taken), ("In", returned)):
+        if tags:
+            lines += wrap(f"{word} {len(tags)}: {', '.join(tags)}", COLUMNS, 2)
+    if not lines:
+        lines = ["Nothing taken", "or returned."]
+    for y, line in zip((15, 26, 37, 48), lines[:4]):
+        _text(image, _X, y, line)
+    return image

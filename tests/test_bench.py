@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,40 @@ def test_room_bench_prints_a_row_per_room_size() -> None:
     assert header.split()[:2] == ["room", "journal"]
     assert [row.split()[3] for row in rows] == ["0", "30"]
     assert all(re.search(rf"\s{NUMBER}\s+{NUMBER}\s+\d+\.\d$", row) for row in rows)
+
+
+def test_frame_to_verdict_gives_every_frame_its_verdict() -> None:
+    from firmware.bench import bench_frame_to_verdict
+
+    header, row = bench_frame_to_verdict(size=(320, 240), frames=12)
+    assert header.split()[:4] == ["frame", "to", "verdict", "shown"]
+    fields = row.split()
+    assert fields[:2] == ["auto", "320x240"] and fields[2] == "12"
+    assert int(fields[3]) + int(fields[4]) == 12  # a frame is judged, or dropped when late
+
+
+def test_bench_decode_camera_times_the_configured_camera(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from firmware import labels
+
+    (tmp_path / "frames").mkdir()
+    for n in range(3):
+        label = labels.qr_label(f"https://assets.example.com/ht/IT-{n}", f"IT-{n}")
+        labels.place_in_frame(label, size=(640, 480), seed=n).save(
+            tmp_path / "frames" / f"{n}.png")
+    (tmp_path / "c.toml").write_text('[camera]\nbackend = "files"\npath = "frames"\n',
+                                     encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "firmware", "bench", "decode", "--camera",
+                           "--config", "c.toml", "--seconds", "60"], capture_output=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    lines = done.stdout.decode().splitlines()
+    assert "3 frames captured" in lines[0] and "3 decoded" in lines[0]
+    assert lines[1].startswith("decode ms per frame: median ")
+    assert lines[2].startswith("3 codes read; frame to read ms")
+    refused = subprocess.run([sys.executable, "-m", "firmware", "bench", "scan", "--camera",
+                              "--config", "c.toml"], capture_output=True, timeout=60,
+                             cwd=tmp_path)
+    assert refused.returncode == 2 and b"Traceback" not in refused.stderr

@@ -206,3 +206,41 @@ def test_a_reader_that_fails_does_not_end_the_others(tmp_path: Path) -> None:
     report = only_report(tmp_path)
     assert [(s["asset_tag"], s["source"]) for s in report["scans"]] == [
         (first.asset_tag, "stdin"), (second.asset_tag, "stdin")]
+
+
+def test_the_end_key_in_the_terminal_ends_the_room_and_the_next_label_starts_one(
+        tmp_path: Path) -> None:
+    room = make_room(4, location="Storage B")
+    room.write_manifest(tmp_path / "expected.csv")
+    write_config(tmp_path / "stocktaker.toml", camera=False, scanner=True, location=None,
+                 repeat_window=0)
+    first = [s.payload for s in room.scans[:3]]
+    lines = ["LOC:Storage B", *first, "\x1bOP", "LOC:Storage B", room.scans[3].payload]
+
+    done = run_stocktaker(tmp_path / "stocktaker.toml", "\n".join(lines).encode() + b"\n")
+
+    assert done.returncode == 0, done.stderr.decode()
+    reports = sorted((json.loads(p.read_text(encoding="utf-8"))
+                      for p in (tmp_path / "out").glob("report-*.json")),
+                     key=lambda r: r["started_at"])
+    assert [len(r["scans"]) for r in reports] == [3, 1]  # F1 ended the first room
+    assert {r["location"] for r in reports} == {"Storage B"}
+
+
+def test_a_missing_manifest_audits_with_the_saved_copy_or_says_why(tmp_path: Path) -> None:
+    room = make_room(6, location="Storage B")
+    room.write_manifest(tmp_path / "expected.csv")
+    write_config(tmp_path / "stocktaker.toml", camera=False, scanner=True, location=None,
+                 repeat_window=0)
+    lines = "\n".join(["LOC:Storage B", room.scans[0].payload]).encode() + b"\n"
+    first = run_stocktaker(tmp_path / "stocktaker.toml", lines)
+    assert first.returncode == 0, first.stderr.decode()
+    (tmp_path / "expected.csv").unlink()  # the USB stick is out
+    second = run_stocktaker(tmp_path / "stocktaker.toml", lines)
+    assert second.returncode == 0, second.stderr.decode()
+    assert b"is it plugged in?" in second.stderr
+    assert len(list((tmp_path / "out").glob("report-*.json"))) == 2
+    (tmp_path / "state" / "inventory.json").unlink()  # and nothing saved: a clear error
+    third = run_stocktaker(tmp_path / "stocktaker.toml", lines)
+    assert third.returncode == 4 and b"Traceback" not in third.stderr
+    assert b"no expected inventory is saved on the device" in third.stderr

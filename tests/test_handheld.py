@@ -248,3 +248,66 @@ def test_a_burst_that_cannot_be_saved_counts_none_of_it(parts, monkeypatch) -> N
     # scanned again at once: both count now, and IT-1 is still only a repeat
     again = audit.handle_many([scan("IT-2", at=3.0), scan("IT-1", at=4.0)])
     assert [v.kind.value for v in again] == ["verified", "repeat"]
+
+
+def press(button: str) -> "Press":
+    from hal.buttons.base import Press
+
+    return Press(button, 0.0, "gpio")
+
+
+def test_the_next_button_confirms_an_unknown_room(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = rooms_audit(tmp_path, queue, display, feedback, SteppingClock(), "Storage B")
+    audit.handle(scan("LOC:Storage  C"))
+    assert audit.session.location == "Storage B"
+    audit.press(press("next"))
+    assert audit.session.location == "Storage C"
+    assert [r["location"] for r in audit.reports] == ["Storage B"]
+    audit.press(press("next"))  # nothing to confirm: it only shows the room
+    assert audit.session.location == "Storage C" and display.frames[-1].caption == "room Storage C"
+
+
+def test_the_end_button_ends_the_room_and_the_next_label_begins_one(parts) -> None:
+    tmp_path, queue, display, feedback = parts
+    audit = rooms_audit(tmp_path, queue, display, feedback, SteppingClock(), "Storage B")
+    audit.handle(scan("IT-1"))
+    audit.press(press("end"))
+    assert [r["location"] for r in audit.reports] == ["Storage B"]
+    assert audit.reports[0]["counts"]["verified"] == 1
+    assert audit.session.location is None
+    audit.press(press("end"))  # nothing open: no second report
+    assert len(audit.reports) == 1
+    audit.handle(scan("LOC:Storage A"))
+    audit.handle(scan("IT-3", at=1.0))
+    assert audit.session.location == "Storage A" and audit.session.counts["verified"] == 1
+
+
+def test_a_scanner_unplugged_is_shown_until_it_is_back(parts) -> None:
+    from hal.read import ReaderState
+
+    tmp_path, queue, display, feedback = parts
+    audit = audit_with(tmp_path, queue, display, feedback)
+    audit.reader_state(ReaderState("hid\x1b[2J", False, "No such device", 1.0))
+    assert display.frames[-1].caption == "hid\\x1b[2J disconnected"
+    assert feedback.signals[-1] == "reader_lost"
+    audit.reader_state(ReaderState("hid", True, "connected again", 2.0))
+    assert display.frames[-1].caption == "room Storage B"
+
+
+def test_a_card_reader_number_is_matched_as_the_register_spells_it(parts) -> None:
+    from firmware.cards import CardRules
+
+    tmp_path, queue, display, feedback = parts
+    (tmp_path / "expected.csv").write_text('asset_tag,location\n"142,45817",Storage B\n')
+    register = FilesRegister(tmp_path / "expected.csv", tmp_path / "out", "hh-1")
+    audit = HandheldAudit(
+        Settings("hh-1", "ana", "Storage B", 2.0, DEFAULT_TAG_PATTERN,
+                 cards=CardRules("decimal", "facility")),
+        Inventory(register.expected_assets()), queue, register,
+        PendingReports(tmp_path / "state" / "reports"), display, feedback, FixedClock())
+    verdicts = audit.handle_many([Read(b"0009351929", "CARD", "card", 1.0),
+                                  Read(b"12", "CARD", "card", 1.0),
+                                  Read(b"12x", "CARD", "card", 1.0)])
+    assert [v.kind.value for v in verdicts] == ["verified", "unregistered", "rejected"]
+    assert queue.pending()[0]["tag"]["scheme"] == "card"

@@ -271,3 +271,43 @@ def test_each_stop_signal_writes_one_report_and_exits_0(tmp_path: Path, signum: 
     assert report["counts"]["verified"] == 1 and report["counts"]["mislocated"] == 1
     assert report["interrupted"] is False
     assert not list((tmp_path / "state" / "rooms").glob("room-*"))
+
+
+def test_a_service_stopped_with_on_stop_keep_resumes_the_room_at_the_next_start(
+        tmp_path: Path) -> None:
+    (tmp_path / "expected.csv").write_text(MANIFEST, encoding="utf-8")
+    (tmp_path / "c.toml").write_text(CONFIG.replace('repeat_window = 0\n',
+                                                    'repeat_window = 0\non_stop = "keep"\n'),
+                                     encoding="utf-8")
+
+    def run(lines: bytes, scans: int, signum: int | None) -> subprocess.CompletedProcess:
+        process = subprocess.Popen([sys.executable, "-m", "firmware", "run", "--config", "c.toml"],
+                                   cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(lines)
+            process.stdin.flush()
+            for _ in range(scans):
+                assert process.stdout.readline().startswith(b"[feedback]")
+            if signum is None:
+                process.stdin.close()
+                process.wait(timeout=60)
+            else:
+                process.send_signal(signum)
+                process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        return process
+
+    first = run(b"LOC:Storage B\nIT-1\n", 1, signal.SIGTERM)
+    assert first.returncode == 0
+    assert reports(tmp_path) == []  # kept, not ended
+    assert len(list((tmp_path / "state" / "rooms").glob("room-*.jsonl"))) == 1
+    second = run(b"IT-4\n", 1, None)  # no room label: the kept room goes on
+    assert second.returncode == 0
+    (report,) = reports(tmp_path)
+    assert report["counts"]["verified"] == 1 and report["counts"]["mislocated"] == 1
+    assert report["resumed"] == 1 and report["interrupted"] is False

@@ -1,0 +1,352 @@
+"""The door kiosk: who takes what out of a storage room, and what comes back.
+
+A fixed device at the door. A person scans their badge, then their items; each item is
+checked out to them, checked in, or refused (:mod:`firmware.kiosk` decides). Every
+decision is saved — in the sighting queue (for the register) and in the movement log (the
+kiosk's own memory, :mod:`firmware.movements`) — before it is shown or sounded. The visit
+ends after ``session_timeout`` seconds without a scan, at the next badge, or with the end
+button; the screen then lists what was taken and returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from firmware import __version__, screens
+from firmware.cards import CardNumberError, CardRules
+from firmware.inventory import Inventory
+from firmware.kiosk import (
+    DEFAULT_BLOCKED_STATUSES,
+    MOVEMENTS,
+    Decision,
+    Direction,
+    Holdings,
+    KioskRules,
+    Movement,
+    badge_text,
+    mode_label,
+)
+from firmware.mode import ScanningMode
+from firmware.movements import MovementLog
+from firmware.people import PeopleIndex, Person, person_key
+from firmware.readers import RepeatFilter
+from firmware.signals import Event, signal_for
+from firmware.sightings import Clock, Sighting, iso_utc
+from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text
+from hal.buttons.base import Press
+from hal.display.base import Display
+from hal.feedback.base import Feedback
+from hal.read import Read
+from hal.text import terminal_safe
+from sync.queue import SightingQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    """The parts of the configuration the kiosk needs."""
+
+    device_id: str
+    room: str
+    session_timeout: float = 30.0
+    repeat_window: float = 2.0
+    tag_pattern: str = r".+"
+    cards: CardRules = CardRules()
+    blocked_statuses: tuple[str, ...] = DEFAULT_BLOCKED_STATUSES
+
+
+@dataclass
+class Visit:
+    """One person's time at the door (or a run of returns without a badge)."""
+
+    session_id: str
+    person: Person | None
+    last: float
+    taken: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)
+
+    def label(self) -> str:
+        """Who, as the summary names them."""
+        return self.person.label() if self.person is not None else "Returns"
+
+
+@dataclass(frozen=True)
+class _Pending:
+    read: Read
+    payload: str
+    tag: Tag | None
+    decision: Decision
+    sighting: Sighting
+
+
+class DoorKiosk(ScanningMode):
+    """The kiosk mode: badges, decisions, durable events, screens.
+
+    Args:
+        settings: the kiosk's settings.
+        inventory: the register's assets (the cached copy when offline).
+        people: who may take assets.
+        queue: the sighting queue.
+        movements: the kiosk's movement log.
+        display, feedback: the screen and the buzzer/LEDs.
+        clock: time.
+        fetched_at: wall time the inventory was fetched from the register: the kiosk's own
+            events since then (and those still queued) are counted over it.
+        sync_status: the sync line for the idle screen.
+    """
+
+    def __init__(self, settings: KioskSettings, inventory: Inventory, people: PeopleIndex,
+                 queue: SightingQueue, movements: MovementLog, display: Display,
+                 feedback: Feedback, clock: Clock, *, fetched_at: float | None = None,
+                 sync_status: Any = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.room = inventory.room_named(settings.room) or " ".join(settings.room.split())
+        if inventory.room_named(settings.room) is None:
+            log.warning("kiosk.location %r is not a room the register knows", settings.room)
+        self.rules = KioskRules(self.room, inventory, settings.blocked_statuses)
+        self.people = people
+        self.queue = queue
+        self.movements = movements
+        self.display = display
+        self.feedback = feedback
+        self.clock = clock
+        self.sync_status: Any = sync_status
+        self.repeats = RepeatFilter(settings.repeat_window)
+        self.direction = Direction.AUTO
+        self.visit: Visit | None = None
+        self.visits: list[Visit] = []
+        self.holdings = Holdings.replayed(inventory, self._own_events(fetched_at))
+
+    def _own_events(self, fetched_at: float | None) -> list[dict[str, Any]]:
+        """This kiosk's events the cached inventory may not show yet, oldest first.
+
+        Events still queued but missing from the movement log (a kill between the two
+        writes) are added back to the log first.
+        """
+        queued = [r for r in self.queue.iter_pending()
+                  if r.get("verdict") in MOVEMENTS and r.get("device_id") == self.settings.device_id]
+        logged = self.movements.ids()
+        missing = [r for r in queued if str(r.get("sighting_id")) not in logged]
+        if missing:
+            log.warning("%d kiosk event(s) queued but not in the movement log: added back",
+                        len(missing))
+            self.movements.add_many(missing, self.clock.wall())
+        queued_ids = {str(r.get("sighting_id")) for r in queued}
+        return [record for wall, record in self.movements.events()
+                if fetched_at is None or wall >= fetched_at
+                or str(record.get("sighting_id")) in queued_ids]
+
+    # Input ---------------------------------------------------------------------------
+
+    def handle(self, read: Read) -> Decision | None:
+        """Take one read; returns the decision on it, or None (a badge, a label, a repeat)."""
+        decisions = self.handle_many([read])
+        return decisions[0] if decisions else None
+
+    def handle_many(self, reads: Sequence[Read]) -> list[Decision]:
+        """Take a burst of reads in order; asset decisions are saved together, then shown.
+
+        A badge or a ``MODE:`` label splits the burst: what came before is saved first.
+        """
+        self.tick()  # a visit that timed out meanwhile ends before these count
+        decided: list[Decision] = []
+        pending: list[_Pending] = []
+        for read in reads:
+            payload = payload_text(read.payload)
+            if not self.repeats.admit(read.source, read.payload, read.at):
+                continue
+            person, badge = self._badge(read, payload)
+            if badge is not None:
+                decided += self._save(pending)
+                pending = []
+                self._take_badge(badge, person)
+                continue
+            direction = mode_label(payload)
+            if direction is not None:
+                decided += self._save(pending)
+                pending = []
+                self._force(direction)
+                continue
+            pending.append(self._decide(read, payload))
+        decided += self._save(pending)
+        return decided
+
+    def _badge(self, read: Read, payload: str) -> tuple[Person | None, str | None]:
+        """(the person, the badge text) when the read is a badge, else (None, None)."""
+        if read.symbology == "CARD":
+            try:
+                card = self.settings.cards.normalise(payload)
+            except CardNumberError:
+                return None, payload
+            return self.people.by_badge(card), card
+        badge = badge_text(payload)
+        if badge is not None:
+            return self.people.by_badge(badge), badge
+        return None, None
+
+    def _decide(self, read: Read, payload: str) -> _Pending:
+        person = self.visit.person if self.visit is not None else None
+        try:
+            tag: Tag | None = parse_read(read, tag_pattern=self.settings.tag_pattern,
+                                         cards=self.settings.cards)
+        except TagRejected as exc:
+            tag = None
+            decision = Decision(Movement.REFUSED, payload, person=person,
+                                reason=f"not a label: {exc.reason}")
+        else:
+            if tag.kind is TagKind.LOCATION:
+                decision = Decision(Movement.REFUSED, payload, person=person,
+                                    reason="a room label: this kiosk is for one room")
+            else:
+                decision = self.rules.decide(tag, person, self.direction, self.holdings)
+        return _Pending(read, payload, tag, decision, self._sighting(read, payload, tag, decision))
+
+    def _sighting(self, read: Read, payload: str, tag: Tag | None,
+                  decision: Decision) -> Sighting:
+        asset = decision.asset
+        person = decision.person
+        return Sighting(
+            sighting_id=str(uuid.uuid4()), device_id=self.settings.device_id,
+            session_id=self.visit.session_id if self.visit is not None else str(uuid.uuid4()),
+            location=self.room, technician=person.username if person is not None else "",
+            tag=None if tag is None else {
+                "kind": tag.kind.value, "value": tag.value, "scheme": tag.scheme,
+                "aim": tag.aim, "serial": tag.serial, "gtin": tag.gtin, "site": tag.site},
+            asset_tag=asset.asset_tag if asset is not None else None, payload=payload,
+            symbology=read.symbology, source=read.source, verdict=decision.movement.value,
+            recorded_location=(self.holdings.location(asset) or None) if asset else None,
+            reason=decision.reason, wall_time=iso_utc(self.clock.wall()),
+            clock_synchronized=self.clock.synced(), monotonic=self.clock.mono(),
+            boot_id=self.clock.boot_id(), firmware_version=__version__,
+            person=person.to_record() if person is not None else None)
+
+    def _save(self, pending: list[_Pending]) -> list[Decision]:
+        """Make the decisions durable, then count and show them; on failure count none."""
+        if not pending:
+            return []
+        records = [p.sighting.to_record() for p in pending]
+        # The queue is what reaches the register: once it holds a check-out, the kiosk
+        # must count it, or a second scan would check the asset out twice.
+        error = self.store(records, self.movements, self.clock.wall(), journal_required=False)
+        if error is not None:
+            for p in pending:
+                self.repeats.forget(p.read.source, p.read.payload)
+            label = pending[0].decision.label if len(pending) == 1 else f"{len(pending)} scans"
+            self.not_saved(label, error)
+            return []
+        now = self.clock.mono()
+        for p in pending:
+            decision = p.decision
+            self.holdings.apply(decision, self.room)
+            visit = self._current_visit(now)
+            if decision.movement is Movement.CHECKED_OUT:
+                visit.taken.append(decision.label)
+            elif decision.movement is Movement.CHECKED_IN:
+                visit.returned.append(decision.label)
+            self._show_decision(decision, visit)
+        return [p.decision for p in pending]
+
+    def _current_visit(self, now: float) -> Visit:
+        """The visit a decision belongs to; returns without a badge open an anonymous one."""
+        if self.visit is None:
+            self.visit = Visit(str(uuid.uuid4()), None, now)
+        self.visit.last = now
+        return self.visit
+
+    def _take_badge(self, badge: str, person: Person | None) -> None:
+        shown = terminal_safe(badge)
+        if person is None:
+            reason = ("shared by several people" if badge and self._shared(badge)
+                      else "not known to the register")
+            log.warning("badge %s refused: %s", shown, reason)
+            self.show(screens.badge_refused_screen(badge, reason), f"badge refused {shown}")
+            self.signal(signal_for(Event.BADGE_REFUSED))
+            return
+        self.end_visit()
+        self.direction = Direction.AUTO
+        self.visit = Visit(str(uuid.uuid4()), person, self.clock.mono())
+        log.info("badge %s: %s", shown, terminal_safe(person.label()))
+        self.show(screens.badge_screen(person.label(), self.direction.value),
+                  f"badge {terminal_safe(person.label())}")
+        self.signal(signal_for(Event.BADGE))
+
+    def _shared(self, badge: str) -> bool:
+        return person_key(badge) in self.people.shared
+
+    def _force(self, direction: Direction) -> None:
+        self.direction = direction
+        if self.visit is not None:
+            self.visit.last = self.clock.mono()
+        log.info("direction %s", direction.value)
+        self._show_visit_or_idle()
+        self.signal(signal_for(Event.BUTTON))
+
+    def press(self, press: Press) -> None:
+        """Buttons: ``end`` ends the visit, ``mode`` cycles auto/out/in, ``next`` shows."""
+        if press.button == "end":
+            if not self.end_visit():
+                self.show_idle()
+            return
+        if press.button == "mode":
+            self._force(self.direction.next())
+            return
+        self._show_visit_or_idle()
+
+    def tick(self) -> None:
+        """End a visit after ``session_timeout`` seconds without a scan."""
+        if self.visit is not None and (self.clock.mono() - self.visit.last
+                                       >= self.settings.session_timeout):
+            log.info("visit timed out")
+            self.end_visit()
+
+    def end_visit(self) -> bool:
+        """End the current visit, showing what was taken and returned; False if none."""
+        visit, self.visit = self.visit, None
+        self.direction = Direction.AUTO
+        if visit is None:
+            return False
+        self.visits.append(visit)
+        log.info("visit of %s ended: %d out, %d in", terminal_safe(visit.label()),
+                 len(visit.taken), len(visit.returned))
+        self.show(screens.visit_summary_screen(visit.label(), visit.taken, visit.returned),
+                  f"visit {terminal_safe(visit.label())}")
+        self.signal(signal_for(Event.DONE))
+        return True
+
+    # Screens -------------------------------------------------------------------------
+
+    def show_idle(self) -> None:
+        """The screen that says what to do."""
+        status = self.sync_status().line() if self.sync_status is not None else None
+        self.show(screens.kiosk_idle_screen(self.room, self.direction.value, status),
+                  f"kiosk {self.room}")
+
+    def _show_visit_or_idle(self) -> None:
+        if self.visit is None:
+            self.show_idle()
+            return
+        person = self.visit.label()
+        self.show(screens.badge_screen(person, self.direction.value),
+                  f"badge {terminal_safe(person)}")
+
+    def _show_decision(self, decision: Decision, visit: Visit) -> None:
+        asset = decision.asset
+        if decision.movement is Movement.CHECKED_OUT:
+            detail = f"to {decision.person.label() if decision.person else '?'}"
+        elif decision.movement is Movement.CHECKED_IN:
+            detail = f"from {decision.holder}" if decision.holder else "to this room"
+        else:
+            detail = decision.reason or "cannot move"
+        self.show(screens.movement_screen(
+            decision.movement.value, decision.label, asset.name if asset else "", detail,
+            taken=len(visit.taken), returned=len(visit.returned),
+            direction=self.direction.value),
+            f"{decision.movement.value} {terminal_safe(decision.label)}")
+        self.signal(signal_for(decision.movement))
+
