@@ -253,3 +253,48 @@ def test_default_symbologies_are_trimmed_to_what_a_single_library_reads() -> Non
     zbar = open_decoder("zbar")  # the default set holds DataMatrix, which zbar cannot read
     frame = np.asarray(place_in_frame(qr_label("https://assets.example.com/hardware/3"), seed=1))
     assert zbar.decode(frame) == [(b"https://assets.example.com/hardware/3", "QR")]
+
+
+class ScriptedLibraries:
+    """Libraries whose passes answer from a script: pass name -> readings."""
+
+    def __init__(self, script: dict[str, list[Found]]) -> None:
+        self.script = script
+
+    def run(self, step, gray):  # noqa: ANN001, ANN201 - the Libraries.run signature
+        return list(self.script.get(step.name, []))
+
+
+EAN = b"4006381333931"  # a valid EAN-13
+OTHER = b"4006381333924"  # another valid EAN-13, a misread of the same bars
+BOX = (10.0, 10.0, 200.0, 60.0)
+
+
+def still_from(script: dict[str, list[Found]]) -> list[tuple[bytes, str]]:
+    return StillDecoder(ScriptedLibraries(script)).decode(np.zeros((8, 8), np.uint8))
+
+
+def test_a_1d_value_only_one_harder_pass_reads_is_not_believed() -> None:
+    assert still_from({"zbar x2": [Found(EAN, "EAN13", "zbar", BOX)]}) == []
+
+
+def test_a_1d_value_two_harder_passes_read_is_believed() -> None:
+    assert still_from({"zbar x2": [Found(EAN, "EAN13", "zbar", BOX)],
+                       "zxing x2": [Found(EAN, "EAN13", "zxing", BOX)]}) == [(EAN, "EAN13")]
+
+
+def test_a_stray_misread_against_a_value_every_pass_reads_is_outvoted() -> None:
+    everywhere = {name: [Found(EAN, "EAN13", name.split()[0], BOX)]
+                  for name in ("zbar stretched", "zbar x2", "zbar x0.5", "zxing fixed",
+                               "zxing x2")}
+    everywhere["zxing"] = [Found(EAN, "EAN13", "zxing", BOX),
+                           Found(OTHER, "EAN13", "zxing", (60.0, 10.0, 62.0, 60.0))]
+    assert still_from(everywhere) == [(EAN, "EAN13")]
+    # Read by one library only, or not by far more passes: nothing rather than a guess.
+    zbar_only = {k: v for k, v in everywhere.items() if not k.startswith("zxing")}
+    zbar_only["zbar"] = [Found(EAN, "EAN13", "zbar", BOX),
+                         Found(OTHER, "EAN13", "zbar", (60.0, 10.0, 62.0, 60.0))]
+    assert still_from(zbar_only) == []
+    close = {"zxing": everywhere["zxing"], "zbar": [Found(OTHER, "EAN13", "zbar", BOX)],
+             "zbar x2": [Found(EAN, "EAN13", "zbar", BOX)]}
+    assert still_from(close) == []

@@ -203,31 +203,8 @@ class Libraries:
         for symbol in found:
             left, top, width, height = symbol.rect
             name = ZBAR_NAMES.get(symbol.type, symbol.type.upper())
-            if not _wide_enough(name, width, height, getattr(symbol, "orientation", None)):
-                continue
             out.append((symbol.data, name, (left, top, left + width, top + height), True))
         return out
-
-
-RETAIL_MODULES = {"EAN13": 95, "UPCA": 95, "EAN8": 67, "UPCE": 51}
-"""Modules (narrowest bar widths) across each retail symbol, quiet zones left out."""
-
-
-def _wide_enough(symbology: str, width: int, height: int, orientation: object) -> bool:
-    """Whether zbar's scan lines crossed enough pixels to have read a retail symbol.
-
-    A bar narrower than a pixel cannot be told from its neighbours, so a real decode of an
-    EAN-13 spans at least 95 pixels along the direction it was read in. zbar reports where
-    its scan lines decoded the symbol; a "read" packed into fewer pixels (along a single
-    column across a horizontal symbol, say) is noise that happened to pass the check digit.
-    """
-    modules = RETAIL_MODULES.get(symbology)
-    if modules is None:
-        return True
-    name = getattr(orientation, "name", orientation)
-    extent = {"UP": width, "DOWN": width, "LEFT": height, "RIGHT": height}.get(
-        name, max(width, height))
-    return extent >= modules
 
 
 def _payload(zxingcpp: Any, code: Any) -> bytes:

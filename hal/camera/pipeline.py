@@ -121,6 +121,33 @@ def _without_zbar_extended_code128(readings: list[Found]) -> list[Found]:
         and any(_overlap(_grown(f.box, OVERLAP_MARGIN), z.box) for z in extended))]
 
 
+def _key(reading: Found) -> tuple[bytes, str]:
+    return reading.payload, family(reading.symbology)
+
+
+DOMINANCE = 3
+"""How many times more passes the value kept must have than any other where readings of a
+still picture disagree (see :func:`_dominant`)."""
+
+
+def _dominant(found: list[Found], passes: dict[tuple[bytes, str], int]) -> list[Found]:
+    """Where every pass has run and the readings of a still picture still disagree: the 1D
+    value both libraries read, and :data:`DOMINANCE` times as many passes read as any other
+    value, is believed (a stray edge line that passed a check digit once or twice against a
+    code read clean by every pass); otherwise nothing."""
+    linear = [f for f in found if f.decoded and f.symbology in LINEAR]
+    ranked = sorted({_key(f) for f in linear}, key=lambda k: -passes.get(k, 0))
+    if not ranked:
+        return []
+    top = ranked[0]
+    runner_up = max((passes.get(k, 0) for k in ranked[1:]), default=0)
+    libraries = {f.library for f in linear if _key(f) == top}
+    if libraries != {"zxing", "zbar"} or passes.get(top, 0) < DOMINANCE * max(runner_up, 1):
+        return []
+    believed, _ = merge(f for f in found if f.symbology not in LINEAR or _key(f) == top)
+    return [f for f in believed if _key(f) == top]
+
+
 def _pairs(believed: Sequence[Found]) -> list[tuple[bytes, str]]:
     return [(f.payload, f.symbology) for f in believed]
 
@@ -132,6 +159,10 @@ class StillDecoder(Decoder):
     contrast-stretched, rescaled or sharpened copy) are tried one after the other while
     nothing is believed; each is merged with all readings so far, so a misread by one
     option against a good read by another reports nothing rather than a wrong value.
+    Once the defaults believe nothing, a 1D value must be read by two passes (a library at
+    its defaults counting as one), as a scanner's redundancy asks two scans of a damaged
+    code: one odd transform of a blurred picture can pass a check digit by chance, two
+    rarely agree.
 
     Args:
         libraries: the decoder libraries, restricted to the configured symbologies.
@@ -149,12 +180,24 @@ class StillDecoder(Decoder):
         check_gray(gray)
         found = self._libraries.run(ZXING_DEFAULT, gray) + self._libraries.run(ZBAR_DEFAULT, gray)
         believed, _ = merge(found)
+        if believed:
+            return _pairs(believed)
+        # How many passes read each 1D value: a library at its defaults counts as one.
+        passes: dict[tuple[bytes, str], int] = {}
+        for reading in found:
+            if reading.decoded and reading.symbology in LINEAR:
+                passes[_key(reading)] = passes.get(_key(reading), 0) + 1
         for step in HARDER:
-            if believed:
-                break
-            found += self._libraries.run(step, gray)
+            step_found = self._libraries.run(step, gray)
+            for key in {_key(f) for f in step_found if f.decoded and f.symbology in LINEAR}:
+                passes[key] = passes.get(key, 0) + 1
+            found += step_found
             believed, _ = merge(found)
-        return _pairs(believed)
+            confirmed = [f for f in believed
+                         if f.symbology not in LINEAR or passes.get(_key(f), 0) >= 2]
+            if confirmed:
+                return _pairs(confirmed)
+        return _pairs(_dominant(found, passes))
 
 
 class Redundancy:
