@@ -213,12 +213,20 @@ class SyncEngine:
                 for sighting_id, reason, _ in disputed:
                     log.warning("sighting %s is a conflict, kept on the device: %s",
                                 terminal_safe(sighting_id), terminal_safe(reason))
+                self._copy_conflicts()
             if done:
                 self.queue.acknowledge(done)
             result.sent += sum(a.status is ItemStatus.ACCEPTED for a in answers)
             result.duplicates += sum(a.status is ItemStatus.DUPLICATE for a in answers)
             result.dead_lettered += len(refused)
             result.conflicts += len(disputed)
+
+    def _copy_conflicts(self) -> None:
+        """Hand the register's adapter the device's conflicts (the outbox keeps a copy)."""
+        try:
+            self.register.record_conflicts(self.queue.conflicts())
+        except RegisterError as exc:  # the queue keeps them; the copy is for people
+            log.error("conflicts not copied to the outbox: %s", exc)
 
     def _send_reports(self, result: SyncResult) -> None:
         waiting = ({r.get("session_id") for r in self.queue.iter_pending()}

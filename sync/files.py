@@ -84,6 +84,10 @@ class FilesRegister(Register):
                            ItemStatus.ACCEPTED if str(r["sighting_id"]) in new
                            else ItemStatus.DUPLICATE) for r in records]
 
+    def record_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> None:
+        """Write ``conflicts-<device>.json`` into the outbox (both sides of each)."""
+        self.outbox.write_conflicts(conflicts)
+
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Write ``report-<session_id>.json`` and ``.csv`` into the outbox."""
         return [str(p) for p in self.outbox.write_report(report)]

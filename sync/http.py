@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ import requests
 from firmware.asset import Asset
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from firmware.people import Person
+from sync.outbox import FilesOutbox
 from sync.register import ItemResult, ItemStatus, Register
 from sync.web import RegisterClient, read_token
 
@@ -62,10 +64,12 @@ class HttpRegister(Register):
 
     def __init__(self, url: str, token: str, device_id: str, *, timeout: float = 10.0,
                  rate_per_minute: float | None = None,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 outbox: Path | None = None) -> None:
         self.client = RegisterClient(url, token, timeout=timeout,
                                      rate_per_minute=rate_per_minute, session=session)
         self.device_id = device_id
+        self.outbox = outbox
         self._etag: str | None = None
         self._assets: list[Asset] | None = None
 
@@ -83,11 +87,18 @@ class HttpRegister(Register):
             raise ConfigError("register.token_file: the http adapter needs a file holding"
                               " the register's API token")
         return cls(config.url, read_token(config.token_file), device_id,
-                   timeout=config.timeout, rate_per_minute=config.rate_per_minute)
+                   timeout=config.timeout, rate_per_minute=config.rate_per_minute,
+                   outbox=config.outbox)
 
     def close(self) -> None:
         """Close the connections."""
         self.client.close()
+
+    def record_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> None:
+        """Write ``conflicts-<device>.json`` into ``register.outbox`` (the register answered
+        them too; the copy is for whoever looks at the device)."""
+        if self.outbox is not None:
+            FilesOutbox(self.outbox, self.device_id).write_conflicts(conflicts)
 
     def expected_assets(self) -> list[Asset]:
         """Every asset of the register (``GET /api/v1/manifest``).

@@ -247,6 +247,27 @@ class FilesOutbox:
         return json_path, csv_path
 
 
+    def write_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> Path:
+        """Write every conflict this device holds to ``conflicts-<device>.json`` atomically.
+
+        The file is the device's whole list each time (conflicts are few), so it is
+        complete after any crash and an admin reading the USB stick sees both sides.
+
+        Raises:
+            RegisterError: the folder cannot be written (the file is as it was).
+        """
+        self.make_folder()
+        path = self.directory / f"conflicts-{self.device_id}.json"
+        data = (json.dumps(list(conflicts), indent=2, ensure_ascii=False, default=str)
+                + "\n").encode("utf-8", "backslashreplace")
+        try:
+            replace_file(path, data)
+            fsync_directory(self.directory)
+        except OSError as exc:
+            raise folder_error(self.directory, exc) from exc
+        return path
+
+
 def report_csv_rows(report: Mapping[str, Any]) -> list[list[str]]:
     """Return the CSV of an audit report as rows of cells, header first.
 

@@ -74,6 +74,14 @@ class Register(Resource, ABC):
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Hand over an audit report; returns where it went (paths or URLs)."""
 
+    def record_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> None:
+        """Keep a copy of every conflict the device holds where an admin looks (the outbox
+        folder); by default nowhere: the register itself answered them.
+
+        Raises:
+            RegisterError: the copy cannot be written.
+        """
+
     def people(self) -> list[Person]:
         """The people who may take assets (a door kiosk's badges).
 

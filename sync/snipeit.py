@@ -257,6 +257,12 @@ class SnipeItRegister(Register):
             self._outbox = FilesOutbox(self.config.outbox, self.device_id)
         return [str(path) for path in self._outbox.write_report(report)]
 
+    def record_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> None:
+        """Write ``conflicts-<device>.json`` into the outbox folder, beside the reports."""
+        if self._outbox is None:
+            self._outbox = FilesOutbox(self.config.outbox, self.device_id)
+        self._outbox.write_conflicts(conflicts)
+
     # -- lookups -------------------------------------------------------------------------
 
     def asset_by_tag(self, tag: str) -> Asset | None:

@@ -194,3 +194,7 @@ def test_two_kiosks_offline_checking_out_one_asset_give_a_conflict(tmp_path: Pat
     assert conflict["asset_tag"] == "IT-3" and conflict["verdict"] == "checked_out"
     assert conflict["person"] == "Ben Ode"  # this kiosk's side
     assert conflict["register_holder"] == "Ana Lopes"  # the register's side
+    copied = json.loads((tmp_path / "door-b" / "out" / "conflicts-door-b.json")
+                        .read_text(encoding="utf-8"))
+    assert [c["sighting_id"] for c in copied] == [conflict["sighting_id"]]
+    assert copied[0]["register_side"]["holder"]
