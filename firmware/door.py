@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from firmware.people import PeopleIndex, Person, person_key
 from firmware.readers import RepeatFilter
 from firmware.signals import Event, signal_for
 from firmware.sightings import Clock, Sighting, iso_utc
+from firmware.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text
 from hal.buttons.base import Press
 from hal.display.base import Display
@@ -103,7 +105,7 @@ class DoorKiosk(ScanningMode):
     def __init__(self, settings: KioskSettings, inventory: Inventory, people: PeopleIndex,
                  queue: SightingQueue, movements: MovementLog, display: Display,
                  feedback: Feedback, clock: Clock, *, fetched_at: float | None = None,
-                 sync_status: Any = None) -> None:
+                 sync_status: Callable[[], SyncStatus] | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.room = inventory.room_named(settings.room) or " ".join(settings.room.split())
@@ -116,11 +118,12 @@ class DoorKiosk(ScanningMode):
         self.display = display
         self.feedback = feedback
         self.clock = clock
-        self.sync_status: Any = sync_status
+        self.sync_status = sync_status
         self.repeats = RepeatFilter(settings.repeat_window)
         self.direction = Direction.AUTO
         self.visit: Visit | None = None
-        self.visits: list[Visit] = []
+        self.visits: deque[Visit] = deque(maxlen=100)
+        """The latest visits that ended, newest last (for tests and logs)."""
         self.holdings = Holdings.replayed(inventory, self._own_events(fetched_at))
 
     def _own_events(self, fetched_at: float | None) -> list[dict[str, Any]]:
@@ -129,8 +132,9 @@ class DoorKiosk(ScanningMode):
         Events still queued but missing from the movement log (a kill between the two
         writes) are added back to the log first.
         """
+        device = self.settings.device_id
         queued = [r for r in self.queue.iter_pending()
-                  if r.get("verdict") in MOVEMENTS and r.get("device_id") == self.settings.device_id]
+                  if r.get("verdict") in MOVEMENTS and r.get("device_id") == device]
         logged = self.movements.ids()
         missing = [r for r in queued if str(r.get("sighting_id")) not in logged]
         if missing:
