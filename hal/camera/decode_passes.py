@@ -92,6 +92,7 @@ PICTURES = MappingProxyType({
     "as-is": (lambda gray: gray, 1.0),
     "half": (lambda gray: _scaled(gray, 0.5), 0.5),
     "double": (lambda gray: _scaled(gray, 2.0), 2.0),
+    "triple": (lambda gray: _scaled(gray, 3.0), 3.0),
     "stretched": (_stretched, 1.0),
     "sharpened": (_sharpened, 1.0),
 })
@@ -260,3 +261,10 @@ HARDER = (
 )
 """The harder options of each library, tried on still images only when the defaults found
 nothing or disagreed, in this order."""
+
+CONFIRMING = (
+    zxing_pass("zxing x2 global", "double", binarizer="GlobalHistogram"),
+    zxing_pass("zxing x3", "triple"),
+)
+"""Passes run on a still image only to confirm a 1D value a single harder option read: they
+add no value of their own to what is believed, only a second reading of the same one."""

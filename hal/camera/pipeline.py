@@ -28,7 +28,7 @@ from hal.camera.base import Decoder, check_gray
 from hal.camera.decode_checks import LINEAR, code32_from_code39, family, value_ok
 from hal.camera.decode_cues import barcode_region
 from hal.camera.decode_passes import (
-    HARDER, ZBAR_DEFAULT, ZXING_DEFAULT, Box, Found, Libraries, zxing_pass,
+    CONFIRMING, HARDER, ZBAR_DEFAULT, ZXING_DEFAULT, Box, Found, Libraries, zxing_pass,
 )
 
 OVERLAP_MARGIN = 0.35
@@ -162,7 +162,9 @@ class StillDecoder(Decoder):
     Once the defaults believe nothing, a 1D value must be read by two passes (a library at
     its defaults counting as one), as a scanner's redundancy asks two scans of a damaged
     code: one odd transform of a blurred picture can pass a check digit by chance, two
-    rarely agree.
+    rarely agree. A value one harder option alone read gets a second look from the
+    confirming passes (other scales and binarizers), which count only for values already
+    read.
 
     Args:
         libraries: the decoder libraries, restricted to the configured symbologies.
@@ -192,6 +194,18 @@ class StillDecoder(Decoder):
             for key in {_key(f) for f in step_found if f.decoded and f.symbology in LINEAR}:
                 passes[key] = passes.get(key, 0) + 1
             found += step_found
+            believed, _ = merge(found)
+            confirmed = [f for f in believed
+                         if f.symbology not in LINEAR or passes.get(_key(f), 0) >= 2]
+            if confirmed:
+                return _pairs(confirmed)
+        if believed:  # 1D values one pass read: a second look, from other pictures
+            for step in CONFIRMING:
+                step_found = [f for f in self._libraries.run(step, gray)
+                              if f.decoded and _key(f) in passes]
+                for key in {_key(f) for f in step_found}:
+                    passes[key] += 1
+                found += step_found
             believed, _ = merge(found)
             confirmed = [f for f in believed
                          if f.symbology not in LINEAR or passes.get(_key(f), 0) >= 2]
