@@ -144,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure and print figures (same command on a Pi)")
     bench.add_argument("what", choices=("scan", "room", "queue", "sync", "decode", "camera",
-                                        "all"))
+                                        "nautobot", "all"))
     bench.add_argument("dirs", type=Path, nargs="*", metavar="DIR", help=(
         "with decode: image sets (each image beside a .txt of its content) or folders of"
         " them; none draws held-out sets"))
@@ -155,6 +155,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--config", type=Path, help="with decode --camera: the configuration")
     bench.add_argument("--seconds", type=float, default=10.0,
                        help="with decode --camera: how long to watch (default 10)")
+    bench.add_argument("--url", help="with nautobot: a test Nautobot's URL (the bench creates"
+                                     " and then deletes a location and devices there)")
+    bench.add_argument("--token-file", type=Path, help="with nautobot: its API token file")
     bench.add_argument("--json", action="store_true",
                        help="with queue or decode: print the figures as one JSON object")
     bench.set_defaults(command=_bench)
@@ -359,6 +362,16 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     if args.camera:
         return _bench_camera_live(args)
+    if args.what == "nautobot":
+        if not args.url or args.token_file is None:
+            print("stocktaker: error: bench nautobot --url URL --token-file FILE",
+                  file=sys.stderr)
+            return 2
+        from sync.bench_nautobot import bench_nautobot
+
+        print("\n".join(terminal_safe(line)
+                        for line in bench_nautobot(args.url, args.token_file)))
+        return 0
     if args.generate:
         from hal.camera.decode_sets import generate_sets
 

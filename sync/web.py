@@ -1,7 +1,8 @@
 """HTTP for the register adapters, set up in one place: session, token, timeouts, rate, errors.
 
-Every adapter that speaks HTTP (``http``, ``snipeit``) goes through :class:`RegisterClient`,
-so that each one sends JSON with a bearer token, waits at most ``timeout`` seconds, keeps
+Every adapter that speaks HTTP (``http``, ``snipeit``, ``nautobot``) goes through
+:class:`RegisterClient`, so that each one sends JSON with its token (a bearer token, or a
+session already set up with the register's own scheme), waits at most ``timeout`` seconds, keeps
 to a client-side request rate, and turns the network's failures into the two errors the
 sync engine understands: :class:`~firmware.errors.RegisterUnavailable` (try again later,
 maybe after ``retry_after``) and :class:`~firmware.errors.RegisterError` (refused).

@@ -1,0 +1,57 @@
+"""Suite-wide hooks and fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.nautobot.server import NautobotServer
+
+
+# -- Nautobot integration tests (marker ``nautobot``): last in the run, skipped only on request --
+
+_NAUTOBOT_DESELECTED: list[int] = [0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the ``nautobot`` tests after every other test (they start a real server)."""
+    items.sort(key=lambda item: item.get_closest_marker("nautobot") is not None)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count the ``nautobot`` tests left out, for the summary line."""
+    _NAUTOBOT_DESELECTED[0] += sum(1 for item in items
+                                   if item.get_closest_marker("nautobot") is not None)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    """Say so when ``-m`` left the Nautobot integration tests out."""
+    if _NAUTOBOT_DESELECTED[0] and "nautobot" in (config.getoption("markexpr") or ""):
+        terminalreporter.write_line(
+            f"{_NAUTOBOT_DESELECTED[0]} Nautobot integration tests skipped on request"
+            " (-m \"not nautobot\"): the nautobot adapter was not checked against a real"
+            " Nautobot in this run", yellow=True)
+
+
+@pytest.fixture(scope="session")
+def nautobot_server() -> Iterator[NautobotServer]:
+    """A real Nautobot on loopback for the whole session (tests/nautobot/server.py).
+
+    A set-up that fails (no network for pip, apt refused) fails the tests with the reason.
+    """
+    from tests.nautobot.server import NautobotServer, SetupError
+
+    server = NautobotServer()
+    try:
+        server.start()
+    except SetupError as exc:
+        pytest.fail(f"the Nautobot for the integration tests could not be set up: {exc}",
+                    pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
