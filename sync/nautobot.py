@@ -38,8 +38,7 @@ import requests
 
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from firmware.inventory import Asset
-from sync.outbox import FilesOutbox
-from sync.register import ItemResult, ItemStatus, Register
+from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.web import RegisterClient, read_token
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ def _text(value: Any) -> str:
     return text if len(text) <= _FIELD_MAX else text[: _FIELD_MAX - 3] + "..."
 
 
-class NautobotRegister(Register):
+class NautobotRegister(OutboxReports, Register):
     """A Nautobot server as the register of a data centre's devices.
 
     Args:
@@ -130,7 +129,6 @@ class NautobotRegister(Register):
         self.client = RegisterClient(api_base(config.url), None, timeout=config.timeout,
                                      rate_per_minute=config.rate_per_minute, session=session)
         self.client.session.headers["Accept"] = f"application/json; version={API_VERSION}"
-        self._outbox: FilesOutbox | None = None
         self._lock = threading.Lock()
         self._locations: dict[str, str | None] = {}
 
@@ -181,19 +179,6 @@ class NautobotRegister(Register):
         with self._lock:
             devices = self.devices_by_tags(_note_tags(records))
             return [self._push_one(record, devices) for record in records]
-
-    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
-        """Write the report into the outbox folder (Nautobot has no place for it).
-
-        Returns:
-            The paths of ``report-<session_id>.json`` and ``.csv``.
-
-        Raises:
-            RegisterError: the report or the folder cannot be written.
-        """
-        if self._outbox is None:
-            self._outbox = FilesOutbox(self.config.outbox, self.device_id)
-        return [str(path) for path in self._outbox.write_report(report)]
 
     # -- lookups -------------------------------------------------------------------------
 

@@ -93,6 +93,40 @@ class Register(Resource, ABC):
                             " needs a register that does")
 
 
+class OutboxReports:
+    """For a register with no place for audit reports (Snipe-IT, Nautobot): reports and
+    conflicts go to the outbox folder (``register.outbox``), made when first needed.
+
+    Mixed into a :class:`Register` that has ``config`` and ``device_id``.
+    """
+
+    config: RegisterConfig
+    device_id: str
+    _outbox: Any = None
+
+    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
+        """Write the report into the outbox folder.
+
+        Returns:
+            The paths of ``report-<session_id>.json`` and ``.csv``.
+
+        Raises:
+            RegisterError: the report or the folder cannot be written.
+        """
+        return [str(path) for path in self._folder().write_report(report)]
+
+    def record_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> None:
+        """Write ``conflicts-<device>.json`` into the outbox folder, beside the reports."""
+        self._folder().write_conflicts(conflicts)
+
+    def _folder(self) -> Any:
+        if self._outbox is None:
+            from sync.outbox import FilesOutbox
+
+            self._outbox = FilesOutbox(self.config.outbox, self.device_id)
+        return self._outbox
+
+
 def open_register(config: RegisterConfig, device_id: str) -> Register:
     """The register adapter ``config.adapter`` names.
 

@@ -36,8 +36,7 @@ from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from firmware.inventory import Asset
 from firmware.people import Person
 from sync.movements import KIOSK_VERDICTS
-from sync.outbox import FilesOutbox
-from sync.register import ItemResult, ItemStatus, Register
+from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.snipeit_kiosk import KioskMoves
 from sync.web import RegisterClient, parse_retry_after, read_token
 
@@ -143,7 +142,7 @@ class _Throttled(RegisterUnavailable):
     """HTTP 429: the request was refused before Snipe-IT ran it (nothing was applied)."""
 
 
-class SnipeItRegister(Register):
+class SnipeItRegister(OutboxReports, Register):
     """A Snipe-IT server as the asset register.
 
     Args:
@@ -170,7 +169,6 @@ class SnipeItRegister(Register):
         self.rate = config.rate_per_minute or DEFAULT_RATE_PER_MINUTE
         self.client = RegisterClient(api_base(config.url), token, timeout=config.timeout,
                                      rate_per_minute=self.rate * PACING, session=session)
-        self._outbox: FilesOutbox | None = None
         self._lock = threading.Lock()
         self._rooms: dict[str, tuple[int | None, str | None]] = {}
         self._audited: set[str] = set()      # known audited: answered here or in the log
@@ -243,25 +241,6 @@ class SnipeItRegister(Register):
                 name=_plain(row.get("name")), username=_plain(row.get("username")),
                 id=row["id"], origin=f"Snipe-IT user {row['id']}"))
         return people
-
-    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
-        """Write the report into the outbox folder (Snipe-IT has no place for it).
-
-        Returns:
-            The paths of ``report-<session_id>.json`` and ``.csv``.
-
-        Raises:
-            RegisterError: the report or the folder cannot be written.
-        """
-        if self._outbox is None:
-            self._outbox = FilesOutbox(self.config.outbox, self.device_id)
-        return [str(path) for path in self._outbox.write_report(report)]
-
-    def record_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> None:
-        """Write ``conflicts-<device>.json`` into the outbox folder, beside the reports."""
-        if self._outbox is None:
-            self._outbox = FilesOutbox(self.config.outbox, self.device_id)
-        self._outbox.write_conflicts(conflicts)
 
     # -- lookups -------------------------------------------------------------------------
 

@@ -125,6 +125,11 @@ def _key(reading: Found) -> tuple[bytes, str]:
     return reading.payload, family(reading.symbology)
 
 
+def _read_twice(believed: list[Found], passes: dict[tuple[bytes, str], int]) -> list[Found]:
+    """The believed codes that are 2D, or 1D and read by two passes at least."""
+    return [f for f in believed if f.symbology not in LINEAR or passes.get(_key(f), 0) >= 2]
+
+
 DOMINANCE = 3
 """How many times more passes the value kept must have than any other where readings of a
 still picture disagree (see :func:`_dominant`)."""
@@ -195,8 +200,7 @@ class StillDecoder(Decoder):
                 passes[key] = passes.get(key, 0) + 1
             found += step_found
             believed, _ = merge(found)
-            confirmed = [f for f in believed
-                         if f.symbology not in LINEAR or passes.get(_key(f), 0) >= 2]
+            confirmed = _read_twice(believed, passes)
             if confirmed:
                 return _pairs(confirmed)
         if believed:  # 1D values one pass read: a second look, from other pictures
@@ -206,9 +210,7 @@ class StillDecoder(Decoder):
                 for key in {_key(f) for f in step_found}:
                     passes[key] += 1
                 found += step_found
-            believed, _ = merge(found)
-            confirmed = [f for f in believed
-                         if f.symbology not in LINEAR or passes.get(_key(f), 0) >= 2]
+            confirmed = _read_twice(merge(found)[0], passes)
             if confirmed:
                 return _pairs(confirmed)
         return _pairs(_dominant(found, passes))
