@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from firmware.service import Health, HealthFile, Notifier, Watchdog, status_text
+from firmware.health import Health, HealthFile
+from firmware.service import Notifier, Watchdog, status_text
 from firmware.status import SyncStatus
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""sd_notify, the watchdog, the health textfile and the scan log line (firmware/service.py).
+"""sd_notify, the watchdog, the health textfile and the scan log line
+(firmware/service.py, firmware/health.py).
 
 The notification protocol is checked against a real AF_UNIX datagram socket standing where
 systemd's would be, the textfile with prometheus_client's own parser.
@@ -22,8 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from firmware.config import load_config
 from firmware.errors import ConfigError
 from firmware.status import SyncStatus
-from firmware.service import (Health, HealthFile, Notifier, Watchdog, render_health,
-                              scan_log_line, status_text)
+from firmware.health import Health, HealthFile, render_health
+from firmware.service import Notifier, Watchdog, scan_log_line, status_text
 from sync.queue import SightingQueue
 
 
