@@ -188,7 +188,7 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
                           CardRules(config.cards.format, config.identity.card_format),
                           tuple(config.kiosk.blocked_statuses)),
             inventory, people, queue, MovementLog(config.queue.path / "kiosk"), display,
-            feedback, clock, fetched_at=clock.wall() - (inventory_age or 0.0),
+            feedback, clock, fetched_at=_register_state_time(config, clock, inventory_age),
             sync_status=status)
         return kiosk, streams, buttons, engine, _reporter(config, kiosk, queue, status, readers,
                                                           clock)
@@ -220,6 +220,18 @@ def open_inventory(config: Config, assets: list[Asset]) -> Inventory:
     if not rules.sites:
         log.warning("register.url is not set: register URL labels will count as unregistered")
     return inventory
+
+
+def _register_state_time(config: Config, clock: Clock, inventory_age: float | None) -> float:
+    """When the register's state the kiosk starts from was true: a kiosk's own events since
+    then are not in it. A ``files`` manifest is as old as its export (its modification time):
+    the register never reads the device's movements back into it."""
+    if config.register.adapter == "files":
+        try:
+            return config.register.manifest.stat().st_mtime
+        except OSError:
+            pass  # the saved copy is used: it is no younger than the file was
+    return clock.wall() - (inventory_age or 0.0)
 
 
 def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQueue,

@@ -198,3 +198,22 @@ def test_two_kiosks_offline_checking_out_one_asset_give_a_conflict(tmp_path: Pat
                         .read_text(encoding="utf-8"))
     assert [c["sighting_id"] for c in copied] == [conflict["sighting_id"]]
     assert copied[0]["register_side"]["holder"]
+
+
+def test_with_the_files_register_a_restart_remembers_every_movement_since_the_export(
+        tmp_path: Path) -> None:
+    (tmp_path / "expected.csv").write_text(MANIFEST, encoding="utf-8")
+    os.utime(tmp_path / "expected.csv", (1_700_000_000, 1_700_000_000))  # exported long ago
+    (tmp_path / "people.csv").write_text(PEOPLE, encoding="utf-8")
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[device]\nid = "door-f"\nmode = "kiosk"\n[kiosk]\nlocation = "Storage B"\n'
+                      '[audit]\nrepeat_window = 0\n[display]\nbackend = "none"\n',
+                      encoding="utf-8")
+    first = run_kiosk(config, ["BADGE:E-100", "IT-2", "IT-1"])  # IT-2 back, IT-1 out
+    assert first.returncode == 0, first.stderr.decode()
+    second = run_kiosk(config, ["IT-2", "IT-1"])  # the manifest still says Cleo has IT-2
+    assert second.returncode == 0, second.stderr.decode()
+    rows = (tmp_path / "out").glob("movements-door-f-*.csv")
+    text = "".join(p.read_text(encoding="utf-8") for p in rows)
+    assert text.count("checked_in") == 2 and text.count("checked_out") == 1
+    assert text.count("refused") == 1 and "scan your badge first" in text
