@@ -10,7 +10,8 @@ What ``start`` does, each step only when needed:
 1. PostgreSQL and Redis from apt (``sudo`` when not root) when their programs are missing.
 2. A venv under ``.nautobot/venv`` with the pinned ``nautobot`` (:data:`NAUTOBOT_VERSION`).
 3. PostgreSQL (as the ``postgres`` user when run as root: it refuses root) and Redis, each
-   bound to 127.0.0.1 on a free port, with throw-away data under ``.nautobot/run-<port>``.
+   bound to 127.0.0.1 on a free port, with throw-away data under ``.nautobot/run-<port>``
+   (PostgreSQL's cluster in a temporary folder of its own when run as root).
 4. The schema: the committed dump (:data:`DUMP`, made after migrating the pinned version)
    is restored and ``migrate`` runs as a no-op; without a dump for this version the 471
    migrations run and a new dump is written.
@@ -32,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -85,6 +87,7 @@ class NautobotServer:
     timings: dict[str, float] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     run_dir: Path | None = None
+    pg_dir: Path | None = None
     web_port: int = 0
     _env: dict[str, str] = field(default_factory=dict)
 
@@ -132,14 +135,21 @@ class NautobotServer:
 
     def _start_postgres(self, port: int) -> None:
         assert self.run_dir is not None
-        data = self.run_dir / "pg"
         if self.run_dir.exists():
             shutil.rmtree(self.run_dir)
-        data.mkdir(parents=True)
+        self.run_dir.mkdir(parents=True)
         as_user = _postgres_user()
         if as_user:
-            shutil.chown(self.run_dir, as_user, as_user)
+            # The project may sit below a folder only root can enter (a mktemp -d clone):
+            # the cluster lives where the postgres user can reach it.
+            self.pg_dir = Path(tempfile.mkdtemp(prefix="stocktaker-pg-"))
+            shutil.chown(self.pg_dir, as_user, as_user)
+            data = self.pg_dir / "pg"
+            data.mkdir()
             shutil.chown(data, as_user, as_user)
+        else:
+            data = self.run_dir / "pg"
+            data.mkdir()
         _run([_pg_bin("initdb"), "-D", str(data), "-U", "nautobot", "--auth=trust",
               "-E", "UTF8", "--locale=C.UTF-8"], "initdb", user=as_user)
         log = (self.run_dir / "postgres.log").open("ab")
@@ -251,12 +261,15 @@ class NautobotServer:
             STATE.unlink()
         if self.run_dir is not None and self.run_dir.exists():
             shutil.rmtree(self.run_dir, ignore_errors=True)
+        if self.pg_dir is not None:
+            shutil.rmtree(self.pg_dir, ignore_errors=True)
 
     def _save_state(self) -> None:
         HOME.mkdir(parents=True, exist_ok=True)
         STATE.write_text(json.dumps({
             "url": self.url, "token_file": str(self.token_file) if self.run_dir else None,
             "run_dir": str(self.run_dir) if self.run_dir else None,
+            "pg_dir": str(self.pg_dir) if self.pg_dir else None,
             "processes": [{"name": c.name, "pid": c.process.pid, "signal": int(c.stop_signal)}
                           for c in self.children]}, indent=2))
 
@@ -288,8 +301,9 @@ def stop_recorded() -> list[str]:
             _wait_gone(pid, 5)
         done.append(f"{name} (pid {pid}) stopped")
     STATE.unlink()
-    if state.get("run_dir"):
-        shutil.rmtree(state["run_dir"], ignore_errors=True)
+    for folder in (state.get("run_dir"), state.get("pg_dir")):
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
     return done
 
 
