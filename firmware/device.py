@@ -95,10 +95,7 @@ def listen(config: Config, out: TextIO, *, stdin: BinaryIO | None = None) -> Non
         try:
             with stop.held():
                 readers = open_readers(config, stdin, stack)
-                buttons = stack.enter_context(_or_nothing("buttons", lambda: open_buttons(
-                    config.buttons.backend, end_pin=config.buttons.end_pin,
-                    next_pin=config.buttons.next_pin, mode_pin=config.buttons.mode_pin,
-                    bounce=config.buttons.bounce), lambda: open_buttons("none")))
+                buttons = _open_buttons(config, stack)
             names = ", ".join(sorted({getattr(r, "name", type(r).__name__) for r in readers}))
             out.write(terminal_safe(f"listening to {names}; Ctrl-C to stop") + "\n")
             out.flush()
@@ -123,8 +120,8 @@ def run_sync(config: Config, *, clock: Clock | None = None) -> SyncResult:
         queue = stack.enter_context(SightingQueue(config.queue.path, shared=True))
         engine = _engine(config, queue, register, clock or SystemClock())
         result = engine.run_once()
-        while result.error is None and result.left and (result.sent or result.dead_lettered
-                                                        or result.duplicates):
+        while result.error is None and result.left and (
+                result.sent or result.dead_lettered or result.duplicates or result.conflicts):
             result = engine.run_once()
         return result
 
@@ -150,10 +147,7 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
     assets, inventory_age = cache.fetch(register, clock.wall())
     inventory = open_inventory(config, assets)
     readers = open_readers(config, stdin, stack)
-    buttons = stack.enter_context(_or_nothing("buttons", lambda: open_buttons(
-        config.buttons.backend, end_pin=config.buttons.end_pin,
-        next_pin=config.buttons.next_pin, mode_pin=config.buttons.mode_pin,
-        bounce=config.buttons.bounce), lambda: open_buttons("none")))
+    buttons = _open_buttons(config, stack)
     streams = [reader.reads() for reader in readers]
     queue = stack.enter_context(SightingQueue(config.queue.path))
     display = stack.enter_context(_or_nothing("display", lambda: open_display(
@@ -220,6 +214,14 @@ def open_inventory(config: Config, assets: list[Asset]) -> Inventory:
     if not rules.sites:
         log.warning("register.url is not set: register URL labels will count as unregistered")
     return inventory
+
+
+def _open_buttons(config: Config, stack: contextlib.ExitStack) -> Buttons:
+    """The configured buttons; none (and a log line) when their pins cannot be had."""
+    settings = config.buttons
+    return stack.enter_context(_or_nothing("buttons", lambda: open_buttons(
+        settings.backend, end_pin=settings.end_pin, next_pin=settings.next_pin,
+        mode_pin=settings.mode_pin, bounce=settings.bounce), lambda: open_buttons("none")))
 
 
 def _register_state_time(config: Config, clock: Clock, inventory_age: float | None) -> float:
