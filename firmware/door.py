@@ -19,6 +19,7 @@ from typing import Any
 
 from firmware import __version__, screens
 from firmware.cards import CardNumberError, CardRules
+from firmware.identity import Outcome
 from firmware.inventory import Inventory
 from firmware.kiosk import (
     DEFAULT_BLOCKED_STATUSES,
@@ -182,7 +183,11 @@ class DoorKiosk(ScanningMode):
         return decided
 
     def _badge(self, read: Read, payload: str) -> tuple[Person | None, str | None]:
-        """(the person, the badge text) when the read is a badge, else (None, None)."""
+        """(the person, the badge text) when the read is a badge, else (None, None).
+
+        A badge is a card on the card reader, a ``BADGE:<id>`` label, or an employee
+        number alone that names no asset (an asset's tag wins over a person's number).
+        """
         if read.symbology == "CARD":
             try:
                 card = self.settings.cards.normalise(payload)
@@ -192,7 +197,18 @@ class DoorKiosk(ScanningMode):
         badge = badge_text(payload)
         if badge is not None:
             return self.people.by_badge(badge), badge
+        person = self.people.by_number(payload)
+        if person is not None and not self._names_an_asset(read):
+            return person, payload  # an employee number typed or scanned alone
         return None, None
+
+    def _names_an_asset(self, read: Read) -> bool:
+        try:
+            tag = parse_read(read, tag_pattern=self.settings.tag_pattern,
+                             cards=self.settings.cards)
+        except TagRejected:
+            return False
+        return self.rules.inventory.resolve(tag).outcome is not Outcome.UNKNOWN
 
     def _decide(self, read: Read, payload: str) -> _Pending:
         person = self.visit.person if self.visit is not None else None

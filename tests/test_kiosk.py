@@ -260,3 +260,17 @@ def test_the_movements_report_lists_days_and_what_is_out(kiosk_parts) -> None:
     assert sum(1 for line in later if line[:2] == "20") == 1
     with pytest.raises(ValueError, match="expected a date"):
         parse_since("30/11/2026")
+
+
+def test_an_employee_number_alone_is_a_badge_unless_it_names_an_asset(kiosk_parts) -> None:
+    tmp_path, queue = kiosk_parts
+    kiosk = open_kiosk(tmp_path, queue, Clock())
+    kiosk.handle(scan("E-2002", 1.0))
+    assert kiosk.visit is not None and kiosk.visit.person.username == "bo"
+    assert len(queue) == 0
+    shadowed = DoorKiosk(
+        KioskSettings("door-1", ROOM), Inventory([*ASSETS, Asset("1001", location=ROOM)]),
+        PeopleIndex(PEOPLE), queue, MovementLog(tmp_path / "state" / "kiosk2"),
+        TerminalDisplay(stream=io.StringIO()), TerminalFeedback(stream=io.StringIO()), Clock())
+    decision = shadowed.handle(scan("1001", 1.0))  # asset 1001 wins over Ana's number
+    assert decision is not None and decision.asset.asset_tag == "1001"
