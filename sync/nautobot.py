@@ -54,8 +54,10 @@ API_VERSION = "3.2"
 NOTE_VERDICTS = frozenset({"verified", "mislocated", "recovered"})
 """Verdicts that become a note on the device; the others stay in the room's report only."""
 
-PAGE_LIMIT = 1000
-"""Nautobot's default ``MAX_PAGE_SIZE``."""
+PAGE_LIMIT = 250
+"""Devices per page: well under Nautobot's ``MAX_PAGE_SIZE`` (1,000), so that each page
+comes back within ``register.timeout`` even from a busy server (1,000 devices with their
+nested objects took over 10 s from a loaded one)."""
 
 _FIELD_MAX = 120
 _DUPLICATE_ID = "already exists"

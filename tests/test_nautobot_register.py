@@ -36,8 +36,9 @@ def tag() -> str:
 
 
 def register(server: NautobotServer, tmp_path: Path, **options: Any) -> NautobotRegister:
+    # A development server on a shared machine: a generous timeout, as for any slow site.
     config = RegisterConfig(adapter="nautobot", url=server.url, token_file=server.token_file,
-                            outbox=tmp_path / "out", **options)
+                            outbox=tmp_path / "out", timeout=60.0, **options)
     return NautobotRegister(config, "hh-07")
 
 

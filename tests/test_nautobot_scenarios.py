@@ -59,6 +59,7 @@ def write_config(folder: Path, url: str, token_file: Path, *, locations: list[st
               '[register]', 'adapter = "nautobot"', f'url = "{url}"',
               f'token_file = "{token_file}"', f'locations = {json.dumps(locations)}',
               'audited_field = "last_audited"', f'batch_size = {batch_size}',
+              'timeout = 60',  # a development server on a shared machine can be slow
               'outbox = "out/"', '[queue]', 'path = "state/"']
     path = folder / "stocktaker.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
