@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from firmware.status import SyncStatus
+from firmware.status import SyncStatus, short_age
 from firmware.text import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -186,13 +186,7 @@ def status_text(room: str | None, sync: SyncStatus) -> str:
 
 
 def _ago(seconds: float) -> str:
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m ago"
-    if seconds < 86400 * 2:
-        return f"{int(seconds // 3600)}h ago"
-    return f"{int(seconds // 86400)}d ago"
+    return "just now" if seconds < 60 else f"{short_age(seconds)} ago"
 
 
 #: Longest payload a scan's log line shows; the queue keeps it whole.

@@ -31,19 +31,19 @@ class SyncStatus:
         disagreed with a kiosk's check-out or check-in) and ``list 3h`` (cached list's age).
         """
         if self.waiting:
-            text = f"{self.waiting} wait {_age(self.last_sync_age)}"
+            text = f"{self.waiting} wait {short_age(self.last_sync_age)}"
         else:
-            text = f"all sent {_age(self.last_sync_age)}"
+            text = f"all sent {short_age(self.last_sync_age)}"
         if self.dead_letters:
             text += f" !{self.dead_letters}"
         if self.conflicts:
             text += f" x{self.conflicts}"
         if self.inventory_age is not None:
-            text += f" list {_age(self.inventory_age)}"
+            text += f" list {short_age(self.inventory_age)}"
         return text
 
 
-def _age(seconds: float | None) -> str:
+def short_age(seconds: float | None) -> str:
     """``never``, ``now``, ``5m``, ``3h``, ``2d``: an age in one short word."""
     if seconds is None:
         return "never"
