@@ -165,6 +165,7 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
         green_pin=config.feedback.green_pin, red_pin=config.feedback.red_pin),
         lambda: open_feedback("none")))
     fetched = clock.mono()
+    fetched_wall = clock.wall() - (inventory_age or 0.0)
     # Saved for the next offline start; the audit in progress keeps the list it began with.
     engine = _engine(config, queue, register, clock, refreshed_at=fetched,
                      refresh=lambda: cache.fetch(register, clock.wall()))
@@ -182,7 +183,7 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
                           CardRules(config.cards.format, config.identity.card_format),
                           tuple(config.kiosk.blocked_statuses)),
             inventory, people, queue, MovementLog(config.queue.path / "kiosk"), display,
-            feedback, clock, fetched_at=_register_state_time(config, clock, inventory_age),
+            feedback, clock, fetched_at=register.state_time() or fetched_wall,
             sync_status=status)
         return kiosk, streams, buttons, engine, _reporter(config, kiosk, queue, status, readers,
                                                           clock)
@@ -222,18 +223,6 @@ def _open_buttons(config: Config, stack: contextlib.ExitStack) -> Buttons:
     return stack.enter_context(_or_nothing("buttons", lambda: open_buttons(
         settings.backend, end_pin=settings.end_pin, next_pin=settings.next_pin,
         mode_pin=settings.mode_pin, bounce=settings.bounce), lambda: open_buttons("none")))
-
-
-def _register_state_time(config: Config, clock: Clock, inventory_age: float | None) -> float:
-    """When the register's state the kiosk starts from was true: a kiosk's own events since
-    then are not in it. A ``files`` manifest is as old as its export (its modification time):
-    the register never reads the device's movements back into it."""
-    if config.register.adapter == "files":
-        try:
-            return config.register.manifest.stat().st_mtime
-        except OSError:
-            pass  # the saved copy is used: it is no younger than the file was
-    return clock.wall() - (inventory_age or 0.0)
 
 
 def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQueue,

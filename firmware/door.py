@@ -37,7 +37,7 @@ from firmware.movements import MovementLog
 from firmware.people import PeopleIndex, Person, person_key
 from firmware.readers import RepeatFilter
 from firmware.signals import Event, signal_for
-from firmware.sightings import Clock, Sighting, iso_utc
+from firmware.sightings import Clock, Sighting, iso_utc, tag_record
 from firmware.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text
 from hal.buttons.base import Press
@@ -136,14 +136,17 @@ class DoorKiosk(ScanningMode):
         device = self.settings.device_id
         queued = [r for r in self.queue.iter_pending()
                   if r.get("verdict") in MOVEMENTS and r.get("device_id") == device]
-        logged = self.movements.ids()
+        events = list(self.movements.events())
+        logged = {str(record.get("sighting_id")) for _, record in events}
         missing = [r for r in queued if str(r.get("sighting_id")) not in logged]
         if missing:
             log.warning("%d kiosk event(s) queued but not in the movement log: added back",
                         len(missing))
-            self.movements.add_many(missing, self.clock.wall())
+            wall = self.clock.wall()
+            self.movements.add_many(missing, wall)
+            events += [(wall, record) for record in missing]
         queued_ids = {str(r.get("sighting_id")) for r in queued}
-        return [record for wall, record in self.movements.events()
+        return [record for wall, record in events
                 if fetched_at is None or wall >= fetched_at
                 or str(record.get("sighting_id")) in queued_ids]
 
@@ -235,9 +238,7 @@ class DoorKiosk(ScanningMode):
             sighting_id=str(uuid.uuid4()), device_id=self.settings.device_id,
             session_id=self.visit.session_id if self.visit is not None else str(uuid.uuid4()),
             location=self.room, technician=person.username if person is not None else "",
-            tag=None if tag is None else {
-                "kind": tag.kind.value, "value": tag.value, "scheme": tag.scheme,
-                "aim": tag.aim, "serial": tag.serial, "gtin": tag.gtin, "site": tag.site},
+            tag=tag_record(tag),
             asset_tag=asset.asset_tag if asset is not None else None, payload=payload,
             symbology=read.symbology, source=read.source, verdict=decision.movement.value,
             recorded_location=(self.holdings.location(asset) or None) if asset else None,

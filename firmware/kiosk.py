@@ -94,6 +94,7 @@ class Holdings:
 
     inventory: Inventory
     _held: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    _by_tag: dict[str, list[Asset]] | None = None
 
     @classmethod
     def replayed(cls, inventory: Inventory, events: Iterable[Mapping[str, Any]]) -> Holdings:
@@ -131,7 +132,11 @@ class Holdings:
         verdict, tag = record.get("verdict"), record.get("asset_tag")
         if verdict not in (Movement.CHECKED_OUT.value, Movement.CHECKED_IN.value) or not tag:
             return
-        assets = [a for a in self.inventory.assets if a.asset_tag == tag]
+        if self._by_tag is None:  # built once: a restart replays every event since the fetch
+            self._by_tag = {}
+            for asset in self.inventory.assets:
+                self._by_tag.setdefault(asset.asset_tag, []).append(asset)
+        assets = self._by_tag.get(tag, [])
         if len(assets) != 1:
             return
         person = record.get("person") or {}

@@ -80,9 +80,11 @@ class ScanningMode:
                 return exc
             log.error("%d scan(s) queued but not in the journal (repaired at the next"
                       " start): %s", len(records), exc)
+        logged = scan_log.isEnabledFor(logging.INFO)  # the line costs a URL parse: skip it unread
         for record in records:
             self.scans[str(record.get("verdict"))] += 1
-            scan_log.info("%s", scan_log_line(record))
+            if logged:
+                scan_log.info("%s", scan_log_line(record))
         return None
 
     def not_saved(self, what: str, error: QueueError) -> None:

@@ -83,10 +83,6 @@ class MovementLog:
                 if since is None or entry["wall"] >= since:
                     yield float(entry["wall"]), entry["record"]
 
-    def ids(self) -> set[str]:
-        """The sighting ids of every logged event."""
-        return {str(record.get("sighting_id")) for _, record in self.events()}
-
     def files(self) -> list[Path]:
         """The monthly files, oldest first."""
         if not self.directory.is_dir():

@@ -83,9 +83,8 @@ class ServiceReporter:
 
     def _update(self, now: float, force: bool = False) -> None:
         self._last = now
-        sync = self._sync_status()
         if self.notifier.enabled:
-            self.notifier.status(status_text(self._place(), sync))
+            self.notifier.status(status_text(self._place(), self._sync_status()))
         if self.health is not None:
             health = self._health(now)
             if force:

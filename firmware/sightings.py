@@ -87,6 +87,15 @@ def iso_utc(epoch: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def tag_record(tag: Tag | None) -> dict[str, Any] | None:
+    """A tag as a sighting records it (``kind``, ``value``, ``scheme``, ``aim``, ``serial``,
+    ``gtin``, ``site``), or None for a payload that is no tag."""
+    if tag is None:
+        return None
+    return {"kind": tag.kind.value, "value": tag.value, "scheme": tag.scheme, "aim": tag.aim,
+            "serial": tag.serial, "gtin": tag.gtin, "site": tag.site}
+
+
 def make_sighting(
     stamp: Stamp, read: Read, payload: str, tag: Tag | None, verdict: Verdict, clock: Clock
 ) -> Sighting:
@@ -97,10 +106,7 @@ def make_sighting(
         session_id=stamp.session_id,
         location=stamp.location,
         technician=stamp.technician,
-        tag=None if tag is None else {
-            "kind": tag.kind.value, "value": tag.value, "scheme": tag.scheme,
-            "aim": tag.aim, "serial": tag.serial, "gtin": tag.gtin, "site": tag.site,
-        },
+        tag=tag_record(tag),
         asset_tag=verdict.asset.asset_tag if verdict.asset else None,
         payload=payload,
         symbology=read.symbology,

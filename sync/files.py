@@ -84,6 +84,14 @@ class FilesRegister(Register):
                            ItemStatus.ACCEPTED if str(r["sighting_id"]) in new
                            else ItemStatus.DUPLICATE) for r in records]
 
+    def state_time(self) -> float | None:
+        """The manifest's export time (its modification time): the register never reads the
+        device's movements back into it, so the kiosk's own since then still count."""
+        try:
+            return self.manifest.stat().st_mtime
+        except OSError:
+            return None  # out of reach: the device's saved copy is no younger than it was
+
     def record_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> None:
         """Write ``conflicts-<device>.json`` into the outbox (both sides of each)."""
         self.outbox.write_conflicts(conflicts)

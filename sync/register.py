@@ -74,6 +74,14 @@ class Register(Resource, ABC):
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Hand over an audit report; returns where it went (paths or URLs)."""
 
+    def state_time(self) -> float | None:
+        """When the state :meth:`expected_assets` gives was true (Unix time), when that is
+        not the moment it was fetched; None: the register answers with its present state.
+
+        A door kiosk counts its own movements since then over that state.
+        """
+        return None
+
     def record_conflicts(self, conflicts: Sequence[Mapping[str, Any]]) -> None:
         """Keep a copy of every conflict the device holds where an admin looks (the outbox
         folder); by default nowhere: the register itself answered them.

@@ -25,6 +25,16 @@ __all__ = ["ManifestSource", "etag_matches"]
 _MAX_CACHED_ROOMS = 256
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """Inode, size and modification time of ``path``: when it changes, the file was
+    replaced or rewritten and is read again. None when it cannot be looked at."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 class ManifestSource:
     """The expected-inventory CSV at ``path``, served as ``{"assets": [...]}``.
 
@@ -44,18 +54,11 @@ class ManifestSource:
         self._log = log or (lambda line: None)
         self._lock = threading.Lock()
         self._answers: dict[str | None, tuple[bytes, str]] = {}
-        self._stamp = self._file_stamp()
+        self._stamp = file_stamp(self.path)
         self._assets = read_manifest(self.path, self.columns)
 
-    def _file_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return st.st_ino, st.st_size, st.st_mtime_ns
-
     def _refresh(self) -> None:
-        stamp = self._file_stamp()
+        stamp = file_stamp(self.path)
         if stamp is None or stamp == self._stamp:
             return
         self._stamp = stamp

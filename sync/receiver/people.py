@@ -8,13 +8,13 @@ read is logged and the last good list stays in service.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from firmware.errors import RegisterError
 from sync.people import read_people
+from sync.receiver.manifest import file_stamp
 
 __all__ = ["PeopleSource"]
 
@@ -30,26 +30,18 @@ class PeopleSource:
         self.path = Path(path)
         self._log = log or (lambda line: None)
         self._lock = threading.Lock()
-        self._stamp = self._file_stamp()
+        self._stamp = file_stamp(self.path)
         self._body = self._read()
 
-    def _file_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return st.st_ino, st.st_size, st.st_mtime_ns
-
     def _read(self) -> bytes:
-        people = [{"badge": p.badge, "employee_num": p.employee_num, "name": p.name,
-                   "username": p.username, "id": p.id} for p in read_people(self.path)]
+        people = [person.to_record() for person in read_people(self.path)]
         return json.dumps({"people": people}, ensure_ascii=True,
                           separators=(",", ":")).encode("ascii")
 
     def answer(self) -> bytes:
         """The JSON body of the current list."""
         with self._lock:
-            stamp = self._file_stamp()
+            stamp = file_stamp(self.path)
             if stamp is not None and stamp != self._stamp:
                 self._stamp = stamp
                 try:
