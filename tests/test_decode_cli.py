@@ -74,3 +74,38 @@ def test_bench_decode_refuses_a_folder_without_sets(tmp_path: Path,
 
 def test_image_set_knows_a_negative_set() -> None:
     assert not ImageSet("falsepositives-1", ()).has_codes and ImageSet("qr-1", ()).has_codes
+
+
+def test_a_known_wrong_expected_file_is_judged_by_the_printed_value_and_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+
+    from hal.camera import decode_sets
+
+    folder = tmp_path / "code128-mine"
+    folder.mkdir()
+    for n in range(2):
+        place_in_frame(code128_label(f"IT-00{n}"), seed=n).save(folder / f"{n}.png")
+    (folder / "0.txt").write_text("IT-000")
+    (folder / "1.txt").write_text("IT-999")  # the label prints IT-001
+    digest = hashlib.sha256((folder / "1.png").read_bytes()).hexdigest()
+    assert decode_sets.expected(folder / "1.png") == b"IT-999"
+    monkeypatch.setattr(decode_sets, "CORRECTIONS", {digest: (b"IT-001", "test sample 1.png")})
+    assert decode_sets.expected(folder / "1.png") == b"IT-001"
+    assert decode_sets.expected(folder / "0.png") == b"IT-000"
+    assert main(["bench", "decode", str(folder), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["sets"]
+    assert row["stocktaker"] == 2 and row["wrong_stocktaker"] == 0
+    assert row["corrected"] == ["1.png"]
+    assert main(["bench", "decode", str(folder)]) == 0
+    assert "expected file being known wrong: 1.png" in capsys.readouterr().out
+
+
+def test_the_listed_corrections_are_the_samples_printed_values() -> None:
+    from hal.camera.decode_checks import gtin_check_ok
+    from hal.camera.decode_sets import CORRECTIONS
+
+    for digest, (printed, sample) in CORRECTIONS.items():
+        assert len(digest) == 64 and int(digest, 16) >= 0
+        assert gtin_check_ok(printed) and sample

@@ -298,3 +298,104 @@ def test_a_stray_misread_against_a_value_every_pass_reads_is_outvoted() -> None:
     close = {"zxing": everywhere["zxing"], "zbar": [Found(OTHER, "EAN13", "zbar", BOX)],
              "zbar x2": [Found(EAN, "EAN13", "zbar", BOX)]}
     assert still_from(close) == []
+
+
+def test_one_library_alone_at_its_defaults_needs_a_second_look() -> None:
+    assert still_from({"zxing": [Found(EAN, "EAN13", "zxing", BOX)]}) == []
+    assert still_from({"zbar": [Found(EAN, "EAN13", "zbar", BOX)]}) == []
+    # Both libraries at their defaults, or one of them and another scale: believed.
+    assert still_from({"zxing": [Found(EAN, "EAN13", "zxing", BOX)],
+                       "zbar": [Found(EAN, "EAN13", "zbar", BOX)]}) == [(EAN, "EAN13")]
+    assert still_from({"zxing": [Found(EAN, "EAN13", "zxing", BOX)],
+                       "zxing x2": [Found(EAN, "EAN13", "zxing", BOX)]}) == [(EAN, "EAN13")]
+    # A 2D code carries its own error correction: believed at once.
+    assert still_from({"zxing": [Found(b"IT-1", "QR", "zxing", BOX)]}) == [(b"IT-1", "QR")]
+
+
+def test_passes_over_the_same_pixels_are_one_look() -> None:
+    # Contrast stretching, sharpening or another binarizer show a library the same pixels:
+    # a misread born of them comes back through each, so they confirm nothing.
+    same_pixels = {"zbar stretched": [Found(EAN, "EAN13", "zbar", BOX)],
+                   "zbar sharpened": [Found(EAN, "EAN13", "zbar", BOX)],
+                   "zxing global": [], "zxing fixed": []}
+    assert still_from(same_pixels) == []
+    assert still_from({"zxing": [Found(EAN, "EAN13", "zxing", BOX)],
+                       "zxing global": [Found(EAN, "EAN13", "zxing", BOX)],
+                       "zxing fixed": [Found(EAN, "EAN13", "zxing", BOX)]}) == []
+    # A confirming pass at another scale is the second look.
+    assert still_from({**same_pixels, "zbar x2.5": [Found(EAN, "EAN13", "zbar", BOX)]}) == [
+        (EAN, "EAN13")]
+
+
+def test_confirming_passes_add_no_value_of_their_own() -> None:
+    assert still_from({"zbar x1.5": [Found(EAN, "EAN13", "zbar", BOX)],
+                       "zxing x2.5": [Found(EAN, "EAN13", "zxing", BOX)]}) == []
+
+
+def test_a_1d_value_waits_for_its_second_look_even_beside_a_2d_code() -> None:
+    qr = Found(b"IT-1", "QR", "zxing", (300.0, 10.0, 360.0, 70.0))
+    assert still_from({"zxing": [qr, Found(EAN, "EAN13", "zxing", BOX)],
+                       "zbar x2": [Found(EAN, "EAN13", "zbar", BOX)]}) == [
+        (b"IT-1", "QR"), (EAN, "EAN13")]
+    assert still_from({"zxing": [qr, Found(EAN, "EAN13", "zxing", BOX)]}) == [(b"IT-1", "QR")]
+
+
+class OneWayZbar:
+    """zbar's decode as a stand-in: the symbol reads only while the scan runs one way along
+    its axis (the picture not mirrored there), or both ways."""
+
+    def __init__(self, symbol_type: str, orientation: str, both_ways: bool) -> None:
+        self.symbol_type, self.orientation, self.both_ways = symbol_type, orientation, both_ways
+        self.calls: list[np.ndarray] = []
+
+    def decode(self, picture: np.ndarray, symbols=None):  # noqa: ANN001, ANN201 - pyzbar's
+        from pyzbar.pyzbar import Decoded, Rect
+
+        self.calls.append(picture)
+        if picture[0, 0] != ORIGINAL[0, 0] and not self.both_ways:  # mirrored
+            return []
+        payload = b"https://x" if self.symbol_type == "QRCODE" else EAN
+        return [Decoded(payload, self.symbol_type, Rect(10, 10, 190, 50), [], 9,
+                        self.orientation)]
+
+
+# Every corner differs, so the stand-in can tell a mirrored picture from the original.
+ORIGINAL = np.array([[1, 2], [3, 4]], dtype=np.uint8)
+
+
+@pytest.mark.parametrize(("orientation", "flip"), [("UP", ORIGINAL[:, ::-1]),
+                                                   ("DOWN", ORIGINAL[:, ::-1]),
+                                                   ("LEFT", ORIGINAL[::-1]),
+                                                   ("RIGHT", ORIGINAL[::-1])])
+def test_a_zbar_1d_reading_is_kept_only_when_the_code_reads_both_ways(
+        orientation: str, flip: np.ndarray) -> None:
+    from hal.camera.decode_passes import ZBAR_DEFAULT
+
+    libraries = Libraries(frozenset({"EAN13"}))
+    libraries.zbar = OneWayZbar("EAN13", orientation, both_ways=False)
+    assert libraries.run(ZBAR_DEFAULT, ORIGINAL) == []
+    # The second scan ran backwards along the code's axis.
+    assert np.array_equal(libraries.zbar.calls[1], flip)
+    libraries.zbar = OneWayZbar("EAN13", orientation, both_ways=True)
+    assert [f.payload for f in libraries.run(ZBAR_DEFAULT, ORIGINAL)] == [EAN]
+    bare = Libraries(frozenset({"EAN13"}), both_ways=False)
+    bare.zbar = OneWayZbar("EAN13", orientation, both_ways=False)
+    assert [f.payload for f in bare.run(ZBAR_DEFAULT, ORIGINAL)] == [EAN]
+    assert len(bare.zbar.calls) == 1
+
+
+def test_a_zbar_2d_reading_is_not_scanned_again() -> None:
+    from hal.camera.decode_passes import ZBAR_DEFAULT
+
+    libraries = Libraries(frozenset({"QR"}))
+    libraries.zbar = OneWayZbar("QRCODE", "UP", both_ways=False)
+    assert [f.payload for f in libraries.run(ZBAR_DEFAULT, ORIGINAL)] == [b"https://x"]
+    assert len(libraries.zbar.calls) == 1
+
+
+def test_a_printed_ean_reads_both_ways_with_the_real_zbar() -> None:
+    from hal.camera.decode_passes import ZBAR_DEFAULT
+
+    frame = np.asarray(place_in_frame(ean13_label("400638133393"), seed=3))
+    found = Libraries(frozenset({"EAN13"})).run(ZBAR_DEFAULT, frame)
+    assert [f.payload for f in found] == [EAN]

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from hal.camera.decode import ZBAR_NAMES, ZXING_FORMATS, ZXING_NAMES
-from hal.camera.decode_checks import normalise
+from hal.camera.decode_checks import LINEAR, normalise
 from hal.errors import DeviceError
 
 logger = logging.getLogger("hal.camera")
@@ -91,10 +91,14 @@ def _sharpened(gray: np.ndarray) -> np.ndarray:
 PICTURES = MappingProxyType({
     "as-is": (lambda gray: gray, 1.0),
     "half": (lambda gray: _scaled(gray, 0.5), 0.5),
+    "x1.5": (lambda gray: _scaled(gray, 1.5), 1.5),
     "double": (lambda gray: _scaled(gray, 2.0), 2.0),
+    "x2.5": (lambda gray: _scaled(gray, 2.5), 2.5),
     "triple": (lambda gray: _scaled(gray, 3.0), 3.0),
     "stretched": (_stretched, 1.0),
     "sharpened": (_sharpened, 1.0),
+    "sharpened x1.5": (lambda gray: _sharpened(_scaled(gray, 1.5)), 1.5),
+    "sharpened x2": (lambda gray: _sharpened(_scaled(gray, 2.0)), 2.0),
 })
 """Picture name -> (how it is made from the frame, its scale relative to the frame)."""
 
@@ -108,16 +112,23 @@ class Libraries:
     zbar is needed; zxing-cpp is used when installed. Symbologies neither library can read
     are refused; those only the missing zxing-cpp reads are dropped with a log line.
 
+    zbar's 1D readings are kept only when the code reads both ways (see
+    :meth:`_read_both_ways`).
+
     Args:
         symbologies: stocktaker's names of the symbologies to report, in upper case.
         use_zxing: ``False`` keeps zxing-cpp out even when it is installed.
+        both_ways: ``False`` keeps zbar's 1D readings as zbar gives them (for figures of
+            the bare library).
 
     Raises:
         DeviceError: zbar cannot be loaded, or none of the symbologies can be read.
         ValueError: a symbology neither library knows.
     """
 
-    def __init__(self, symbologies: frozenset[str], use_zxing: bool = True) -> None:
+    def __init__(self, symbologies: frozenset[str], use_zxing: bool = True,
+                 both_ways: bool = True) -> None:
+        self.both_ways = both_ways
         unknown = sorted(symbologies - set(ZXING_FORMATS) - set(ZBAR_NAMES.values()))
         if unknown:
             raise ValueError(f"no decoder reads {', '.join(unknown)}; known: "
@@ -200,12 +211,44 @@ class Libraries:
 
     def _zbar(self, picture: np.ndarray) -> list[tuple[bytes, str, Box, bool]]:
         found = self.zbar.decode(picture, symbols=self._zbar_symbols)
+        if self.both_ways:
+            found = self._read_both_ways(picture, found)
         out = []
         for symbol in found:
             left, top, width, height = symbol.rect
             name = ZBAR_NAMES.get(symbol.type, symbol.type.upper())
             out.append((symbol.data, name, (left, top, left + width, top + height), True))
         return out
+
+
+    def _read_both_ways(self, picture: np.ndarray, found: list[Any]) -> list[Any]:
+        """zbar's symbols less the 1D ones it cannot read again with the scan run backwards.
+
+        zbar runs each scan line one way, and locates edges with a filter that lags behind
+        the scan, so on a code only a few pixels per module wide the edges it finds depend
+        on the direction: such a code can read, one way only, as another value that passes
+        the check digit. A printed code reads both ways. The picture mirrored along the
+        code's axis (left-right for a code zbar reports upright or upside down, top-bottom
+        for one it reports turned) is scanned the other way along every line.
+        """
+        mirrored: dict[str, set[bytes]] = {}
+        kept = []
+        for symbol in found:
+            if ZBAR_NAMES.get(symbol.type, symbol.type) not in LINEAR:
+                kept.append(symbol)
+                continue
+            axes = {"UP": ("x",), "DOWN": ("x",), "LEFT": ("y",), "RIGHT": ("y",)}.get(
+                getattr(symbol, "orientation", None) or "", ("x", "y"))
+            for axis in axes:
+                if axis not in mirrored:
+                    flipped = picture[:, ::-1] if axis == "x" else picture[::-1]
+                    mirrored[axis] = {s.data for s in self.zbar.decode(
+                        np.ascontiguousarray(flipped), symbols=self._zbar_symbols)}
+            if any(symbol.data in mirrored[axis] for axis in axes):
+                kept.append(symbol)
+            else:
+                logger.debug("zbar read %r one way only: not kept", symbol.data[:32])
+        return kept
 
 
 def _payload(zxingcpp: Any, code: Any) -> bytes:
@@ -264,7 +307,11 @@ nothing or disagreed, in this order."""
 
 CONFIRMING = (
     zxing_pass("zxing x2 global", "double", binarizer="GlobalHistogram"),
-    zxing_pass("zxing x3", "triple"),
+    *(zxing_pass(f"zxing {picture}", picture) for picture in (
+        "x1.5", "x2.5", "triple", "sharpened x1.5", "sharpened x2")),
+    *(zbar_pass(f"zbar {picture}", picture) for picture in (
+        "x1.5", "x2.5", "triple", "sharpened x1.5", "sharpened x2")),
 )
-"""Passes run on a still image only to confirm a 1D value a single harder option read: they
-add no value of their own to what is believed, only a second reading of the same one."""
+"""Passes run on a still image only to confirm a 1D value read through a single look (one
+library at one scale): they add no value of their own to what is believed, only a second
+reading of the same one, by the other library or at another scale."""

@@ -28,7 +28,8 @@ from hal.camera.base import Decoder, check_gray
 from hal.camera.decode_checks import LINEAR, code32_from_code39, family, value_ok
 from hal.camera.decode_cues import barcode_region
 from hal.camera.decode_passes import (
-    CONFIRMING, HARDER, ZBAR_DEFAULT, ZXING_DEFAULT, Box, Found, Libraries, zxing_pass,
+    CONFIRMING, HARDER, PICTURES, ZBAR_DEFAULT, ZXING_DEFAULT, Box, Found, Libraries, Pass,
+    zxing_pass,
 )
 
 OVERLAP_MARGIN = 0.35
@@ -125,9 +126,30 @@ def _key(reading: Found) -> tuple[bytes, str]:
     return reading.payload, family(reading.symbology)
 
 
-def _read_twice(believed: list[Found], passes: dict[tuple[bytes, str], int]) -> list[Found]:
-    """The believed codes that are 2D, or 1D and read by two passes at least."""
-    return [f for f in believed if f.symbology not in LINEAR or passes.get(_key(f), 0) >= 2]
+class _Passes:
+    """Which passes of a still picture read each 1D value, and through which looks.
+
+    A look is one library on one sampling of the picture (its scale): contrast stretching,
+    sharpening or another binarizer show a library the same pixels again, so a misread
+    born of those pixels comes back through every one of them; a value counts as read
+    twice only through two looks (another library, or another scale).
+    """
+
+    def __init__(self) -> None:
+        self.count: dict[tuple[bytes, str], int] = {}
+        self.looks: dict[tuple[bytes, str], set[tuple[str, float]]] = {}
+
+    def add(self, step: Pass, found: Iterable[Found]) -> None:
+        """Count one pass's 1D readings (``found`` may hold several libraries' defaults)."""
+        for key, library in {(_key(f), f.library) for f in found
+                             if f.decoded and f.symbology in LINEAR}:
+            self.count[key] = self.count.get(key, 0) + 1
+            self.looks.setdefault(key, set()).add((library, PICTURES[step.picture][1]))
+
+    def confirmed(self, believed: list[Found]) -> list[Found]:
+        """The believed codes that are 2D, or 1D and read through two looks at least."""
+        return [f for f in believed
+                if f.symbology not in LINEAR or len(self.looks.get(_key(f), ())) >= 2]
 
 
 DOMINANCE = 3
@@ -160,16 +182,16 @@ def _pairs(believed: Sequence[Found]) -> list[tuple[bytes, str]]:
 class StillDecoder(Decoder):
     """Full effort on one picture: both libraries at their defaults, then their harder options.
 
-    The harder options (zxing-cpp's other binarizers and a doubled picture; zbar on a
-    contrast-stretched, rescaled or sharpened copy) are tried one after the other while
-    nothing is believed; each is merged with all readings so far, so a misread by one
-    option against a good read by another reports nothing rather than a wrong value.
-    Once the defaults believe nothing, a 1D value must be read by two passes (a library at
-    its defaults counting as one), as a scanner's redundancy asks two scans of a damaged
-    code: one odd transform of a blurred picture can pass a check digit by chance, two
-    rarely agree. A value one harder option alone read gets a second look from the
-    confirming passes (other scales and binarizers), which count only for values already
-    read.
+    A 1D value is believed once read through two looks (:class:`_Passes`): both libraries
+    at their defaults, or one of them and another scale, as a scanner's redundancy asks two
+    scans of a code: one odd sampling of a blurred picture can pass a check digit by chance,
+    two rarely agree. 2D codes carry their own error correction and are believed at once.
+    While a 1D value lacks its second look, the harder options (zxing-cpp's other binarizers
+    and a doubled picture; zbar on a contrast-stretched, rescaled or sharpened copy) are
+    tried one after the other; each is merged with all readings so far, so a misread by one
+    option against a good read by another reports nothing rather than a wrong value. A value
+    still read through one look gets a second from the confirming passes (other scales),
+    which count only for values already read.
 
     Args:
         libraries: the decoder libraries, restricted to the configured symbologies.
@@ -186,34 +208,27 @@ class StillDecoder(Decoder):
         """
         check_gray(gray)
         found = self._libraries.run(ZXING_DEFAULT, gray) + self._libraries.run(ZBAR_DEFAULT, gray)
+        passes = _Passes()
+        passes.add(ZXING_DEFAULT, found)  # a library at its defaults counts as one pass
         believed, _ = merge(found)
-        if believed:
-            return _pairs(believed)
-        # How many passes read each 1D value: a library at its defaults counts as one.
-        passes: dict[tuple[bytes, str], int] = {}
-        for reading in found:
-            if reading.decoded and reading.symbology in LINEAR:
-                passes[_key(reading)] = passes.get(_key(reading), 0) + 1
         for step in HARDER:
+            if believed and len(passes.confirmed(believed)) == len(believed):
+                return _pairs(believed)
             step_found = self._libraries.run(step, gray)
-            for key in {_key(f) for f in step_found if f.decoded and f.symbology in LINEAR}:
-                passes[key] = passes.get(key, 0) + 1
+            passes.add(step, step_found)
             found += step_found
             believed, _ = merge(found)
-            confirmed = _read_twice(believed, passes)
-            if confirmed:
-                return _pairs(confirmed)
-        if believed:  # 1D values one pass read: a second look, from other pictures
-            for step in CONFIRMING:
+        if len(passes.confirmed(believed)) < len(believed):
+            for step in CONFIRMING:  # a second look at values one look read
                 step_found = [f for f in self._libraries.run(step, gray)
-                              if f.decoded and _key(f) in passes]
-                for key in {_key(f) for f in step_found}:
-                    passes[key] += 1
+                              if f.decoded and _key(f) in passes.count]
+                passes.add(step, step_found)
                 found += step_found
-            confirmed = _read_twice(merge(found)[0], passes)
-            if confirmed:
-                return _pairs(confirmed)
-        return _pairs(_dominant(found, passes))
+            believed, _ = merge(found)
+        confirmed = passes.confirmed(believed)
+        if confirmed:
+            return _pairs(confirmed)
+        return _pairs(_dominant(found, passes.count))
 
 
 class Redundancy:
