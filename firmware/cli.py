@@ -150,6 +150,8 @@ def _parser() -> argparse.ArgumentParser:
         " them; none draws held-out sets"))
     bench.add_argument("--generate", type=Path, metavar="DIR",
                        help="with decode: only draw the held-out image sets into DIR")
+    bench.add_argument("--seed", type=int, default=7,
+                       help="with decode --generate: the draw (one seed, the same sets; default 7)")
     bench.add_argument("--camera", action="store_true", help=(
         "with decode and --config: time the configured camera live (on a device)"))
     bench.add_argument("--config", type=Path, help="with decode --camera: the configuration")
@@ -375,7 +377,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.generate:
         from hal.camera.decode_sets import generate_sets
 
-        for folder in generate_sets(args.generate):
+        for folder in generate_sets(args.generate, seed=args.seed):
             print(terminal_safe(folder))
         return 0
     if args.json:

@@ -109,3 +109,24 @@ def test_the_listed_corrections_are_the_samples_printed_values() -> None:
     for digest, (printed, sample) in CORRECTIONS.items():
         assert len(digest) == 64 and int(digest, 16) >= 0
         assert gtin_check_ok(printed) and sample
+
+
+def test_one_seed_draws_the_same_sets_and_the_cli_passes_it_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from hal.camera import decode_sets
+
+    first = generate_sets(tmp_path / "a", per_set=2, seed=2026)
+    again = generate_sets(tmp_path / "b", per_set=2, seed=2026)
+    other = generate_sets(tmp_path / "c", per_set=2, seed=7)
+    texts = [sorted(p.read_bytes() for p in folder.glob("*.txt")) for folder in first]
+    assert texts == [sorted(p.read_bytes() for p in f.glob("*.txt")) for f in again]
+    assert texts != [sorted(p.read_bytes() for p in f.glob("*.txt")) for f in other]
+
+    real = decode_sets.generate_sets
+    monkeypatch.setattr(decode_sets, "generate_sets",
+                        lambda folder, seed=7: real(folder, per_set=2, seed=seed))
+    assert main(["bench", "decode", "--generate", str(tmp_path / "d"), "--seed", "2026"]) == 0
+    assert str(tmp_path / "d") in capsys.readouterr().out
+    assert [sorted(p.read_bytes() for p in (tmp_path / "d" / f.name).glob("*.txt"))
+            for f in first] == texts

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hal.camera.bench import measure_set
@@ -93,3 +94,9 @@ def test_a_code_zbar_reads_one_way_only_as_another_value_is_not_reported() -> No
 
     gray = load_gray(SAMPLES / "upca-2" / "38.webp")
     assert open_decoder("auto", ["UPCA"], still=True).decode(gray) == []
+    # A camera held still over it: every frame misreads alike, so agreement across frames
+    # alone would report it from the second frame.
+    frame = np.full((480, 640), int(np.median(gray)), np.uint8)
+    frame[200:200 + gray.shape[0], 200:200 + gray.shape[1]] = gray
+    stream = open_decoder("auto", ["UPCA", "QR"], redundancy=2)
+    assert [stream.decode(frame) for _ in range(4)] == [[], [], [], []]
