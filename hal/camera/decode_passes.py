@@ -220,7 +220,6 @@ class Libraries:
             out.append((symbol.data, name, (left, top, left + width, top + height), True))
         return out
 
-
     def _read_both_ways(self, picture: np.ndarray, found: list[Any]) -> list[Any]:
         """zbar's symbols less the 1D ones it cannot read again with the scan run backwards.
 
