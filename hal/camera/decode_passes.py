@@ -306,11 +306,11 @@ nothing or disagreed, in this order."""
 
 CONFIRMING = (
     zxing_pass("zxing x2 global", "double", binarizer="GlobalHistogram"),
-    *(zxing_pass(f"zxing {picture}", picture) for picture in (
-        "x1.5", "x2.5", "triple", "sharpened x1.5", "sharpened x2")),
-    *(zbar_pass(f"zbar {picture}", picture) for picture in (
-        "x1.5", "x2.5", "triple", "sharpened x1.5", "sharpened x2")),
+    *(make(f"{library} {picture}", picture)
+      for picture in ("x1.5", "sharpened x1.5", "sharpened x2", "x2.5", "triple")
+      for library, make in (("zxing", zxing_pass), ("zbar", zbar_pass))),
 )
 """Passes run on a still image only to confirm a 1D value read through a single look (one
-library at one scale): they add no value of their own to what is believed, only a second
-reading of the same one, by the other library or at another scale."""
+library at one scale), smallest pictures first, until every value has its second look: they
+add no value of their own to what is believed, only a second reading of the same one, by the
+other library or at another scale."""

@@ -218,12 +218,13 @@ class StillDecoder(Decoder):
             passes.add(step, step_found)
             found += step_found
             believed, _ = merge(found)
-        if len(passes.confirmed(believed)) < len(believed):
-            for step in CONFIRMING:  # a second look at values one look read
-                step_found = [f for f in self._libraries.run(step, gray)
-                              if f.decoded and _key(f) in passes.count]
-                passes.add(step, step_found)
-                found += step_found
+        for step in CONFIRMING:  # a second look at values one look read
+            if len(passes.confirmed(believed)) == len(believed):
+                break
+            step_found = [f for f in self._libraries.run(step, gray)
+                          if f.decoded and _key(f) in passes.count]
+            passes.add(step, step_found)
+            found += step_found
             believed, _ = merge(found)
         confirmed = passes.confirmed(believed)
         if confirmed:
