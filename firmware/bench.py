@@ -77,7 +77,7 @@ def bench_frame_to_verdict(size: tuple[int, int] = (640, 480), fps: float = 30.0
 
     from firmware import labels
     from hal.camera import open_decoder
-    from hal.camera.base import CameraReader
+    from hal.camera.reader import CameraReader
     from hal.camera.bench_stream import SyntheticCamera
 
     assets = _assets(frames)

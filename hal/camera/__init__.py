@@ -8,11 +8,12 @@ camera library is imported until the backend that needs it is built.
 
 from __future__ import annotations
 
-from hal.camera.base import CameraReader, CameraStats, Decoder, Frame, FrameSource
+from hal.camera.base import Decoder, Frame, FrameSource
 from hal.camera.decode import (
     DEFAULT_SYMBOLOGIES, ZbarDecoder, ZxingDecoder, decode_image_file, open_decoder,
 )
 from hal.camera.files import FolderFrames, load_gray
+from hal.camera.reader import CameraReader, CameraStats
 from hal.camera.sources import BACKENDS, open_camera, open_frame_source
 
 __all__ = [

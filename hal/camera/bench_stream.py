@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from hal.camera.base import CameraReader, CameraStats, Decoder, Frame, FrameSource
+from hal.camera.base import Decoder, Frame, FrameSource
+from hal.camera.reader import CameraReader, CameraStats
 from hal.camera.decode import open_decoder
 from hal.errors import DeviceError
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hal.camera.base import CameraReader, Decoder, FrameSource
+from hal.camera.base import Decoder, FrameSource
+from hal.camera.reader import CameraReader
 from hal.errors import DeviceError
 from hal.text import terminal_safe
 
