@@ -58,6 +58,7 @@ def test_bench_decode_prints_a_table_and_json(tmp_path: Path,
     (row,) = figures["sets"]
     assert row["images"] == 3 and row["stocktaker"] == 3 >= row["union"]
     assert row["wrong_stocktaker"] == 0 and row["ceiling"] == 3
+    assert row["stream"] == 3 and row["wrong_stream"] == 0  # the camera held still over each
     assert 0 < figures["idle"]["ratio"] < 1
     assert main(["bench", "decode", str(folder)]) == 0
     out = capsys.readouterr().out

@@ -399,3 +399,65 @@ def test_a_printed_ean_reads_both_ways_with_the_real_zbar() -> None:
     frame = np.asarray(place_in_frame(ean13_label("400638133393"), seed=3))
     found = Libraries(frozenset({"EAN13"})).run(ZBAR_DEFAULT, frame)
     assert [f.payload for f in found] == [EAN]
+
+
+class ScriptedStreamLibraries(ScriptedLibraries):
+    """Scripted passes for the stream decoder, which also asks for regions; calls are logged."""
+
+    zxing = object()  # zxing-cpp present
+
+    def __init__(self, script: dict[str, list[Found]]) -> None:
+        super().__init__(script)
+        self.calls: list[tuple[str, object]] = []
+
+    def run(self, step, gray, region=None):  # noqa: ANN001, ANN201 - Libraries.run's
+        self.calls.append((step.name, region))
+        return list(self.script.get(step.name, []))
+
+
+FRAME = np.zeros((480, 640), np.uint8)
+LOCATED = Found(b"", "EAN13", "zxing", BOX, decoded=False)  # a symbol zxing-cpp could not decode
+
+
+def stream_reports(script: dict[str, list[Found]], frames: int = 4) -> tuple[list, list]:
+    libraries = ScriptedStreamLibraries(script)
+    decoder = StreamDecoder(libraries, redundancy=2)
+    return [decoder.decode(FRAME) for _ in range(frames)], libraries.calls
+
+
+def test_the_stream_reports_a_1d_value_both_libraries_read_without_a_second_look() -> None:
+    reports, calls = stream_reports({"zxing lean": [Found(EAN, "EAN13", "zxing", BOX)],
+                                     "zbar": [Found(EAN, "EAN13", "zbar", BOX)]})
+    assert reports == [[], [(EAN, "EAN13")], [(EAN, "EAN13")], [(EAN, "EAN13")]]
+    assert {name for name, _ in calls} == {"zxing lean", "zbar"}
+
+
+def test_the_stream_gives_one_library_s_1d_value_a_second_look_around_the_code() -> None:
+    reports, calls = stream_reports({"zxing lean": [Found(EAN, "EAN13", "zxing", BOX)],
+                                     "zxing x2": [Found(EAN, "EAN13", "zxing", BOX)]})
+    assert reports == [[], [(EAN, "EAN13")], [(EAN, "EAN13")], [(EAN, "EAN13")]]
+    # zxing-cpp's box, grown by a third of its longer side: the code and its surroundings.
+    assert ("zxing x2", (0, 0, 267, 127)) in calls
+
+
+def test_the_stream_never_reports_a_1d_value_only_one_look_reads() -> None:
+    reports, _ = stream_reports({"zxing lean": [Found(EAN, "EAN13", "zxing", BOX)]}, frames=6)
+    assert reports == [[]] * 6
+    # A camera held still over a code zbar alone reads (as upca-2/38): same.
+    reports, calls = stream_reports({"zxing lean": [LOCATED],
+                                     "zbar": [Found(EAN, "EAN13", "zbar", BOX)]}, frames=6)
+    assert reports == [[]] * 6
+    # zbar's box of a 1D code is where its scan lines ended: the second look is the frame.
+    assert ("zxing x2", None) in calls and ("zxing turned", None) in calls
+
+
+def test_the_stream_drops_zbar_s_value_where_zxing_turned_reads_another() -> None:
+    script = {"zxing lean": [LOCATED], "zbar": [Found(OTHER, "EAN13", "zbar", BOX)],
+              "zbar x2": [Found(OTHER, "EAN13", "zbar", BOX)],
+              "zxing turned": [Found(EAN, "EAN13", "zxing", BOX)]}
+    reports, _ = stream_reports(script)
+    assert reports == [[]] * 4
+    # Without zxing-cpp's other reading, zbar's value and its doubled look are reported.
+    del script["zxing turned"]
+    reports, _ = stream_reports(script)
+    assert reports == [[], [(OTHER, "EAN13")], [(OTHER, "EAN13")], [(OTHER, "EAN13")]]

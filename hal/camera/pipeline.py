@@ -29,7 +29,7 @@ from hal.camera.decode_checks import LINEAR, code32_from_code39, family, value_o
 from hal.camera.decode_cues import barcode_region
 from hal.camera.decode_passes import (
     CONFIRMING, HARDER, PICTURES, ZBAR_DEFAULT, ZXING_DEFAULT, Box, Found, Libraries, Pass,
-    zxing_pass,
+    zbar_pass, zxing_pass,
 )
 
 OVERLAP_MARGIN = 0.35
@@ -41,6 +41,22 @@ STREAM_FIRST = zxing_pass("zxing lean", try_rotate=False, try_invert=False,
 
 STREAM_HARDER = zxing_pass("zxing turned", try_rotate=True, try_invert=True)
 """The zxing-cpp pass of a stream frame that looks like it holds a code."""
+
+STREAM_CONFIRMING = (zxing_pass("zxing x2", "double"), zbar_pass("zbar x2", "double"),
+                     zxing_pass("zxing sharpened", "sharpened"), *CONFIRMING)
+"""The second look at a 1D value one library read in a stream frame: the code's
+surroundings doubled, by each library in turn."""
+
+
+def _region(reading: Found, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """Where to look at a symbol again: zxing-cpp's box grown by :data:`OVERLAP_MARGIN`, in
+    whole pixels inside the frame; the whole frame (``None``) for zbar's, whose box of a 1D
+    code only spans the points where its scan lines finished decoding, often a sliver."""
+    if reading.library == "zbar":
+        return None
+    left, top, right, bottom = _grown(reading.box, OVERLAP_MARGIN)
+    return (max(0, int(left)), max(0, int(top)),
+            min(shape[1], int(right) + 1), min(shape[0], int(bottom) + 1))
 
 
 def _grown(box: Box, margin: float) -> Box:
@@ -300,9 +316,13 @@ class StreamDecoder(Decoder):
         """
         check_gray(gray)
         libraries = self._libraries
+        passes = _Passes()
         if libraries.zxing is None:
-            return _pairs(self._redundancy.admit(merge(libraries.run(ZBAR_DEFAULT, gray))[0]))
+            found = libraries.run(ZBAR_DEFAULT, gray)
+            passes.add(ZBAR_DEFAULT, found)
+            return _pairs(self._redundancy.admit(self._second_look(gray, found, passes)))
         first = libraries.run(STREAM_FIRST, gray)
+        passes.add(STREAM_FIRST, first)
         located = any(not f.decoded for f in first)
         linear = any(f.decoded and f.symbology in LINEAR for f in first)
         found = [f for f in first if f.decoded]
@@ -310,7 +330,32 @@ class StreamDecoder(Decoder):
             region = None if (located or linear) else barcode_region(gray)
             if located or linear or region is not None:
                 self.thorough_frames += 1
-                found += libraries.run(ZBAR_DEFAULT, gray, None if located or linear else region)
-                if not merge(found)[0]:
-                    found += libraries.run(STREAM_HARDER, gray)
-        return _pairs(self._redundancy.admit(merge(found)[0]))
+                by_zbar = libraries.run(ZBAR_DEFAULT, gray, None if located or linear else region)
+                passes.add(ZBAR_DEFAULT, by_zbar)
+                found += by_zbar
+                believed, _ = merge(found)
+                if not believed or any(  # nothing yet, or a 1D value zxing-cpp has not seen
+                        f.symbology in LINEAR and f.library == "zbar" for f in believed):
+                    turned = libraries.run(STREAM_HARDER, gray)
+                    passes.add(STREAM_HARDER, turned)
+                    found += turned
+        return _pairs(self._redundancy.admit(self._second_look(gray, found, passes)))
+
+    def _second_look(self, gray: np.ndarray, found: list[Found], passes: _Passes) -> list[Found]:
+        """The believed codes of a frame, a 1D value among them only once read through two
+        looks: one library's reading gets a second from the code's surroundings doubled
+        (zxing-cpp, then zbar), as on still pictures; what that reads joins the frame's
+        readings, so a disagreement there drops the value."""
+        believed, _ = merge(found)
+        for reading in believed:
+            if reading.symbology not in LINEAR or reading in passes.confirmed([reading]):
+                continue
+            region = _region(reading, gray.shape)
+            for step in STREAM_CONFIRMING:
+                again = [f for f in self._libraries.run(step, gray, region) if f.decoded]
+                passes.add(step, again)
+                found = found + again
+                if reading in passes.confirmed([reading]):
+                    break
+        believed, _ = merge(found)
+        return passes.confirmed(believed)
