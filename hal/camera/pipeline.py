@@ -347,9 +347,9 @@ class StreamDecoder(Decoder):
 
     def _second_look(self, gray: np.ndarray, found: list[Found], passes: _Passes) -> list[Found]:
         """The believed codes of a frame, a 1D value among them only once read through two
-        looks: one library's reading gets a second from the code's surroundings doubled
-        (zxing-cpp, then zbar), as on still pictures; what that reads joins the frame's
-        readings, so a disagreement there drops the value."""
+        looks, as on still pictures: one library's reading gets a second from the passes of
+        :data:`STREAM_CONFIRMING` on the code's surroundings; what they read joins the
+        frame's readings, so a disagreement there drops the value."""
         believed, _ = merge(found)
         for reading in believed:
             if reading.symbology not in LINEAR or reading in passes.confirmed([reading]):
