@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from tests.nautobot.seed import Seeder
     from tests.nautobot.server import NautobotServer
 
 
@@ -55,3 +56,15 @@ def nautobot_server() -> Iterator[NautobotServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def seeder(nautobot_server: NautobotServer) -> Iterator[Seeder]:
+    """A client that makes locations and devices in that Nautobot, with the custom field
+    ``last_audited`` for the adapter's optional audit date."""
+    from tests.nautobot.seed import Seeder
+
+    seeder = Seeder(nautobot_server.url, nautobot_server.token)
+    seeder.audited_field("last_audited")
+    yield seeder
+    seeder.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,6 @@ from tests.nautobot.seed import Seeder
 from tests.nautobot.server import NautobotServer
 
 pytestmark = pytest.mark.nautobot
-
-
-@pytest.fixture(scope="module")
-def seeder(nautobot_server: NautobotServer) -> Iterator[Seeder]:
-    seeder = Seeder(nautobot_server.url, nautobot_server.token)
-    seeder.audited_field("last_audited")
-    yield seeder
-    seeder.close()
 
 
 def room() -> str:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,6 @@ from tests.nautobot.server import NautobotServer
 pytestmark = pytest.mark.nautobot
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def seeder(nautobot_server: NautobotServer) -> Iterator[Seeder]:
-    seeder = Seeder(nautobot_server.url, nautobot_server.token)
-    seeder.audited_field("last_audited")
-    yield seeder
-    seeder.close()
 
 
 def unique(prefix: str) -> str:
