@@ -8,6 +8,7 @@ are *live* (a camera) or *recorded* (a folder, a video file), as each says with
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -53,6 +54,16 @@ def check_gray(gray: np.ndarray) -> None:
     raise ValueError(
         f"a grayscale frame is a non-empty 2-D uint8 array, not {dtype} of shape {shape}"
     )
+
+
+def check_fps(fps: float) -> None:
+    """Refuse a frame rate that is not a positive, finite number.
+
+    Raises:
+        ValueError: ``fps`` is zero, negative, infinite or NaN.
+    """
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, not {fps!r}")
 
 
 class FrameSource(Resource, abc.ABC):

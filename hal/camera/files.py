@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 from PIL import Image
 
-from hal.camera.base import Frame, FrameSource
+from hal.camera.base import Frame, FrameSource, check_fps
 from hal.errors import DeviceError
 
 logger = logging.getLogger("hal.camera")
@@ -62,8 +61,7 @@ class FolderFrames(FrameSource):
     """
 
     def __init__(self, path: str | Path, fps: float = 10.0) -> None:
-        if not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a positive number, not {fps!r}")
+        check_fps(fps)
         self.path = Path(path)
         try:
             is_dir = self.path.is_dir()

@@ -16,13 +16,12 @@ libcamera, and a virtual environment sees them only when made with
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-from hal.camera.base import Frame, FrameSource
+from hal.camera.base import Frame, FrameSource, check_fps
 from hal.errors import DeviceError
 from hal.resource import ReadGuard
 from hal.text import terminal_safe
@@ -82,8 +81,7 @@ class PicameraFrames(FrameSource):
                  stall_timeout: float = STALL_TIMEOUT, picamera2: Any = None,
                  controls: ModuleType | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a positive number, not {fps!r}")
+        check_fps(fps)
         if len(size) != 2 or min(size) < 2:
             raise ValueError(f"a frame size is (width, height) of 2 pixels or more, not {size}")
         if picamera2 is None or controls is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import select
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from hal.camera.base import Frame, FrameSource
+from hal.camera.base import Frame, FrameSource, check_fps
 from hal.errors import DeviceError
 from hal.resource import ReadGuard
 from hal.text import terminal_safe
@@ -80,8 +79,7 @@ class WebcamFrames(FrameSource):
                  stall_timeout: float = STALL_TIMEOUT, device_class: Any = None,
                  capture_class: Any = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        if not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a positive number, not {fps!r}")
+        check_fps(fps)
         if device_class is None or capture_class is None:
             device_class, capture_class = load_linuxpy()
         self.path = path
