@@ -351,9 +351,10 @@ class StreamDecoder(Decoder):
         :data:`STREAM_CONFIRMING` on the code's surroundings; what they read joins the
         frame's readings, so a disagreement there drops the value."""
         believed, _ = merge(found)
-        for reading in believed:
-            if reading.symbology not in LINEAR or reading in passes.confirmed([reading]):
-                continue
+        lacking = [f for f in believed if f not in passes.confirmed([f])]
+        if not lacking:  # the usual frame: no code, 2D codes, or 1D values both libraries read
+            return believed
+        for reading in lacking:
             region = _region(reading, gray.shape)
             for step in STREAM_CONFIRMING:
                 again = [f for f in self._libraries.run(step, gray, region) if f.decoded]
@@ -361,5 +362,4 @@ class StreamDecoder(Decoder):
                 found = found + again
                 if reading in passes.confirmed([reading]):
                     break
-        believed, _ = merge(found)
-        return passes.confirmed(believed)
+        return passes.confirmed(merge(found)[0])
