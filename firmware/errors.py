@@ -10,6 +10,7 @@ __all__ = [
     "ManifestError",
     "QueueError",
     "RegisterError",
+    "RegisterRefused",
     "RegisterUnavailable",
     "StocktakerError",
 ]
@@ -57,6 +58,13 @@ class RegisterUnavailable(RegisterError):
 
     Nothing is known to have been applied; the same batch is sent again later, which is
     harmless because every transfer is idempotent.
+    """
+
+
+class RegisterRefused(RegisterError):
+    """The register refused the device's credentials (HTTP 401 or 403): the token is wrong,
+    expired or lacks a permission. Nothing is sent until an admin mends it; sending again
+    does not help, but what is queued is kept.
     """
 
 

@@ -74,6 +74,16 @@ class Register(Resource, ABC):
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Hand over an audit report; returns where it went (paths or URLs)."""
 
+    def check(self) -> None:
+        """One cheap, read-only request that proves the register answers and takes the
+        device's credentials (``doctor``, and the idle device at ``sync.interval``).
+
+        Raises:
+            RegisterUnavailable: the register cannot be reached now.
+            RegisterRefused: it refused the token.
+            RegisterError: it answered, but not as a register of this kind would.
+        """
+
     def state_time(self) -> float | None:
         """When the state :meth:`expected_assets` gives was true (Unix time), when that is
         not the moment it was fetched; None: the register answers with its present state.

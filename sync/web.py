@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from firmware import __version__
-from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
+from firmware.errors import ConfigError, RegisterError, RegisterRefused, RegisterUnavailable
 
 __all__ = ["RateLimiter", "RegisterClient", "parse_retry_after", "read_token"]
 
@@ -157,7 +157,7 @@ class RegisterClient:
         if answer.status_code in (408, 429) or answer.status_code >= 500:
             raise RegisterUnavailable(what, retry_after=retry_after)
         if answer.status_code in (401, 403):
-            raise RegisterError(f"{what}: the register refused the token"
+            raise RegisterRefused(f"{what}: the register refused the token"
                                 " (check register.token_file)")
         raise RegisterError(f"{what}: {_short(answer.text)}")
 
