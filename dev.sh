@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything stocktaker needs on Debian, Ubuntu or Raspberry Pi OS, then run a job:
 #   ./dev.sh demo [ARGS]   the simulated handheld audits the sample room
-#   ./dev.sh test [ARGS]   the test suite (pytest ARGS)
+#   ./dev.sh test [ARGS]   the linter, the module check, then the test suite (pytest ARGS)
 # It installs missing apt packages (libzbar0, python3-venv), makes .venv and installs the
 # package into it; later runs reuse them and reinstall only when pyproject.toml changed.
 set -euo pipefail
@@ -48,5 +48,10 @@ fi
 
 case "$job" in
   demo) exec "$venv/bin/stocktaker" demo "$@" ;;
-  test) exec "$venv/bin/python" -m pytest "$@" ;;
+  test)
+    # The build gate before any test: the linter (rules in pyproject.toml), then every
+    # module compiled and imported, so a module no test imports cannot hide a syntax error.
+    "$venv/bin/ruff" check firmware hal sync tests images
+    "$venv/bin/python" tests/check_modules.py
+    exec "$venv/bin/python" -m pytest "$@" ;;
 esac

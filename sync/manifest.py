@@ -215,7 +215,7 @@ class _Manifest:
             ManifestError: no header, or one without the required columns.
         """
         rows = self._rows()
-        for header_line, row in rows:
+        for header_line, row in rows:  # noqa: B007 (the header's line, used below)
             if not _blank(row):
                 self.header = row
                 break

@@ -151,7 +151,7 @@ class _PeopleSheet(csv_rules._Manifest):
         if len(value) > MAX_CELL_CHARS:
             raise self._error(line, index, f"{_LABELS[column]} over {MAX_CELL_CHARS}"
                               f" characters ({len(value)})")
-        for offset, ch in enumerate(value):
+        for ch in value:
             category = unicodedata.category(ch)
             if category in ("Cc", "Cf", "Zl", "Zp") and (
                     column in _IDENTIFIERS or ch in csv_rules._BIDI_CONTROLS

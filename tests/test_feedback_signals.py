@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from firmware.kiosk import Movement
-from firmware.kiosk import Movement
 from firmware.signals import SIGNALS, Event, signal_for
 from firmware.verdicts import VerdictKind
 from hal.feedback import PATTERNS, Signal

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from hal.buttons.base import Press
+
 from firmware.handheld import HandheldAudit, Settings
 from firmware.identity import IdentityRules, register_sites
 from firmware.inventory import Asset, Inventory
@@ -250,9 +252,7 @@ def test_a_burst_that_cannot_be_saved_counts_none_of_it(parts, monkeypatch) -> N
     assert [v.kind.value for v in again] == ["verified", "repeat"]
 
 
-def press(button: str) -> "Press":
-    from hal.buttons.base import Press
-
+def press(button: str) -> Press:
     return Press(button, 0.0, "gpio")
 
 

@@ -139,7 +139,7 @@ def test_a_lost_answer_is_a_duplicate_on_the_retry_not_a_second_move(
         record = event(verdict, "IT-1", ana if verdict == "checked_out" else None)
         kiosk.scan(record)
         action = "checkout" if verdict == "checked_out" else "checkin"
-        emulator.inject("drop", apply=True, method="POST", path=f"/api/v1/hardware/")
+        emulator.inject("drop", apply=True, method="POST", path="/api/v1/hardware/")
         assert kiosk.engine.run_once().error is not None and len(kiosk.queue) == 1
         retry = kiosk.engine.run_once()
         assert (retry.sent, retry.duplicates, retry.conflicts, retry.left) == (0, 1, 0, 0)
