@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from hal.errors import DeviceError
 from hal.read import Read
 
 TINY = np.full((4, 4), 200, dtype=np.uint8)
+WAIT = 30.0  # upper bound only: every wait returns as soon as its event is set
 
 
 def qr_picture(text: str, seed: int = 0) -> np.ndarray:
@@ -211,14 +213,50 @@ def test_a_recorded_source_is_decoded_frame_by_frame_however_slow_the_decoder() 
     assert reader.stats() == CameraStats(captured=20, decoded=20, dropped=0, failed=0)
 
 
+class StuckDecoder(Decoder):
+    """Blocks inside ``decode`` until released: a decode that takes as long as the test says."""
+
+    def __init__(self) -> None:
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.finished = 0
+
+    def decode(self, gray: np.ndarray) -> list[tuple[bytes, str]]:
+        self.inside.set()
+        self.release.wait(WAIT)
+        self.finished += 1
+        return [(b"code", "QR")]
+
+
 def test_a_slow_decode_never_delays_another_reader() -> None:
-    camera = CameraReader(PacedCamera(count=1000, period=0.01), SlowRecorder(delay=0.5))
-    typed = [Read(b"IT-000001", "UNKNOWN", "stdin", 0.0)]
-    start = time.monotonic()
-    bursts = merge_read_bursts([camera.reads(), iter(typed)])
-    first = next(bursts)
-    assert first == typed and time.monotonic() - start < 0.3
-    camera.close()
+    """A scan typed while the camera's decode is stuck comes out of the merge at once,
+    before that decode ends."""
+    decoder = StuckDecoder()
+    camera = CameraReader(PacedCamera(count=1000, period=0.01), decoder)
+    typed = Read(b"IT-000001", "UNKNOWN", "stdin", 0.0)
+    scanner: queue.Queue[Read | None] = queue.Queue()
+
+    def scans() -> Iterator[Read]:
+        while (read := scanner.get()) is not None:
+            yield read
+
+    merged: queue.Queue[list[Read]] = queue.Queue()
+
+    def merge() -> None:
+        for burst in merge_read_bursts([camera.reads(), scans()]):
+            if burst:
+                merged.put(burst)
+
+    threading.Thread(target=merge, daemon=True).start()
+    try:
+        assert decoder.inside.wait(WAIT)
+        scanner.put(typed)
+        assert merged.get(timeout=WAIT) == [typed]
+        assert decoder.finished == 0, "the typed scan waited for the camera's decode"
+    finally:
+        decoder.release.set()
+        scanner.put(None)
+        camera.close()
 
 
 # --- the reader: stopping and failing -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -103,13 +104,28 @@ def test_a_known_wrong_expected_file_is_judged_by_the_printed_value_and_said(
     assert "expected file being known wrong: 1.png" in capsys.readouterr().out
 
 
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "zxing-blackbox"
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(),
+                    reason=f"sample photos not found at {SAMPLES} (they are not shipped)")
 def test_the_listed_corrections_are_the_samples_printed_values() -> None:
-    from hal.camera.decode_checks import gtin_check_ok
+    """Each correction names a sample whose bytes hash to its key, whose own .txt says
+    something else, and from which the still pipeline reads the printed value that the
+    set's other photographs of the same box expect."""
+    from hal.camera import open_decoder
+    from hal.camera.decode import decode_image_file
     from hal.camera.decode_sets import CORRECTIONS
 
+    still = open_decoder("auto", still=True)
     for digest, (printed, sample) in CORRECTIONS.items():
-        assert len(digest) == 64 and int(digest, 16) >= 0
-        assert gtin_check_ok(printed) and sample
+        folder, name = sample.removeprefix("zxing-cpp sample ").split("/")
+        image = SAMPLES / folder / name
+        assert hashlib.sha256(image.read_bytes()).hexdigest() == digest
+        assert image.with_suffix(".txt").read_bytes().strip() != printed
+        assert printed in {p.read_bytes().strip() for p in (SAMPLES / folder).glob("*.txt")
+                           if p.stem != image.stem}
+        assert [r.payload for r in decode_image_file(image, still)] == [printed]
 
 
 def test_one_seed_draws_the_same_sets_and_the_cli_passes_it_on(

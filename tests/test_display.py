@@ -127,10 +127,26 @@ def test_unknown_style_is_refused() -> None:
         open_display("terminal", style="ascii")
 
 
-def test_none_backend_discards_frames() -> None:
-    with open_display("none") as display:
+def test_none_backend_discards_frames(tmp_path: Path) -> None:
+    """Given the terminal's stream and a screens folder, ``none`` prints nothing, saves
+    nothing and keeps nothing, however many frames it is shown; it still checks them."""
+    import gc
+    import weakref
+
+    stream = io.StringIO()
+    with open_display("none", stream=stream, screens_dir=tmp_path) as display:
         assert isinstance(display, NullDisplay)
-        display.show(corners(), "ignored")
+        frame = corners()
+        gone = weakref.ref(frame)
+        for n in range(200):
+            display.show(frame, f"frame {n}")
+        del frame
+        gc.collect()
+        assert gone() is None, "the display kept a frame"
+        with pytest.raises(ValueError, match="128x64"):
+            display.show(Image.new("1", (64, 32)))
+    assert stream.getvalue() == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_backend_names_the_valid_ones() -> None:

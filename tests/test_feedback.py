@@ -15,7 +15,7 @@ from gpiozero.exc import PinInvalidState
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from hal.errors import DeviceError
-from hal.feedback import BACKENDS, PATTERNS, NullFeedback, Signal, open_feedback, pattern_for
+from hal.feedback import BACKENDS, PATTERNS, NullFeedback, Signal, open_feedback
 from hal.feedback.gpio import GpioFeedback
 
 BUZZER, GREEN, RED = 18, 23, 24
@@ -76,11 +76,25 @@ def test_the_documented_rhythms_are_the_ones_played() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_only_signals_are_taken_not_words(backend: str, factory: MockFactory) -> None:
-    with open_feedback(backend, stream=io.StringIO(), pin_factory=factory) as feedback:
+    """A verdict name or a number is refused without a sound, a light or a printed line,
+    and the feedback still plays the next real signal."""
+    stream = io.StringIO()
+    with open_feedback(backend, stream=stream, pin_factory=factory) as feedback:
+        before = {pin: states(factory, pin) for pin in (BUZZER, GREEN, RED)} \
+            if backend == "gpio" else {}
         for wrong in ("verified", "ghost", 3):
             with pytest.raises(TypeError, match="hal.feedback.Signal"):
                 feedback.signal(wrong)  # type: ignore[arg-type]
-    assert pattern_for(Signal.MISLOCATED) is PATTERNS[Signal.MISLOCATED]
+        assert feedback.wait(WAIT)
+        assert stream.getvalue() == ""
+        if backend == "gpio":
+            assert {pin: states(factory, pin) for pin in before} == before
+        feedback.signal(Signal.MISLOCATED)
+        assert feedback.wait(WAIT)
+        if backend == "terminal":
+            assert stream.getvalue().count("\n") == 1
+        if backend == "gpio":
+            assert states(factory, BUZZER).count(True) > before[BUZZER].count(True)
 
 
 def test_unknown_backend_names_the_valid_ones() -> None:

@@ -10,7 +10,11 @@ before committing them, then run the tests again without the variable.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,9 +141,19 @@ def test_verdict_screens_differ_from_each_other() -> None:
     assert len(set(images)) == len(images)
 
 
-def test_screens_are_deterministic() -> None:
-    for make in SCREENS.values():
-        assert make().tobytes() == make().tobytes()
+def test_screens_do_not_depend_on_the_process() -> None:
+    """A screen is the same in another process with another hash seed (no set or dict
+    order, font cache or id() leaks into the pixels)."""
+    script = ("import hashlib, json, sys; sys.path.insert(0, sys.argv[1]); import test_screens;"
+              " print(json.dumps({n: hashlib.sha256(m().tobytes()).hexdigest()"
+              " for n, m in test_screens.SCREENS.items()}))")
+    here = {name: hashlib.sha256(make().tobytes()).hexdigest() for name, make in SCREENS.items()}
+    for seed in ("1", "4242"):
+        done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == here
 
 
 def test_pixels_are_plain_on_or_off() -> None:
