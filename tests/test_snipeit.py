@@ -16,7 +16,7 @@ from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from sync.bench_snipeit import bench_snipeit
 from sync.register import ItemStatus, open_register
 from sync.snipeit import (AUDIT_VERDICTS, DEFAULT_RETRY_AFTER, SnipeItRegister, api_base,
-                          audit_note, sighting_in_note)
+                          sighting_in_note)
 from tests.snipeit_emulator import SnipeItEmulator, php_e
 
 TOKEN = "snipe-test-token-7f3a"
