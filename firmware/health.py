@@ -3,7 +3,7 @@
 :class:`HealthFile` writes :class:`Health` in the Prometheus text exposition format,
 atomically and at most every ``interval`` seconds: queue depth, the oldest queued
 sighting's age, the last successful sync, dead letters, conflicts, decoder frames per
-second and scans per verdict.
+second, scans per verdict and reads dropped as repeats.
 """
 
 from __future__ import annotations
