@@ -239,11 +239,12 @@ def _run(args: argparse.Namespace) -> int:
 def _handed_over_lines(config: Any) -> list[str]:
     """Where the run's sightings and reports went: the outbox, or the register, and what
     still waits on the device."""
+    from firmware.service import without_credentials
     from sync.reports import waiting_reports
 
     register = config.register
-    lines = [f"Outbox: {register.outbox}" if register.adapter == "files"
-             else f"Register: {register.adapter} {register.url or ''}".rstrip()]
+    lines = [f"Outbox: {register.outbox}" if register.adapter == "files" else
+             f"Register: {register.adapter} {without_credentials(register.url or '')}".rstrip()]
     folder = config.queue.path / "reports"
     waiting = waiting_reports(folder)
     if waiting:
