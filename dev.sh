@@ -3,7 +3,8 @@
 #   ./dev.sh demo [ARGS]   the simulated handheld audits the sample room
 #   ./dev.sh test [ARGS]   the linter, the module check, then the test suite (pytest ARGS)
 # It installs missing apt packages (libzbar0, python3-venv), makes .venv and installs the
-# package into it; later runs reuse them and reinstall only when pyproject.toml changed.
+# package into it (the demo: with zxing-cpp only; the tests: with the test extras too);
+# later runs reuse them and reinstall only when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,16 +35,23 @@ if ((${#missing[@]})); then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The demo needs stocktaker and zxing-cpp; the tests also need the test extras. One .venv
+# serves both, with a stamp per job: the pyproject.toml its packages were installed from.
 venv=.venv
-stamp="$venv/.stocktaker-installed"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+case "$job" in
+  demo) extras=zxing; done_jobs="demo" ;;
+  test) extras=test,zxing; done_jobs="demo test" ;;  # what the tests need, the demo has
+esac
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+if [ "$(cat "$venv/.stocktaker-installed-$job" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
-  "$venv/bin/python" -m pip install --quiet -e ".[test,zxing]"
-  echo "$want" > "$stamp"
+  "$venv/bin/python" -m pip install --quiet -e ".[$extras]"
+  for done_job in $done_jobs; do
+    echo "$want" > "$venv/.stocktaker-installed-$done_job"
+  done
 fi
 
 case "$job" in

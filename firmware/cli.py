@@ -142,9 +142,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", type=Path, help="with --movements: the TOML configuration")
     report.set_defaults(command=_report)
 
-    bench = sub.add_parser("bench", help="measure and print figures (same command on a Pi)")
-    bench.add_argument("what", choices=("scan", "room", "queue", "sync", "decode", "camera",
-                                        "nautobot", "all"))
+    bench = sub.add_parser("bench", help="measure and print figures (same command on a Pi)",
+                           epilog="benches:\n" + "\n".join(_bench_lines()),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    bench.add_argument("what", nargs="?", choices=tuple(BENCHES), metavar="BENCH",
+                       help="which bench (listed below)")
     bench.add_argument("dirs", type=Path, nargs="*", metavar="DIR", help=(
         "with decode: image sets (each image beside a .txt of its content) or folders of"
         " them; none draws held-out sets"))
@@ -230,8 +232,25 @@ def _run(args: argparse.Namespace) -> int:
     reports = run_device(config, screens_dir=args.screens)
     for report in reports:
         print(format_report(report))
-    print(f"Outbox: {terminal_safe(config.register.outbox)}")
+    print("\n".join(terminal_safe(line) for line in _handed_over_lines(config)))
     return 0
+
+
+def _handed_over_lines(config: Any) -> list[str]:
+    """Where the run's sightings and reports went: the outbox, or the register, and what
+    still waits on the device."""
+    from firmware.service import without_credentials
+    from sync.reports import waiting_reports
+
+    register = config.register
+    lines = [f"Outbox: {register.outbox}" if register.adapter == "files" else
+             f"Register: {register.adapter} {without_credentials(register.url or '')}".rstrip()]
+    folder = config.queue.path / "reports"
+    waiting = waiting_reports(folder)
+    if waiting:
+        lines.append(f"Reports waiting on the device: {len(waiting)} in {folder}"
+                     " (handed over at the next sync)")
+    return lines
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -284,12 +303,17 @@ def _movements(args: argparse.Namespace) -> int:
     import time
 
     from firmware.config import load_config
-    from firmware.movement_report import format_movements, parse_since
+    from firmware.movement_report import format_movements, parse_since, room_spelling
     from firmware.movements import MovementLog
+    from sync.inventory_cache import InventoryCache
 
-    if args.config is None or args.file is not None:
+    if args.file is not None:
         print("stocktaker: error: report --movements takes --config FILE, not a report file",
               file=sys.stderr)
+        return 2
+    if args.config is None:
+        print("stocktaker: error: report --movements needs --config FILE, the door kiosk's"
+              " configuration", file=sys.stderr)
         return 2
     try:
         since = parse_since(args.since) if args.since else None
@@ -297,8 +321,14 @@ def _movements(args: argparse.Namespace) -> int:
         print(f"stocktaker: error: {exc}", file=sys.stderr)
         return 2
     config = load_config(args.config)
+    if config.device.mode != "kiosk" or config.kiosk.location is None:
+        print(f"stocktaker: error: {terminal_safe(args.config)} is not a door kiosk's"
+              f" configuration (device.mode = {terminal_safe(config.device.mode)!r}):"
+              " movements are recorded by a kiosk", file=sys.stderr)
+        return 2
     events = list(MovementLog(config.queue.path / "kiosk").events())
-    room = config.kiosk.location or "?"
+    saved = InventoryCache(config.queue.path).load()
+    room = room_spelling(config.kiosk.location, events, saved[0] if saved else [])
     heading = f"Movements at {room} ({config.device.id}), times UTC"
     print("\n".join(format_movements(events, now=time.time(),
                                       overdue_days=config.kiosk.overdue_days, since=since,
@@ -309,13 +339,26 @@ def _movements(args: argparse.Namespace) -> int:
 def _queue_status(args: argparse.Namespace) -> int:
     from firmware.config import load_config
     from sync.queue import format_status, read_status
+    from sync.reports import waiting_reports
 
-    status = read_status(load_config(args.config).queue.path)
+    path = load_config(args.config).queue.path
+    status = read_status(path)
+    waiting = waiting_reports(path / "reports")
+    status.update(reports_waiting=len(waiting), reports_waiting_items=waiting)
     if args.json:
         print(_json_line(status))
-    else:
-        print("\n".join(terminal_safe(line) for line in format_status(status)))
+        return 0
+    lines = format_status(status)
+    lines.append(f"reports waiting: {len(waiting)}" + (
+        f" in {path / 'reports'} (handed to the register at the next sync)" if waiting else ""))
+    lines += [f"  {name}" for name in waiting[-_REPORTS_LISTED:]]
+    if len(waiting) > _REPORTS_LISTED:
+        lines.append(f"  (the {_REPORTS_LISTED} last of {len(waiting)}; --json lists all)")
+    print("\n".join(terminal_safe(line) for line in lines))
     return 0
+
+
+_REPORTS_LISTED = 10
 
 
 def _bench_camera_live(args: argparse.Namespace) -> int:
@@ -357,7 +400,28 @@ def _bench_queue_json(args: argparse.Namespace) -> int:
     return 0
 
 
+BENCHES = {
+    "scan": "one scan from read to feedback, queued and journaled with fsync",
+    "room": "one append to the open room's journal, and its resume, at several room sizes",
+    "queue": "one durable append to the sighting queue at several depths (--json)",
+    "sync": "the files outbox, the reference receiver and the Snipe-IT emulator's rate",
+    "decode": "pyzbar, zxing-cpp and stocktaker on image sets (DIR..., or drawn; --json)",
+    "camera": "a live camera stand-in: frames per second and frame to verdict",
+    "nautobot": "1,000 sightings to a test Nautobot (--url URL --token-file FILE)",
+    "all": "every bench above but nautobot",
+}
+"""The ``stocktaker bench`` benches, each with what it measures."""
+
+
+def _bench_lines() -> list[str]:
+    return [f"  {name:<9} {what}" for name, what in BENCHES.items()]
+
+
 def _bench(args: argparse.Namespace) -> int:
+    if args.what is None:
+        print("stocktaker: error: bench needs BENCH, one of:", file=sys.stderr)
+        print("\n".join(_bench_lines()), file=sys.stderr)
+        return 2
     if (args.dirs or args.generate) and args.what != "decode":
         print("stocktaker: error: DIR and --generate are only for 'bench decode'",
               file=sys.stderr)

@@ -238,7 +238,8 @@ def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQu
         config.device.id, config.service.health_file, config.service.health_interval,
         queue_status=queue.status, sync_status=status, place=place, scans=lambda: mode.scans,
         decoded_frames=(lambda: sum(c.stats().decoded for c in cameras)) if cameras else None,
-        clock=clock.mono, wall=clock.wall)
+        clock=clock.mono, wall=clock.wall,
+        repeat_reads_dropped=lambda: mode.repeat_reads_dropped)
 
 
 def _people(register: Register, config: Config, clock: Clock) -> list[Person]:

@@ -168,12 +168,15 @@ class DoorKiosk(ScanningMode):
         for read in reads:
             payload = payload_text(read.payload)
             if not self.repeats.admit(read.source, read.payload, read.at):
+                self.drop_repeat(read)
                 continue
             person, badge = self._badge(read, payload)
             if badge is not None:
                 decided += self._save(pending)
                 pending = []
-                self._take_badge(badge, person)
+                if self._take_badge(badge, person):
+                    # Someone else now: the asset the last person just took may come back.
+                    self.repeats.restart(read.source, read.payload)
                 continue
             direction = mode_label(payload)
             if direction is not None:
@@ -280,7 +283,8 @@ class DoorKiosk(ScanningMode):
         self.visit.last = now
         return self.visit
 
-    def _take_badge(self, badge: str, person: Person | None) -> None:
+    def _take_badge(self, badge: str, person: Person | None) -> bool:
+        """Begin the visit of the badge's person; False when the badge is refused."""
         shown = terminal_safe(badge)
         if person is None:
             reason = ("shared by several people" if badge and self._shared(badge)
@@ -288,7 +292,7 @@ class DoorKiosk(ScanningMode):
             log.warning("badge %s refused: %s", shown, reason)
             self.show(screens.badge_refused_screen(badge, reason), f"badge refused {shown}")
             self.signal(signal_for(Event.BADGE_REFUSED))
-            return
+            return False
         self.end_visit()
         self.direction = Direction.AUTO
         self.visit = Visit(str(uuid.uuid4()), person, self.clock.mono())
@@ -296,6 +300,7 @@ class DoorKiosk(ScanningMode):
         self.show(screens.badge_screen(person.label(), self.direction.value),
                   f"badge {terminal_safe(person.label())}")
         self.signal(signal_for(Event.BADGE))
+        return True
 
     def _shared(self, badge: str) -> bool:
         return person_key(badge) in self.people.shared

@@ -138,6 +138,7 @@ class HandheldAudit(ScanningMode):
         self.started_at = iso_utc(wall)
         self.clock_ok = self.clock.synced()
         self.resumed = 0
+        self._dropped_before = self.repeat_reads_dropped
         self.journal = RoomJournal(self.rooms, self.stamp.session_id, {
             "device_id": self.stamp.device_id, "technician": self.stamp.technician,
             "location": location, "started_at": self.started_at,
@@ -212,6 +213,7 @@ class HandheldAudit(ScanningMode):
         self.started_at = room.started_at
         self.clock_ok = room.clock_synchronized
         self.resumed = room.resumed + 1
+        self._dropped_before = self.repeat_reads_dropped
         self.journal = RoomJournal(self.rooms, room.session_id, {})
         try:
             self.journal.mark_resumed(self.clock.wall())
@@ -279,8 +281,10 @@ class HandheldAudit(ScanningMode):
             tag, rejection = None, exc.reason
         key = (tag.kind, tag.value) if tag else read.payload
         if not self.repeats.admit(read.source, key, read.at):
+            self.drop_repeat(read)
             return None
         if tag is not None and tag.kind is TagKind.LOCATION:
+            self.repeats.restart(read.source, key)  # an asset read again here is new here
             return tag.value
         self._unconfirmed = None
         if tag is not None and tag.aim and read.symbology == "UNKNOWN":
@@ -400,6 +404,7 @@ class HandheldAudit(ScanningMode):
             self.session, self.stamp, self.sightings, started_at=self.started_at,
             ended_at=iso_utc(self.clock.wall()),
             clock_synchronized=self.clock_ok and self.clock.synced(), resumed=self.resumed,
+            repeat_reads_dropped=self.repeat_reads_dropped - self._dropped_before,
         )
         self.reports.append(report)
         if self._save_report(report):

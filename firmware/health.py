@@ -3,7 +3,7 @@
 :class:`HealthFile` writes :class:`Health` in the Prometheus text exposition format,
 atomically and at most every ``interval`` seconds: queue depth, the oldest queued
 sighting's age, the last successful sync, dead letters, conflicts, decoder frames per
-second and scans per verdict.
+second, scans per verdict and reads dropped as repeats.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Health:
         decoder_fps: frames the camera decoder handles per second (0 without a camera).
         scans: scans per verdict since the service started (``verified`` → 12).
         up: False in the last file a stopping service writes.
+        repeat_reads_dropped: reads dropped as repeats within ``audit.repeat_window``.
     """
 
     device: str
@@ -51,6 +52,7 @@ class Health:
     decoder_fps: float = 0.0
     scans: Mapping[str, int] = field(default_factory=dict)
     up: bool = True
+    repeat_reads_dropped: int = 0
 
     @classmethod
     def from_queue_status(cls, device: str, status: Mapping[str, Any], now: float,
@@ -97,6 +99,9 @@ _METRICS = (
      lambda h: h.conflicts),
     ("stocktaker_decoder_frames_per_second", "gauge",
      "Camera frames decoded per second (0 without a camera).", lambda h: h.decoder_fps),
+    ("stocktaker_repeat_reads_dropped_total", "counter",
+     "Reads dropped since the service started: the same label within audit.repeat_window.",
+     lambda h: h.repeat_reads_dropped),
 )
 
 

@@ -23,7 +23,7 @@ from firmware.signals import Event, signal_for
 from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.feedback.signals import Signal
-from hal.read import ReaderState
+from hal.read import Read, ReaderState
 from hal.text import terminal_safe
 from sync.queue import SightingQueue
 
@@ -47,12 +47,15 @@ class ScanningMode:
 
     def __init__(self) -> None:
         self.scans = Counter()
+        self.repeat_reads_dropped = 0
 
     display: Display
     feedback: Feedback
     queue: SightingQueue
     scans: Counter[str]
     """Scans saved since the start, per verdict (for the health textfile)."""
+    repeat_reads_dropped: int
+    """Reads dropped since the start as repeats within ``audit.repeat_window``."""
 
     def show_idle(self) -> None:
         """Show what the device shows while waiting for a scan."""
@@ -86,6 +89,13 @@ class ScanningMode:
             if logged:
                 scan_log.info("%s", scan_log_line(record))
         return None
+
+    def drop_repeat(self, read: Read) -> None:
+        """A read dropped as a repeat within ``audit.repeat_window``: counted, logged at debug."""
+        self.repeat_reads_dropped += 1
+        log.debug("read %s from %s dropped: the same within audit.repeat_window",
+                  terminal_safe(read.payload.decode("utf-8", "backslashreplace")),
+                  terminal_safe(read.source))
 
     def not_saved(self, what: str, error: QueueError) -> None:
         """Tell the person a scan was not saved (it was not counted either)."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from firmware.asset import Asset
+from firmware.inventory import same_place
 from hal.text import terminal_safe
 
 _WORDS = {"checked_out": "OUT", "checked_in": "IN", "refused": "REFUSED"}
@@ -95,6 +97,24 @@ def format_movements(events: list[tuple[float, Mapping[str, Any]]], *, now: floa
             f"  {item.asset_tag}  {item.person}  since {_utc(item.since, '%Y-%m-%d %H:%M')}"
             f"  {_duration(now - item.since)}{flag}"))
     return lines
+
+
+def room_spelling(configured: str, events: Iterable[tuple[float, Mapping[str, Any]]],
+                  assets: Iterable[Asset] = ()) -> str:
+    """The kiosk's room as the register spells it, for the report's heading.
+
+    The kiosk records the register's spelling in each event (the movement CSV's ``room``):
+    the latest event in that room gives it; without one, the saved expected inventory;
+    without that, ``configured`` with its runs of spaces made one.
+    """
+    for _, record in reversed(list(events)):
+        location = record.get("location")
+        if isinstance(location, str) and location and same_place(location, configured):
+            return location
+    for asset in assets:
+        if asset.location and same_place(asset.location, configured):
+            return asset.location
+    return " ".join(configured.split())
 
 
 def parse_since(text: str) -> float:

@@ -33,6 +33,15 @@ class RepeatFilter:
             self._forget_older_than(at - self.window)
         return last is None or at - last >= self.window
 
+    def restart(self, source: str, key: Hashable) -> None:
+        """Start a new window at this read (a badge, a room label: who or where changed).
+
+        Every earlier read is forgotten, so the same asset read again at once is a new
+        read; this one is kept, so it is not taken twice while it is still being read.
+        """
+        kept = self._last.get((source, key))
+        self._last = {} if kept is None else {(source, key): kept}
+
     def forget(self, source: str, key: Hashable) -> None:
         """Let the next read of ``key`` through (its scan could not be saved)."""
         self._last.pop((source, key), None)

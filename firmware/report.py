@@ -28,6 +28,7 @@ def build_report(
     clock_synchronized: bool,
     interrupted: bool = False,
     resumed: int = 0,
+    repeat_reads_dropped: int = 0,
 ) -> dict[str, Any]:
     """The report of one room's audit, as written to ``report-<session_id>.json``.
 
@@ -35,7 +36,8 @@ def build_report(
     start, at every scan and at the end: otherwise the times are the device's best guess.
     ``interrupted`` marks a room closed at start because it was left open too long after
     a power cut (``ended_at`` is then its last scan); ``resumed`` counts how often the
-    room was resumed after one.
+    room was resumed after one. ``repeat_reads_dropped`` counts the reads dropped as repeats
+    within ``audit.repeat_window`` since the room was opened or last resumed.
     """
     counts = {key: session.counts[key] for key in COUNT_KEYS}
     ghosts = session.ghosts()
@@ -55,6 +57,7 @@ def build_report(
         "clock_synchronized": clock_synchronized and all(s.clock_synchronized for s in sightings),
         "interrupted": interrupted,
         "resumed": resumed,
+        "repeat_reads_dropped": repeat_reads_dropped,
         "expected": len(session.expected),
         "counts": counts,
         "ghosts": [{"asset_tag": a.asset_tag, "serial": a.serial, "name": a.name} for a in ghosts],
@@ -68,6 +71,7 @@ def build_report(
                       for s in of(VerdictKind.AMBIGUOUS)],
         "warnings": _warnings(session, sightings),
         "scans": [{"sighting_id": s.sighting_id, "asset_tag": s.asset_tag, "verdict": s.verdict,
+                   **_register_fields(by_tag.get(s.asset_tag or "")),
                    "source": s.source, "at": s.wall_time, "payload": s.payload,
                    "symbology": s.symbology, "recorded_location": s.recorded_location,
                    "reason": s.reason, "gtin": (s.tag or {}).get("gtin"),
@@ -76,6 +80,11 @@ def build_report(
                    "clock_synchronized": s.clock_synchronized, "monotonic": s.monotonic,
                    "boot_id": s.boot_id} for s in sightings],
     }
+
+
+def _register_fields(asset: Asset | None) -> dict[str, str]:
+    """The register's serial and name of a scan's asset (empty for a label it does not know)."""
+    return {"serial": asset.serial if asset else "", "name": asset.name if asset else ""}
 
 
 def _recovered(sighting: Sighting, asset: Asset | None) -> dict[str, Any]:
@@ -176,6 +185,12 @@ def format_report(report: dict[str, Any]) -> str:
                      " after an interruption")
     elif resumed is not None and not (type(resumed) is int and resumed == 0):
         notes.append("resumed is not a count")
+    dropped = report.get("repeat_reads_dropped")
+    if type(dropped) is int and dropped > 0:
+        lines.append(f"  {_show(dropped)} read{'' if dropped == 1 else 's'} of the same label"
+                     " within audit.repeat_window taken as one")
+    elif dropped is not None and not (type(dropped) is int and dropped == 0):
+        notes.append("repeat_reads_dropped is not a count")
     lines += [
         f"  verified {_show(counts.get('verified', 0))} of {_show(report.get('expected', 0))}"
         " expected",

@@ -215,13 +215,14 @@ def scan_log_line(record: Mapping[str, Any]) -> str:
 def _shown_payload(payload: object) -> str | None:
     if payload is None:
         return None
-    text = _without_credentials(str(payload))
+    text = without_credentials(str(payload))
     if len(text) > PAYLOAD_SHOWN:
         text = text[: PAYLOAD_SHOWN - 1] + "…"
     return text
 
 
-def _without_credentials(text: str) -> str:
+def without_credentials(text: str) -> str:
+    """``text`` with a URL's user and password, and secret-looking query values, hidden."""
     if "://" not in text:
         return text
     try:

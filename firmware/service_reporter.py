@@ -35,6 +35,7 @@ class ServiceReporter:
         decoded_frames: frames the camera decoder has handled so far (None: no camera).
         clock: monotonic seconds; wall: Unix time.
         environ: where systemd's variables are read (default ``os.environ``).
+        repeat_reads_dropped: reads dropped as repeats within the window since the start.
     """
 
     def __init__(self, device_id: str, health_file: Path | None, interval: float, *,
@@ -43,7 +44,8 @@ class ServiceReporter:
                  scans: Callable[[], Mapping[str, int]],
                  decoded_frames: Callable[[], int] | None,
                  clock: Callable[[], float], wall: Callable[[], float],
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None,
+                 repeat_reads_dropped: Callable[[], int] = lambda: 0) -> None:
         self.device_id = device_id
         self.notifier = Notifier(environ)
         self.watchdog = Watchdog(self.notifier, environ, clock)
@@ -54,6 +56,7 @@ class ServiceReporter:
         self._place = place
         self._scans = scans
         self._decoded = decoded_frames
+        self._repeat_reads_dropped = repeat_reads_dropped
         self._clock = clock
         self._wall = wall
         self._last: float | None = None
@@ -96,7 +99,8 @@ class ServiceReporter:
         status = self._queue_status()
         return Health.from_queue_status(
             self.device_id, status, self._wall(), conflicts=int(status.get("conflicts") or 0),
-            decoder_fps=self._decoder_fps(now), scans=dict(self._scans()), up=up)
+            decoder_fps=self._decoder_fps(now), scans=dict(self._scans()), up=up,
+            repeat_reads_dropped=self._repeat_reads_dropped())
 
     def _decoder_fps(self, now: float) -> float:
         if self._decoded is None:

@@ -285,7 +285,7 @@ def report_csv_rows(report: Mapping[str, Any]) -> list[list[str]]:
     for scan in report.get("scans") or ():
         cells: dict[str, Any] = {"row_type": "scan"}
         cells.update({key: scan.get(key) for key in _SCAN_FIELDS})
-        for key in ("recorded_location", "payload", "symbology", "reason"):
+        for key in ("serial", "name", "recorded_location", "payload", "symbology", "reason"):
             cells[key] = scan.get(key)
         rows.append([csv_cell(cells.get(column)) for column in CSV_COLUMNS])
     for ghost in report.get("ghosts") or ():

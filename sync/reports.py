@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,25 @@ from firmware.errors import QueueError
 from sync.storage import fsync_directory, replace_file
 
 log = logging.getLogger(__name__)
+
+
+def waiting_reports(directory: str | Path) -> list[str]:
+    """The names of the reports saved in ``directory`` and not yet taken by the register.
+
+    Reads the folder only (nothing is created, renamed or removed), so it is safe beside a
+    running device; a folder that does not exist holds none.
+
+    Raises:
+        QueueError: the folder cannot be read.
+    """
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise QueueError(f"{directory}: cannot read report folder: {exc.strerror}") from None
+    return sorted(name for name in names
+                  if name.startswith("report-") and name.endswith(".json"))
 
 
 class PendingReports:

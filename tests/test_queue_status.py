@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 
 from firmware.cli import main
 from sync.queue import SEGMENTS_DIR, SightingQueue, read_status
+from sync.reports import PendingReports
 
 KEYS = {"queued", "dead_letters", "oldest", "last_sync", "last_attempt", "last_error",
         "segments", "damaged", "dead_letter_items", "conflicts", "conflict_items"}
@@ -147,7 +150,8 @@ def test_cli_prints_one_json_object(tmp_path: Path, capsys: pytest.CaptureFixtur
     os.rename(segment, segment.with_name(segment.name + ".damaged"))
     assert main(["queue", "status", "--config", str(config), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert set(status) == KEYS
+    assert set(status) == KEYS | {"reports_waiting", "reports_waiting_items"}
+    assert status["reports_waiting"] == 0 and status["reports_waiting_items"] == []
     assert status["queued"] == 0 and status["last_sync"] == "2026-11-30T10:00:00Z"
     assert status["damaged"] == [segment.name + ".damaged"]
 
@@ -157,3 +161,20 @@ def test_cli_queue_status_with_a_bad_configuration_exits_2(
 ) -> None:
     assert main(["queue", "status", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_the_command_names_the_reports_waiting_on_the_device(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    reports = PendingReports(tmp_path / "state" / "reports")
+    for session in ("s-1", "s-2"):
+        reports.add({"session_id": session, "counts": {}, "scans": []})
+    command = [sys.executable, "-m", "firmware", "queue", "status", "--config", str(config)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"reports waiting: 2 in {Path('state') / 'reports'}" in done.stdout.replace(
+        str(tmp_path) + os.sep, "")
+    assert "  report-s-1.json\n  report-s-2.json" in done.stdout
+    done = subprocess.run(command + ["--json"], capture_output=True, text=True, timeout=120)
+    status = json.loads(done.stdout)
+    assert status["reports_waiting"] == 2
+    assert status["reports_waiting_items"] == ["report-s-1.json", "report-s-2.json"]

@@ -189,7 +189,8 @@ def parsed(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 def test_the_textfile_is_prometheus_text_with_every_metric() -> None:
     health = Health("hh-01", queue_depth=12, oldest_queued_age=340.5,
                     last_sync_success=1_796_000_000.25, dead_letters=2, conflicts=1,
-                    decoder_fps=9.5, scans={"verified": 40, "mislocated": 3, "repeat": 0})
+                    decoder_fps=9.5, scans={"verified": 40, "mislocated": 3, "repeat": 0},
+                    repeat_reads_dropped=5)
     text = render_health(health)
     families = parsed(text)
     assert families["stocktaker_queue_depth"] == [({}, 12.0)]
@@ -199,13 +200,14 @@ def test_the_textfile_is_prometheus_text_with_every_metric() -> None:
     assert families["stocktaker_conflicts"] == [({}, 1.0)]
     assert families["stocktaker_decoder_frames_per_second"] == [({}, 9.5)]
     assert families["stocktaker_up"] == [({}, 1.0)]
+    assert families["stocktaker_repeat_reads_dropped"] == [({}, 5.0)]
     assert families["stocktaker_scans"] == [({"verdict": "mislocated"}, 3.0),
                                             ({"verdict": "repeat"}, 0.0),
                                             ({"verdict": "verified"}, 40.0)]
     ((labels, value),) = families["stocktaker_info"]
     assert labels["device"] == "hh-01" and labels["version"] and value == 1.0
     assert "# TYPE stocktaker_scans_total counter" in text
-    assert text.count("# HELP ") == 9 and text.endswith("\n")
+    assert text.count("# HELP ") == 10 and text.endswith("\n")
 
 
 def test_label_values_are_escaped() -> None:

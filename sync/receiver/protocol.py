@@ -107,6 +107,7 @@ REPORT_FIELDS: dict[str, Field] = {
     "clock_synchronized": Field("boolean"),
     "interrupted": Field("boolean"),
     "resumed": Field("integer", minimum=0),
+    "repeat_reads_dropped": Field("integer", minimum=0),
     "expected": Field("integer", minimum=0),
     "counts": Field("object", items="count"),
     "ghosts": Field("array", items="object"),
