@@ -99,6 +99,11 @@ def no_reader(s: Setup) -> None:
     s.write(scanner='backend = "none"')
 
 
+def camera_folder_missing(s: Setup) -> None:
+    s.file("expected.csv", MANIFEST)
+    s.write(scanner='backend = "none"', camera='backend = "files"\npath = "images"')
+
+
 def queue_folder_is_a_file(s: Setup) -> None:
     s.file("expected.csv", MANIFEST)
     s.file("state", "not a folder")
@@ -138,6 +143,7 @@ ROWS: list[tuple[Callable[[Setup], None], int, str]] = [
     (kiosk_without_people, 2, "people"),
     (kiosk_with_a_badge_twice, 2, "people"),
     (no_reader, 2, "readers"),
+    (camera_folder_missing, 3, "camera"),
     (queue_folder_is_a_file, 5, "queue"),
     (http_without_url, 2, "register"),
     (http_token_file_missing, 2, "token"),
@@ -171,6 +177,16 @@ def test_what_run_refuses_at_start_doctor_reports(
     flagged = [n for n, line in enumerate(lines) if line.startswith(f"!! {part} ")]
     assert flagged, doctor.stdout
     assert lines[flagged[0] + 1].lstrip().startswith("fix: "), doctor.stdout
+
+
+def test_a_configuration_neither_can_load_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    setup = Setup(tmp_path)
+    setup.file("expected.csv", MANIFEST)
+    setup.write(queue='path = "state"\nsize = 3')
+    run, doctor = stocktaker(tmp_path, "run"), stocktaker(tmp_path, "doctor")
+    assert run.returncode == doctor.returncode == 2
+    assert doctor.stderr.startswith("stocktaker: error: ") and "queue" in doctor.stderr
+    assert doctor.stderr == run.stderr
 
 
 def test_a_configuration_run_accepts_is_all_usable(tmp_path: Path) -> None:
