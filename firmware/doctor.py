@@ -420,6 +420,8 @@ def _unreached(part: str, wanted: str, exc: StocktakerError, config: Config,
                cache: SavedList[Any], now: float) -> Finding:
     """A register or list ``run`` cannot have fresh: what it does instead, and the fix."""
     found = str(exc)
+    # A missing people file with no saved list stops the kiosk as a configuration error.
+    cause = exc.__cause__ if isinstance(exc.__cause__, RegisterUnavailable) else exc
     if isinstance(exc, (RegisterRefused, RegisterUnavailable)):
         saved = cache.load()
         meanwhile = (f"meanwhile the device works with the {cache.what} saved"
@@ -429,12 +431,12 @@ def _unreached(part: str, wanted: str, exc: StocktakerError, config: Config,
                      " register")
     else:
         meanwhile = f"until then stocktaker run stops (exit code {exc.exit_code})"
-    if isinstance(exc, RegisterRefused):
+    if isinstance(cause, RegisterRefused):
         fix = (f"put the register's current API token in {config.register.token_file}"
                " (chmod 600), then restart the service")
-    elif isinstance(exc, RegisterUnavailable) and config.register.adapter == "files":
+    elif isinstance(cause, RegisterUnavailable) and config.register.adapter == "files":
         fix = "put the file there (a USB stick: plug it in)"
-    elif isinstance(exc, RegisterUnavailable):
+    elif isinstance(cause, RegisterUnavailable):
         fix = "check register.url and the network between the device and the register"
     elif isinstance(exc, ConfigError):
         fix = ("mend the file at the line and column named (a spreadsheet's legacy encoding:"

@@ -87,7 +87,7 @@ def load_people(config: Config, register: Register, now: float, *, save: bool = 
         people, age = cache.fetch(register, now, save=save)
     except RegisterUnavailable as exc:
         if config.register.adapter == "files":
-            raise ConfigError(str(exc)) from None  # the message names register.people
+            raise ConfigError(str(exc)) from exc  # the message names register.people
         raise
     if not people:
         log.warning("the register lists no people: every badge will be refused")

@@ -228,6 +228,15 @@ def test_a_bad_manifest_is_named_with_its_line_and_fix(tmp_path: Path) -> None:
     assert "save as CSV UTF-8" in text and "stocktaker run stops (exit code 2)" in text
 
 
+def test_a_kiosk_without_its_people_file_is_told_to_put_it_there(tmp_path: Path) -> None:
+    setup = Setup(tmp_path)
+    kiosk_without_people(setup)
+    doctor = stocktaker(tmp_path, "doctor")
+    assert "!! people    register.people " in doctor.stdout
+    assert "fix: put the file there (a USB stick: plug it in); until then stocktaker run stops" \
+        " (exit code 2)" in doctor.stdout
+
+
 def test_a_missing_manifest_with_a_saved_copy_says_what_run_does(tmp_path: Path) -> None:
     setup = Setup(tmp_path)
     setup.write()
