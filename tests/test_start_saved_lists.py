@@ -223,3 +223,18 @@ def test_files_register_origin_is_the_manifest_and_the_locations(tmp_path: Path,
     done = run(config, ["IT-1"])
     assert done.returncode == 4
     assert b"came from another register" in done.stderr
+
+
+def test_a_kiosk_against_a_register_that_keeps_no_people_does_not_start(tmp_path: Path) -> None:
+    from tests.test_kiosk_sync_http import TOKEN as THREAD_TOKEN
+    from tests.test_kiosk_sync_http import Running
+
+    bare = Running(tmp_path, people=False)
+    try:
+        config = kiosk_config(tmp_path / "door", bare.url)
+        (config.parent / "token").write_text(THREAD_TOKEN + "\n", encoding="utf-8")
+        done = run(config, ["BADGE:E-100", "IT-1"])
+    finally:
+        bare.stop()
+    assert done.returncode == 4
+    assert b"keeps no people" in done.stderr
