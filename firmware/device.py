@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -12,7 +13,7 @@ from firmware.asset import Asset
 from firmware.cards import CardRules
 from firmware.clock import SystemClock
 from firmware.config import Config
-from firmware.errors import ConfigError, DeviceError, RegisterError
+from firmware.errors import ConfigError, DeviceError, RegisterRefused
 from firmware.door import DoorKiosk, KioskSettings
 from firmware.handheld import HandheldAudit, Settings
 from firmware.identity import IdentityRules, register_sites
@@ -21,9 +22,10 @@ from firmware.doctor import describe
 from firmware.loop import run_loop
 from firmware.readers import merge_read_bursts
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex, Person
+from firmware.people import PeopleIndex
 from firmware.service_reporter import ServiceReporter
 from firmware.sightings import Clock
+from firmware.start import load_inventory, load_people, require_reader
 from firmware.status import SyncStatus
 from firmware.stopping import StopRequested, StopSignals
 from hal.buttons import Buttons, open_buttons
@@ -32,7 +34,6 @@ from hal.feedback import open_feedback
 from hal.text import terminal_safe
 from hal.scanner import open_scanner
 from sync.engine import Backoff, SyncEngine, SyncResult, summarise
-from sync.inventory_cache import InventoryCache, PeopleCache
 from sync.queue import SightingQueue
 from sync.register import Register, open_register
 from sync.reports import PendingReports
@@ -143,9 +144,11 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
     resumes an interrupted room) or a door kiosk."""
     clock = clock or SystemClock()
     register = stack.enter_context(open_register(config.register, config.device.id))
-    cache = InventoryCache(config.queue.path)
-    assets, inventory_age = cache.fetch(register, clock.wall())
+    cache, assets, inventory_age = load_inventory(config, register, clock.wall())
     inventory = open_inventory(config, assets)
+    people_age: float | None = None
+    if config.device.mode == "kiosk":
+        _, people_list, people_age = load_people(config, register, clock.wall())
     readers = open_readers(config, stdin, stack)
     buttons = _open_buttons(config, stack)
     streams = [reader.reads() for reader in readers]
@@ -167,15 +170,21 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
     fetched = clock.mono()
     fetched_wall = clock.wall() - (inventory_age or 0.0)
     # Saved for the next offline start; the audit in progress keeps the list it began with.
-    engine = _engine(config, queue, register, clock, refreshed_at=fetched,
+    # Started from the saved copy: refreshed after the first good sync round.
+    engine = _engine(config, queue, register, clock,
+                     refreshed_at=fetched if inventory_age is None else None,
                      refresh=lambda: cache.fetch(register, clock.wall()))
 
     def status() -> SyncStatus:
-        age = None if inventory_age is None else inventory_age + clock.mono() - fetched
-        return engine.status(age)
+        since = clock.mono() - fetched
+        saved = [age + since for age in (inventory_age, people_age) if age is not None]
+        current = engine.status(max(saved) if saved else None)
+        if isinstance(cache.problem, RegisterRefused):  # until a refresh is taken again
+            current = dataclasses.replace(current, token_refused=True)
+        return current
 
     if config.device.mode == "kiosk":
-        people = PeopleIndex(_people(register, config, clock))
+        people = PeopleIndex(people_list)
         kiosk = DoorKiosk(
             KioskSettings(config.device.id, config.kiosk.location or "",
                           config.kiosk.session_timeout, config.audit.repeat_window,
@@ -242,21 +251,6 @@ def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQu
         repeat_reads_dropped=lambda: mode.repeat_reads_dropped)
 
 
-def _people(register: Register, config: Config, clock: Clock) -> list[Person]:
-    """The register's people for the kiosk's badges (the saved copy when it is out of reach).
-
-    With neither, every badge is refused (returns still work) and the log says why.
-    """
-    try:
-        people, _ = PeopleCache(config.queue.path).fetch(register, clock.wall())
-    except RegisterError as exc:
-        log.error("people unavailable, every badge will be refused: %s", exc)
-        return []
-    if not people:
-        log.warning("the register lists no people: every badge will be refused")
-    return people
-
-
 def _or_nothing(part: str, open_part: Callable[[], T], nothing: Callable[[], T]) -> T:
     """A missing display or buzzer must never stop scanning: go on without it."""
     try:
@@ -289,6 +283,7 @@ def open_readers(config: Config, stdin: BinaryIO | None,
         ConfigError: no reader is configured.
         DeviceError: a reader cannot be opened.
     """
+    require_reader(config)
     readers: list[Any] = []
     if config.camera.backend != "none":
         # Imported here: the camera stack (numpy, the decoders) costs memory a device

@@ -7,6 +7,12 @@ and for a problem the fix: I²C switched off, the group to join for ``/dev/input
 the process that holds the scanner, the package to install.
 
 Paths are looked up under ``System.root`` (``/``), so the checks run on a prepared tree.
+
+What ``stocktaker run`` loads and checks at start it checks here with the same functions
+(:mod:`firmware.start`): a reader is configured, the register's export and a door kiosk's
+people file are read with every rule, the register is asked one read-only question with
+the device's token (:meth:`sync.register.Register.check`), and the queue, outbox and
+health-file folders can be written. Nothing is saved: a fresh list is not kept.
 """
 
 from __future__ import annotations
@@ -16,12 +22,32 @@ import grp
 import importlib.util
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from firmware.config import Config
+from firmware.errors import (
+    ConfigError,
+    RegisterError,
+    RegisterRefused,
+    RegisterUnavailable,
+    StocktakerError,
+)
+from firmware.start import (
+    inventory_cache,
+    load_inventory,
+    load_people,
+    people_cache,
+    require_reader,
+    unwritable_folder,
+)
+from firmware.status import short_age
 from hal.text import terminal_safe
+from sync.inventory_cache import SavedList
+from sync.register import open_register
 
 #: Free space below which the queue's disk is reported (a day of scans is ~1 MB).
 LOW_DISK_BYTES = 50 * 1024 * 1024
@@ -172,6 +198,11 @@ def examine(config: Config, system: System | None = None) -> list[Finding]:
     """Every configured part, checked (see the module's docstring)."""
     system = system or System()
     findings: list[Finding] = []
+    try:
+        require_reader(config)
+    except ConfigError as exc:
+        findings.append(Finding("readers", "none", False, str(exc),
+                                "name the scanner, camera or RFID reader the device reads with"))
     scan = config.scanner
     if scan.backend == "evdev":
         for number, device in enumerate([scan.device, *scan.devices], start=1):
@@ -192,8 +223,9 @@ def examine(config: Config, system: System | None = None) -> list[Finding]:
     if config.buttons.backend == "gpio":
         findings.append(_gpio(system, "buttons", f"GPIO{config.buttons.end_pin}/"
                               f"{config.buttons.next_pin}/{config.buttons.mode_pin}"))
-    findings += _register(system, config)
+    findings += _register(config)
     findings.append(_queue(system, config))
+    findings += _folders(system, config)
     return findings
 
 
@@ -326,32 +358,115 @@ def _gpio(system: System, part: str, wanted: str) -> Finding:
     return Finding(part, wanted, True, f"{node} usable")
 
 
-def _register(system: System, config: Config) -> list[Finding]:
-    register = config.register
-    if register.adapter == "files":
-        manifest = register.manifest
-        if not manifest.exists():
-            return [Finding("register", f"files {manifest}", False, "expected inventory missing",
-                            "put the register's CSV export there (a USB stick: plug it in);"
-                            " the device audits meanwhile with its saved copy, if any")]
-        return [Finding("register", f"files {manifest}", True, "expected inventory present")]
-    findings = [Finding("register", f"{register.adapter} {register.url}", True,
-                        "configured (stocktaker sync tries it)")]
-    if register.token_file is not None:
-        token = register.token_file
-        if not token.exists():
-            findings.append(Finding("token", str(token), False, "missing",
-                                    "write the API token there, mode 600"))
-        elif token.stat().st_mode & 0o077:
-            findings.append(Finding("token", str(token), False, "readable by others",
-                                    f"chmod 600 {token}"))
-        else:
-            findings.append(Finding("token", str(token), True, "present, mode 600"))
+def _register(config: Config) -> list[Finding]:
+    """The register as ``run`` meets it: opened, then asked one read-only question with
+    the token; for the ``files`` adapter, its export (and a kiosk's people file) read."""
+    settings = config.register
+    files = settings.adapter == "files"
+    wanted = f"files {settings.manifest}" if files else f"{settings.adapter} {settings.url}"
+    findings: list[Finding] = []
+    if settings.token_file is not None:
+        token = _token(settings.token_file)
+        findings.append(token)
+        if not token.ok:
+            return findings
+    try:
+        register = open_register(settings, config.device.id)
+    except ConfigError as exc:
+        return findings + [Finding("register", wanted, False, str(exc),
+                                   "set the key this names in the configuration file")]
+    now = time.time()
+    with register:
+        if files:  # the export itself is read, with every rule run applies
+            findings.append(_saved_list("inventory", wanted, config, lambda: load_inventory(
+                config, register, now, save=False), now))
+            if config.device.mode == "kiosk":
+                findings.append(_saved_list(
+                    "people", f"register.people {settings.people}", config,
+                    lambda: load_people(config, register, now, save=False), now))
+            return findings
+        try:
+            register.check()
+        except RegisterError as exc:
+            return findings + [_unreached("register", wanted, exc, config,
+                                          inventory_cache(config), now)]
+        findings.append(Finding("register", wanted, True, "answers and takes the token"))
+    return findings
+
+
+def _token(path: Path) -> Finding:
+    if not path.exists():
+        return Finding("token", str(path), False, "missing", "write the API token there, mode 600")
+    if path.stat().st_mode & 0o077:
+        return Finding("token", str(path), False, "readable by others", f"chmod 600 {path}")
+    return Finding("token", str(path), True, "present, mode 600")
+
+
+def _saved_list(part: str, wanted: str, config: Config,
+                load: Callable[[], tuple[SavedList[Any], list[Any], float | None]],
+                now: float) -> Finding:
+    """A list read as ``run`` reads it at start (without saving it)."""
+    try:
+        cache, items, _ = load()
+    except StocktakerError as exc:
+        saved = inventory_cache(config) if part == "inventory" else people_cache(config)
+        return _unreached(part, wanted, exc, config, saved, now)
+    if cache.problem is not None:
+        return _unreached(part, wanted, cache.problem, config, cache, now)
+    return Finding(part, wanted, True, f"{len(items)} listed, every row usable")
+
+
+def _unreached(part: str, wanted: str, exc: StocktakerError, config: Config,
+               cache: SavedList[Any], now: float) -> Finding:
+    """A register or list ``run`` cannot have fresh: what it does instead, and the fix."""
+    found = str(exc)
+    # A missing people file with no saved list stops the kiosk as a configuration error.
+    cause = exc.__cause__ if isinstance(exc.__cause__, RegisterUnavailable) else exc
+    if isinstance(exc, (RegisterRefused, RegisterUnavailable)):
+        saved = cache.load()
+        meanwhile = (f"meanwhile the device works with the {cache.what} saved"
+                     f" {short_age(max(0.0, now - saved[1]))} ago and keeps everything queued"
+                     if saved is not None else
+                     f"until then stocktaker run stops: no {cache.what} saved from this"
+                     " register")
+    else:
+        meanwhile = f"until then stocktaker run stops (exit code {exc.exit_code})"
+    if isinstance(cause, RegisterRefused):
+        fix = (f"put the register's current API token in {config.register.token_file}"
+               " (chmod 600), then restart the service")
+    elif isinstance(cause, RegisterUnavailable) and config.register.adapter == "files":
+        fix = "put the file there (a USB stick: plug it in)"
+    elif isinstance(cause, RegisterUnavailable):
+        fix = "check register.url and the network between the device and the register"
+    elif isinstance(exc, ConfigError):
+        fix = ("mend the file at the line and column named (a spreadsheet's legacy encoding:"
+               " save as CSV UTF-8)" if part in ("inventory", "people")
+               else "set the key this names in the configuration file")
+    else:
+        fix = "check register.adapter and register.url: it does not answer as such a register"
+    return Finding(part, wanted, False, found, f"{fix}; {meanwhile}")
+
+
+def _folders(system: System, config: Config) -> list[Finding]:
+    """The folders the device writes besides the queue: the outbox and the health file's."""
+    wanted = [("outbox", config.register.outbox)]
+    if config.service.health_file is not None:
+        wanted.append(("health", config.service.health_file.parent))
+    findings = []
+    for part, folder in wanted:
+        problem = unwritable_folder(folder)
+        findings.append(Finding(part, str(folder), problem is None, problem or "writable",
+                                f"make {folder} a folder the user {system.user} can write"
+                                if problem else ""))
     return findings
 
 
 def _queue(system: System, config: Config) -> Finding:
     path = str(config.queue.path)
+    problem = unwritable_folder(config.queue.path)
+    if problem is not None:
+        return Finding("queue", path, False, problem, f"make {path} a folder the user"
+                       f" {system.user} can write: stocktaker run stops without it")
     free = system.free_bytes(path)
     if free is None:
         return Finding("queue", path, False, "cannot tell the free space",

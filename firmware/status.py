@@ -17,6 +17,8 @@ class SyncStatus:
             from the device's cache because the register could not be reached; else None.
         conflicts: door-kiosk events the register disagreed with (kept on the device,
             listed by ``stocktaker queue status``), to settle in the register.
+        token_refused: the register refused the device's token (the device works with
+            its saved lists and keeps everything queued until an admin mends it).
     """
 
     waiting: int = 0
@@ -24,11 +26,13 @@ class SyncStatus:
     last_sync_age: float | None = None
     inventory_age: float | None = None
     conflicts: int = 0
+    token_refused: bool = False
 
     def line(self) -> str:
         """One screen line (21 columns): ``12 wait 5m`` (12 to send, last sync 5 minutes
         ago) or ``all sent 2m``, then ``!2`` (dead letters), ``x1`` (conflicts: the register
-        disagreed with a kiosk's check-out or check-in) and ``list 3h`` (cached list's age).
+        disagreed with a kiosk's check-out or check-in) and ``list 3h`` (cached list's age);
+        all after ``TOKEN REFUSED`` while the register refuses the device's token.
         """
         if self.waiting:
             text = f"{self.waiting} wait {short_age(self.last_sync_age)}"
@@ -40,6 +44,8 @@ class SyncStatus:
             text += f" x{self.conflicts}"
         if self.inventory_age is not None:
             text += f" list {short_age(self.inventory_age)}"
+        if self.token_refused:
+            text = f"TOKEN REFUSED {text}"
         return text
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-from firmware.errors import ManifestError, RegisterError
+from firmware.errors import ManifestError, RegisterError, RegisterUnavailable
 from firmware.people import Person, person_key
 from sync import manifest as csv_rules
 from sync.manifest import MAX_CELL_CHARS, MAX_ID_DIGITS
 
-__all__ = ["PEOPLE_ALIASES", "PeopleFileError", "read_people"]
+__all__ = ["PEOPLE_ALIASES", "PeopleFileError", "PeopleFileMissing", "read_people"]
 
 #: Our column -> header names accepted for it (any case, outer spaces ignored).
 PEOPLE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -36,7 +36,12 @@ _IDENTIFIERS = frozenset({"badge", "employee_num", "username", "id"})
 
 
 class PeopleFileError(RegisterError):
-    """The people CSV cannot be used; the message names the key, the file, line and column."""
+    """The people CSV cannot be used; the message names the key, the file, line and column.
+
+    A bad input file, like a bad expected inventory: exit code 2.
+    """
+
+    exit_code = 2
 
     def __init__(self, path: object, line: int | None, column: str | None,
                  problem: str) -> None:
@@ -52,11 +57,17 @@ class PeopleFileError(RegisterError):
         self.problem = problem
 
 
+class PeopleFileMissing(PeopleFileError, RegisterUnavailable):
+    """The people CSV is not there (a USB stick not plugged in, a file not yet copied): the
+    door kiosk identifies people with the list it saved last time, if any."""
+
+
 def read_people(path: str | Path) -> list[Person]:
     """The people listed in the CSV at ``path``, in file order (blank rows skipped).
 
     Raises:
-        PeopleFileError: the file is missing or unreadable, not UTF-8 or not valid CSV,
+        PeopleFileMissing: the file is not there.
+        PeopleFileError: the file is unreadable, not UTF-8 or not valid CSV,
             has neither a ``badge`` nor an ``employee_num`` column, a row with more cells
             than the header, a cell that is over-long or holds control characters, a row
             with neither badge nor employee number, a badge, employee number or id given
@@ -66,7 +77,7 @@ def read_people(path: str | Path) -> list[Person]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise PeopleFileError(path, None, None, "people file not found (the door kiosk's"
+        raise PeopleFileMissing(path, None, None, "people file not found (the door kiosk's"
                               " badges; set register.people)") from None
     except OSError as exc:
         raise PeopleFileError(path, None, None,

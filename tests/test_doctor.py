@@ -95,7 +95,7 @@ def test_each_problem_names_its_fix(tmp_path: Path) -> None:
     assert found["display"].found == "SPI is off" and "do_spi 0" in found["display"].fix
     assert "python3-lgpio" in found["feedback"].fix
     assert "python3-picamera2" in found["camera"].fix
-    assert "plug it in" in found["register"].fix  # no expected.csv
+    assert "plug it in" in found["inventory"].fix  # no expected.csv
     lines = list(report_lines(list(found.values())))
     assert lines[-1] == f"{sum(not f.ok for f in found.values())} problem(s) to fix"
 

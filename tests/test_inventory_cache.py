@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from firmware.asset import Asset
-from firmware.errors import RegisterUnavailable
+from firmware.errors import RegisterRefused, RegisterUnavailable
 from sync.inventory_cache import InventoryCache
 from sync.register import ItemResult, Register
 from tests.test_receiver import write_token
@@ -80,3 +81,47 @@ def test_stocktaker_run_audits_with_the_saved_copy_when_the_register_is_down(
     assert b"auditing with the expected inventory saved" in done.stderr
     out = done.stdout.decode()
     assert "verified 1 of 1 expected" in out and "recovered 1" in out
+
+
+HERE = {"adapter": "http", "url": "https://register.example", "locations": ["Storage B"]}
+
+
+def test_the_saved_copy_records_its_origin_and_another_one_is_not_used(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    register = Flaky()
+    InventoryCache(tmp_path, HERE).fetch(register, now=0.0)
+    saved = json.loads((tmp_path / "inventory.json").read_text(encoding="utf-8"))
+    assert saved["origin"] == HERE
+    register.up = False
+    assert InventoryCache(tmp_path, HERE).fetch(register, now=60.0) == (ASSETS, 60.0)
+    elsewhere = {**HERE, "locations": ["Storage A"]}
+    assert InventoryCache(tmp_path, elsewhere).load() is None
+    with pytest.raises(RegisterUnavailable, match=r"came from another register \(http https:"
+                       r"//register.example, locations Storage B; now http https://register"
+                       r".example, locations Storage A\): not used"):
+        InventoryCache(tmp_path, elsewhere).fetch(register, now=60.0)
+
+
+def test_a_copy_saved_before_origins_were_recorded_is_used_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    InventoryCache(tmp_path).save(ASSETS, fetched_at=0.0)  # no origin: an earlier version's
+    assert "origin" not in json.loads((tmp_path / "inventory.json").read_text())
+    register = Flaky()
+    register.up = False
+    assert InventoryCache(tmp_path, HERE).fetch(register, now=60.0) == (ASSETS, 60.0)
+    assert "does not record where it came from" in caplog.text
+
+
+def test_a_refused_token_gives_the_saved_copy_and_says_why(tmp_path: Path) -> None:
+    class Refusing(Flaky):
+        def expected_assets(self) -> list[Asset]:
+            raise RegisterRefused("GET /api/v1/assets: the register refused the token")
+
+    cache = InventoryCache(tmp_path, HERE)
+    with pytest.raises(RegisterRefused, match="no expected inventory is saved"):
+        cache.fetch(Refusing(), now=0.0)
+    cache.fetch(Flaky(), now=0.0)
+    assert cache.problem is None
+    assert cache.fetch(Refusing(), now=30.0) == (ASSETS, 30.0)
+    assert isinstance(cache.problem, RegisterRefused)
+    assert cache.fetch(Flaky(), now=40.0) == (ASSETS, None) and cache.problem is None

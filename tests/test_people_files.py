@@ -126,12 +126,26 @@ def test_the_people_cache_serves_the_last_list_while_the_register_is_away(
     assert "identifying people with the people list saved 10 minutes ago" in caplog.text
 
 
-def test_a_register_that_refuses_is_not_hidden_by_the_cache(tmp_path: Path) -> None:
+def test_a_bad_people_file_is_not_hidden_by_the_cache(tmp_path: Path) -> None:
     cache = PeopleCache(tmp_path)
     cache.save([Person("1", "E-1")], 0.0)
-    with pytest.raises(RegisterError, match="register.people"):
+    (tmp_path / "bad.csv").write_bytes(b"badge,name\n1,Ana\n1,Ben\n")
+    with pytest.raises(PeopleFileError, match="register.people.*given twice") as caught:
         cache.fetch(FilesRegister(tmp_path / "e.csv", tmp_path / "o", "k",
-                                  people=tmp_path / "none.csv"), now=1.0)
+                                  people=tmp_path / "bad.csv"), now=1.0)
+    assert caught.value.exit_code == 2
+
+
+def test_a_missing_people_file_is_like_a_register_out_of_reach(tmp_path: Path) -> None:
+    cache = PeopleCache(tmp_path)
+    cache.save([Person("1", "E-1")], 0.0)
+    register = FilesRegister(tmp_path / "e.csv", tmp_path / "o", "k",
+                             people=tmp_path / "none.csv")
+    assert cache.fetch(register, now=60.0) == ([Person("1", "E-1")], 60.0)
+    assert isinstance(cache.problem, RegisterUnavailable)
+    (tmp_path / "people.json").unlink()
+    with pytest.raises(RegisterError, match="register.people.*no people list is saved"):
+        cache.fetch(register, now=61.0)
 
 
 @pytest.mark.parametrize("damage", [b"", b"{", b'{"fetched_at": 1, "people": [{"x": 1}]}',
