@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from hal.errors import DeviceError
@@ -55,7 +55,8 @@ class ReaderFailed(DeviceError):
 def merge_read_bursts(streams: Sequence[Iterable[T]], most: int = 500, *,
                       on_failure: Callable[[ReaderFailed], None] | None = None,
                       tick: float | None = None,
-                      stop_readers: Callable[[], None] | None = None) -> Iterator[list[T]]:
+                      stop_readers: Callable[[], None] | None = None
+                      ) -> Generator[list[T], None, None]:
     """Yield reads from every stream as they arrive, every read already waiting as one burst.
 
     A reader that reports many tags at once (a UHF reader walking past a shelf) gives
