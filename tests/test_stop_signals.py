@@ -10,12 +10,14 @@ reader on a serial port that never stops sending.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import signal
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,12 +71,13 @@ class Device:
     def __init__(self, folder: Path, args: list[str], stdin: str) -> None:
         self.master: int | None = None
         slave: int | None = None
-        if stdin == "pty":
+        if stdin in ("pty", "terminal"):
             self.master, slave = os.openpty()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "firmware", *args], cwd=folder,
             stdin=slave if slave is not None else subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True)
+            stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=_controlling_terminal if stdin == "terminal" else None)
         if slave is not None:
             os.close(slave)  # the child holds it; the master keeps the terminal open
         self._written: tuple[bytes, bytes] | None = None
@@ -123,6 +126,12 @@ class Device:
         return out, err
 
 
+def _controlling_terminal() -> None:
+    """In the child, new session leader: its standard input becomes its terminal, so keys
+    typed there (Ctrl-C) signal it, as at a console."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 @contextmanager
 def device(folder: Path, args: list[str], stdin: str) -> Iterator[Device]:
     running = Device(folder, args, stdin)
@@ -164,6 +173,25 @@ def test_a_stop_signal_with_input_still_open_exits_0_with_one_report_or_the_room
     (report,) = reports(tmp_path)
     assert report["counts"]["verified"] == 1 and report["counts"]["mislocated"] == 1
     assert report["interrupted"] is False and rooms == []
+
+
+@pytest.mark.parametrize("key", [b"\x03", b"\x1c"], ids=["ctrl-c", "ctrl-backslash"])
+def test_ctrl_c_typed_at_the_terminal_ends_the_room_with_exit_0(tmp_path: Path,
+                                                                key: bytes) -> None:
+    (tmp_path / "expected.csv").write_text(MANIFEST, encoding="utf-8")
+    (tmp_path / "c.toml").write_text(HANDHELD.format(on_stop="report"), encoding="utf-8")
+    with device(tmp_path, ["run", "--config", "c.toml"], "terminal") as run:
+        run.type(b"LOC:Storage B\nIT-1\n")
+        assert run.line().startswith(b"[feedback]")
+        run.type(key)  # the terminal signals the device, which was waiting for a line
+        try:
+            code = run.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the device did not end after the key")
+        err = run.finish()[1]
+    assert_clean_exit(code, err)
+    (report,) = reports(tmp_path)
+    assert report["counts"]["verified"] == 1
 
 
 @pytest.mark.parametrize("stdin", ["pipe", "pty"])
