@@ -209,3 +209,20 @@ def test_a_terminal_hung_up_ends_the_scanner_like_the_end_of_input() -> None:
         for fd in (master, slave):
             if fd >= 0:
                 os.close(fd)
+
+
+def test_a_non_blocking_descriptor_with_nothing_yet_is_waited_on_not_an_error() -> None:
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)  # as a parent sharing the pipe may have left it
+    stream = open(read_end, "rb")
+    scanner = StdinScanner(stream)
+    thread, got = consume_in_a_thread(scanner)
+    try:
+        os.write(write_end, b"IT-1\n")
+        first = got.get(timeout=10)
+        assert isinstance(first, Read) and first.payload == b"IT-1"
+    finally:
+        os.close(write_end)
+        thread.join(timeout=10)
+        stream.close()
+    assert got.get(timeout=1) is None

@@ -127,11 +127,15 @@ class StdinScanner(Scanner):
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
-        ready = {ready_fd for ready_fd, _ in poller.poll()}
-        if self._wake_r in ready:
-            return None
-        # Readable, hung up or in error: one read says which (data, b"" or OSError).
-        return os.read(fd, _CHUNK)
+        while True:
+            ready = {ready_fd for ready_fd, _ in poller.poll()}
+            if self._wake_r in ready:
+                return None
+            # Readable, hung up or in error: one read says which (data, b"" or OSError).
+            try:
+                return os.read(fd, _CHUNK)
+            except BlockingIOError:
+                continue  # a non-blocking descriptor whose input another reader took
 
     def _next_from_stream(self) -> bytes:
         # read1 returns what has arrived, at most one system call: a scan ending in CR must
