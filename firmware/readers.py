@@ -63,9 +63,9 @@ def merge_read_bursts(streams: Sequence[Iterable[T]], most: int = 500, *,
     bursts the loop can make durable with one write. Each stream is drained by a thread
     of its own, so the caller waits for whichever has something.
 
-    The merge ends when every stream has ended, or when the caller stops early (a stop
-    signal, a failure raised, ``close()``): then ``stop_readers`` is called, which must make
-    every stream end (by closing the readers: each wakes its blocked read), and the
+    However the merge ends (every stream ended, or the caller stopped early: a stop
+    signal, a failure raised, ``close()``), ``stop_readers`` is then called, which must
+    make every stream end (by closing the readers: each wakes its blocked read), and the
     threads are joined, so none is left inside a read when the process exits. Reads still
     waiting are dropped then. Close the generator (``contextlib.closing``) rather than
     leave it to the collector, so this happens before the caller goes on.
