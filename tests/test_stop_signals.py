@@ -10,14 +10,12 @@ reader on a serial port that never stops sending.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
 import signal
 import subprocess
 import sys
-import termios
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +63,13 @@ path = "state"
 """
 
 
+#: Run by the new session's leader: standard input (a terminal) becomes its controlling
+#: terminal, so keys typed there (Ctrl-C) signal it as at a console; then the command runs
+#: in its place.
+TAKE_TERMINAL = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+                 "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 class Device:
     """``python -m firmware …`` with standard input a pipe or a pseudo-terminal kept open."""
 
@@ -73,11 +78,12 @@ class Device:
         slave: int | None = None
         if stdin in ("pty", "terminal"):
             self.master, slave = os.openpty()
+        command = [sys.executable, "-m", "firmware", *args]
+        if stdin == "terminal":  # the same process, once its terminal is its controlling one
+            command = [sys.executable, "-c", TAKE_TERMINAL, *command]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "firmware", *args], cwd=folder,
-            stdin=slave if slave is not None else subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=_controlling_terminal if stdin == "terminal" else None)
+            command, cwd=folder, stdin=slave if slave is not None else subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         if slave is not None:
             os.close(slave)  # the child holds it; the master keeps the terminal open
         self._written: tuple[bytes, bytes] | None = None
@@ -124,12 +130,6 @@ class Device:
             os.close(self.master)
             self.master = None
         return out, err
-
-
-def _controlling_terminal() -> None:
-    """In the child, new session leader: its standard input becomes its terminal, so keys
-    typed there (Ctrl-C) signal it, as at a console."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 @contextmanager
