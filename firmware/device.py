@@ -59,14 +59,15 @@ def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO 
         keep = False
         try:
             with stop.held():
-                mode, streams, buttons, engine, reporter = _open_mode(
+                mode, readers, buttons, engine, reporter = _open_mode(
                     config, stack, stdin=stdin, stdout=stdout, screens_dir=screens_dir,
                     clock=clock)
             engine.start()
             mode.show_idle()
             reporter.ready()
-            run_loop(mode, streams, stop, buttons=buttons.presses(),
-                     close_buttons=buttons.close, on_turn=reporter.turn)
+            run_loop(mode, [reader.reads() for reader in readers], stop,
+                     buttons=buttons.presses(), close_buttons=buttons.close,
+                     close_readers=lambda: _close_all(readers), on_turn=reporter.turn)
         except StopRequested as stopped:
             keep = isinstance(mode, HandheldAudit) and config.audit.on_stop == "keep"
             log.info("%s: %s the %s", stopped, "keeping" if keep else "ending",
@@ -101,13 +102,22 @@ def listen(config: Config, out: TextIO, *, stdin: BinaryIO | None = None) -> Non
             out.write(terminal_safe(f"listening to {names}; Ctrl-C to stop") + "\n")
             out.flush()
             streams = [reader.reads() for reader in readers] + [buttons.presses()]
-            for burst in merge_read_bursts(streams, on_failure=lambda exc: out.write(
-                    terminal_safe(f"reader stopped: {exc}") + "\n")):
-                for item in burst:
-                    out.write(describe(item, config) + "\n")
-                out.flush()
+            with contextlib.closing(merge_read_bursts(
+                    streams, on_failure=lambda exc: out.write(
+                        terminal_safe(f"reader stopped: {exc}") + "\n"),
+                    stop_readers=lambda: _close_all([*readers, buttons]))) as bursts:
+                for burst in bursts:
+                    for item in burst:
+                        out.write(describe(item, config) + "\n")
+                    out.flush()
         except StopRequested:
             pass
+
+
+def _close_all(parts: Iterable[Any]) -> None:
+    """Close every reader (each wakes the thread blocked in its read)."""
+    for part in parts:
+        part.close()
 
 
 def run_sync(config: Config, *, clock: Clock | None = None) -> SyncResult:
@@ -138,10 +148,10 @@ def _engine(config: Config, queue: SightingQueue, register: Register, clock: Clo
 def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO | None,
                stdout: TextIO | None, screens_dir: Path | None,
                clock: Clock | None
-               ) -> tuple[HandheldAudit | DoorKiosk, list[Iterable[object]], Buttons,
+               ) -> tuple[HandheldAudit | DoorKiosk, list[Any], Buttons,
                           SyncEngine, ServiceReporter]:
     """Open every part the configuration names, then the mode: a handheld audit (which
-    resumes an interrupted room) or a door kiosk."""
+    resumes an interrupted room) or a door kiosk; returns the readers with the mode."""
     clock = clock or SystemClock()
     register = stack.enter_context(open_register(config.register, config.device.id))
     cache, assets, inventory_age = load_inventory(config, register, clock.wall())
@@ -151,7 +161,6 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
         _, people_list, people_age = load_people(config, register, clock.wall())
     readers = open_readers(config, stdin, stack)
     buttons = _open_buttons(config, stack)
-    streams = [reader.reads() for reader in readers]
     queue = stack.enter_context(SightingQueue(config.queue.path))
     display = stack.enter_context(_or_nothing("display", lambda: open_display(
         config.display.backend, stream=stdout, style=config.display.style,
@@ -194,7 +203,7 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
             inventory, people, queue, MovementLog(config.queue.path / "kiosk"), display,
             feedback, clock, fetched_at=register.state_time() or fetched_wall,
             sync_status=status)
-        return kiosk, streams, buttons, engine, _reporter(config, kiosk, queue, status, readers,
+        return kiosk, readers, buttons, engine, _reporter(config, kiosk, queue, status, readers,
                                                           clock)
     audit = HandheldAudit(
         Settings(config.device.id, config.audit.technician, config.audit.location,
@@ -203,7 +212,7 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
                  CardRules(config.cards.format, config.identity.card_format)),
         inventory, queue, register, engine.reports, display, feedback, clock,
         rooms=config.queue.path / "rooms", on_room_end=engine.wake, sync_status=status)
-    return audit, streams, buttons, engine, _reporter(config, audit, queue, status, readers,
+    return audit, readers, buttons, engine, _reporter(config, audit, queue, status, readers,
                                                       clock)
 
 

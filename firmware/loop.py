@@ -8,6 +8,7 @@ stop signals while the mode works, so a SIGTERM never cuts a scan in half.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -44,6 +45,7 @@ class Mode(Protocol):
 def run_loop(mode: Mode, streams: Sequence[Iterable[object]], stop: StopSignals, *,
              buttons: Iterable[object] | None = None,
              close_buttons: Callable[[], None] | None = None,
+             close_readers: Callable[[], None] | None = None,
              on_turn: Callable[[], None] | None = None) -> None:
     """Feed the mode everything the readers give until they all end or a stop arrives.
 
@@ -54,6 +56,9 @@ def run_loop(mode: Mode, streams: Sequence[Iterable[object]], stop: StopSignals,
         buttons: the buttons' presses, fed like reads; they never end on their own,
             so ``close_buttons`` is called once every reader has ended.
         close_buttons: ends ``buttons``.
+        close_readers: ends every stream (closes the readers); called, with
+            ``close_buttons``, when the loop ends early (a stop signal), after which the
+            reader threads are joined: none is left inside a read.
         on_turn: called after every turn (the watchdog ping, the service status).
 
     Raises:
@@ -66,12 +71,24 @@ def run_loop(mode: Mode, streams: Sequence[Iterable[object]], stop: StopSignals,
     # What is loaded by now lives as long as the loop: keep it out of the collector's
     # full passes, whose pauses would otherwise show in the time to feedback.
     gc.freeze()
-    for burst in merge_read_bursts(streams, on_failure=mode.reader_failed, tick=TICK):
-        with stop.held():
-            dispatch(mode, burst)
-            mode.tick()
-            if on_turn is not None:
-                on_turn()
+
+    def stop_readers() -> None:
+        if close_readers is not None:
+            close_readers()
+        if close_buttons is not None:
+            close_buttons()
+
+    # closing(): a stop raised between two bursts ends the readers now, not when the
+    # collector gets to the generator.
+    with contextlib.closing(merge_read_bursts(
+            streams, on_failure=mode.reader_failed, tick=TICK,
+            stop_readers=stop_readers if close_readers is not None else None)) as bursts:
+        for burst in bursts:
+            with stop.held():
+                dispatch(mode, burst)
+                mode.tick()
+                if on_turn is not None:
+                    on_turn()
 
 
 class _Countdown:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import queue
+import logging
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from hal.errors import DeviceError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+#: Longest wait, in seconds, for the reader threads once the readers have been told to stop.
+STOP_WAIT = 5.0
 
 _END = object()
+_NOTHING = object()
 
 
 class RepeatFilter:
@@ -56,12 +63,21 @@ class ReaderFailed(DeviceError):
 
 def merge_read_bursts(streams: Sequence[Iterable[T]], most: int = 500, *,
                       on_failure: Callable[[ReaderFailed], None] | None = None,
-                      tick: float | None = None) -> Iterator[list[T]]:
+                      tick: float | None = None,
+                      stop_readers: Callable[[], None] | None = None
+                      ) -> Generator[list[T], None, None]:
     """Yield reads from every stream as they arrive, every read already waiting as one burst.
 
     A reader that reports many tags at once (a UHF reader walking past a shelf) gives
-    bursts the loop can make durable with one write. Each stream is drained by a daemon
-    thread, so the caller waits for whichever has something.
+    bursts the loop can make durable with one write. Each stream is drained by a thread
+    of its own, so the caller waits for whichever has something.
+
+    However the merge ends (every stream ended, or the caller stopped early: a stop
+    signal, a failure raised, ``close()``), ``stop_readers`` is then called, which must
+    make every stream end (by closing the readers: each wakes its blocked read), and the
+    threads are joined, so none is left inside a read when the process exits. Reads still
+    waiting are dropped then. Close the generator (``contextlib.closing``) rather than
+    leave it to the collector, so this happens before the caller goes on.
 
     Args:
         streams: the readers' read iterators.
@@ -72,17 +88,31 @@ def merge_read_bursts(streams: Sequence[Iterable[T]], most: int = 500, *,
         tick: when set, an empty burst is yielded after this many seconds without
             input, so the caller's timers (watchdog, screen dimming, session timeouts)
             run while nothing is scanned.
+        stop_readers: ends every stream from the caller's thread. Without it, a stream
+            that has not ended by itself is left to its thread (which hands nothing more
+            over) and not waited for.
     """
-    inbox: queue.Queue[object] = queue.Queue(maxsize=4 * most)
-    for stream in streams:
-        threading.Thread(target=_drain, args=(stream, inbox), daemon=True,
-                         name="reader").start()
-    running = len(streams)
+    inbox = _Inbox(4 * most)
+    threads = [threading.Thread(target=_drain, args=(stream, inbox), daemon=True,
+                                name="reader") for stream in streams]
+    for thread in threads:
+        thread.start()
+    try:
+        yield from _bursts(inbox, len(threads), most, on_failure, tick)
+    finally:
+        inbox.close()  # a thread waiting to hand a read over gives up
+        if stop_readers is not None:
+            stop_readers()
+            _join(threads)
+
+
+def _bursts(inbox: _Inbox, running: int, most: int,
+            on_failure: Callable[[ReaderFailed], None] | None,
+            tick: float | None) -> Iterator[list[T]]:
     while running:
         burst: list[T] = []
-        try:
-            item = inbox.get(timeout=tick)
-        except queue.Empty:
+        item = inbox.get(tick)
+        if item is _NOTHING:
             yield burst
             continue
         while True:
@@ -100,19 +130,77 @@ def merge_read_bursts(streams: Sequence[Iterable[T]], most: int = 500, *,
                 burst.append(item)  # type: ignore[arg-type]
             if len(burst) >= most:
                 break
-            try:
-                item = inbox.get_nowait()
-            except queue.Empty:
+            item = inbox.get(0.0)
+            if item is _NOTHING:
                 break
         if burst:
             yield burst
 
 
-def _drain(stream: Iterable[object], inbox: queue.Queue[object]) -> None:
+def _join(threads: list[threading.Thread]) -> None:
+    """Wait for the reader threads, at most :data:`STOP_WAIT` seconds in all."""
+    deadline = time.monotonic() + STOP_WAIT
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = sum(thread.is_alive() for thread in threads)
+    if stuck:
+        # A driver that ignores its close: the thread is a daemon, the process still ends.
+        log.warning("%d reader(s) still inside a read after %.0f s; not waiting longer",
+                    stuck, STOP_WAIT)
+
+
+class _Inbox:
+    """The reads on their way from the reader threads to the caller, at most ``size``.
+
+    A full inbox makes a reader thread wait (the caller is behind); :meth:`close` ends
+    every wait and makes later hand-overs refused.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: deque[object] = deque()
+        self._changed = threading.Condition()
+        self._closed = False
+
+    def put(self, item: object) -> bool:
+        """Hand ``item`` over, waiting while full; False once closed (``item`` dropped)."""
+        with self._changed:
+            while len(self._items) >= self._size and not self._closed:
+                self._changed.wait()
+            if self._closed:
+                return False
+            self._items.append(item)
+            self._changed.notify_all()
+            return True
+
+    def get(self, timeout: float | None) -> object:
+        """The oldest item, waiting at most ``timeout`` seconds (None: no limit) for one;
+        :data:`_NOTHING` when none came."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._items, timeout):
+                return _NOTHING
+            item = self._items.popleft()
+            self._changed.notify_all()
+            return item
+
+    def close(self) -> None:
+        """Drop what waits, wake every waiting thread, refuse what comes later."""
+        with self._changed:
+            self._closed = True
+            self._items.clear()
+            self._changed.notify_all()
+
+
+def _drain(stream: Iterable[object], inbox: _Inbox) -> None:
     try:
         for read in stream:
-            inbox.put(read)
+            if not inbox.put(read):
+                break  # the merge has ended
     except Exception as exc:  # handed to the consumer, which raises it
         inbox.put(exc)
     finally:
+        # A generator's own clean-up (releasing a device) runs here, in its own thread.
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
         inbox.put(_END)

@@ -404,3 +404,16 @@ def test_a_source_that_cannot_start_is_a_device_error_not_a_hang() -> None:
     reader = CameraReader(Refusing(0), SlowRecorder(0))
     with pytest.raises(DeviceError, match="^camera: camera busy$"):
         list(reader.reads())
+
+
+def test_a_merge_stopped_early_ends_the_camera_threads_before_it_returns() -> None:
+    def camera_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name in ("reader", "camera-capture")}
+
+    before = camera_threads()
+    camera = CameraReader(PacedCamera(count=10**9, period=0.001), SlowRecorder(delay=0.0))
+    bursts = merge_read_bursts([camera.reads()], stop_readers=camera.close)
+    assert next(bursts)[0].payload == b"code"
+    assert len(camera_threads() - before) == 2  # reading and capturing, endlessly
+    bursts.close()  # a stop signal
+    assert camera_threads() - before == set()

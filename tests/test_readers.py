@@ -96,3 +96,56 @@ def test_a_tick_gives_an_empty_burst_while_no_reader_has_anything() -> None:
             gate.set()
     assert bursts[:3] == [[], [], []]  # the loop ran its timers while waiting
     assert [r.payload for b in bursts for r in b] == [b"late"]
+
+
+def reader_threads() -> set[object]:
+    import threading
+
+    return {t for t in threading.enumerate() if t.name == "reader"}
+
+
+def test_a_merge_stopped_early_stops_its_readers_and_joins_their_threads() -> None:
+    import contextlib
+    import os
+
+    from hal.scanner.stdin import StdinScanner
+
+    before = reader_threads()
+    read_end, write_end = os.pipe()
+    stream = open(read_end, "rb")
+    scanner = StdinScanner(stream)
+    stopped: list[str] = []
+
+    def stop_readers() -> None:
+        stopped.append("stopped")
+        scanner.close()
+
+    try:
+        with contextlib.closing(merge_read_bursts([scanner.reads()],
+                                                  stop_readers=stop_readers)) as bursts:
+            os.write(write_end, b"IT-1\n")
+            assert [r.payload for r in next(bursts)] == [b"IT-1"]
+            assert len(reader_threads() - before) == 1
+        # The pipe is still open: only the stop can have ended the thread.
+        assert stopped == ["stopped"] and reader_threads() - before == set()
+    finally:
+        os.close(write_end)
+        stream.close()
+
+
+def test_a_reader_waiting_to_hand_a_read_over_is_let_go_when_the_merge_ends() -> None:
+    import threading
+
+    before = reader_threads()
+    stop = threading.Event()
+
+    def endless():  # faster than the consumer: its thread waits on a full inbox
+        n = 0
+        while not stop.is_set():
+            n += 1
+            yield read(b"%d" % n, "uhf")
+
+    bursts = merge_read_bursts([endless()], most=1, stop_readers=stop.set)
+    assert len(next(bursts)) == 1
+    bursts.close()
+    assert reader_threads() - before == set()

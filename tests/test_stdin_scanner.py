@@ -144,3 +144,85 @@ def test_open_scanner_backends() -> None:
     assert [r.payload for r in scanner.reads()] == [b"IT-9"]
     with pytest.raises(ValueError, match="stdin, evdev, none"):
         open_scanner("bluetooth")
+
+
+def consume_in_a_thread(scanner: StdinScanner) -> tuple[threading.Thread, queue.Queue[object]]:
+    """Iterate ``scanner.reads()`` in a thread of its own, as the device loop does."""
+    got: queue.Queue[object] = queue.Queue()
+
+    def consume() -> None:
+        try:
+            for scan in scanner.reads():
+                got.put(scan)
+        except Exception as exc:  # handed to the test thread
+            got.put(exc)
+        got.put(None)
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    return thread, got
+
+
+@pytest.mark.parametrize("kind", ["pipe", "pty"])
+def test_close_ends_a_read_waiting_on_open_input_and_drops_the_unended_line(kind: str) -> None:
+    read_end, write_end = os.openpty() if kind == "pty" else os.pipe()
+    if kind == "pty":
+        read_end, write_end = write_end, read_end  # the device reads the terminal's side
+    stream = open(read_end, "rb")
+    scanner = StdinScanner(stream)
+    thread, got = consume_in_a_thread(scanner)
+    try:
+        os.write(write_end, b"IT-1\n")
+        first = got.get(timeout=10)
+        assert isinstance(first, Read) and first.payload == b"IT-1"
+        os.write(write_end, b"IT-2")  # typed, not ended: not a scan
+        scanner.close()  # input still open: the waiting read must end anyway
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "close() left the reading thread inside its read"
+        assert got.get(timeout=1) is None and got.empty()
+        scanner.close()  # twice is harmless
+    finally:
+        os.close(write_end)  # ends a read close() failed to end, so the test cannot hang
+        thread.join(timeout=10)
+        stream.close()
+
+
+def test_a_last_line_without_its_ending_is_a_scan_when_a_pipe_ends() -> None:
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"IT-1\nIT-2")
+    os.close(write_end)
+    with open(read_end, "rb") as stream, StdinScanner(stream) as scanner:
+        assert [r.payload for r in scanner.reads()] == [b"IT-1", b"IT-2"]
+
+
+def test_a_terminal_hung_up_ends_the_scanner_like_the_end_of_input() -> None:
+    master, slave = os.openpty()
+    os.write(master, b"IT-1\n")
+    try:
+        with open(slave, "rb", closefd=False) as stream, StdinScanner(stream) as scanner:
+            reads = scanner.reads()
+            assert next(reads).payload == b"IT-1"
+            os.close(master)  # the terminal window was closed
+            master = -1
+            assert list(reads) == []
+    finally:
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+
+
+def test_a_non_blocking_descriptor_with_nothing_yet_is_waited_on_not_an_error() -> None:
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)  # as a parent sharing the pipe may have left it
+    stream = open(read_end, "rb")
+    scanner = StdinScanner(stream)
+    thread, got = consume_in_a_thread(scanner)
+    try:
+        os.write(write_end, b"IT-1\n")
+        first = got.get(timeout=10)
+        assert isinstance(first, Read) and first.payload == b"IT-1"
+    finally:
+        os.close(write_end)
+        thread.join(timeout=10)
+        stream.close()
+    assert got.get(timeout=1) is None

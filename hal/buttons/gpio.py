@@ -7,6 +7,7 @@ else happens in the thread that drains :meth:`GpioButtons.presses`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -39,6 +40,7 @@ class GpioButtons(Buttons):
         self._clock = clock
         self._queue = PressQueue()
         self._buttons: list[Any] = []
+        self._releasing = threading.Lock()  # close() may come from two threads at a stop
         try:
             for name, pin in pins.items():
                 button = gpiozero.Button(pin, pull_up=True, bounce_time=bounce or None,
@@ -76,7 +78,8 @@ class GpioButtons(Buttons):
     def close(self) -> None:
         """Release the pins and end :meth:`presses`. Safe to call twice."""
         self._queue.close()
-        for button in self._buttons:
+        with self._releasing:
+            buttons, self._buttons = self._buttons, []
+        for button in buttons:
             button.when_pressed = None
             button.close()
-        self._buttons.clear()
