@@ -182,6 +182,22 @@ class NautobotRegister(OutboxReports, Register):
             devices = self.devices_by_tags(_note_tags(records))
             return [self._push_one(record, devices) for record in records]
 
+    def check(self) -> None:
+        """Prove Nautobot answers and takes the token, cheaply: one device of the list
+        (``GET /api/dcim/devices/?limit=1``). ``/api/status/`` would not do: it answers
+        without a token.
+
+        Raises:
+            RegisterUnavailable: Nautobot cannot be reached now.
+            RegisterRefused: the token was refused (Nautobot answers 403 "Invalid token").
+            RegisterError: it answered, but not with a Nautobot list.
+        """
+        answer = self.client.request("GET", "/dcim/devices/",
+                                     params={"limit": 1, "depth": 0}, ok=(200,))
+        data = self.client.json(answer)
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise RegisterError(f"GET {answer.url}: not a Nautobot list ({str(data)[:200]})")
+
     # -- lookups -------------------------------------------------------------------------
 
     def devices_by_tags(self, tags: Sequence[str]) -> dict[str, list[dict[str, Any]]]:

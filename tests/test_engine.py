@@ -111,7 +111,8 @@ def test_refused_items_go_to_the_dead_letters_and_the_rest_goes_through(parts) -
     assert (result.sent, result.dead_lettered, result.left) == (8, 2, 0)
     dead = {d["sighting_id"]: d["reason"] for d in queue.dead_letters()}
     assert dead == register.refuse
-    assert engine.status() == SyncStatus(waiting=0, dead_letters=2, last_sync_age=0.0)
+    assert engine.status() == SyncStatus(waiting=0, dead_letters=2, last_sync_age=0.0,
+                                         register_answered=True)
 
 
 def test_an_unreachable_register_leaves_everything_queued(parts) -> None:
@@ -267,10 +268,20 @@ def test_stocktaker_sync_exits_4_when_the_register_cannot_take_them(tmp_path: Pa
 
 def test_status_line_for_the_idle_screen() -> None:
     assert SyncStatus(12, 0, 300.0).line() == "12 wait 5m"
-    assert SyncStatus(0, 0, 7200.0).line() == "all sent 2h"
+    assert SyncStatus(0, 0, 7200.0, register_answered=True).line() == "all sent 2h"
     assert SyncStatus(3, 2, None, 90000.0).line() == "3 wait never !2 list 25h"
-    assert SyncStatus(0, 0, 60.0, conflicts=1).line() == "all sent 1m x1"
+    assert SyncStatus(0, 0, 60.0, conflicts=1,
+                      register_answered=True).line() == "all sent 1m x1"
     assert len(SyncStatus(12, 2, 300.0, 3 * 3600.0).line()) <= 21
+
+
+def test_all_sent_is_said_only_when_the_register_confirmed_it() -> None:
+    assert SyncStatus(0, 0, None).line() == "0 wait never"  # no round yet
+    assert SyncStatus(0, 0, 600.0, register_answered=False).line() == "offline 10m"
+    assert SyncStatus(0, 0, None, register_answered=False).line() == "offline never"
+    assert SyncStatus(0, 1, 90000.0, 90000.0, conflicts=2,
+                      register_answered=False).line() == "offline 25h !1 x2 list 25h"
+    assert SyncStatus(4, 0, 600.0, register_answered=False).line() == "4 wait 10m"
 
 
 def test_queue_status_lists_the_dead_letters_with_their_reasons(tmp_path: Path,
