@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
+from firmware.errors import ConfigError, RegisterError, RegisterRefused, RegisterUnavailable
 from firmware.inventory import Asset
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.web import RegisterClient, read_token
@@ -193,7 +193,9 @@ class NautobotRegister(OutboxReports, Register):
             RegisterError: it answered, but not with a Nautobot list.
         """
         answer = self.client.request("GET", "/dcim/devices/",
-                                     params={"limit": 1, "depth": 0}, ok=(200,))
+                                     params={"limit": 1, "depth": 0}, ok=(200, 403))
+        if answer.status_code == 403:
+            self._refusal(answer)  # raises RegisterRefused with Nautobot's reason
         data = self.client.json(answer)
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise RegisterError(f"GET {answer.url}: not a Nautobot list ({str(data)[:200]})")
@@ -326,10 +328,10 @@ class NautobotRegister(OutboxReports, Register):
         message = _message(data)
         if answer.status_code == 403:
             if "token" in message.lower():
-                raise RegisterError(f"Nautobot refused the token ({message}): put a valid"
+                raise RegisterRefused(f"Nautobot refused the token ({message}): put a valid"
                                     " API token in register.token_file")
-            raise RegisterError(f"Nautobot refused: {message} (give the token's user the"
-                                " permission)")
+            raise RegisterRefused(f"Nautobot refused: {message} (give the token's user the"
+                                  " permission)")
         return message
 
     def _list_all(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
