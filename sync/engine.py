@@ -186,7 +186,11 @@ class SyncEngine:
             try:
                 contacted = self._send_sightings(result)
                 contacted = self._send_reports(result) or contacted
-                if not contacted and not self._stop.is_set():
+                if not contacted:
+                    if self._stop.is_set():
+                        # Stopping before the register said anything: nothing to record.
+                        result.left = len(self.queue)
+                        return result
                     result.checked = True
                     self.register.check()
             except RegisterUnavailable as exc:
