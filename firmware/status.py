@@ -29,6 +29,10 @@ class SyncStatus:
     conflicts: int = 0
     register_answered: bool | None = None
 
+    def state(self) -> tuple[int, int, int, bool | None]:
+        """What the line says apart from ages: an idle screen is redrawn when it changes."""
+        return (self.waiting, self.dead_letters, self.conflicts, self.register_answered)
+
     def line(self) -> str:
         """One screen line (21 columns): ``12 wait 5m`` (12 to send, the register last
         answered 5 minutes ago), ``all sent 2m`` (only when the register confirmed it: the

@@ -11,6 +11,7 @@ last sync where it was, keeps "all sent" off the idle screen and puts
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import subprocess
@@ -25,9 +26,16 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from firmware import screens
 from firmware.clock import SystemClock
 from firmware.config import RegisterConfig
 from firmware.errors import RegisterError, RegisterRefused, RegisterUnavailable
+from firmware.handheld import HandheldAudit, Settings
+from firmware.inventory import Inventory
+from firmware.mode import IDLE_LOOK_EVERY
+from firmware.tags import DEFAULT_TAG_PATTERN
+from hal.display.terminal import TerminalDisplay
+from hal.feedback.terminal import TerminalFeedback
 from sync.engine import SyncEngine
 from sync.files import FilesRegister
 from sync.http import HttpRegister
@@ -250,6 +258,70 @@ def test_all_sent_only_once_the_register_confirmed_it(receiver: Receiver,
                             clock)
         assert "refused the token" in (engine.run_once().error or "")
         assert engine.status().line() == "offline never"
+
+
+class StepClock:
+    """Wall time is real; monotonic time moves only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def wall(self) -> float:
+        return time.time()
+
+    def mono(self) -> float:
+        return self.now
+
+    def boot_id(self) -> str:
+        return "boot-1"
+
+    def synced(self) -> bool:
+        return True
+
+
+def test_the_idle_screen_follows_the_register_without_a_scan(
+        receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[str | None] = []
+    real_screen = screens.progress_screen
+
+    def progress_screen(*args: Any, status: str | None = None, **kwargs: Any) -> Any:
+        drawn.append(status)
+        return real_screen(*args, status=status, **kwargs)
+
+    monkeypatch.setattr(screens, "progress_screen", progress_screen)
+    clock = StepClock()
+    reports = PendingReports(tmp_path / "state" / "reports")
+    with SightingQueue(tmp_path / "state") as queue, \
+            HttpRegister(receiver.url, TOKEN, "hh-01", timeout=5) as register:
+        engine = SyncEngine(queue, register, reports, clock)
+        audit = HandheldAudit(Settings("hh-01", "ana", "Storage A", 2.0, DEFAULT_TAG_PATTERN),
+                              Inventory(register.expected_assets()), queue, register, reports,
+                              TerminalDisplay(stream=io.StringIO()),
+                              TerminalFeedback(stream=io.StringIO()), clock,
+                              sync_status=engine.status)
+        audit.show_idle()
+        assert drawn == ["0 wait never"]
+        engine.run_once()
+        audit.tick()  # looked at every few seconds, not at every turn of the loop
+        assert drawn == ["0 wait never"]
+        clock.now += IDLE_LOOK_EVERY
+        audit.tick()
+        assert drawn == ["0 wait never", "all sent now"]
+        clock.now += 120
+        engine.run_once()
+        audit.tick()  # the same state, only older: not redrawn (an idle OLED still dims)
+        assert drawn[-1] == "all sent now" and len(drawn) == 2
+        receiver.stop()
+        engine.run_once()
+        clock.now += IDLE_LOOK_EVERY
+        audit.tick()
+        assert drawn[-1] == "offline now"
+        audit.show(screens.error_screen("NO SCANNER", "hid disconnected"), "hid disconnected")
+        receiver.start()
+        engine.run_once()
+        clock.now += IDLE_LOOK_EVERY
+        audit.tick()  # another screen shows: it is left alone
+        assert drawn[-1] == "offline now"
 
 
 # --- the health textfile of a running device ------------------------------------------
