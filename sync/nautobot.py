@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from firmware.errors import ConfigError, RegisterError, RegisterRefused, RegisterUnavailable
+from firmware.errors import (
+    ConfigError,
+    RegisterError,
+    RegisterRefused,
+    RegisterUnavailable,
+)
 from firmware.inventory import Asset
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.web import RegisterClient, read_token

@@ -16,7 +16,12 @@ from firmware.errors import ConfigError, RegisterError
 from firmware.inventory import Asset
 from firmware.people import Person
 from hal.resource import Resource
-from sync.transport import TOKEN_ADAPTERS, cleartext_host, cleartext_refusal, cleartext_warning
+from sync.transport import (
+    TOKEN_ADAPTERS,
+    cleartext_host,
+    cleartext_refusal,
+    cleartext_warning,
+)
 
 if TYPE_CHECKING:
     from firmware.config import RegisterConfig

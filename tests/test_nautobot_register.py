@@ -194,9 +194,9 @@ def test_the_check_is_one_device_and_needs_a_token_nautobot_takes(
     token.chmod(0o600)
     config = RegisterConfig(adapter="nautobot", url=nautobot_server.url, token_file=token,
                             timeout=60.0)
-    with NautobotRegister(config, "hh-07") as reg:
-        with pytest.raises(RegisterRefused, match=r"Nautobot refused the token \(Invalid"):
-            reg.check()
+    with NautobotRegister(config, "hh-07") as reg, \
+            pytest.raises(RegisterRefused, match=r"Nautobot refused the token \(Invalid"):
+        reg.check()
 
 
 def test_a_server_out_of_reach_is_unavailable(tmp_path: Path,

@@ -116,7 +116,7 @@ def device_config(folder: Path, url: str, token_file: Path, *, extra: str = "") 
 
 def stocktaker(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "firmware", *args], capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
 
 
 def queue_status(config: Path) -> dict[str, Any]:
@@ -134,14 +134,14 @@ def test_the_http_check_is_one_cheap_authenticated_call(receiver: Receiver) -> N
         answer = register.client.request("GET", "/api/v1/manifest",
                                          headers={"If-None-Match": "*"}, ok=(200, 304))
         assert answer.status_code == 304 and not answer.content  # no manifest downloaded
-    with HttpRegister(receiver.url, "wrong-token", "hh-01") as register:
-        with pytest.raises(RegisterRefused, match="refused the token"):
-            register.check()
+    with HttpRegister(receiver.url, "wrong-token", "hh-01") as register, \
+            pytest.raises(RegisterRefused, match="refused the token"):
+        register.check()
     url = receiver.url
     receiver.stop()
-    with HttpRegister(url, TOKEN, "hh-01", timeout=5) as register:
-        with pytest.raises(RegisterUnavailable, match="cannot reach the register"):
-            register.check()
+    with HttpRegister(url, TOKEN, "hh-01", timeout=5) as register, \
+            pytest.raises(RegisterUnavailable, match="cannot reach the register"):
+        register.check()
 
 
 def test_the_snipeit_check_needs_the_token(tmp_path: Path) -> None:
@@ -154,9 +154,9 @@ def test_the_snipeit_check_needs_the_token(tmp_path: Path) -> None:
         assert [(r.method, r.path, r.query.get("limit"), r.status)
                 for r in emulator.requests] == [("GET", "/api/v1/hardware", "1", 200)]
         write_token(token_file, "stale-token")
-        with SnipeItRegister(config, "hh-01") as register:
-            with pytest.raises(RegisterRefused, match="HTTP 401"):
-                register.check()
+        with SnipeItRegister(config, "hh-01") as register, \
+                pytest.raises(RegisterRefused, match="HTTP 401"):
+            register.check()
 
 
 def test_the_files_check_needs_the_manifest_and_a_writable_outbox(tmp_path: Path) -> None:
@@ -175,12 +175,12 @@ def test_the_files_check_needs_the_manifest_and_a_writable_outbox(tmp_path: Path
 class EmptyNotFound(BaseHTTPRequestHandler):
     """A web server with nothing at the register's paths: 404 with an empty body."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -190,9 +190,9 @@ def test_an_empty_error_answer_names_the_url_and_the_likely_cause() -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/inventory"
-        with HttpRegister(url, TOKEN, "hh-01") as register:
-            with pytest.raises(RegisterError) as caught:
-                register.check()
+        with HttpRegister(url, TOKEN, "hh-01") as register, \
+                pytest.raises(RegisterError) as caught:
+            register.check()
     finally:
         server.shutdown()
         server.server_close()
