@@ -303,6 +303,9 @@ def test_the_status_line_names_room_queue_and_last_sync() -> None:
     assert status_text("Storage B", SyncStatus(12, 2, 330.0)) == (
         "room Storage B; 12 queued, last sync 5m ago; 2 dead letter(s)")
     assert status_text(None, SyncStatus()) == "no room yet; 0 queued, never synced"
+    assert status_text("Storage B", SyncStatus(0, 0, 600.0, register_answered=False)) == (
+        "room Storage B; 0 queued, last sync 10m ago; register not answering")
+    assert "not answering" not in status_text(None, SyncStatus(register_answered=True))
     assert "\x1b" not in status_text("a\x1b[2J", SyncStatus())
 
 
