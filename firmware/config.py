@@ -25,6 +25,7 @@ from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED
 from firmware.cards import FORMATS as CARD_FORMATS
 from firmware.kiosk import DEFAULT_BLOCKED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
+from sync.transport import TOKEN_ADAPTERS, cleartext_host, cleartext_refusal
 
 
 def _choice(*values: str) -> dict[str, tuple[str, ...]]:
@@ -172,6 +173,9 @@ class RegisterConfig:
     adapter: str = field(default="files",
                          metadata=_choice("files", "http", "snipeit", "nautobot"))
     url: str | None = None
+    allow_insecure_http: bool = False
+    """Let the token-sending adapters use an ``http://`` URL to another machine (a
+    trusted network): the token travels in clear, and every start says so."""
     label_hosts: list[str] = field(default_factory=list)
     token_file: Path | None = None
     timeout: float = 10.0
@@ -507,6 +511,10 @@ def _register_url(value: str, config: Config) -> None:
     if (parts.scheme not in ("http", "https") or not parts.hostname or port == 0
             or any(ch.isspace() for ch in value)):
         raise ValueError(f"{value!r} is not an http(s) URL")
+    host = cleartext_host(value)
+    if (host is not None and config.register.adapter in TOKEN_ADAPTERS
+            and not config.register.allow_insecure_http):
+        raise ValueError(cleartext_refusal(value, host))
 
 
 def _label_hosts(value: list[str], config: Config) -> None:

@@ -188,7 +188,8 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
         since = clock.mono() - fetched
         saved = [age + since for age in (inventory_age, people_age) if age is not None]
         current = engine.status(max(saved) if saved else None)
-        if isinstance(cache.problem, RegisterRefused):  # until a refresh is taken again
+        if current.register_answered is None and isinstance(cache.problem, RegisterRefused):
+            # refused at start: so it stays until a sync round says otherwise
             current = dataclasses.replace(current, token_refused=True)
         return current
 

@@ -226,6 +226,7 @@ def examine(config: Config, system: System | None = None) -> list[Finding]:
     findings += _register(config)
     findings.append(_queue(system, config))
     findings += _folders(system, config)
+    findings += _cleartext_token(config)
     return findings
 
 
@@ -508,3 +509,18 @@ def describe(item: object, config: Config) -> str:
     else:
         meaning = f"{tag.kind.value.replace('_', ' ')} {tag.value} ({tag.scheme})"
     return terminal_safe(f"{item.source:<8} {item.symbology:<10} {raw}  -> {meaning}")
+
+
+def _cleartext_token(config: Config) -> list[Finding]:
+    """A warning (not a failure: it was chosen) while ``register.allow_insecure_http``
+    lets the API token travel in clear to another machine."""
+    from sync.transport import TOKEN_ADAPTERS, cleartext_host, cleartext_warning
+
+    register = config.register
+    host = cleartext_host(register.url) if register.adapter in TOKEN_ADAPTERS else None
+    if host is None or register.url is None:
+        return []
+    return [Finding("token", "register.allow_insecure_http = true", True,
+                    f"WARNING: {cleartext_warning(register.url, host)}",
+                    "use an https:// register.url, then set"
+                    " register.allow_insecure_http = false")]

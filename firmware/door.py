@@ -325,11 +325,13 @@ class DoorKiosk(ScanningMode):
         self._show_visit_or_idle()
 
     def tick(self) -> None:
-        """End a visit after ``session_timeout`` seconds without a scan."""
+        """End a visit after ``session_timeout`` seconds without a scan; the idle screen
+        follows the sync's state."""
         if self.visit is not None and (self.clock.mono() - self.visit.last
                                        >= self.settings.session_timeout):
             log.info("visit timed out")
             self.end_visit()
+        self.refresh_idle(self.sync_status, self.clock.mono())
 
     def end_visit(self) -> bool:
         """End the current visit, showing what was taken and returned; False if none."""
@@ -349,9 +351,11 @@ class DoorKiosk(ScanningMode):
 
     def show_idle(self) -> None:
         """The screen that says what to do."""
-        status = self.sync_status().line() if self.sync_status is not None else None
-        self.show(screens.kiosk_idle_screen(self.room, self.direction.value, status),
+        sync = self.sync_status() if self.sync_status is not None else None
+        self.show(screens.kiosk_idle_screen(self.room, self.direction.value,
+                                            sync.line() if sync is not None else None),
                   f"kiosk {self.room}")
+        self.showing_idle(sync, self.clock.mono())
 
     def _show_visit_or_idle(self) -> None:
         if self.visit is None:

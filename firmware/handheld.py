@@ -377,10 +377,12 @@ class HandheldAudit(ScanningMode):
     def show_progress(self) -> None:
         """Show the idle screen: the room and verified of expected."""
         progress = self.session.progress()
-        status = self.sync_status().line() if self.sync_status is not None else None
+        sync = self.sync_status() if self.sync_status is not None else None
         caption = f"{'resumed' if self._show_resumed else 'room'} {progress.location or '?'}"
-        self.show(screens.progress_screen(progress, resumed=self._show_resumed, status=status),
-                   caption)
+        self.show(screens.progress_screen(progress, resumed=self._show_resumed,
+                                          status=sync.line() if sync is not None else None),
+                  caption)
+        self.showing_idle(sync, self.clock.mono())
 
     def keep_room(self) -> None:
         """Stop without ending the room: its journal stays, and the next start resumes it.
@@ -442,7 +444,8 @@ class HandheldAudit(ScanningMode):
         self.show_progress()
 
     def tick(self) -> None:
-        """Timers while nothing is scanned (none for the audit itself yet)."""
+        """Timers while nothing is scanned: the idle screen follows the sync's state."""
+        self.refresh_idle(self.sync_status, self.clock.mono())
 
     def _save_report(self, report: dict[str, Any]) -> bool:
         """Keep the report on the device, or hand it over at once; False when neither worked.

@@ -2,8 +2,9 @@
 
 :class:`HealthFile` writes :class:`Health` in the Prometheus text exposition format,
 atomically and at most every ``interval`` seconds: queue depth, the oldest queued
-sighting's age, the last successful sync, dead letters, conflicts, decoder frames per
-second, scans per verdict and reads dropped as repeats.
+sighting's age, the last successful sync, whether the register answered the last round
+and when it last did, dead letters, conflicts, decoder frames per second, scans per verdict
+and reads dropped as repeats.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class Health:
         device: the device id (``device.id``).
         queue_depth: sightings queued on the device.
         oldest_queued_age: seconds the oldest queued sighting has waited (0 when none).
-        last_sync_success: Unix time of the last successful sync, None if never.
+        last_sync_success: Unix time of the last successful sync (the register's last
+            answer: an idle device's sync only checks that it answers), None if never.
+        register_reachable: whether the register answered the last sync round or check.
         dead_letters: sightings the register refused for good.
         conflicts: sightings the register answered with a conflict.
         decoder_fps: frames the camera decoder handles per second (0 without a camera).
@@ -47,6 +50,7 @@ class Health:
     queue_depth: int = 0
     oldest_queued_age: float = 0.0
     last_sync_success: float | None = None
+    register_reachable: bool = False
     dead_letters: int = 0
     conflicts: int = 0
     decoder_fps: float = 0.0
@@ -66,9 +70,11 @@ class Health:
             rest: the other attributes (``scans``, ``decoder_fps``, ``conflicts``…).
         """
         oldest = _epoch(status.get("oldest"))
+        reachable = bool(status.get("last_attempt")) and not status.get("last_error")
         return cls(device, queue_depth=int(status.get("queued") or 0),
                    oldest_queued_age=0.0 if oldest is None else max(0.0, now - oldest),
                    last_sync_success=_epoch(status.get("last_sync")),
+                   register_reachable=reachable,
                    dead_letters=int(status.get("dead_letters") or 0), **rest)
 
 
@@ -92,6 +98,12 @@ _METRICS = (
      lambda h: h.oldest_queued_age),
     ("stocktaker_last_sync_success_timestamp_seconds", "gauge",
      "Unix time of the last successful sync (0 if never).",
+     lambda h: h.last_sync_success or 0),
+    ("stocktaker_register_reachable", "gauge",
+     "1 when the register answered the last sync round or check, else 0.",
+     lambda h: 1 if h.register_reachable else 0),
+    ("stocktaker_register_last_answer_timestamp_seconds", "gauge",
+     "Unix time the register last answered a sync round or check (0 if never).",
      lambda h: h.last_sync_success or 0),
     ("stocktaker_dead_letters", "gauge", "Sightings the register refused for good.",
      lambda h: h.dead_letters),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from PIL import Image
@@ -20,6 +20,7 @@ from firmware import screens
 from firmware.errors import DeviceError, QueueError
 from firmware.service import scan_log_line
 from firmware.signals import Event, signal_for
+from firmware.status import SyncStatus
 from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.feedback.signals import Signal
@@ -30,6 +31,9 @@ from sync.queue import SightingQueue
 log = logging.getLogger(__name__)
 scan_log = logging.getLogger("stocktaker.scan")
 """One line per saved scan (see :func:`firmware.service.scan_log_line`), at INFO."""
+
+IDLE_LOOK_EVERY = 5.0
+"""Seconds between two looks at the sync's state while the idle screen shows."""
 
 
 class Journal(Protocol):
@@ -48,6 +52,8 @@ class ScanningMode:
     def __init__(self) -> None:
         self.scans = Counter()
         self.repeat_reads_dropped = 0
+        self._idle_state: tuple[Any, ...] | None = None  # None: another screen shows
+        self._idle_looked = 0.0
 
     display: Display
     feedback: Feedback
@@ -120,8 +126,26 @@ class ScanningMode:
                   f"{name} disconnected")
         self.signal(signal_for(Event.READER_LOST))
 
+    def showing_idle(self, sync: SyncStatus | None, now: float) -> None:
+        """The idle screen now shows ``sync``'s line (called by :meth:`show_idle`)."""
+        self._idle_state = sync.state() if sync is not None else ()
+        self._idle_looked = now
+
+    def refresh_idle(self, sync_status: Callable[[], SyncStatus] | None, now: float) -> None:
+        """Redraw the idle screen when the sync's state changed since it was drawn: the
+        register stopped or started answering, the queue drained. Looked at every
+        :data:`IDLE_LOOK_EVERY` seconds; a new age alone ("5m" to "6m") redraws nothing,
+        so an idle OLED still dims."""
+        if (self._idle_state is None or sync_status is None
+                or now - self._idle_looked < IDLE_LOOK_EVERY):
+            return
+        self._idle_looked = now
+        if sync_status().state() != self._idle_state:
+            self.show_idle()
+
     def show(self, image: Image.Image, caption: str) -> None:
         """Show a screen; a failing display is logged, never raised."""
+        self._idle_state = None
         try:
             self.display.show(image, caption)
         except DeviceError as exc:

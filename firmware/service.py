@@ -171,13 +171,16 @@ def _watchdog_timeout(env: Mapping[str, str]) -> float | None:
 
 
 def status_text(room: str | None, sync: SyncStatus) -> str:
-    """The ``STATUS=`` line: ``room Storage B; 12 queued, last sync 5m ago; 2 dead letters``."""
+    """The ``STATUS=`` line: ``room Storage B; 12 queued, last sync 5m ago; 2 dead letters``
+    (``; register not answering`` while the last round got no answer)."""
     parts = [f"room {room}" if room else "no room yet"]
     if sync.last_sync_age is None:
         last = "never synced"
     else:
         last = f"last sync {_ago(sync.last_sync_age)}"
     parts.append(f"{sync.waiting} queued, {last}")
+    if sync.register_answered is False:
+        parts.append("register not answering")
     if sync.dead_letters:
         parts.append(f"{sync.dead_letters} dead letter(s)")
     if sync.conflicts:

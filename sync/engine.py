@@ -12,6 +12,11 @@ a batch sent again after a crash or a lost answer is applied once. Per item:
   to someone else or archived meanwhile): moved to the conflicts with the register's side
   and reason, never sent again, never overwritten (see :mod:`sync.queue.conflicts`).
 
+A round with nothing to send still asks the register one cheap question
+(:meth:`sync.register.Register.check`), so "last sync" is always the last time the
+register answered: with the queue empty, a register that is down or refuses the token
+fails the round like any other.
+
 When the register cannot be reached (or answers 5xx/429), the round stops and the next
 one waits with exponential backoff and full jitter, capped, and at least as long as a
 ``Retry-After`` asked (capped too). Nothing leaves the queue before the register has it.
@@ -32,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firmware.clock import corrected_wall
-from firmware.errors import QueueError, RegisterError, RegisterUnavailable
+from firmware.errors import QueueError, RegisterError, RegisterRefused, RegisterUnavailable
 from firmware.sightings import Clock, iso_utc
 from firmware.status import SyncStatus
 from hal.text import terminal_safe
@@ -57,6 +62,10 @@ class SyncResult:
     left: int = 0
     error: str | None = None
     retry_after: float | None = None
+    checked: bool = False
+    """Nothing was to be sent: the register was only asked whether it answers."""
+    refused: bool = False
+    """The register refused the device's token (HTTP 401/403)."""
 
 
 @dataclass
@@ -157,7 +166,8 @@ class SyncEngine:
         self.refresh_every = refresh_every
         self.refreshed_at = refreshed_at
         self.failures = 0
-        self.last_success: float | None = None  # monotonic seconds
+        self.last_success: float | None = None  # monotonic seconds: the register's last answer
+        self.answered: bool | None = None  # did the last round get its answers; None: no round yet
         self.last_result = SyncResult()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -169,17 +179,26 @@ class SyncEngine:
     def run_once(self) -> SyncResult:
         """Send everything that can be sent now; returns what happened (never raises).
 
-        Stops at the first batch the register cannot take (``result.error``).
+        Stops at the first batch the register cannot take (``result.error``). When there
+        was nothing to send, the register is checked instead (``result.checked``): a
+        round succeeds only when the register answered.
         """
         with self._round:
             result = SyncResult()
             try:
-                self._send_sightings(result)
-                self._send_reports(result)
+                contacted = self._send_sightings(result)
+                contacted = self._send_reports(result) or contacted
+                if not contacted:
+                    if self._stop.is_set():
+                        # Stopping before the register said anything: nothing to record.
+                        result.left = len(self.queue)
+                        return result
+                    result.checked = True
+                    self.register.check()
             except RegisterUnavailable as exc:
                 result.error, result.retry_after = str(exc), exc.retry_after
             except (RegisterError, QueueError) as exc:
-                result.error = str(exc)
+                result.error, result.refused = str(exc), isinstance(exc, RegisterRefused)
             except Exception as exc:  # a fault in an adapter must not end the sync for good
                 log.exception("sync round failed")
                 result.error = f"{type(exc).__name__}: {exc}"
@@ -187,12 +206,15 @@ class SyncEngine:
             self._record(result)
             return result
 
-    def _send_sightings(self, result: SyncResult) -> None:
+    def _send_sightings(self, result: SyncResult) -> bool:
+        """Send batch after batch; True when the register answered at least one."""
+        contacted = False
         while not self._stop.is_set():
             batch = self.queue.pending(self.batch_size)
             if not batch:
-                return
+                return contacted
             answers = self.register.push([corrected_record(r, self.clock) for r in batch])
+            contacted = True
             sent_ids = [str(r["sighting_id"]) for r in batch]
             if [a.sighting_id for a in answers] != sent_ids:
                 raise RegisterUnavailable("the register's answer does not match the batch"
@@ -220,6 +242,7 @@ class SyncEngine:
             result.duplicates += sum(a.status is ItemStatus.DUPLICATE for a in answers)
             result.dead_lettered += len(refused)
             result.conflicts += len(disputed)
+        return contacted
 
     def _copy_conflicts(self) -> None:
         """Hand the register's adapter the device's conflicts (the outbox keeps a copy)."""
@@ -228,21 +251,24 @@ class SyncEngine:
         except RegisterError as exc:  # the queue keeps them; the copy is for people
             log.error("conflicts not copied to the outbox: %s", exc)
 
-    def _send_reports(self, result: SyncResult) -> None:
+    def _send_reports(self, result: SyncResult) -> bool:
+        """Publish the reports whose sightings are all sent; True when any was."""
         waiting = ({r.get("session_id") for r in self.queue.iter_pending()}
                    if len(self.queue) else set())
         for path, report in self.reports.items():
             if self._stop.is_set():
-                return
+                break
             if report.get("session_id") in waiting:
                 continue  # its sightings first
             self.register.publish_report(corrected_report(report, self.clock))
             self.reports.remove(path)
             result.reports += 1
+        return result.reports > 0
 
     def _record(self, result: SyncResult) -> None:
         self.last_result = result
         at = iso_utc(self.clock.wall())
+        self.answered = result.error is None
         if result.error is None:
             self.failures = 0
             self.last_success = self.clock.mono()
@@ -314,7 +340,9 @@ class SyncEngine:
         except (QueueError, KeyError):
             waiting, dead, conflicts = len(self.queue), 0, 0
         age = None if self.last_success is None else self.clock.mono() - self.last_success
-        return SyncStatus(waiting, dead, age, inventory_age, conflicts=conflicts)
+        return SyncStatus(waiting, dead, age, inventory_age, conflicts=conflicts,
+                          register_answered=self.answered,
+                          token_refused=self.last_result.refused)
 
 
 def summarise(result: SyncResult) -> str:
@@ -322,5 +350,7 @@ def summarise(result: SyncResult) -> str:
     text = (f"sent {result.sent}, already there {result.duplicates}, refused "
             f"{result.dead_lettered}, conflicts {result.conflicts}, reports {result.reports},"
             f" still queued {result.left}")
+    if result.checked and result.error is None:
+        text += "; the register answered"
     return text + (f"; stopped: {result.error}" if result.error else "")
 

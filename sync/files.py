@@ -8,6 +8,7 @@ cannot disagree, so this adapter never answers a conflict.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,35 @@ class FilesRegister(Register):
             raise RegisterUnavailable(f"{self.manifest}: expected-inventory file not found"
                                       " (on a USB stick: is it plugged in?)")
         return read_manifest(self.manifest, self.columns)
+
+    def check(self) -> None:
+        """Prove both places are usable: the manifest can be read, and the outbox folder
+        (or, before it is made, the folder it will be made in) can be written.
+
+        Raises:
+            RegisterUnavailable: the manifest or the outbox's disk is not there (a USB
+                stick not plugged in).
+            RegisterError: either is there but cannot be used (permissions, not a folder).
+        """
+        try:
+            with self.manifest.open("rb") as fh:
+                fh.read(1)
+        except FileNotFoundError:
+            raise RegisterUnavailable(f"{self.manifest}: expected-inventory file not found"
+                                      " (on a USB stick: is it plugged in?)") from None
+        except OSError as exc:
+            raise RegisterError(f"{self.manifest}: cannot read the expected inventory:"
+                                f" {exc.strerror or exc}") from None
+        folder = self.outbox.directory
+        made = folder
+        while not made.exists() and made.parent != made:
+            made = made.parent
+        if not made.is_dir():
+            raise RegisterError(f"cannot write to the outbox folder {folder}: {made} is not"
+                                " a folder")
+        if not os.access(made, os.W_OK | os.X_OK):
+            raise RegisterError(f"cannot write to the outbox folder {folder}: {made} is not"
+                                " writable by this user")
 
     def people(self) -> list[Person]:
         """The people of ``register.people`` (see :func:`sync.people.read_people`).

@@ -122,6 +122,22 @@ class HttpRegister(Register):
         self._etag = answer.headers.get("ETag")
         return list(assets)
 
+    def check(self) -> None:
+        """Prove the register answers and takes the token, cheaply: ``GET /api/v1/manifest``
+        with ``If-None-Match: *``, which a register with the manifest answers 304, no body.
+
+        A register that ignores ETags answers 200 with the manifest: still an answer.
+
+        Raises:
+            RegisterUnavailable: no answer, or one that is not the protocol's.
+            RegisterRefused: the token was refused (401, 403).
+            RegisterError: another refusal (a 404: ``register.url`` is wrong).
+        """
+        answer = self.client.request("GET", f"{API}/manifest", headers={"If-None-Match": "*"},
+                                     ok=(200, 304))
+        if answer.status_code == 200 and not isinstance(self.client.json(answer), dict):
+            raise RegisterUnavailable(f"GET {answer.url}: the answer is not a manifest")
+
     def people(self) -> list[Person]:
         """The people who may take assets at a door kiosk (``GET /api/v1/people``).
 

@@ -36,7 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
+from firmware.errors import (
+    ConfigError,
+    RegisterError,
+    RegisterRefused,
+    RegisterUnavailable,
+)
 from firmware.inventory import Asset
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.web import RegisterClient, read_token
@@ -182,6 +187,24 @@ class NautobotRegister(OutboxReports, Register):
             devices = self.devices_by_tags(_note_tags(records))
             return [self._push_one(record, devices) for record in records]
 
+    def check(self) -> None:
+        """Prove Nautobot answers and takes the token, cheaply: one device of the list
+        (``GET /api/dcim/devices/?limit=1``). ``/api/status/`` would not do: it answers
+        without a token.
+
+        Raises:
+            RegisterUnavailable: Nautobot cannot be reached now.
+            RegisterRefused: the token was refused (Nautobot answers 403 "Invalid token").
+            RegisterError: it answered, but not with a Nautobot list.
+        """
+        answer = self.client.request("GET", "/dcim/devices/",
+                                     params={"limit": 1, "depth": 0}, ok=(200, 403))
+        if answer.status_code == 403:
+            self._refusal(answer)  # raises RegisterRefused with Nautobot's reason
+        data = self.client.json(answer)
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise RegisterError(f"GET {answer.url}: not a Nautobot list ({str(data)[:200]})")
+
     # -- lookups -------------------------------------------------------------------------
 
     def devices_by_tags(self, tags: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -310,10 +333,10 @@ class NautobotRegister(OutboxReports, Register):
         message = _message(data)
         if answer.status_code == 403:
             if "token" in message.lower():
-                raise RegisterError(f"Nautobot refused the token ({message}): put a valid"
+                raise RegisterRefused(f"Nautobot refused the token ({message}): put a valid"
                                     " API token in register.token_file")
-            raise RegisterError(f"Nautobot refused: {message} (give the token's user the"
-                                " permission)")
+            raise RegisterRefused(f"Nautobot refused: {message} (give the token's user the"
+                                  " permission)")
         return message
 
     def _list_all(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:

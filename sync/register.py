@@ -6,6 +6,7 @@ Adapters are chosen in configuration (``[register] adapter``), as TinyDB's stora
 from __future__ import annotations
 
 import enum
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,9 +16,17 @@ from firmware.errors import ConfigError, RegisterError
 from firmware.inventory import Asset
 from firmware.people import Person
 from hal.resource import Resource
+from sync.transport import (
+    TOKEN_ADAPTERS,
+    cleartext_host,
+    cleartext_refusal,
+    cleartext_warning,
+)
 
 if TYPE_CHECKING:
     from firmware.config import RegisterConfig
+
+log = logging.getLogger(__name__)
 
 
 class ItemStatus(str, enum.Enum):
@@ -145,13 +154,30 @@ class OutboxReports:
         return self._outbox
 
 
+def check_transport(config: RegisterConfig) -> None:
+    """Refuse a token-sending adapter's ``http://`` URL to another machine, or, with
+    ``register.allow_insecure_http``, log a warning (at every start).
+
+    Raises:
+        ConfigError: the URL would carry the token in clear and the opt-in is not set.
+    """
+    host = cleartext_host(config.url) if config.adapter in TOKEN_ADAPTERS else None
+    if host is None or config.url is None:
+        return
+    if not config.allow_insecure_http:
+        raise ConfigError(f"register.url: {cleartext_refusal(config.url, host)}")
+    log.warning("%s", cleartext_warning(config.url, host))
+
+
 def open_register(config: RegisterConfig, device_id: str) -> Register:
     """The register adapter ``config.adapter`` names.
 
     Raises:
         ConfigError: ``config.adapter`` names no known adapter, or the adapter's
-            settings are missing or unusable (the message names the key).
+            settings are missing or unusable (the message names the key), or
+            ``register.url`` would carry the token in clear without the opt-in.
     """
+    check_transport(config)
     if config.adapter == "files":
         from sync.files import FilesRegister
 

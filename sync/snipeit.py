@@ -221,6 +221,21 @@ class SnipeItRegister(OutboxReports, Register):
         with self._lock:
             return [self._push_one(record) for record in records]
 
+    def check(self) -> None:
+        """Prove Snipe-IT answers and takes the token, cheaply: one asset of the list
+        (``GET /hardware?limit=1``), which needs the token and ``assets.view``.
+
+        Raises:
+            RegisterUnavailable: Snipe-IT cannot be reached now, or throttled.
+            RegisterRefused: the token was refused (401, 403).
+            RegisterError: it answered with an error, or not as Snipe-IT would.
+        """
+        data = self._read("GET", "/hardware", params={"limit": 1})
+        message = _error_message(data)
+        if message is not None:
+            raise RegisterError(f"GET /hardware: Snipe-IT: {message}")
+        _page("/hardware", data)
+
     def people(self) -> list[Person]:
         """Snipe-IT's users, as the people a door kiosk knows (``GET /users``, paged).
 

@@ -159,7 +159,7 @@ class RegisterClient:
         if answer.status_code in (401, 403):
             raise RegisterRefused(f"{what}: the register refused the token"
                                 " (check register.token_file)")
-        raise RegisterError(f"{what}: {_short(answer.text)}")
+        raise RegisterError(f"{what}: {_short(answer.text) or _likely_cause(answer.status_code)}")
 
     @staticmethod
     def json(answer: requests.Response) -> Any:
@@ -173,6 +173,23 @@ class RegisterClient:
         except ValueError:
             raise RegisterUnavailable(f"{answer.request.method} {answer.url}: answer is not"
                                       f" JSON: {_short(answer.text)}") from None
+
+
+_CAUSES = {
+    400: "the register refused the request as malformed (a register of another kind?"
+         " check register.adapter)",
+    404: "no such address: register.url is probably wrong (the register's base address,"
+         " without the API path), or register.adapter names another kind of register",
+    405: "method not allowed there: register.url probably points at another service,"
+         " or register.adapter names another kind of register",
+    407: "a proxy between the device and the register wants credentials",
+    410: "the register says this address is gone: check register.url",
+}
+
+
+def _likely_cause(status: int) -> str:
+    """What an error status with an empty body most likely means, for a person."""
+    return _CAUSES.get(status, "an empty answer (check register.url and register.adapter)")
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -16,17 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from sync.http import HttpRegister
 from sync.inventory_cache import InventoryCache
-from sync.register import Register
 from tests.test_kiosk_e2e import TOKEN, receiver
 
 MANIFEST = "asset_tag,name,location,status\nIT-1,Laptop,Storage B,Ready to Deploy\n"
 PEOPLE = "badge,employee_num,name,username\n0004211234,E-100,Ana Lopes,ana\n"
 
-needs_http_check = pytest.mark.skipif(
-    HttpRegister.check is Register.check,
-    reason="needs the http adapter's Register.check() (one read-only request)")
 
 
 @dataclass
@@ -148,8 +143,8 @@ ROWS: list[tuple[Callable[[Setup], None], int, str]] = [
     (http_without_url, 2, "register"),
     (http_token_file_missing, 2, "token"),
     (saved_from_another_manifest, 4, "inventory"),
-    pytest.param(http_out_of_reach, 4, "register", marks=needs_http_check),
-    pytest.param(http_wrong_token, 4, "register", marks=needs_http_check),
+    pytest.param(http_out_of_reach, 4, "register"),
+    pytest.param(http_wrong_token, 4, "register"),
 ]
 
 
@@ -249,7 +244,6 @@ def test_a_missing_manifest_with_a_saved_copy_says_what_run_does(tmp_path: Path)
     assert not (tmp_path / "state" / "inventory.json").read_text().count("IT-1")
 
 
-@needs_http_check
 def test_a_refused_token_is_named_with_the_saved_copy(tmp_path: Path, register_url: str
                                                      ) -> None:
     setup = Setup(tmp_path)

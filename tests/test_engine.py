@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from firmware.asset import Asset
-from firmware.errors import RegisterUnavailable
+from firmware.errors import RegisterRefused, RegisterUnavailable
 from firmware.status import SyncStatus
 from sync.engine import Backoff, SyncEngine, corrected_record, corrected_report
 from sync.queue import SightingQueue
@@ -44,11 +44,14 @@ class MemoryRegister(Register):
         self.refuse: dict[str, str] = {}
         self.down = 0
         self.retry_after: float | None = None
+        self.refused = False
 
     def expected_assets(self) -> list[Asset]:
         return []
 
     def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        if self.refused:
+            raise RegisterRefused("HTTP 401: the register refused the token")
         if self.down:
             self.down -= 1
             raise RegisterUnavailable("down", retry_after=self.retry_after)
@@ -111,7 +114,8 @@ def test_refused_items_go_to_the_dead_letters_and_the_rest_goes_through(parts) -
     assert (result.sent, result.dead_lettered, result.left) == (8, 2, 0)
     dead = {d["sighting_id"]: d["reason"] for d in queue.dead_letters()}
     assert dead == register.refuse
-    assert engine.status() == SyncStatus(waiting=0, dead_letters=2, last_sync_age=0.0)
+    assert engine.status() == SyncStatus(waiting=0, dead_letters=2, last_sync_age=0.0,
+                                         register_answered=True)
 
 
 def test_an_unreachable_register_leaves_everything_queued(parts) -> None:
@@ -267,10 +271,41 @@ def test_stocktaker_sync_exits_4_when_the_register_cannot_take_them(tmp_path: Pa
 
 def test_status_line_for_the_idle_screen() -> None:
     assert SyncStatus(12, 0, 300.0).line() == "12 wait 5m"
-    assert SyncStatus(0, 0, 7200.0).line() == "all sent 2h"
+    assert SyncStatus(0, 0, 7200.0, register_answered=True).line() == "all sent 2h"
     assert SyncStatus(3, 2, None, 90000.0).line() == "3 wait never !2 list 25h"
-    assert SyncStatus(0, 0, 60.0, conflicts=1).line() == "all sent 1m x1"
+    assert SyncStatus(0, 0, 60.0, conflicts=1,
+                      register_answered=True).line() == "all sent 1m x1"
     assert len(SyncStatus(12, 2, 300.0, 3 * 3600.0).line()) <= 21
+
+
+def test_all_sent_is_said_only_when_the_register_confirmed_it() -> None:
+    assert SyncStatus(0, 0, None).line() == "0 wait never"  # no round yet
+    assert SyncStatus(0, 0, 600.0, register_answered=False).line() == "offline 10m"
+    assert SyncStatus(0, 0, None, register_answered=False).line() == "offline never"
+    assert SyncStatus(0, 1, 90000.0, 90000.0, conflicts=2,
+                      register_answered=False).line() == "offline 25h !1 x2 list 25h"
+    assert SyncStatus(4, 0, 600.0, register_answered=False).line() == "4 wait 10m"
+
+
+def test_a_refused_token_is_on_the_idle_line_until_the_register_takes_it(parts) -> None:
+    queue, register, _, engine = parts
+    queue.append(record(1))
+    register.refused = True
+    result = engine.run_once()
+    assert result.refused and len(queue) == 1
+    assert engine.status().line() == "TOKEN REFUSED 1 wait"
+    register.refused = False
+    assert engine.run_once().sent == 1
+    assert not engine.status().token_refused
+    assert engine.status().line() == "all sent now"
+
+
+def test_the_token_line_keeps_to_the_screen_width() -> None:
+    assert SyncStatus(0, 0, 60.0, register_answered=False,
+                      token_refused=True).line() == "TOKEN REFUSED 0 wait"
+    assert SyncStatus(3, 2, 600.0, 90000.0, conflicts=1,
+                      token_refused=True).line() == "TOKEN REFUSED 3 wait"
+    assert SyncStatus(123456, 0, None, token_refused=True).line() == "TOKEN REFUSED 123456"
 
 
 def test_queue_status_lists_the_dead_letters_with_their_reasons(tmp_path: Path,

@@ -7,12 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from firmware import screens
 from firmware.cards import CardRules
 from firmware.door import DoorKiosk, KioskSettings
 from firmware.inventory import Asset, Inventory
-from firmware.kiosk import Direction, Holdings, KioskRules, Movement, badge_text, mode_label
+from firmware.kiosk import (
+    Direction,
+    Holdings,
+    KioskRules,
+    Movement,
+    badge_text,
+    mode_label,
+)
+from firmware.mode import IDLE_LOOK_EVERY
 from firmware.movements import MovementLog
 from firmware.people import PeopleIndex, Person
+from firmware.status import SyncStatus
 from firmware.tags import parse_read
 from hal.buttons.base import Press
 from hal.display.terminal import TerminalDisplay
@@ -164,6 +174,36 @@ def test_badge_then_three_assets_out_and_the_visit_summary(kiosk_parts) -> None:
     kiosk.tick()
     assert kiosk.visit is None and kiosk.visits[0].taken == ["IT-1", "IT-2"]
     assert kiosk.display.frames[-1].caption == "visit Ana Lima"
+
+
+def test_the_idle_screen_follows_the_sync_state_not_its_age(kiosk_parts,
+                                                           monkeypatch) -> None:
+    tmp_path, queue = kiosk_parts
+    clock = Clock()
+    kiosk = open_kiosk(tmp_path, queue, clock)
+    now = [SyncStatus(0, 0, 30.0, register_answered=True)]
+    kiosk.sync_status = lambda: now[0]
+    lines: list[str | None] = []
+    real = screens.kiosk_idle_screen
+    monkeypatch.setattr(screens, "kiosk_idle_screen",
+                        lambda room, direction, status: lines.append(status)
+                        or real(room, direction, status))
+    kiosk.show_idle()
+    now[0] = SyncStatus(0, 0, 90.0, register_answered=False)  # the register stopped answering
+    kiosk.tick()
+    assert lines == ["all sent now"]  # looked at every few seconds only
+    clock.now += IDLE_LOOK_EVERY
+    kiosk.tick()
+    assert lines == ["all sent now", "offline 1m"]
+    now[0] = SyncStatus(0, 0, 600.0, register_answered=False)
+    clock.now += IDLE_LOOK_EVERY
+    kiosk.tick()
+    assert lines == ["all sent now", "offline 1m"]  # only older: the panel may dim
+    kiosk.handle_many([scan("0009351929", clock.now, "card", "CARD")])  # a visit's screen
+    now[0] = SyncStatus(0, 0, 1.0, register_answered=True)
+    clock.now += IDLE_LOOK_EVERY
+    kiosk.tick()
+    assert lines == ["all sent now", "offline 1m"]
 
 
 def test_returns_need_no_badge(kiosk_parts) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from firmware.config import RegisterConfig
-from firmware.errors import RegisterError, RegisterUnavailable
+from firmware.errors import RegisterError, RegisterRefused, RegisterUnavailable
 from sync.nautobot import NautobotRegister
 from sync.register import ItemStatus
 from tests.nautobot.seed import Seeder
@@ -183,6 +183,20 @@ def test_a_bad_token_stops_the_batch_with_a_clear_message(
             reg.push([sighting("DC-ANY", "Hall")])
         with pytest.raises(RegisterError, match="Invalid token"):
             reg.expected_assets()
+
+
+def test_the_check_is_one_device_and_needs_a_token_nautobot_takes(
+        nautobot_server: NautobotServer, tmp_path: Path) -> None:
+    with register(nautobot_server, tmp_path) as reg:
+        reg.check()
+    token = tmp_path / "bad-token"
+    token.write_text("0" * 40 + "\n")
+    token.chmod(0o600)
+    config = RegisterConfig(adapter="nautobot", url=nautobot_server.url, token_file=token,
+                            timeout=60.0)
+    with NautobotRegister(config, "hh-07") as reg, \
+            pytest.raises(RegisterRefused, match=r"Nautobot refused the token \(Invalid"):
+        reg.check()
 
 
 def test_a_server_out_of_reach_is_unavailable(tmp_path: Path,

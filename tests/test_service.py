@@ -188,7 +188,8 @@ def parsed(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 def test_the_textfile_is_prometheus_text_with_every_metric() -> None:
     health = Health("hh-01", queue_depth=12, oldest_queued_age=340.5,
-                    last_sync_success=1_796_000_000.25, dead_letters=2, conflicts=1,
+                    last_sync_success=1_796_000_000.25, register_reachable=True,
+                    dead_letters=2, conflicts=1,
                     decoder_fps=9.5, scans={"verified": 40, "mislocated": 3, "repeat": 0},
                     repeat_reads_dropped=5)
     text = render_health(health)
@@ -196,6 +197,9 @@ def test_the_textfile_is_prometheus_text_with_every_metric() -> None:
     assert families["stocktaker_queue_depth"] == [({}, 12.0)]
     assert families["stocktaker_queue_oldest_age_seconds"] == [({}, 340.5)]
     assert families["stocktaker_last_sync_success_timestamp_seconds"] == [({}, 1_796_000_000.25)]
+    assert families["stocktaker_register_reachable"] == [({}, 1.0)]
+    assert families["stocktaker_register_last_answer_timestamp_seconds"] == [
+        ({}, 1_796_000_000.25)]
     assert families["stocktaker_dead_letters"] == [({}, 2.0)]
     assert families["stocktaker_conflicts"] == [({}, 1.0)]
     assert families["stocktaker_decoder_frames_per_second"] == [({}, 9.5)]
@@ -207,7 +211,7 @@ def test_the_textfile_is_prometheus_text_with_every_metric() -> None:
     ((labels, value),) = families["stocktaker_info"]
     assert labels["device"] == "hh-01" and labels["version"] and value == 1.0
     assert "# TYPE stocktaker_scans_total counter" in text
-    assert text.count("# HELP ") == 10 and text.endswith("\n")
+    assert text.count("# HELP ") == 12 and text.endswith("\n")
 
 
 def test_label_values_are_escaped() -> None:
@@ -218,6 +222,7 @@ def test_label_values_are_escaped() -> None:
     assert families["stocktaker_scans"] == [({"verdict": odd}, 1.0)]
     assert families["stocktaker_up"] == [({}, 0.0)]
     assert families["stocktaker_last_sync_success_timestamp_seconds"] == [({}, 0.0)]
+    assert families["stocktaker_register_reachable"] == [({}, 0.0)]
 
 
 def test_the_file_is_replaced_whole_readable_by_all_and_at_most_every_interval(
@@ -300,6 +305,9 @@ def test_the_status_line_names_room_queue_and_last_sync() -> None:
     assert status_text("Storage B", SyncStatus(12, 2, 330.0)) == (
         "room Storage B; 12 queued, last sync 5m ago; 2 dead letter(s)")
     assert status_text(None, SyncStatus()) == "no room yet; 0 queued, never synced"
+    assert status_text("Storage B", SyncStatus(0, 0, 600.0, register_answered=False)) == (
+        "room Storage B; 0 queued, last sync 10m ago; register not answering")
+    assert "not answering" not in status_text(None, SyncStatus(register_answered=True))
     assert "\x1b" not in status_text("a\x1b[2J", SyncStatus())
 
 

@@ -138,7 +138,7 @@ def test_a_malformed_people_file_stops_the_kiosk_even_with_a_saved_list(tmp_path
 # --- a rotated token ----------------------------------------------------------------------
 
 def test_status_line_says_token_refused() -> None:
-    assert SyncStatus(3, 0, None, token_refused=True).line() == "TOKEN REFUSED 3 wait never"
+    assert SyncStatus(3, 0, None, token_refused=True).line() == "TOKEN REFUSED 3 wait"
 
 
 def test_a_refused_token_at_start_audits_with_the_saved_inventory(tmp_path: Path) -> None:
