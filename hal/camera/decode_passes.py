@@ -114,8 +114,8 @@ class Libraries:
     are refused; those only the missing zxing-cpp reads are dropped with a log line.
 
     zbar's 1D readings are kept only when the code reads both ways (see
-    :meth:`_read_both_ways`), and its UPC-E readings only when every point where a scan
-    line finished decoding one is an end of a barcode, with a blank margin beside it (see
+    :meth:`_read_both_ways`), and its UPC-E readings only when the UPC-E is a whole barcode
+    between blank margins, not a stretch of a wider one (see
     :func:`~hal.camera.decode_quiet.upce_is_whole`).
 
     Args:

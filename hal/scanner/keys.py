@@ -21,6 +21,10 @@ How a scan is framed:
   :class:`Discarded` with the first problem as the reason, when its terminator comes or its
   timeout passes. Swallowing matters: the tail of a corrupt scan is not a scan.
 * A terminator with nothing typed is nothing (no scan, no discard).
+* A discard carries the characters typed so far (:func:`preview` shows them escaped);
+  one timed out after a Tab where Enter is the terminator (or an Enter where Tab is), or
+  after no terminator at all, tells that the scanner ends its scans otherwise
+  (:func:`terminator_hint`).
 * Key presses count, releases only for modifiers, autorepeat never; a doubled character
   (``22``) is two presses and stays two characters.
 * Shift (both), Caps Lock (toggled by its press, letters only; Shift then gives lower
