@@ -18,7 +18,11 @@ from hal.camera.decode_checks import upce_to_upca
 from hal.camera.decode_quiet import upce_is_whole
 from hal.camera.files import load_gray
 from tests.barcode_pictures import (
-    UPCA_SMALL, check_digit, picture, upca_modules, upce_modules,
+    UPCA_SMALL,
+    check_digit,
+    picture,
+    upca_modules,
+    upce_modules,
 )
 
 SMALL = sorted((Path(__file__).parent / "upca-small").glob("*.png"))

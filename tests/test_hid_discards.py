@@ -9,11 +9,18 @@ import pytest
 
 from hal.scanner import keymaps as km
 from hal.scanner import report_discards
-from hal.scanner.keys import Discarded, KeyDecoder, KeyEvent, SynEvent, preview, terminator_hint
+from hal.scanner.keys import (
+    Discarded,
+    KeyDecoder,
+    KeyEvent,
+    SynEvent,
+    preview,
+    terminator_hint,
+)
 
 evdev = pytest.importorskip("evdev")
-from hal.scanner.evdev_scanner import ScanDiscarded  # noqa: E402
-from tests.test_hid_decoder import FakeDevice, Plug, run_reads, scanner, wait_for  # noqa: E402
+from hal.scanner.evdev_scanner import ScanDiscarded
+from tests.test_hid_decoder import FakeDevice, Plug, run_reads, scanner, wait_for
 
 
 def typed(text: str, end: int | None, start: float) -> list[object]:
@@ -102,10 +109,10 @@ def test_the_scanner_logs_each_discard_and_reports_it_when_asked(
     tab, dropped = got
     assert isinstance(tab, ScanDiscarded) and tab.typed == "IT-004512\t"
     assert tab.lines() == [
-        'hid      scan discarded: no terminator within 0.1 s of the last key (10 characters '
-        'typed); typed "IT-004512\\t"',
-        'hid      the scanner ends its scans with Tab, not Enter: set scanner.terminator = '
-        '"tab" (or set the scanner\'s suffix to Enter)']
+        ('hid      scan discarded: no terminator within 0.1 s of the last key (10 characters '
+         'typed); typed "IT-004512\\t"'),
+        ('hid      the scanner ends its scans with Tab, not Enter: set scanner.terminator = '
+         '"tab" (or set the scanner\'s suffix to Enter)')]
     assert isinstance(dropped, ScanDiscarded) and dropped.hint is None
     assert "SYN_DROPPED" in dropped.reason and dropped.typed == "a"
     assert 'typed "IT-004512\\t"; the scanner ends its scans with Tab' in caplog.text
@@ -137,7 +144,7 @@ def test_doctor_listen_prints_a_discard_and_its_hint() -> None:
                          "typed)", "IT-1", "the scanner sent no terminator (Enter expected): "
                          "set the scanner's suffix to Enter", 1.0)
     assert describe(item, Config()).splitlines() == [
-        'hid      scan discarded: no terminator within 0.1 s of the last key (4 characters '
-        'typed); typed "IT-1"',
-        "hid      the scanner sent no terminator (Enter expected): set the scanner's suffix "
-        "to Enter"]
+        ('hid      scan discarded: no terminator within 0.1 s of the last key (4 characters '
+         'typed); typed "IT-1"'),
+        ("hid      the scanner sent no terminator (Enter expected): set the scanner's suffix "
+         "to Enter")]
