@@ -58,6 +58,15 @@ def test_the_bars_through_a_upce_s_points_are_its_own_or_a_wider_code_s() -> Non
     assert upce_is_whole(np.full((40, 200), 128, np.uint8), [(100, 20)], "UP")  # cannot tell
 
 
+def test_one_line_with_blank_margins_is_enough_as_for_a_scanner() -> None:
+    modules = upce_modules("04252614")
+    cluttered = picture(modules + "0" * 32, 2.0, 0.8, 0.0, 1)
+    # Print 2 modules beside the end of the top half's lines.
+    cluttered[:20] = picture(modules + "00" + "1011001101" * 3, 2.0, 0.8, 0.0, 1)[:20]
+    assert not upce_is_whole(cluttered, [(125, 5), (125, 15)], "UP")
+    assert upce_is_whole(cluttered, [(125, 5), (125, 15), (125, 30)], "UP")
+
+
 @pytest.mark.parametrize(("six", "per_module", "blur"), [
     ("425261", 2.0, 0.8), ("123457", 1.7, 0.6), ("654320", 2.6, 1.1), ("199990", 3.2, 0.5),
 ])

@@ -13,8 +13,12 @@ lines finished decoding one, at one end or the other. So the check runs along th
 through each point: the barcode there is the run of bars whose gaps are all narrower than a
 margin (:data:`GAP_MODULES`), and with blank margins on both sides of the UPC-E that run is
 the UPC-E itself and has its 17 bars. A UPC-E read inside a UPC-A or EAN-13 (30 bars) or
-EAN-8 (22) lies in a run of the wider code's bars. Counting bars, not measuring the width,
-keeps the check independent of the module width, which a blurred picture gives only roughly.
+EAN-8 (22) lies in a run of the wider code's bars on every line. As a scanner needs one
+line with blank margins, one point whose run has about a UPC-E's bars
+(:data:`MIN_BARS` to :data:`MAX_BARS`) is enough: on a photo, print or a neighbouring code
+beside some lines of a real UPC-E (a curved pack) spoils the margins of those lines only.
+Counting bars, not measuring the width, keeps the check independent of the module width,
+which a blurred picture gives only roughly.
 
 Pure numpy; nothing here imports a decoder library.
 """
@@ -32,6 +36,10 @@ UPCE_BARS = 17
 MAX_BARS = 23
 """The most bars a run through a UPC-E's point may have: the UPC-E's 17 and a margin for
 a bar split in two by noise, below the 30 of a UPC-A or EAN-13 and near EAN-8's 22."""
+
+MIN_BARS = 12
+"""The fewest: fewer and the line lost bars of the symbol itself (blur, glare), so the
+run is no evidence either way."""
 
 GAP_MODULES = 5.5
 """A gap between bars at least this wide (in modules) ends a barcode: wider than any space
@@ -61,16 +69,23 @@ def upce_is_whole(picture: np.ndarray, points: Sequence[tuple[int, int]],
             (along y); unknown is taken as along x.
 
     Returns:
-        ``False`` when the bars through one of the points, up to gaps as wide as a
-        margin, are more than :data:`MAX_BARS`: the UPC-E was read inside a wider code.
-        ``True`` otherwise, also where the picture cannot tell (no contrast, a point
-        outside the picture).
+        ``True`` when the run of bars through some point has about a UPC-E's bars
+        (:data:`MIN_BARS` to :data:`MAX_BARS`), or when no point can tell (no contrast,
+        outside the picture, too few bars). ``False`` when every point that can tell lies
+        in a run of more than :data:`MAX_BARS` bars: the UPC-E was read inside a wider code.
     """
     if orientation in ("LEFT", "RIGHT"):
         picture = picture.T
         points = [(y, x) for x, y in points]
-    return all(bars <= MAX_BARS for bars in (_bars_through(picture, x, y) for x, y in points)
-               if bars is not None)
+    wider = False
+    for x, y in points:
+        bars = _bars_through(picture, x, y)
+        if bars is None or bars < MIN_BARS:
+            continue
+        if bars <= MAX_BARS:
+            return True
+        wider = True
+    return not wider
 
 
 def _bars_through(picture: np.ndarray, x: int, y: int) -> int | None:
