@@ -12,8 +12,8 @@ zbar checks no margin, and gives no span for its symbols: only the points where 
 lines finished decoding one, at one end or the other. So the check runs along the scan line
 through each point: the barcode there is the run of bars whose gaps are all narrower than a
 margin (:data:`GAP_MODULES`), and with blank margins on both sides of the UPC-E that run is
-the UPC-E itself and has its 17 bars. A UPC-E read inside a UPC-A or EAN-13 (30 bars) or
-EAN-8 (22) lies in a run of the wider code's bars on every line. As a scanner needs one
+the UPC-E itself and has its 17 bars. A UPC-E read inside a UPC-A or EAN-13 (30 bars)
+lies in a run of the wider code's bars on every line. As a scanner needs one
 line with blank margins, one point whose run has about a UPC-E's bars
 (:data:`MIN_BARS` to :data:`MAX_BARS`) is enough: on a photo, print or a neighbouring code
 beside some lines of a real UPC-E (a curved pack) spoils the margins of those lines only.
@@ -33,11 +33,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 UPCE_BARS = 17
 """Bars of a UPC-E: 2 in the start guard, 2 per digit, 3 in the end guard."""
 
-MAX_BARS = 23
+MAX_BARS = UPCE_BARS + 6
 """The most bars a run through a UPC-E's point may have: the UPC-E's 17 and a margin for
-a bar split in two by noise, below the 30 of a UPC-A or EAN-13 and near EAN-8's 22."""
+bars split in two by noise, well below the 30 of a UPC-A or EAN-13. (An EAN-8 has 22: a
+UPC-E read inside one is not told apart.)"""
 
-MIN_BARS = 12
+MIN_BARS = UPCE_BARS - 5
 """The fewest: fewer and the line lost bars of the symbol itself (blur, glare), so the
 run is no evidence either way."""
 
