@@ -32,7 +32,7 @@ from hal.buttons import Buttons, open_buttons
 from hal.display import open_display
 from hal.feedback import open_feedback
 from hal.text import terminal_safe
-from hal.scanner import open_scanner
+from hal.scanner import open_scanner, report_discards
 from sync.engine import Backoff, SyncEngine, SyncResult, summarise
 from sync.queue import SightingQueue
 from sync.register import Register, open_register
@@ -98,6 +98,7 @@ def listen(config: Config, out: TextIO, *, stdin: BinaryIO | None = None) -> Non
             with stop.held():
                 readers = open_readers(config, stdin, stack)
                 buttons = _open_buttons(config, stack)
+            report_discards(readers)
             names = ", ".join(sorted({getattr(r, "name", type(r).__name__) for r in readers}))
             out.write(terminal_safe(f"listening to {names}; Ctrl-C to stop") + "\n")
             out.flush()

@@ -492,7 +492,10 @@ def describe(item: object, config: Config) -> str:
     from firmware.tags import TagRejected, parse_read
     from hal.buttons.base import Press
     from hal.read import Read, ReaderState
+    from hal.scanner.evdev_scanner import ScanDiscarded
 
+    if isinstance(item, ScanDiscarded):
+        return "\n".join(terminal_safe(line) for line in item.lines())
     if isinstance(item, Press):
         return terminal_safe(f"{item.source:<8} button     {item.button}")
     if isinstance(item, ReaderState):

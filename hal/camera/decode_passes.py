@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from hal.camera.decode import ZBAR_NAMES, ZXING_FORMATS, ZXING_NAMES
-from hal.camera.decode_checks import LINEAR, normalise
+from hal.camera.decode_checks import LINEAR, normalise, upce_to_upca
+from hal.camera.decode_quiet import upce_is_whole
 from hal.errors import DeviceError
 
 logger = logging.getLogger("hal.camera")
@@ -113,13 +114,15 @@ class Libraries:
     are refused; those only the missing zxing-cpp reads are dropped with a log line.
 
     zbar's 1D readings are kept only when the code reads both ways (see
-    :meth:`_read_both_ways`).
+    :meth:`_read_both_ways`), and its UPC-E readings only when the UPC-E is a whole barcode
+    between blank margins, not a stretch of a wider one (see
+    :func:`~hal.camera.decode_quiet.upce_is_whole`).
 
     Args:
         symbologies: stocktaker's names of the symbologies to report, in upper case.
         use_zxing: ``False`` keeps zxing-cpp out even when it is installed.
-        both_ways: ``False`` keeps zbar's 1D readings as zbar gives them (for figures of
-            the bare library).
+        both_ways: ``False`` keeps zbar's 1D readings as zbar gives them, without the
+            both-ways and quiet-zone checks (for figures of the bare library).
 
     Raises:
         DeviceError: zbar cannot be loaded, or none of the symbologies can be read.
@@ -148,7 +151,10 @@ class Libraries:
         self.symbologies = symbologies
         ours_to_zbar = {ours: theirs for theirs, ours in ZBAR_NAMES.items()}
         # zbar reads UPC-A only with EAN-13 on; its PDF417 decoder was never completed.
-        wanted = (set(by_zbar) | ({"EAN13"} if "UPCA" in by_zbar else set())) - {"PDF417"}
+        # With UPC-E off, zbar gives a UPC-E symbol as the UPC-A (or EAN-13) it expands to:
+        # it is turned on so that zbar says which symbols were UPC-E (see _zbar).
+        wanted = (set(by_zbar) | ({"EAN13"} if "UPCA" in by_zbar else set())
+                  | ({"UPCE"} if by_zbar & {"UPCA", "EAN13"} else set())) - {"PDF417"}
         self._zbar_symbols = [self.zbar.ZBarSymbol[ours_to_zbar[name]] for name in sorted(wanted)]
         if self.zxing is not None:
             formats = self.zxing.BarcodeFormat
@@ -217,8 +223,27 @@ class Libraries:
         for symbol in found:
             left, top, width, height = symbol.rect
             name = ZBAR_NAMES.get(symbol.type, symbol.type.upper())
-            out.append((symbol.data, name, (left, top, left + width, top + height), True))
+            data = symbol.data
+            if name == "UPCE":
+                if self.both_ways and not upce_is_whole(
+                        picture, [(p.x, p.y) for p in symbol.polygon],
+                        getattr(symbol, "orientation", None)):
+                    logger.debug("zbar read UPC-E %r inside a wider barcode: not kept", data)
+                    continue
+                if "UPCE" not in self.symbologies:
+                    name, data = self._as_zbar_expands(data)
+                    if not data:
+                        continue
+            out.append((data, name, (left, top, left + width, top + height), True))
         return out
+
+    def _as_zbar_expands(self, upce: bytes) -> tuple[str, bytes]:
+        """A UPC-E where UPC-E is not configured, given as zbar gives it with UPC-E off: the
+        UPC-A it expands to (12 digits), or as an EAN-13 where only EAN-13 is configured."""
+        expanded = upce_to_upca(upce)
+        if expanded is None:
+            return "UPCE", b""
+        return ("UPCA", expanded) if "UPCA" in self.symbologies else ("EAN13", b"0" + expanded)
 
     def _read_both_ways(self, picture: np.ndarray, found: list[Any]) -> list[Any]:
         """zbar's symbols less the 1D ones it cannot read again with the scan run backwards.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import BinaryIO
 
 from hal.errors import DeviceError
@@ -36,3 +37,12 @@ def open_scanner(backend: str, *, stream: BinaryIO | None = None, device: str = 
                           inter_key_timeout=inter_key_timeout, max_length=max_length,
                           source=source, symbology=symbology)
     raise ValueError(f"unknown scanner backend {backend!r} (known: stdin, evdev, none)")
+
+
+def report_discards(readers: Iterable[object]) -> None:
+    """Have every HID scanner among ``readers`` yield its discarded scans among its reads
+    (``doctor --listen``: why a scan did not come, and a terminator the scanner sends
+    other than the configured one); the others are left as they are."""
+    for reader in readers:
+        if hasattr(reader, "report_discards"):
+            reader.report_discards = True  # type: ignore[attr-defined]

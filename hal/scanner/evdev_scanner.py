@@ -20,6 +20,7 @@ import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from hal.errors import DeviceError
@@ -27,7 +28,8 @@ from hal.read import Read, ReaderState
 from hal.resource import ReadGuard
 from hal.scanner.base import Scanner
 from hal.scanner.keys import (DEFAULT_INTER_KEY_TIMEOUT, DEFAULT_MAX_LENGTH, Discarded,
-                              KeyDecoder, KeyEvent, Outcome, Scan, SynEvent)
+                              KeyDecoder, KeyEvent, Outcome, Scan, SynEvent, preview,
+                              terminator_hint)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,33 @@ SYN_REPORT, SYN_DROPPED = 0, 3
 _KEYBOARD_KEYS = frozenset(range(1, 32))
 _VENDOR_PRODUCT = re.compile(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4})")
 _GONE = frozenset({errno.ENODEV, errno.ENOENT, errno.ENXIO})
+
+
+@dataclass(frozen=True)
+class ScanDiscarded:
+    """A scan a HID scanner threw away, yielded among its reads only when asked
+    (:attr:`HidScanner.report_discards`, for ``doctor --listen``).
+
+    Attributes:
+        source: the reader's name, as its reads carry it.
+        reason: why it was discarded.
+        typed: the characters decoded before it was.
+        hint: what it says about the scanner's terminator, if anything
+            (:func:`~hal.scanner.keys.terminator_hint`).
+        at: the reader's monotonic time.
+    """
+
+    source: str
+    reason: str
+    typed: str
+    hint: str | None
+    at: float
+
+    def lines(self) -> list[str]:
+        """What ``doctor --listen`` prints: the reason and what was typed (escaped), then
+        the terminator hint on a line of its own."""
+        out = [f"{self.source:<8} scan discarded: {self.reason}; typed {preview(self.typed)}"]
+        return out + ([f"{self.source:<8} {self.hint}"] if self.hint else [])
 
 
 class HidScanner(Scanner):
@@ -71,6 +100,10 @@ class HidScanner(Scanner):
     """
 
     name = "hid"
+
+    report_discards = False
+    """Whether :meth:`reads` also yields a :class:`ScanDiscarded` for each discarded scan
+    (``doctor --listen`` sets it); either way each is logged."""
 
     def __init__(self, device: str, *, keymap: str = "us", terminator: str = "enter",
                  inter_key_timeout: float = DEFAULT_INTER_KEY_TIMEOUT,
@@ -109,7 +142,7 @@ class HidScanner(Scanner):
         # thread then leaves the device and the pipe to it, so no fd is closed under a select.
         self._guard = ReadGuard(self._shutdown, wake=self._wake)
 
-    def reads(self) -> Iterator[Read | ReaderState]:
+    def reads(self) -> Iterator[Read | ReaderState | ScanDiscarded]:
         """Yield each scan until :meth:`close`; waits for the device while it is absent.
 
         When the device goes away (unplugged) and when it comes back, a
@@ -137,7 +170,7 @@ class HidScanner(Scanner):
                     log.warning("scanner disconnected (%s): waiting for it to come back",
                                 detail)
                     self._release()
-                    self._report(self._decoder.finish())
+                    self._report(self._decoder.finish(), hints=False)  # cut by the unplug
                     self._decoder = KeyDecoder(**self._decoder_args)
                     reconnecting = True
                     yield ReaderState(self.source, False, detail, self._clock())
@@ -253,7 +286,7 @@ class HidScanner(Scanner):
                 return None
             raise DeviceError(f"cannot open scanner {path}: {exc.strerror or exc}") from exc
 
-    def _pump(self, dev: Any) -> Iterator[Read]:
+    def _pump(self, dev: Any) -> Iterator[Read | ScanDiscarded]:
         """Reads from ``dev`` until closed; OSError when it goes away."""
         fd = dev.fileno()
         while True:
@@ -292,13 +325,20 @@ class HidScanner(Scanner):
         except BlockingIOError:
             return []
 
-    def _report(self, outcomes: list[Outcome]) -> list[Read]:
-        reads = []
+    def _report(self, outcomes: list[Outcome], hints: bool = True) -> list[Read | ScanDiscarded]:
+        """Reads for the scans; each discarded scan logged with its reason, the characters
+        typed and (``hints``) what it says about the terminator."""
+        reads: list[Read | ScanDiscarded] = []
         for outcome in outcomes:
             if isinstance(outcome, Scan):
                 reads.append(Read(outcome.payload, self.symbology, self.source, self._clock()))
             elif isinstance(outcome, Discarded):
-                log.warning("scan discarded: %s", outcome.reason)
+                hint = terminator_hint(outcome, self._decoder.terminator) if hints else None
+                log.warning("scan discarded: %s; typed %s%s", outcome.reason,
+                            preview(outcome.typed), f"; {hint}" if hint else "")
+                if self.report_discards:
+                    reads.append(ScanDiscarded(self.source, outcome.reason, outcome.typed,
+                                               hint, self._clock()))
         return reads
 
 

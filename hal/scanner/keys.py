@@ -21,6 +21,10 @@ How a scan is framed:
   :class:`Discarded` with the first problem as the reason, when its terminator comes or its
   timeout passes. Swallowing matters: the tail of a corrupt scan is not a scan.
 * A terminator with nothing typed is nothing (no scan, no discard).
+* A discard carries the characters typed so far (:func:`preview` shows them escaped);
+  one timed out after a Tab where Enter is the terminator (or an Enter where Tab is), or
+  after no terminator at all, tells that the scanner ends its scans otherwise
+  (:func:`terminator_hint`).
 * Key presses count, releases only for modifiers, autorepeat never; a doubled character
   (``22``) is two presses and stays two characters.
 * Shift (both), Caps Lock (toggled by its press, letters only; Shift then gives lower
@@ -87,10 +91,19 @@ class Scan:
 
 @dataclass(frozen=True)
 class Discarded:
-    """A scan that was thrown away, why, and when (terminator time, or when it timed out)."""
+    """A scan that was thrown away, why, and when (terminator time, or when it timed out).
+
+    Attributes:
+        reason: why, in a few words.
+        at: its terminator's time, or when it timed out.
+        typed: the characters decoded before it was thrown away (for the log).
+        timed_out: whether it ended by the inter-key timeout rather than a terminator.
+    """
 
     reason: str
     at: float
+    typed: str = ""
+    timed_out: bool = False
 
 
 Outcome = Scan | Discarded
@@ -213,9 +226,10 @@ class KeyDecoder:
         reason = self._spoiled or (
             f"no terminator within {self.inter_key_timeout:g} s of the last key "
             f"({typed} character{'s' if typed != 1 else ''} typed)")
+        text = "".join(self._text)
         self._reset_scan()
         self._skipping = False  # a report cut by a drop is long over
-        return [Discarded(reason, deadline)]
+        return [Discarded(reason, deadline, text, timed_out=True)]
 
     def finish(self) -> list[Outcome]:
         """End of input: a scan in progress is discarded as its timeout would discard it."""
@@ -225,9 +239,10 @@ class KeyDecoder:
         if self._last is None:
             return []
         if self._spoiled is not None:
-            outcome: Outcome = Discarded(self._spoiled, at)
+            outcome: Outcome = Discarded(self._spoiled, at, "".join(self._text))
         elif self._dead is not None:
-            outcome = Discarded(f"dead key {self._dead!r} not followed by Space", at)
+            outcome = Discarded(f"dead key {self._dead!r} not followed by Space", at,
+                                "".join(self._text))
         elif self._text:
             outcome = Scan("".join(self._text).encode("utf-8"), at)
         else:
@@ -287,3 +302,47 @@ class KeyDecoder:
 def _is_letter(chars: tuple[str, ...]) -> bool:
     lower, upper = chars[0], chars[1] if len(chars) > 1 else ""
     return lower.isalpha() and upper == lower.upper() and upper != lower
+
+
+PREVIEW_LENGTH = 40
+"""Characters of a discarded scan shown in the log."""
+
+_TERMINATOR_CHARACTERS = {"\r": "enter", "\t": "tab"}
+_TERMINATOR_KEYS = {"enter": "Enter", "tab": "Tab"}
+
+
+def preview(typed: str) -> str:
+    """The first :data:`PREVIEW_LENGTH` characters of a discarded scan, quoted, control
+    characters escaped (``"IT-0045\\t"``), and how many more there were."""
+    shown = typed[:PREVIEW_LENGTH].encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    more = len(typed) - PREVIEW_LENGTH
+    return f'"{shown}"' + (f" and {more} more" if more > 0 else "")
+
+
+def terminator_hint(outcome: Discarded, terminator: str) -> str | None:
+    """What a scan discarded for want of a terminator says about the scanner's terminator.
+
+    A scanner that ends its scans with another key than the configured one types that key
+    as the scan's last character (Tab as ``\\t`` when Enter is configured, Enter as
+    ``\\r`` when Tab is) and then nothing: the scan times out. One that sends no
+    terminator at all times out after its last character.
+
+    Args:
+        outcome: a discarded scan.
+        terminator: the configured terminator, ``enter`` or ``tab``.
+
+    Returns:
+        One sentence naming the key the scanner sends and the setting to change, or
+        ``None`` when the discard says nothing about the terminator (another reason, or
+        nothing typed).
+    """
+    if not (outcome.timed_out and outcome.typed and outcome.reason.startswith("no terminator")):
+        return None
+    configured = _TERMINATOR_KEYS.get(terminator, terminator)
+    sent = _TERMINATOR_CHARACTERS.get(outcome.typed[-1])
+    if sent is not None and sent != terminator:
+        return (f"the scanner ends its scans with {_TERMINATOR_KEYS[sent]}, not "
+                f"{configured}: set scanner.terminator = \"{sent}\" (or set the scanner's "
+                f"suffix to {configured})")
+    return (f"the scanner sent no terminator ({configured} expected): set the scanner's "
+            f"suffix to {configured}, or scanner.terminator to the key it ends scans with")
