@@ -12,6 +12,7 @@ import pytest
 from tinydb import TinyDB
 
 from sync.queue import QUEUE_FILE, SEGMENTS_DIR, SightingQueue, read_status
+from sync.queue.segments import read_segment
 from sync.storage import AtomicJSONStorage
 
 
@@ -54,16 +55,42 @@ def test_leftover_temporary_files_are_removed_and_named(
         assert leftover.name in caplog.text
 
 
-def test_a_truncated_open_segment_is_set_aside_and_its_readable_records_kept(
+def test_an_append_cut_short_in_the_open_segment_is_dropped(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     records = filled(tmp_path, 7)  # segments of 4: one sealed, three in the open one
     (open_file,) = files(tmp_path, "open-*.json")
     raw = open_file.read_bytes()
-    cut = raw.index(records[6]["sighting_id"].encode()) - 20  # inside the last record
+    cut = raw.index(records[6]["sighting_id"].encode()) - 20  # inside the last line
     open_file.write_bytes(raw[:cut])
-    with caplog.at_level(logging.ERROR), SightingQueue(tmp_path, segment_size=4) as queue:
+    with caplog.at_level(logging.WARNING), SightingQueue(tmp_path, segment_size=4) as queue:
         assert ids(queue.pending()) == ids(records[:6])
+        later = sighting(99)
+        queue.append(later)
+        assert queue.status()["damaged"] == []
+    torn = cut - raw.rindex(b"\n", 0, cut) - 1
+    assert f"{torn} byte(s)" in caplog.text
+    with SightingQueue(tmp_path) as queue:
+        assert ids(queue.pending()) == ids(records[:6]) + [later["sighting_id"]]
+    (open_file,) = files(tmp_path, "open-*.json")
+    assert open_file.read_bytes().count(b"\n") == 1, "the torn line went with a compaction"
+
+
+def test_a_damaged_open_segment_is_set_aside_and_its_readable_records_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = filled(tmp_path, 4, size=2)  # the open segment: records 3 and 4
+    (open_file,) = files(tmp_path, "open-*.json")
+    raw = open_file.read_bytes()
+    lines = raw.split(b"\n")
+    # A torn line *followed by* a whole one: no cut makes that, only a failing card.
+    assert len(lines) == 3 and lines[-1] == b""
+    first = records[2]["sighting_id"].encode()
+    cut = raw.index(first) + len(first) + 5  # inside record 3, in the snapshot line
+    open_file.write_bytes(raw[:cut] + b"\n" + lines[1] + b"\n")
+    raw = open_file.read_bytes()
+    with caplog.at_level(logging.ERROR), SightingQueue(tmp_path, segment_size=4) as queue:
+        assert ids(queue.pending()) == ids(records[:2])
         later = sighting(99)
         queue.append(later)
         assert queue.pending()[-1] == later
@@ -71,10 +98,10 @@ def test_a_truncated_open_segment_is_set_aside_and_its_readable_records_kept(
     damaged = f"{open_file.name}.damaged"
     assert status["damaged"] == [damaged]
     assert read_status(tmp_path)["damaged"] == [damaged]
-    assert (tmp_path / SEGMENTS_DIR / damaged).read_bytes() == raw[:cut], "kept as found"
-    assert damaged in caplog.text and "2 record(s) read back" in caplog.text
+    assert (tmp_path / SEGMENTS_DIR / damaged).read_bytes() == raw, "kept as found"
+    assert damaged in caplog.text and "0 record(s) read back" in caplog.text
     with SightingQueue(tmp_path) as queue:
-        assert ids(queue.pending()) == ids(records[:6]) + [later["sighting_id"]]
+        assert ids(queue.pending()) == ids(records[:2]) + [later["sighting_id"]]
 
 
 @pytest.mark.parametrize(
@@ -161,7 +188,7 @@ def test_a_seal_cut_short_is_finished_at_start(tmp_path: Path) -> None:
         assert files(tmp_path, "seg-*.json")[0].name == open_file.name.replace("open", "seg")
         queue.append(sighting(51))
     (segment,) = files(tmp_path, "open-*.json")
-    assert max(int(seq) for seq in json.loads(segment.read_bytes())["sightings"]) == 100
+    assert max(int(seq) for seq in read_segment(segment).tables["sightings"]) == 100
 
 
 def test_numbering_keeps_increasing_when_every_file_is_gone_but_the_open_one(
@@ -175,7 +202,7 @@ def test_numbering_keeps_increasing_when_every_file_is_gone_but_the_open_one(
     with SightingQueue(tmp_path, segment_size=4) as queue:
         queue.append(later)
     (segment,) = files(tmp_path, "open-*.json")
-    assert [int(seq) for seq in json.loads(segment.read_bytes())["sightings"]] == [10]
+    assert [int(seq) for seq in read_segment(segment).tables["sightings"]] == [10]
 
 
 def test_the_single_file_queue_of_earlier_versions_is_moved_into_segments(

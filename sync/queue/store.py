@@ -45,9 +45,9 @@ from sync.queue.folder import (
     write_note,
 )
 from sync.queue.kept import add_new_entries
+from sync.queue.log_storage import AppendLogStorage
 from sync.storage import (
     AtomicJSONStorage,
-    WriteOnceDocumentStorage,
     fsync_directory,
     io_error,
     temp_path,
@@ -281,7 +281,7 @@ class SightingQueue:
         return quiet or held + adding > self._segment_size
 
     def _insert(self, docs: list[Doc]) -> None:
-        """Add ``docs`` to the open segment: one atomic rewrite of its file."""
+        """Add ``docs`` to the open segment: one line appended to its file, one fsync."""
         assert self._open is not None and self._open.db is not None
         table = self._open.db.table(seg.RECORDS, cache_size=0)
         try:
@@ -300,7 +300,7 @@ class SightingQueue:
         """
         number = self._next_number
         path = self._folder / seg.segment_name(seg.OPEN, number)
-        db = TinyDB(path, storage=WriteOnceDocumentStorage, flush_found=False)
+        db = TinyDB(path, storage=AppendLogStorage, flush_found=False)
         try:
             db.storage.write(seg.segment_tables(docs, next_seq))
         except BaseException:
@@ -315,6 +315,17 @@ class SightingQueue:
 
     def _retire(self, previous: _Segment) -> None:
         """Seal the segment that was open (or delete it when it holds nothing)."""
+        try:
+            if previous.db is not None:
+                # A write that failed may have left half a line: a sealed segment is whole.
+                self._log_of(previous).ensure_durable()
+        except QueueError as exc:
+            log.warning("segment %s not sealed yet: %s", previous.path.name, exc)
+            previous.db.close()
+            previous.db = None
+            if previous.members:
+                self._sealed[previous.number] = previous
+            return
         if previous.db is not None:
             previous.db.close()
             previous.db = None
@@ -349,12 +360,17 @@ class SightingQueue:
         except QueueError as exc:
             log.warning("open segment not sealed: %s", exc)
 
+    @staticmethod
+    def _log_of(segment: _Segment) -> AppendLogStorage:
+        assert segment.db is not None
+        storage = segment.db.storage
+        assert isinstance(storage, AppendLogStorage)
+        return storage
+
     def _ensure_durable_open(self) -> None:
-        assert self._open is not None and self._open.db is not None
-        storage = self._open.db.storage
-        assert isinstance(storage, AtomicJSONStorage)
+        assert self._open is not None
         try:
-            storage.ensure_durable()
+            self._log_of(self._open).ensure_durable()
         except QueueError:
             self._resync_open()
             raise
@@ -900,6 +916,13 @@ class SightingQueue:
         if not contents.docs:
             _unlink_quietly(path)
             return
+        if contents.torn:
+            # An append cut short: a sealed segment must be whole.
+            log.warning("%s: %d byte(s) of an unconfirmed append cut short dropped",
+                        path.name, contents.torn)
+            seg.write_segment(path, contents.docs, max(
+                contents.next_seq or 0, self._next_seq))
+            contents = seg.read_segment(path)
         pairs = [(seq, record["sighting_id"]) for seq, record in contents.docs]
         seg.write_ids(self._folder / seg.segment_name(seg.IDS, number), contents.stamp[1], pairs)
         os.rename(path, target)
@@ -928,8 +951,11 @@ class SightingQueue:
             raise io_error(path, "cannot read", exc) from exc
         if contents.next_seq is not None:
             self._next_seq = max(self._next_seq, contents.next_seq)
-        db = TinyDB(path, storage=WriteOnceDocumentStorage, tables=contents.tables,
-                    flush_found=False)
+        if contents.torn:
+            log.warning("%s: %d byte(s) of an unconfirmed append cut short dropped",
+                        path.name, contents.torn)
+        # Flushed: an append whose fsync never returned may still be in the page cache only.
+        db = TinyDB(path, storage=AppendLogStorage)
         with self._lock:
             self._open = _Segment(number, path, db=db)
             self._adopt(self._open, [(seq, r["sighting_id"]) for seq, r in contents.docs])
