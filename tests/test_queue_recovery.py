@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tinydb import TinyDB
 
 from sync.queue import QUEUE_FILE, SEGMENTS_DIR, SightingQueue, read_status
+from sync.queue import log_storage
 from sync.queue.segments import read_segment
-from sync.storage import AtomicJSONStorage
+from sync.storage import AtomicJSONStorage, temp_path
 
 
 def sighting(number: int) -> dict[str, Any]:
@@ -263,3 +267,63 @@ def test_read_status_names_a_damaged_segment_and_leaves_it_alone(tmp_path: Path)
     with SightingQueue(tmp_path) as queue:
         assert ids(queue.pending()) == ids(records[4:])
     assert read_status(tmp_path)["damaged"] == [f"{first.name}.damaged"]
+
+
+# --- any sequence of appends, acknowledgements and crashes -----------------------------------
+
+QUEUE_OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(1, 3)),
+        st.tuples(st.just("ack"), st.integers(0, 2**16)),
+        st.tuples(st.just("crash"), st.integers(0, 400)),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=QUEUE_OPERATIONS)
+def test_any_appends_acknowledgements_and_crashes_reload_to_the_acknowledged_state(
+    tmp_path: Path, operations: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What was confirmed and not acknowledged is queued, in order; nothing else.
+
+    A crash here is the process ending between two operations (everything confirmed is
+    on disk already), with an append in progress cut at a random byte: part of a line at
+    the end of the open segment, and a temporary file of a compaction cut short.
+    """
+    monkeypatch.setattr(log_storage, "DEFAULT_COMPACT_FLOOR", 700)
+    folder = tmp_path / os.urandom(4).hex()
+    expected: list[dict[str, Any]] = []
+    number = 0
+    queue = SightingQueue(folder, segment_size=5)
+    try:
+        for kind, value in operations:
+            if kind == "append":
+                batch = [sighting(number + n) for n in range(value)]
+                number += value
+                if value == 1:
+                    queue.append(batch[0])
+                else:
+                    queue.append_many(batch)
+                expected += batch
+            elif kind == "ack" and expected:
+                chosen = [r for n, r in enumerate(expected) if value >> (n % 16) & 1]
+                assert queue.acknowledge(ids(chosen)) == len(chosen)
+                expected = [r for r in expected if r not in chosen]
+            elif kind == "crash":
+                queue.close()
+                for newest in files(folder, "open-*.json")[-1:]:
+                    line = json.dumps({"tables": {"sightings": {"set": {
+                        "999999": sighting(999)}}}}).encode() + b"\n"
+                    with open(newest, "ab") as fh:
+                        fh.write(line[: value % len(line)])
+                    temp_path(newest).write_bytes(newest.read_bytes()[:value])
+                queue = SightingQueue(folder, segment_size=5)
+            assert queue.pending() == expected
+    finally:
+        queue.close()
+    with SightingQueue(folder) as reopened:
+        assert reopened.pending() == expected
+        assert reopened.status()["damaged"] == []

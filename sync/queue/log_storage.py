@@ -208,8 +208,9 @@ class AppendLogStorage(Storage):
 
     Args:
         path: the log file. Its directory must exist.
-        compact_factor: compact when the file outgrows the live data this many times...
-        compact_floor: ...and is larger than this many bytes.
+        compact_factor: compact when the file outgrows the live data this many times
+            (``DEFAULT_COMPACT_FACTOR`` when None)...
+        compact_floor: ...and is larger than this many bytes (``DEFAULT_COMPACT_FLOOR``).
         flush_found: False skips flushing what was found at opening, when the caller
             knows it is durable (it was written by this storage) and flushes the folder.
         tables: ignored; accepted for the callers of ``AtomicJSONStorage`` (the file is
@@ -219,14 +220,14 @@ class AppendLogStorage(Storage):
         QueueError: the file is damaged (it is left untouched), or cannot be read.
     """
 
-    def __init__(self, path: str | Path, *, compact_factor: float = DEFAULT_COMPACT_FACTOR,
-                 compact_floor: int = DEFAULT_COMPACT_FLOOR, flush_found: bool = True,
+    def __init__(self, path: str | Path, *, compact_factor: float | None = None,
+                 compact_floor: int | None = None, flush_found: bool = True,
                  tables: Tables | None = None) -> None:
         super().__init__()
         del tables
         self._path = Path(path)
-        self._factor = compact_factor
-        self._floor = compact_floor
+        self._factor = DEFAULT_COMPACT_FACTOR if compact_factor is None else compact_factor
+        self._floor = DEFAULT_COMPACT_FLOOR if compact_floor is None else compact_floor
         self._closed = False
         self._fd: int | None = None
         try:
