@@ -3,7 +3,7 @@
 :class:`HealthFile` writes :class:`Health` in the Prometheus text exposition format,
 atomically and at most every ``interval`` seconds: queue depth, the oldest queued
 sighting's age, the last successful sync, dead letters, conflicts, decoder frames per
-second and scans per verdict.
+second, scans per verdict and the bytes written into the queue (SD card wear).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class Health:
         decoder_fps: frames the camera decoder handles per second (0 without a camera).
         scans: scans per verdict since the service started (``verified`` → 12).
         up: False in the last file a stopping service writes.
+        queue_bytes_written: bytes the device loop wrote into the queue's files since it
+            started (the queue status's ``bytes_written``).
     """
 
     device: str
@@ -51,6 +53,7 @@ class Health:
     decoder_fps: float = 0.0
     scans: Mapping[str, int] = field(default_factory=dict)
     up: bool = True
+    queue_bytes_written: int = 0
 
     @classmethod
     def from_queue_status(cls, device: str, status: Mapping[str, Any], now: float,
@@ -59,7 +62,8 @@ class Health:
 
         Args:
             device: the device id.
-            status: what :meth:`sync.queue.SightingQueue.status` returns.
+            status: what :meth:`sync.queue.SightingQueue.status` returns, with
+                ``bytes_written`` (:attr:`sync.queue.SightingQueue.bytes_written`).
             now: the current Unix time, to age the oldest sighting.
             rest: the other attributes (``scans``, ``decoder_fps``, ``conflicts``…).
         """
@@ -67,7 +71,8 @@ class Health:
         return cls(device, queue_depth=int(status.get("queued") or 0),
                    oldest_queued_age=0.0 if oldest is None else max(0.0, now - oldest),
                    last_sync_success=_epoch(status.get("last_sync")),
-                   dead_letters=int(status.get("dead_letters") or 0), **rest)
+                   dead_letters=int(status.get("dead_letters") or 0),
+                   queue_bytes_written=int(status.get("bytes_written") or 0), **rest)
 
 
 def _epoch(iso: object) -> float | None:
@@ -97,6 +102,9 @@ _METRICS = (
      lambda h: h.conflicts),
     ("stocktaker_decoder_frames_per_second", "gauge",
      "Camera frames decoded per second (0 without a camera).", lambda h: h.decoder_fps),
+    ("stocktaker_queue_bytes_written_total", "counter",
+     "Bytes written into the sighting queue's files since the service started (SD card wear).",
+     lambda h: h.queue_bytes_written),
 )
 
 

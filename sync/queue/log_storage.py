@@ -230,6 +230,8 @@ class AppendLogStorage(Storage):
         self._floor = DEFAULT_COMPACT_FLOOR if compact_floor is None else compact_floor
         self._closed = False
         self._fd: int | None = None
+        self.bytes_written = 0
+        """Bytes this storage has written to its file (appends and compactions)."""
         try:
             temp = temp_path(self._path)
             if temp.exists():
@@ -334,6 +336,7 @@ class AppendLogStorage(Storage):
             self._failed()
             raise io_error(self._path, "cannot save", exc) from exc
         self._size += len(line)
+        self.bytes_written += len(line)
 
     def _cut_back(self) -> None:
         """Take a failed append's bytes off the file again, if it can be done.
@@ -357,6 +360,7 @@ class AppendLogStorage(Storage):
             self._failed()
             raise io_error(self._path, "cannot save", exc) from exc
         self._size = len(snapshot)
+        self.bytes_written += len(snapshot)
         self._live = len(snapshot) - 1
         self._durable = json.loads(snapshot)
         self._data = data

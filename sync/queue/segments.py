@@ -202,14 +202,20 @@ def read_ids(path: Path, size: int) -> list[tuple[int, str]] | None:
         return None
 
 
-def write_ids(path: Path, size: int, pairs: Iterable[tuple[int, str]]) -> None:
-    """Write a sealed segment's sidecar; a failure only costs a parse at the next start."""
+def write_ids(path: Path, size: int, pairs: Iterable[tuple[int, str]]) -> int:
+    """Write a sealed segment's sidecar; a failure only costs a parse at the next start.
+
+    Returns:
+        The bytes written (0 when it failed).
+    """
     data = {"size": size, "records": [[seq, sid] for seq, sid in pairs]}
+    raw = json.dumps(data, separators=(",", ":")).encode("utf-8")
     try:
-        replace_file(path, json.dumps(data, separators=(",", ":")).encode("utf-8"),
-                     durable=False)
+        replace_file(path, raw, durable=False)
     except OSError as exc:
         log.debug("sidecar %s not written: %s", path, exc)
+        return 0
+    return len(raw)
 
 
 def set_aside(path: Path) -> Path:

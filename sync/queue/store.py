@@ -170,6 +170,7 @@ class SightingQueue:
         self._last_append = time.monotonic()
         self._closed = False
         self._unflushed_deletes = False
+        self._bytes_written = 0
         self._writer_fd: int | None = None
         with ExitStack() as stack:
             _make_directory(self._directory)
@@ -321,21 +322,19 @@ class SightingQueue:
                 self._log_of(previous).ensure_durable()
         except QueueError as exc:
             log.warning("segment %s not sealed yet: %s", previous.path.name, exc)
-            previous.db.close()
-            previous.db = None
+            self._close_log(previous)
             if previous.members:
                 self._sealed[previous.number] = previous
             return
-        if previous.db is not None:
-            previous.db.close()
-            previous.db = None
+        self._close_log(previous)
         try:
             if not previous.members:
                 os.unlink(previous.path)
                 return
             size = os.stat(previous.path).st_size
             pairs = [(seq, sid) for sid, seq in previous.members.items()]
-            seg.write_ids(self._folder / seg.segment_name(seg.IDS, previous.number), size, pairs)
+            self._bytes_written += seg.write_ids(
+                self._folder / seg.segment_name(seg.IDS, previous.number), size, pairs)
             sealed = self._folder / seg.segment_name(seg.SEALED, previous.number)
             os.rename(previous.path, sealed)
             previous.path = sealed
@@ -359,6 +358,25 @@ class SightingQueue:
             self._start_open([], self._next_seq)
         except QueueError as exc:
             log.warning("open segment not sealed: %s", exc)
+
+    def _close_log(self, segment: _Segment) -> None:
+        """Close a segment's TinyDB and count what its storage wrote (``_lock`` held)."""
+        if segment.db is not None:
+            self._bytes_written += self._log_of(segment).bytes_written
+            segment.db.close()
+            segment.db = None
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes this process has written into the queue's segment files since it opened it.
+
+        Appended lines, compactions, sealed segments rewritten smaller and their id
+        sidecars: what wears the SD card (the health textfile reports it).
+        """
+        with self._lock:
+            current = 0 if self._open is None or self._open.db is None else (
+                self._log_of(self._open).bytes_written)
+            return self._bytes_written + current
 
     @staticmethod
     def _log_of(segment: _Segment) -> AppendLogStorage:
@@ -715,11 +733,14 @@ class SightingQueue:
             stamp = seg.stamp_of(os.stat(segment.path))
         except OSError:
             stamp = None
+        written = 0
         if stamp is not None:
             left = [(seq, record["sighting_id"]) for seq, record in contents.docs
                     if seq not in seqs]
-            seg.write_ids(self._folder / seg.segment_name(seg.IDS, segment.number), stamp[1], left)
+            written = stamp[1] + seg.write_ids(
+                self._folder / seg.segment_name(seg.IDS, segment.number), stamp[1], left)
         with self._lock:
+            self._bytes_written += written
             for sid in sids:
                 self._unindex(segment, sid)
             segment.stamp = stamp
@@ -1022,8 +1043,8 @@ class SightingQueue:
 
     def _release_writer(self) -> None:
         with self._lock:
-            if self._open is not None and self._open.db is not None:
-                self._open.db.close()
+            if self._open is not None:
+                self._close_log(self._open)
             self._open = None
             fd, self._writer_fd = self._writer_fd, None
         if fd is not None:
