@@ -81,6 +81,21 @@ def test_the_first_write_is_a_tinydb_file_then_each_change_one_line(
             "tables": {"sightings": {"set": {"2": doc(2)}}}}
 
 
+def test_documents_never_changed_in_place_are_diffed_by_identity(path: Path) -> None:
+    with TinyDB(path, storage=AppendLogStorage, immutable_documents=True) as db:
+        table = db.table("sightings", cache_size=0)
+        table.insert_multiple([doc(n) for n in range(200)])
+        size = path.stat().st_size
+        table.insert(doc(500))
+        table.remove(doc_ids=[3])
+        grown = path.read_bytes()[size:].splitlines()
+        assert [json.loads(line) for line in grown] == [
+            {"tables": {"sightings": {"set": {"201": doc(500)}}}},
+            {"tables": {"sightings": {"del": ["3"]}}}]
+        expected = copy.deepcopy(db.storage.read())
+    assert reopened(path) == expected
+
+
 def test_every_tinydb_operation_survives_a_reopen(path: Path) -> None:
     with TinyDB(path, storage=AppendLogStorage) as db:
         table = db.table("sightings")
@@ -269,6 +284,19 @@ def test_a_failed_append_is_taken_back_and_the_next_write_is_whole(
     assert reopened(path) == {"t": {**states[-1]["t"], "10": doc(10)}}
 
 
+def test_what_json_cannot_hold_is_refused_and_nothing_written(path: Path) -> None:
+    storage = AppendLogStorage(path)
+    with pytest.raises(ValueError):
+        storage.write({"t": {"1": {"x": float("nan")}}})
+    assert not path.exists()
+    storage.write({"t": {"1": doc(1)}})
+    before = path.read_bytes()
+    with pytest.raises(ValueError):
+        storage.write({"t": {"1": doc(1), "2": {"x": float("inf")}}})
+    assert path.read_bytes() == before and storage.read() == {"t": {"1": doc(1)}}
+    storage.close()
+
+
 def test_diff_tables() -> None:
     old = {"a": {"1": {"x": 1}, "2": {"x": 2}}, "gone": {}}
     new = {"a": {"1": {"x": 1}, "2": {"x": 3}, "4": {"x": 4}}, "b": {}}
@@ -290,16 +318,22 @@ OPERATIONS = st.lists(
 )
 
 
+@pytest.mark.parametrize("immutable", [False, True], ids=["compared", "by-identity"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 def test_any_changes_and_cuts_reload_to_the_confirmed_state(
-    tmp_path: Path, operations: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, operations: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch,
+    immutable: bool,
 ) -> None:
     """Each confirmed write is kept; a cut inside the write in progress loses only that one."""
     monkeypatch.setattr(log_storage, "DEFAULT_COMPACT_FLOOR", 600)
     path = tmp_path / f"log-{os.urandom(4).hex()}.json"
     confirmed: dict[str, dict[str, Any]] = {"t": {}}
-    storage = AppendLogStorage(path)
+
+    def opened() -> AppendLogStorage:
+        return AppendLogStorage(path, immutable_documents=immutable)
+
+    storage = opened()
     storage.write(copy.deepcopy(confirmed))
     for kind, value in operations:
         if kind == "crash":
@@ -316,7 +350,7 @@ def test_any_changes_and_cuts_reload_to_the_confirmed_state(
                     confirmed = nxt
             else:
                 confirmed = nxt
-            storage = AppendLogStorage(path)
+            storage = opened()
             assert storage.read() == confirmed
             continue
         state = copy.deepcopy(confirmed)

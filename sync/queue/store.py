@@ -301,7 +301,8 @@ class SightingQueue:
         """
         number = self._next_number
         path = self._folder / seg.segment_name(seg.OPEN, number)
-        db = TinyDB(path, storage=AppendLogStorage, flush_found=False)
+        db = TinyDB(path, storage=AppendLogStorage, flush_found=False,
+                    immutable_documents=True)
         try:
             db.storage.write(seg.segment_tables(docs, next_seq))
         except BaseException:
@@ -976,7 +977,7 @@ class SightingQueue:
             log.warning("%s: %d byte(s) of an unconfirmed append cut short dropped",
                         path.name, contents.torn)
         # Flushed: an append whose fsync never returned may still be in the page cache only.
-        db = TinyDB(path, storage=AppendLogStorage)
+        db = TinyDB(path, storage=AppendLogStorage, immutable_documents=True)
         with self._lock:
             self._open = _Segment(number, path, db=db)
             self._adopt(self._open, [(seq, r["sighting_id"]) for seq, r in contents.docs])
