@@ -17,8 +17,8 @@ replaced atomically by a single snapshot line (``replace_file``, then the folder
 fsync). The first write of a new file is such a snapshot too.
 
 Crash argument (docs/queue-storage.md has the long form): a change line is written
-by one ``write`` to a file opened ``O_APPEND`` and fsynced before ``write`` returns;
-nothing is appended after a line until it is durable. So a cut anywhere leaves the
+with one ``write`` to the file opened ``O_APPEND`` and fsynced before the storage's
+``write`` returns; nothing is appended after a line until it is durable. So a cut anywhere leaves the
 confirmed lines complete, followed by at most one incomplete line — or by a complete
 line that was never confirmed (its fsync had not returned), which holds a change the
 caller was not told of and may apply again. ``read_log`` drops an incomplete last line
