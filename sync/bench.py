@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +75,15 @@ def _counting_fsyncs() -> Iterator[list[int]]:
     real_fsync, real_fdatasync = os.fsync, os.fdatasync
     box = [0]
 
-    def counted(real: Callable[[int], None]) -> Callable[[int], None]:
-        def call(fd: int) -> None:
+    def counted(real: Callable[[Any], None]) -> Callable[[Any], None]:
+        def call(fd: Any) -> None:
             box[0] += 1
             real(fd)
 
         return call
 
-    os.fsync, os.fdatasync = counted(real_fsync), counted(real_fdatasync)
+    os.fsync = counted(real_fsync)  # type: ignore[assignment]
+    os.fdatasync = counted(real_fdatasync)  # type: ignore[assignment]
     try:
         yield box
     finally:
@@ -151,8 +153,8 @@ def _append_row(base: Path, backlog: int, appends: int, counter: Iterator[int],
         for _ in range(appends):
             # Alternately, so that both see the same disk at the same moments.
             record = sample_record(next(counter))
-            ours += _time_ms(lambda: queue.append(record), 1)
-            floor += _time_ms(lambda: floor_append(record), 1)
+            ours += _time_ms(partial(queue.append, record), 1)
+            floor += _time_ms(partial(floor_append, record), 1)
         scans = max(appends, 50)
         alone = _per_scan(lambda: queue.append(sample_record(next(counter))), scans)
         journal_append = journal(base / "journal")

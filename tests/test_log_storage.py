@@ -223,7 +223,7 @@ STEPS = ["write", "fsync-temp", "replace", "fsync-dir"]
 def test_a_compaction_cut_at_each_step_leaves_the_old_or_the_new_state(
     path: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    raw, states = log_of(path, 4)
+    _, states = log_of(path, 4)
     before = states[-1]
     after = {"t": {"50": doc(50)}}
     storage = AppendLogStorage(path, compact_floor=0, compact_factor=1.0)

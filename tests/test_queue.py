@@ -7,7 +7,6 @@ Segments, sealing, recovery, sharing, full disks and status have their own files
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 import tempfile

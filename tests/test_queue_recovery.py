@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tinydb import TinyDB
 
-from sync.queue import QUEUE_FILE, SEGMENTS_DIR, SightingQueue, read_status
-from sync.queue import log_storage
+from sync.queue import QUEUE_FILE, SEGMENTS_DIR, SightingQueue, log_storage, read_status
 from sync.queue.segments import read_segment
 from sync.storage import AtomicJSONStorage, temp_path
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from tinydb import TinyDB
-from tinydb.table import Document
 
 from firmware.errors import QueueError
 from sync.storage import (

@@ -55,8 +55,16 @@ from sync.storage import (
     write_and_fsync,
 )
 
-__all__ = ["AppendLogStorage", "LogContents", "DamagedLog", "read_log", "DEFAULT_COMPACT_FACTOR",
-           "DEFAULT_COMPACT_FLOOR"]
+__all__ = [
+    "DEFAULT_COMPACT_FACTOR",
+    "DEFAULT_COMPACT_FLOOR",
+    "AppendLogStorage",
+    "DamagedLog",
+    "LogContents",
+    "apply_change",
+    "diff_tables",
+    "read_log",
+]
 
 Tables = dict[str, dict[str, Any]]
 
