@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,31 @@ def test_read_status_names_a_damaged_segment_and_leaves_it_alone(tmp_path: Path)
     with SightingQueue(tmp_path) as queue:
         assert ids(queue.pending()) == ids(records[4:])
     assert read_status(tmp_path)["damaged"] == [f"{first.name}.damaged"]
+
+
+def test_a_cut_at_every_byte_of_an_append_keeps_exactly_the_confirmed_records(
+    tmp_path: Path,
+) -> None:
+    records = filled(tmp_path / "queue", 3, size=10)  # a snapshot line and two change lines
+    (open_file,) = files(tmp_path / "queue", "open-*.json")
+    before = open_file.read_bytes()
+    last = sighting(3)
+    with SightingQueue(tmp_path / "queue", segment_size=10) as queue:
+        queue.append(last)
+    after = open_file.read_bytes()
+    assert after.startswith(before) and after.count(b"\n") == 4, "one line appended"
+    for cut in range(len(before), len(after) + 1):
+        folder = tmp_path / f"cut-{cut}"
+        shutil.copytree(tmp_path / "queue", folder)
+        (folder / SEGMENTS_DIR / open_file.name).write_bytes(after[:cut])
+        with SightingQueue(folder, segment_size=10) as queue:
+            whole = cut == len(after)
+            assert queue.pending() == records + ([last] if whole else []), f"cut at {cut}"
+            assert queue.status()["damaged"] == []
+            queue.append(extra := sighting(4))
+        with SightingQueue(folder, segment_size=10) as queue:
+            assert queue.pending() == records + ([last] if whole else []) + [extra]
+        shutil.rmtree(folder)
 
 
 # --- any sequence of appends, acknowledgements and crashes -----------------------------------
