@@ -26,6 +26,7 @@ from firmware.errors import QueueError
 
 __all__ = [
     "AtomicJSONStorage",
+    "closed_storage_error",
     "damaged_file_error",
     "dump_tables",
     "fsync_directory",
@@ -238,7 +239,7 @@ class AtomicJSONStorage(Storage):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise QueueError(f"{self._path}: the storage is closed")
+            raise closed_storage_error(self._path)
 
     def _forget(self) -> None:
         # TinyDB may already have changed the cached dict in place before a failed
@@ -383,6 +384,11 @@ def io_error(path: Path, action: str, exc: OSError) -> QueueError:
     """
     reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
     return QueueError(f"{action} {path}: {reason}")
+
+
+def closed_storage_error(path: Path) -> QueueError:
+    """Return the error for a storage of ``path`` used after it was closed."""
+    return QueueError(f"{path}: the storage is closed")
 
 
 def damaged_file_error(path: Path, detail: str) -> QueueError:

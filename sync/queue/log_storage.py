@@ -42,8 +42,8 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from firmware.errors import QueueError
 from sync.storage import (
+    closed_storage_error,
     damaged_file_error,
     dump_tables,
     fsync_directory,
@@ -419,7 +419,7 @@ class AppendLogStorage(Storage):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise QueueError(f"{self._path}: the storage is closed")
+            raise closed_storage_error(self._path)
 
     def _flush_found_file(self) -> None:
         try:
