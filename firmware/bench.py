@@ -12,8 +12,9 @@ import io
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from firmware.clock import SystemClock
 from firmware.handheld import HandheldAudit, Settings
@@ -134,6 +135,18 @@ def bench_room(sizes: tuple[int, ...] = (0, 1000, 5000), appends: int = 100) -> 
         lines.append(f"{'append one, fsync':<26}{size:>8}{statistics.median(times):>10.2f}"
                      f"{times[round(0.99 * (len(times) - 1))]:>10.2f}{resume:>11.1f}")
     return lines
+
+
+def room_journal(path: Path) -> Callable[[dict[str, Any]], None]:
+    """The room journal of a session at ``path``, adding one sighting per call, as a scan does.
+
+    For ``stocktaker bench queue``, which counts what a durable scan writes: the queue's
+    append and this line.
+    """
+    journal = RoomJournal(path, "bench", {
+        "device_id": "bench", "technician": "bench", "location": "Storage B",
+        "started_at": "2026-11-30T00:00:00.000Z", "clock_synchronized": True, "wall": 0.0})
+    return lambda record: journal.add(record, 0.0)
 
 
 def _sample_record() -> dict[str, object]:

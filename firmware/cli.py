@@ -394,9 +394,10 @@ def _bench_queue_json(args: argparse.Namespace) -> int:
         print("stocktaker: error: --json is only for 'bench queue' and 'bench decode'",
               file=sys.stderr)
         return 2
+    from firmware.bench import room_journal
     from sync.bench import queue_figures
 
-    print(_json_line(queue_figures()), flush=True)
+    print(_json_line(queue_figures(journal=room_journal)), flush=True)
     return 0
 
 
@@ -458,9 +459,10 @@ def _bench(args: argparse.Namespace) -> int:
 
         print("\n".join(bench_room()), flush=True)
     if args.what in ("queue", "all"):
+        from firmware.bench import room_journal
         from sync.bench import bench_queue
 
-        print("\n".join(bench_queue()), flush=True)
+        print("\n".join(bench_queue(journal=room_journal)), flush=True)
     if args.what in ("sync", "all"):
         from sync.bench_http import bench_http
         from sync.bench_snipeit import bench_snipeit

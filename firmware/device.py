@@ -254,9 +254,12 @@ def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQu
     def place() -> str | None:
         return f"kiosk {mode.room}" if isinstance(mode, DoorKiosk) else mode.session.location
 
+    def queue_status() -> dict[str, Any]:
+        return {**queue.status(), "bytes_written": queue.bytes_written}
+
     return ServiceReporter(
         config.device.id, config.service.health_file, config.service.health_interval,
-        queue_status=queue.status, sync_status=status, place=place, scans=lambda: mode.scans,
+        queue_status=queue_status, sync_status=status, place=place, scans=lambda: mode.scans,
         decoded_frames=(lambda: sum(c.stats().decoded for c in cameras)) if cameras else None,
         clock=clock.mono, wall=clock.wall,
         repeat_reads_dropped=lambda: mode.repeat_reads_dropped)

@@ -3,8 +3,8 @@
 :class:`HealthFile` writes :class:`Health` in the Prometheus text exposition format,
 atomically and at most every ``interval`` seconds: queue depth, the oldest queued
 sighting's age, the last successful sync, whether the register answered the last round
-and when it last did, dead letters, conflicts, decoder frames per second, scans per verdict
-and reads dropped as repeats.
+and when it last did, dead letters, conflicts, decoder frames per second, scans per verdict,
+reads dropped as repeats and the bytes written into the queue (SD card wear).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class Health:
         scans: scans per verdict since the service started (``verified`` → 12).
         up: False in the last file a stopping service writes.
         repeat_reads_dropped: reads dropped as repeats within ``audit.repeat_window``.
+        queue_bytes_written: bytes the device loop wrote into the queue's files since it
+            started (the queue status's ``bytes_written``).
     """
 
     device: str
@@ -57,6 +59,7 @@ class Health:
     scans: Mapping[str, int] = field(default_factory=dict)
     up: bool = True
     repeat_reads_dropped: int = 0
+    queue_bytes_written: int = 0
 
     @classmethod
     def from_queue_status(cls, device: str, status: Mapping[str, Any], now: float,
@@ -65,7 +68,8 @@ class Health:
 
         Args:
             device: the device id.
-            status: what :meth:`sync.queue.SightingQueue.status` returns.
+            status: what :meth:`sync.queue.SightingQueue.status` returns, with
+                ``bytes_written`` (:attr:`sync.queue.SightingQueue.bytes_written`).
             now: the current Unix time, to age the oldest sighting.
             rest: the other attributes (``scans``, ``decoder_fps``, ``conflicts``…).
         """
@@ -75,7 +79,8 @@ class Health:
                    oldest_queued_age=0.0 if oldest is None else max(0.0, now - oldest),
                    last_sync_success=_epoch(status.get("last_sync")),
                    register_reachable=reachable,
-                   dead_letters=int(status.get("dead_letters") or 0), **rest)
+                   dead_letters=int(status.get("dead_letters") or 0),
+                   queue_bytes_written=int(status.get("bytes_written") or 0), **rest)
 
 
 def _epoch(iso: object) -> float | None:
@@ -114,6 +119,9 @@ _METRICS = (
     ("stocktaker_repeat_reads_dropped_total", "counter",
      "Reads dropped since the service started: the same label within audit.repeat_window.",
      lambda h: h.repeat_reads_dropped),
+    ("stocktaker_queue_bytes_written_total", "counter",
+     "Bytes written into the sighting queue's files since the service started (SD card wear).",
+     lambda h: h.queue_bytes_written),
 )
 
 

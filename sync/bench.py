@@ -1,11 +1,15 @@
 """``stocktaker bench queue``: what a durable append costs as the backlog grows, and more.
 
-In one run: the segmented queue and a single plain TinyDB table (its default
-JSONStorage, rewritten in place with one fsync) side by side at the same backlog;
-the cost of taking a sync batch; a group commit (how many fsyncs, counted by
-wrapping ``os.fsync``); the resident memory of a process holding a large queue; and
-the time to open it. ``queue_figures`` returns the numbers, ``bench_queue`` the
-printed lines.
+In one run, at each backlog: the queue's append, timed alternately with the floor (a
+bare ``O_APPEND`` write and fsync of the same record as one JSON line, in the same
+folder: what any durable append costs on that disk), and a single plain TinyDB table
+(its default JSONStorage, rewritten in place with one fsync); what a durable scan
+writes (the queue's append and the room journal's line: bytes from ``/proc/self/io``,
+both ``write_bytes``, the pages sent towards the disk, and ``wchar``, the bytes handed
+to ``write``) and how many flushes it takes; the cost of taking a sync batch; a group
+commit (how many fsyncs, counted by wrapping ``os.fsync``); the resident memory of a
+process holding a large queue; and the time to open it. ``queue_figures`` returns the
+numbers, ``bench_queue`` the printed lines.
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tinydb import TinyDB
 
 from sync.queue import DEFAULT_SEGMENT_SIZE, SEGMENTS_DIR, SightingQueue
+from sync.storage import write_and_fsync
+
+Journal = Callable[[dict[str, Any]], None]
+"""Records one scan's sighting durably beside the queue (the room journal's line)."""
 
 BACKLOGS = (0, 1000, 10000, 50000)
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,19 +71,67 @@ def _p99(times: list[float]) -> float:
 
 @contextmanager
 def _counting_fsyncs() -> Iterator[list[int]]:
-    """Count the calls of ``os.fsync`` made inside the block (the count is ``box[0]``)."""
-    real = os.fsync
+    """Count the calls of ``os.fsync`` and ``os.fdatasync`` made inside the block (``box[0]``)."""
+    real_fsync, real_fdatasync = os.fsync, os.fdatasync
     box = [0]
 
-    def counted(fd: int) -> None:
-        box[0] += 1
-        real(fd)
+    def counted(real: Callable[[Any], None]) -> Callable[[Any], None]:
+        def call(fd: Any) -> None:
+            box[0] += 1
+            real(fd)
 
-    os.fsync = counted
+        return call
+
+    os.fsync = counted(real_fsync)  # type: ignore[assignment]
+    os.fdatasync = counted(real_fdatasync)  # type: ignore[assignment]
     try:
         yield box
     finally:
-        os.fsync = real
+        os.fsync, os.fdatasync = real_fsync, real_fdatasync
+
+
+def _io() -> dict[str, int]:
+    """This process's I/O counters (``/proc/self/io``); empty where there are none."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as fh:
+            return {key: int(value) for key, value in
+                    (line.split(":", 1) for line in fh if ":" in line)}
+    except OSError:
+        return {}
+
+
+def _journal_line(record: dict[str, Any]) -> bytes:
+    """The line the room journal appends for a sighting (``firmware.room``'s layout)."""
+    line = {"type": "sighting", "wall": 0.0, "record": record}
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def line_journal(path: Path) -> Journal:
+    """A journal of sightings as the room journal writes it: one O_APPEND line, one fsync."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    return lambda record: write_and_fsync(fd, _journal_line(record))
+
+
+def _floor(path: Path) -> Callable[[dict[str, Any]], None]:
+    """A bare durable append of a record as one JSON line: the floor for any design."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    def append(record: dict[str, Any]) -> None:
+        write_and_fsync(fd, json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+
+    return append
+
+
+def _per_scan(action: Callable[[], None], scans: int) -> dict[str, float]:
+    """Bytes written (``write_bytes``, ``wchar``) and flushes per call of ``action``."""
+    with _counting_fsyncs() as flushes:
+        before = _io()
+        for _ in range(scans):
+            action()
+        after = _io()
+    return {"write_bytes": (after.get("write_bytes", 0) - before.get("write_bytes", 0)) / scans,
+            "wchar": (after.get("wchar", 0) - before.get("wchar", 0)) / scans,
+            "flushes": flushes[0] / scans}
 
 
 def _fill(queue: SightingQueue, backlog: int, counter: Iterator[int]) -> None:
@@ -83,13 +140,32 @@ def _fill(queue: SightingQueue, backlog: int, counter: Iterator[int]) -> None:
         queue.append_many([sample_record(next(counter)) for _ in range(size)])
 
 
-def _append_row(base: Path, backlog: int, appends: int, counter: Iterator[int]) -> dict[str, Any]:
+def _append_row(base: Path, backlog: int, appends: int, counter: Iterator[int],
+                journal: Callable[[Path], Journal]) -> dict[str, Any]:
     with SightingQueue(base / "queue") as queue:
         # 250 more than the backlog, taken back by the timed acknowledgements.
         _fill(queue, backlog + 250, counter)
         take = _time_ms(lambda: queue.acknowledge(
             [r["sighting_id"] for r in queue.pending(50)]), 5)
-        ours = _time_ms(lambda: queue.append(sample_record(next(counter))), appends)
+        floor_append = _floor(base / "floor.jsonl")
+        ours: list[float] = []
+        floor: list[float] = []
+        for _ in range(appends):
+            # Alternately, so that both see the same disk at the same moments.
+            record = sample_record(next(counter))
+            ours += _time_ms(partial(queue.append, record), 1)
+            floor += _time_ms(partial(floor_append, record), 1)
+        scans = max(appends, 50)
+        alone = _per_scan(lambda: queue.append(sample_record(next(counter))), scans)
+        journal_append = journal(base / "journal")
+
+        def scan() -> None:
+            record = sample_record(next(counter))
+            queue.append(record)
+            journal_append(record)
+
+        per_scan = _per_scan(scan, scans)
+        bare = _per_scan(lambda: floor_append(sample_record(next(counter))), scans)
     # Fewer baseline appends at large backlogs: each rewrites the whole file.
     plain_appends = min(appends, max(10, 300_000 // max(backlog, 1)))
     with TinyDB(base / "plain.json") as db:
@@ -97,9 +173,15 @@ def _append_row(base: Path, backlog: int, appends: int, counter: Iterator[int]) 
         plain = _time_ms(lambda: db.insert(sample_record(next(counter))), plain_appends)
     return {
         "queued": backlog, "p50_ms": statistics.median(ours), "p99_ms": _p99(ours),
-        "appends": appends, "baseline_p50_ms": statistics.median(plain),
+        "appends": appends, "floor_p50_ms": statistics.median(floor),
+        "floor_p99_ms": _p99(floor), "baseline_p50_ms": statistics.median(plain),
         "baseline_p99_ms": _p99(plain), "baseline_appends": plain_appends,
         "ratio": _p99(ours) / _p99(plain), "acknowledge_50_ms": statistics.median(take),
+        "queue_write_bytes": alone["write_bytes"], "queue_wchar": alone["wchar"],
+        "queue_flushes": alone["flushes"], "scan_write_bytes": per_scan["write_bytes"],
+        "scan_wchar": per_scan["wchar"], "scan_flushes": per_scan["flushes"],
+        "floor_write_bytes": bare["write_bytes"], "floor_wchar": bare["wchar"],
+        "floor_flushes": bare["flushes"],
     }
 
 
@@ -158,29 +240,39 @@ def _plain_open_ms(path: Path) -> float:
 
 
 def queue_figures(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
-                  group: int = 500) -> dict[str, Any]:
+                  group: int = 500, journal: Callable[[Path], Journal] = line_journal,
+                  directory: Path | None = None) -> dict[str, Any]:
     """Measure everything; the top-level append figures are those of the largest backlog.
 
     Args:
         backlogs: sightings already queued for each row.
-        appends: timed appends per row for the queue (fewer for the baseline at large
-            backlogs).
+        appends: timed appends per row for the queue and the floor, alternately (fewer
+            for the baseline at large backlogs); at least 50 scans for the bytes.
         group: records in the group commit.
+        journal: opens the journal a scan also writes, given its file (the room
+            journal's line by default).
+        directory: where to measure (a temporary folder in it); the system's
+            temporary folder when None. Put it on the disk that matters.
 
     Returns:
-        ``queued``, ``p50_ms``, ``p99_ms``, ``baseline_p50_ms``, ``baseline_p99_ms``,
-        ``ratio`` (queue p99 / baseline p99) for the largest backlog; ``rows`` (the same
-        for every backlog, with ``acknowledge_50_ms``); ``group_commit``; ``process``
-        (memory and start-up of a process opening the largest queue); ``platform``.
+        ``queued``, ``p50_ms``, ``p99_ms``, ``floor_p50_ms``, ``floor_p99_ms``,
+        ``baseline_p50_ms``, ``baseline_p99_ms``, ``ratio`` (queue p99 / baseline p99),
+        ``scan_write_bytes``, ``scan_wchar``, ``scan_flushes`` (per durable scan: queue and
+        journal) for the largest backlog; ``rows`` (the same for every backlog, with
+        ``acknowledge_50_ms``, the queue's own ``queue_write_bytes``, ``queue_wchar``,
+        ``queue_flushes`` and the floor's ``floor_write_bytes``, ``floor_wchar``);
+        ``group_commit``; ``process`` (memory and start-up of a process opening the
+        largest queue); ``platform``.
     """
     import platform
 
     counter = iter(range(10**9))
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
         rows = []
         for backlog in backlogs:
             base = Path(tmp) / str(backlog)
-            rows.append(_append_row(base, backlog, appends, counter))
+            base.mkdir()
+            rows.append(_append_row(base, backlog, appends, counter, journal))
         commit = _group_commit(Path(tmp), group, counter)
         largest = Path(tmp) / str(max(backlogs)) / "queue"
         process = _probe(largest)
@@ -190,8 +282,10 @@ def queue_figures(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
         process["baseline_open_ms"] = _plain_open_ms(Path(tmp) / str(max(backlogs)) / "plain.json")
     top = rows[-1]
     return {
-        **{key: top[key] for key in ("queued", "p50_ms", "p99_ms", "baseline_p50_ms",
-                                     "baseline_p99_ms", "ratio")},
+        **{key: top[key] for key in ("queued", "p50_ms", "p99_ms", "floor_p50_ms",
+                                     "floor_p99_ms", "baseline_p50_ms", "baseline_p99_ms",
+                                     "ratio", "scan_write_bytes", "scan_wchar",
+                                     "scan_flushes")},
         "segment_size": DEFAULT_SEGMENT_SIZE, "rows": rows, "group_commit": commit,
         "process": process,
         "platform": {"python": platform.python_version(), "machine": platform.machine(),
@@ -200,19 +294,33 @@ def queue_figures(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
 
 
 def bench_queue(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
-                group: int = 500) -> list[str]:
+                group: int = 500, journal: Callable[[Path], Journal] = line_journal,
+                directory: Path | None = None) -> list[str]:
     """Measure (see ``queue_figures``) and return the printed lines."""
-    figures = queue_figures(backlogs, appends, group)
+    figures = queue_figures(backlogs, appends, group, journal, directory)
     lines = [f"{'append, durable':<30}{'queued':>8}{'p50 ms':>10}{'p99 ms':>10}{'appends':>9}"]
     for row in figures["rows"]:
         lines.append(f"{'SightingQueue (segments)':<30}{row['queued']:>8}{row['p50_ms']:>10.2f}"
                      f"{row['p99_ms']:>10.2f}{row['appends']:>9}")
+        lines.append(f"{'floor: O_APPEND line + fsync':<30}{row['queued']:>8}"
+                     f"{row['floor_p50_ms']:>10.2f}{row['floor_p99_ms']:>10.2f}"
+                     f"{row['appends']:>9}")
+        lines.append(f"{'  ratio to the floor p50, p99':<30}{row['queued']:>8}"
+                     f"{row['p50_ms'] / row['floor_p50_ms']:>10.2f}"
+                     f"{row['p99_ms'] / row['floor_p99_ms']:>10.2f}")
         lines.append(f"{'TinyDB JSONStorage':<30}{row['queued']:>8}"
                      f"{row['baseline_p50_ms']:>10.2f}{row['baseline_p99_ms']:>10.2f}"
                      f"{row['baseline_appends']:>9}")
         lines.append(f"{'  ratio p99 queue/plain':<30}{row['queued']:>8}{row['ratio']:>10.3f}")
         lines.append(f"{'  acknowledge 50 oldest':<30}{row['queued']:>8}"
                      f"{row['acknowledge_50_ms']:>10.2f}")
+    lines.append(f"{'written per durable scan':<30}{'queued':>8}{'pages B':>10}{'write() B':>10}"
+                 f"{'flushes':>9}")
+    for row in figures["rows"]:
+        for label, prefix in (("queue append + journal line", "scan"),
+                              ("  queue append alone", "queue"), ("  floor", "floor")):
+            lines.append(f"{label:<30}{row['queued']:>8}{row[f'{prefix}_write_bytes']:>10.0f}"
+                         f"{row[f'{prefix}_wchar']:>10.0f}{row[f'{prefix}_flushes']:>9.2f}")
     commit = figures["group_commit"]
     lines.append(
         f"group commit: {commit['records']} sightings in one append_many: {commit['fsyncs']}"

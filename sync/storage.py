@@ -26,7 +26,7 @@ from firmware.errors import QueueError
 
 __all__ = [
     "AtomicJSONStorage",
-    "WriteOnceDocumentStorage",
+    "closed_storage_error",
     "damaged_file_error",
     "dump_tables",
     "fsync_directory",
@@ -239,7 +239,7 @@ class AtomicJSONStorage(Storage):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise QueueError(f"{self._path}: the storage is closed")
+            raise closed_storage_error(self._path)
 
     def _forget(self) -> None:
         # TinyDB may already have changed the cached dict in place before a failed
@@ -270,40 +270,6 @@ class AtomicJSONStorage(Storage):
             fsync_directory(self._path.parent)
         except OSError as exc:
             raise io_error(self._path, "cannot flush", exc) from exc
-
-
-class WriteOnceDocumentStorage(AtomicJSONStorage):
-    """``AtomicJSONStorage`` for tables whose documents are added and removed, never changed.
-
-    Each document is serialised once, when first written, and its text reused by
-    every later write of the file, which then costs a join instead of a full
-    ``json.dumps``: an append to a file of hundreds of documents stays cheap. The bytes
-    written are exactly those ``AtomicJSONStorage`` writes.
-
-    Only for documents nobody changes in place (TinyDB's ``insert`` and ``remove`` do
-    not; ``update`` and ``upsert`` do): a changed document would be written as it was.
-    """
-
-    def __init__(self, path: str | Path, **kwargs: Any) -> None:
-        super().__init__(path, **kwargs)
-        # id(document) -> (document, its id, '"id":{...}'); the document is held so that
-        # its id() cannot be reused while the entry exists.
-        self._texts: dict[int, tuple[Any, str, str]] = {}
-
-    def _serialise(self, data: Tables) -> bytes:
-        texts: dict[int, tuple[Any, str, str]] = {}
-        tables = []
-        for name, table in data.items():
-            docs = []
-            for key, doc in table.items():
-                known = self._texts.get(id(doc))
-                if known is None or known[0] is not doc or known[1] != key:
-                    known = (doc, key, f"{_json(key)}:{_json(doc)}")
-                texts[id(doc)] = known
-                docs.append(known[2])
-            tables.append(f"{_json(name)}:{{{','.join(docs)}}}")
-        self._texts = texts
-        return f"{{{','.join(tables)}}}".encode("utf-8")
 
 
 _json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
@@ -418,6 +384,11 @@ def io_error(path: Path, action: str, exc: OSError) -> QueueError:
     """
     reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
     return QueueError(f"{action} {path}: {reason}")
+
+
+def closed_storage_error(path: Path) -> QueueError:
+    """Return the error for a storage of ``path`` used after it was closed."""
+    return QueueError(f"{path}: the storage is closed")
 
 
 def damaged_file_error(path: Path, detail: str) -> QueueError:

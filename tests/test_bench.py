@@ -22,10 +22,14 @@ def test_queue_bench_prints_a_row_per_design_and_backlog() -> None:
     assert all(re.search(rf"\s{NUMBER}\s+{NUMBER}\s+\d+$", line) for line in lines
                if line.startswith(("SightingQueue", "TinyDB")))
     assert sum("ratio p99 queue/plain" in line for line in lines) == 2
+    assert [line.split()[-4] for line in lines if line.startswith("floor: O_APPEND")] == [
+        "0", "30"]
+    assert sum(line.startswith("queue append + journal line") for line in lines) == 2
     assert any(re.match(r"group commit: 20 sightings in one append_many: 2 fsyncs", line)
                for line in lines)
-    assert any(re.match(r"process holding 35 queued: \d+\.\d MB resident", line) for line in lines)
-    assert any(re.match(r"start-up with 35 queued: \d+ ms", line) for line in lines)
+    assert any(re.match(r"process holding 135 queued: \d+\.\d MB resident", line)
+               for line in lines)
+    assert any(re.match(r"start-up with 135 queued: \d+ ms", line) for line in lines)
 
 
 def test_queue_bench_json_has_the_headline_figures(capsys: pytest.CaptureFixture[str],
@@ -34,7 +38,8 @@ def test_queue_bench_json_has_the_headline_figures(capsys: pytest.CaptureFixture
     from firmware.cli import main
 
     measure = sync.bench.queue_figures
-    monkeypatch.setattr(sync.bench, "queue_figures", lambda: measure((0, 40), 5, 10))
+    monkeypatch.setattr(sync.bench, "queue_figures",
+                        lambda **kwargs: measure((0, 40), 5, 10, **kwargs))
     assert main(["bench", "queue", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["queued"] == 40 and [row["queued"] for row in figures["rows"]] == [0, 40]
@@ -42,8 +47,16 @@ def test_queue_bench_json_has_the_headline_figures(capsys: pytest.CaptureFixture
         assert isinstance(figures[key], float) and figures[key] > 0
     assert figures["ratio"] == figures["p99_ms"] / figures["baseline_p99_ms"]
     assert figures["group_commit"]["fsyncs"] == 2
-    assert figures["group_commit"]["single_fsyncs"] == 20
-    assert figures["process"]["queued"] == 45 and figures["process"]["rss_mb"] > 0
+    # One fsync per append; the first one creates the segment file: its folder is flushed too.
+    assert figures["group_commit"]["single_fsyncs"] == 11
+    for key in ("floor_p50_ms", "floor_p99_ms", "scan_wchar", "scan_flushes"):
+        assert figures[key] > 0
+    row = figures["rows"][-1]
+    # One line in the queue, one in the room journal, each with its fsync.
+    assert 2 <= row["scan_flushes"] < 2.1 and row["queue_flushes"] < 1.1
+    assert row["queue_wchar"] < 2 * row["floor_wchar"]
+    # 40 queued, 5 timed appends, 50 appends alone and 50 scans for the bytes.
+    assert figures["process"]["queued"] == 145 and figures["process"]["rss_mb"] > 0
     assert main(["bench", "scan", "--json"]) == 2
 
 

@@ -18,9 +18,9 @@ from hal.scanner.keys import (
     terminator_hint,
 )
 
-evdev = pytest.importorskip("evdev")
-from hal.scanner.evdev_scanner import ScanDiscarded
-from tests.test_hid_decoder import FakeDevice, Plug, run_reads, scanner, wait_for
+evdev = pytest.importorskip("evdev", reason="python-evdev is a Linux-only dependency")
+from hal.scanner.evdev_scanner import ScanDiscarded  # noqa: E402 (after the evdev check)
+from tests.test_hid_decoder import FakeDevice, Plug, run_reads, scanner, wait_for  # noqa: E402
 
 
 def typed(text: str, end: int | None, start: float) -> list[object]:

@@ -7,7 +7,6 @@ Segments, sealing, recovery, sharing, full disks and status have their own files
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 import tempfile
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 
 from firmware.errors import QueueError
 from sync.queue import SEGMENTS_DIR, SightingQueue, SightingStore
+from sync.queue.segments import read_segment
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_order_holds_across_reopens_even_after_emptying(tmp_path: Path) -> None:
     with SightingQueue(tmp_path) as queue:
         assert queue.pending() == later
     seqs = sorted(int(seq) for path in (tmp_path / SEGMENTS_DIR).glob("*-*.json")
-                  for seq in json.loads(path.read_bytes())["sightings"])
+                  for seq in read_segment(path).tables["sightings"])
     assert seqs[0] > 3, "numbering restarted after the queue was emptied"
 
 
@@ -183,7 +183,7 @@ def test_bad_record_is_refused_and_nothing_written(queue: SightingQueue, record:
     assert len(queue) == 1
 
 
-@pytest.mark.parametrize("function", ["write", "fsync", "replace"])
+@pytest.mark.parametrize("function", ["write", "fsync"])
 def test_full_disk_fails_append_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, function: str
 ) -> None:
@@ -233,17 +233,17 @@ def test_acknowledge_that_failed_keeps_the_record_and_the_numbering(
     with SightingQueue(tmp_path) as queue:
         queue.append(a)
         queue.append(b)
-        real_replace = os.replace
+        real_write = os.write
         calls: list[object] = []
 
-        def replace_once(src: Any, dst: Any) -> None:
-            calls.append(dst)
+        def write_once(fd: int, data: Any) -> int:
+            calls.append(fd)
             if len(calls) > 1:
                 raise OSError(errno.EIO, "I/O error")
-            real_replace(src, dst)
+            return real_write(fd, data)
 
         with monkeypatch.context() as patch:
-            patch.setattr(os, "replace", replace_once)
+            patch.setattr(os, "write", write_once)
             queue.acknowledge([a["sighting_id"]])
             with pytest.raises(QueueError):
                 queue.acknowledge([b["sighting_id"]])
@@ -254,17 +254,17 @@ def test_acknowledge_that_failed_keeps_the_record_and_the_numbering(
         queue.append(c)
         assert queue.pending() == [c]
     (segment,) = (tmp_path / SEGMENTS_DIR).glob("open-*.json")
-    assert int(next(iter(json.loads(segment.read_bytes())["sightings"]))) > 2
+    assert int(next(iter(read_segment(segment).tables["sightings"]))) > 2
 
 
-def test_write_that_raised_after_its_rename_is_not_doubled(
+def test_write_that_raised_is_redone_whole_and_a_confirmed_one_is_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     record = sighting()
     real_fsync = os.fsync
 
     def fsync(fd: int) -> None:
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
+        if stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EIO, "I/O error")
         real_fsync(fd)
 
@@ -277,7 +277,7 @@ def test_write_that_raised_after_its_rename_is_not_doubled(
         inode = open_segment(queue).stat().st_ino
         queue.append(record)
         assert open_segment(queue).stat().st_ino != inode, (
-            "the retry must rewrite what was never confirmed")
+            "after a failed fsync the whole segment is written again")
         assert queue.pending()[1:] == [record]
         inode = open_segment(queue).stat().st_ino
         queue.append(record)

@@ -59,23 +59,40 @@ def test_appends_fill_the_open_segment_then_seal_it(tmp_path: Path) -> None:
             queue.append(record)
         assert inodes(tmp_path)["seg-0000000001.json"] == sealed, "a sealed segment was rewritten"
         assert queue.pending() == records
-    # Each segment is a TinyDB file; the document id is the record's sequence number.
-    with TinyDB(tmp_path / SEGMENTS_DIR / "seg-0000000002.json") as db:
+    # Each segment holds TinyDB tables; the document id is the record's sequence number.
+    docs = seg_module.read_segment(tmp_path / SEGMENTS_DIR / "seg-0000000002.json").docs
+    assert [(seq, record["n"]) for seq, record in docs] == [(5, 4), (6, 5), (7, 6), (8, 7)]
+
+
+def test_a_segment_written_in_one_go_is_a_plain_tinydb_file(tmp_path: Path) -> None:
+    records = [sighting(n) for n in range(6)]
+    with SightingQueue(tmp_path, segment_size=4) as queue:
+        queue.append_many(records[:4])
+        queue.append_many(records[4:])
+    with TinyDB(tmp_path / SEGMENTS_DIR / "seg-0000000001.json") as db:
         assert [(doc.doc_id, doc["n"]) for doc in db.table("sightings")] == [
-            (5, 4), (6, 5), (7, 6), (8, 7)]
+            (1, 0), (2, 1), (3, 2), (4, 3)]
 
 
-def test_an_append_rewrites_only_the_open_segment(tmp_path: Path, fsyncs: list[int]) -> None:
+def test_an_append_adds_one_line_to_the_open_segment(tmp_path: Path, fsyncs: list[int]) -> None:
     with SightingQueue(tmp_path, segment_size=100) as queue:
         queue.append_many([sighting(n) for n in range(250)])
         queue.append_many([sighting(n) for n in range(250, 260)])
-        before = inodes(tmp_path)
+        before = {p.name: (p.stat().st_ino, p.read_bytes())
+                  for p in (tmp_path / SEGMENTS_DIR).glob("*-*.json")}
         fsyncs.clear()
-        queue.append(sighting(999))
-    after = inodes(tmp_path)
+        queue.append(record := sighting(999))
+    after = {p.name: (p.stat().st_ino, p.read_bytes())
+             for p in (tmp_path / SEGMENTS_DIR).glob("*-*.json")}
     changed = [name for name in after if before.get(name) != after[name]]
     assert changed == [name for name in after if name.startswith("open-")]
-    assert len(fsyncs) == 2, "the open segment and its folder"
+    (name,) = changed
+    inode, old = before[name]
+    assert after[name][0] == inode, "appended to, not replaced"
+    grown = after[name][1][len(old):]
+    assert after[name][1].startswith(old) and grown.count(b"\n") == 1
+    assert record["sighting_id"].encode() in grown and len(grown) < 200
+    assert len(fsyncs) == 1, "the open segment only"
 
 
 def test_append_many_is_one_write_even_when_it_seals_a_segment(
@@ -85,11 +102,11 @@ def test_append_many_is_one_write_even_when_it_seals_a_segment(
     with SightingQueue(tmp_path, segment_size=8) as queue:
         queue.append_many(records[:5])
         fsyncs.clear()
-        assert queue.append_many(records[5:7]) == 2  # fits
-        assert len(fsyncs) == 2
+        assert queue.append_many(records[5:7]) == 2  # fits: one line appended
+        assert len(fsyncs) == 1
         fsyncs.clear()
         assert queue.append_many(records[7:30] + records[:3]) == 23  # seals, goes in a new one
-        assert len(fsyncs) == 2
+        assert len(fsyncs) == 2, "a new segment file and its folder"
         assert names(tmp_path, "*.json") == ["open-0000000002.json", "seg-0000000001.json"]
         assert queue.pending() == records
         queue.append(extra := sighting(30))

@@ -211,7 +211,18 @@ def test_the_textfile_is_prometheus_text_with_every_metric() -> None:
     ((labels, value),) = families["stocktaker_info"]
     assert labels["device"] == "hh-01" and labels["version"] and value == 1.0
     assert "# TYPE stocktaker_scans_total counter" in text
-    assert text.count("# HELP ") == 12 and text.endswith("\n")
+    assert text.count("# HELP ") == 13 and text.endswith("\n")
+
+
+def test_the_textfile_reports_the_bytes_written_into_the_queue(tmp_path: Path) -> None:
+    with SightingQueue(tmp_path / "state") as queue:
+        for n in range(3):
+            queue.append({"sighting_id": f"s{n}", "payload": "x" * 400})
+        status = {**queue.status(), "bytes_written": queue.bytes_written}
+    assert 3 * 400 < status["bytes_written"] < 3 * 400 + 600
+    text = render_health(Health.from_queue_status("hh-01", status, 0.0))
+    assert "# TYPE stocktaker_queue_bytes_written_total counter" in text
+    assert parsed(text)["stocktaker_queue_bytes_written"] == [({}, status["bytes_written"])]
 
 
 def test_label_values_are_escaped() -> None:

@@ -79,3 +79,6 @@ def test_the_service_reports_ready_status_watchdog_and_health(tmp_path: Path) ->
     scans = {s.labels["verdict"]: s.value for s in families["stocktaker_scans"].samples
              if s.name == "stocktaker_scans_total"}
     assert sum(scans.values()) == 5
+    # Five sightings of a few hundred bytes each went into the queue: their lines.
+    written = families["stocktaker_queue_bytes_written"].samples[0].value
+    assert 5 * 200 < written < 5 * 2000

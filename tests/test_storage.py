@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 from tinydb import TinyDB
-from tinydb.table import Document
 
 from firmware.errors import QueueError
 from sync.storage import (
     AtomicJSONStorage,
-    WriteOnceDocumentStorage,
     fsync_directory,
     load_tables,
     replace_file,
@@ -254,31 +252,6 @@ def test_directory_fsync_tolerates_only_unsupported(
 
 
 # --- helpers for the segmented queue ----------------------------------------------------------
-
-
-def test_write_once_storage_writes_the_same_bytes(tmp_path: Path) -> None:
-    plain, cached = tmp_path / "plain.json", tmp_path / "cached.json"
-    with TinyDB(plain, storage=AtomicJSONStorage) as a, \
-            TinyDB(cached, storage=WriteOnceDocumentStorage) as b:
-        for n in range(1, 30):
-            for db in (a, b):
-                table = db.table("sightings", cache_size=0)
-                table.insert(Document({"sighting_id": f"s{n}", "where": "Büro – Süd ✓",
-                                       "tag": {"v": n, "x": None, "f": 1.5}}, doc_id=n))
-                if n % 4 == 0:
-                    table.remove(doc_ids=[n - 2])
-            assert plain.read_bytes() == cached.read_bytes()
-        for db in (a, b):
-            db.table("meta").insert({"next_seq": 31})
-        assert plain.read_bytes() == cached.read_bytes()
-        assert b.table("sightings").get(doc_id=29)["tag"] == {"v": 29, "x": None, "f": 1.5}
-
-
-def test_write_once_storage_refuses_what_json_cannot_hold(tmp_path: Path) -> None:
-    storage = WriteOnceDocumentStorage(tmp_path / "q.json")
-    with pytest.raises(ValueError):
-        storage.write({"t": {"1": {"x": float("nan")}}})
-    assert not (tmp_path / "q.json").exists()
 
 
 def test_load_tables_is_strict() -> None:

@@ -13,14 +13,21 @@ Layout
 ------
 Everything lives in ``<queue.path>/sightings/``:
 
-* ``open-<N>.json`` — the open segment, the only file an append rewrites. Each
-  segment is a TinyDB file over ``AtomicJSONStorage`` (complete temporary file,
-  fsync, rename, fsync of the folder): table ``sightings`` maps a record's sequence
-  number (its document id) to the record, table ``meta`` keeps ``next_seq``, so the
-  numbering keeps increasing across restarts even once the queue was emptied. An
-  append costs the same with 50 or 50,000 sightings queued.
-* ``seg-<N>.json`` — sealed segments, oldest first by number. The open segment is
-  sealed (renamed) when it holds ``segment_size`` records, or when no append came
+* ``open-<N>.json`` — the open segment, the only file an append writes to. It is
+  TinyDB over ``AppendLogStorage`` (:mod:`sync.queue.log_storage`): a snapshot line
+  of the tables, then one line per change, each appended with one ``write`` and one
+  fsync — an append writes its record's line and nothing else (about 630 bytes for
+  a 600-byte sighting). When the file outgrows twice its live data (records
+  acknowledged while still in the open segment) it is compacted: replaced whole
+  (complete temporary file, fsync, rename, fsync of the folder) by one snapshot
+  line. Table ``sightings`` maps a record's sequence number (its document id) to the
+  record, table ``meta`` keeps ``next_seq``, so the numbering keeps increasing
+  across restarts even once the queue was emptied. An append costs the same with
+  50 or 50,000 sightings queued. docs/queue-storage.md has the crash argument.
+* ``seg-<N>.json`` — sealed segments, oldest first by number: an open segment
+  renamed as it is, its lines whole, or, once rewritten smaller, a single snapshot
+  (a plain TinyDB JSON file). The open segment is sealed when it holds
+  ``segment_size`` records, or when no append came
   for ``seal_after`` seconds (checked at the next append, ``pending`` or
   ``status``). Sealing first writes the new open segment, so one always exists.
   A sealed segment is never appended to: acknowledging all its records deletes
@@ -68,7 +75,9 @@ starting meanwhile waits for it (``writer_wait``).
 Recovery
 --------
 When the owner starts: leftover temporary files are removed (and named in the
-log); an open segment left by a seal cut short is sealed; a segment that is not
+log); an append cut short (an incomplete last line of the open segment: it was
+never confirmed) is dropped, named in the log, and the next write compacts the
+file; an open segment left by a seal cut short is sealed; a segment that is not
 valid JSON or holds something other than sightings is renamed to ``*.damaged``
 (never deleted), named in the log and in ``status()['damaged']``, and the records
 that can still be read from its start are kept in its place. A sealed segment
@@ -76,9 +85,12 @@ found damaged later (when ``pending`` reads it) is treated the same way. A
 dead-lettering cut short is finished. The single ``sightings.json`` of earlier
 versions is moved into segments.
 
-A full disk fails the append with a ``QueueError`` and harms nothing queued (the
-old file stays until its replacement is complete); the next append after space is
-freed works.
+A full disk fails the append with a ``QueueError`` and harms nothing queued (a
+line half written is cut off again, a compaction's old file stays until its
+replacement is complete); the next append after space is freed works.
+
+``SightingQueue.bytes_written`` counts the bytes this process wrote into the
+segment files (the health textfile's ``stocktaker_queue_bytes_written_total``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """The files of the segmented queue: names, reading a segment, its id sidecar, setting aside.
 
-A segment is a TinyDB file with two tables: ``sightings`` (document id = the record's
+A segment holds two TinyDB tables: ``sightings`` (document id = the record's
 sequence number, document = the sighting record) and ``meta`` (``next_seq``, the
-numbering's high-water mark when the segment was last written by the writer).
+numbering's high-water mark when the segment was last written by the writer). It is
+written by :class:`sync.queue.log_storage.AppendLogStorage`: a snapshot line (an
+ordinary TinyDB JSON file when alone) followed by one line per change; a sealed
+segment rewritten smaller is a single snapshot again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.storage import dump_tables, load_tables, replace_file, salvage_tables
+from sync.queue.log_storage import DamagedLog, read_log
+from sync.storage import dump_tables, replace_file
 
 log = logging.getLogger("sync.queue")
 
@@ -93,16 +97,22 @@ class Contents:
         docs: (seq, record) pairs, oldest first.
         next_seq: the ``meta`` table's ``next_seq``, or None.
         stamp: the (inode, size) of the file that was read.
+        torn: bytes at its end that were dropped: an append cut short (open segments).
     """
 
     tables: Tables
     docs: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     next_seq: int | None = None
     stamp: Stamp = (0, 0)
+    torn: int = 0
 
 
 def read_segment(path: Path) -> Contents:
     """Read and check the segment file at ``path``.
+
+    An incomplete last line is what a cut during an append leaves: an open segment
+    (``open-…``) simply ends before it (``torn`` counts its bytes). A sealed segment
+    was complete when it was sealed, so there it is damage.
 
     Raises:
         FileNotFoundError: the file is gone (acknowledged and deleted meanwhile).
@@ -114,16 +124,20 @@ def read_segment(path: Path) -> Contents:
         raw = fh.read()
         stamp = stamp_of(os.fstat(fh.fileno()))
     try:
-        tables = load_tables(raw) or {}
-    except ValueError as exc:
-        docs, next_seq = _checked(salvage_tables(raw), strict=False)
+        log_contents = read_log(raw)
+    except DamagedLog as exc:
+        docs, next_seq = _checked(exc.salvaged, strict=False)
         raise DamagedSegment(path, str(exc), docs, next_seq) from None
+    tables = log_contents.tables or {}
+    if log_contents.torn and not path.name.startswith(f"{OPEN}-") and raw.strip():
+        docs, next_seq = _checked(tables, strict=False)
+        raise DamagedSegment(path, f"cut short at byte {log_contents.length}", docs, next_seq)
     try:
         docs, next_seq = _checked(tables, strict=True)
     except ValueError as exc:
         docs, next_seq = _checked(tables, strict=False)
         raise DamagedSegment(path, str(exc), docs, next_seq) from None
-    return Contents(tables, docs, next_seq, stamp)
+    return Contents(tables, docs, next_seq, stamp, log_contents.torn)
 
 
 def _checked(tables: Tables, strict: bool) -> tuple[list[tuple[int, dict[str, Any]]], int | None]:
@@ -188,14 +202,20 @@ def read_ids(path: Path, size: int) -> list[tuple[int, str]] | None:
         return None
 
 
-def write_ids(path: Path, size: int, pairs: Iterable[tuple[int, str]]) -> None:
-    """Write a sealed segment's sidecar; a failure only costs a parse at the next start."""
+def write_ids(path: Path, size: int, pairs: Iterable[tuple[int, str]]) -> int:
+    """Write a sealed segment's sidecar; a failure only costs a parse at the next start.
+
+    Returns:
+        The bytes written (0 when it failed).
+    """
     data = {"size": size, "records": [[seq, sid] for seq, sid in pairs]}
+    raw = json.dumps(data, separators=(",", ":")).encode("utf-8")
     try:
-        replace_file(path, json.dumps(data, separators=(",", ":")).encode("utf-8"),
-                     durable=False)
+        replace_file(path, raw, durable=False)
     except OSError as exc:
         log.debug("sidecar %s not written: %s", path, exc)
+        return 0
+    return len(raw)
 
 
 def set_aside(path: Path) -> Path:

@@ -45,9 +45,9 @@ from sync.queue.folder import (
     write_note,
 )
 from sync.queue.kept import add_new_entries
+from sync.queue.log_storage import AppendLogStorage
 from sync.storage import (
     AtomicJSONStorage,
-    WriteOnceDocumentStorage,
     fsync_directory,
     io_error,
     temp_path,
@@ -170,6 +170,7 @@ class SightingQueue:
         self._last_append = time.monotonic()
         self._closed = False
         self._unflushed_deletes = False
+        self._bytes_written = 0
         self._writer_fd: int | None = None
         with ExitStack() as stack:
             _make_directory(self._directory)
@@ -281,7 +282,7 @@ class SightingQueue:
         return quiet or held + adding > self._segment_size
 
     def _insert(self, docs: list[Doc]) -> None:
-        """Add ``docs`` to the open segment: one atomic rewrite of its file."""
+        """Add ``docs`` to the open segment: one line appended to its file, one fsync."""
         assert self._open is not None and self._open.db is not None
         table = self._open.db.table(seg.RECORDS, cache_size=0)
         try:
@@ -300,7 +301,8 @@ class SightingQueue:
         """
         number = self._next_number
         path = self._folder / seg.segment_name(seg.OPEN, number)
-        db = TinyDB(path, storage=WriteOnceDocumentStorage, flush_found=False)
+        db = TinyDB(path, storage=AppendLogStorage, flush_found=False,
+                    immutable_documents=True)
         try:
             db.storage.write(seg.segment_tables(docs, next_seq))
         except BaseException:
@@ -315,16 +317,25 @@ class SightingQueue:
 
     def _retire(self, previous: _Segment) -> None:
         """Seal the segment that was open (or delete it when it holds nothing)."""
-        if previous.db is not None:
-            previous.db.close()
-            previous.db = None
+        try:
+            if previous.db is not None:
+                # A write that failed may have left half a line: a sealed segment is whole.
+                self._log_of(previous).ensure_durable()
+        except QueueError as exc:
+            log.warning("segment %s not sealed yet: %s", previous.path.name, exc)
+            self._close_log(previous)
+            if previous.members:
+                self._sealed[previous.number] = previous
+            return
+        self._close_log(previous)
         try:
             if not previous.members:
                 os.unlink(previous.path)
                 return
             size = os.stat(previous.path).st_size
             pairs = [(seq, sid) for sid, seq in previous.members.items()]
-            seg.write_ids(self._folder / seg.segment_name(seg.IDS, previous.number), size, pairs)
+            self._bytes_written += seg.write_ids(
+                self._folder / seg.segment_name(seg.IDS, previous.number), size, pairs)
             sealed = self._folder / seg.segment_name(seg.SEALED, previous.number)
             os.rename(previous.path, sealed)
             previous.path = sealed
@@ -349,12 +360,36 @@ class SightingQueue:
         except QueueError as exc:
             log.warning("open segment not sealed: %s", exc)
 
+    def _close_log(self, segment: _Segment) -> None:
+        """Close a segment's TinyDB and count what its storage wrote (``_lock`` held)."""
+        if segment.db is not None:
+            self._bytes_written += self._log_of(segment).bytes_written
+            segment.db.close()
+            segment.db = None
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes this process has written into the queue's segment files since it opened it.
+
+        Appended lines, compactions, sealed segments rewritten smaller and their id
+        sidecars: what wears the SD card (the health textfile reports it).
+        """
+        with self._lock:
+            current = 0 if self._open is None or self._open.db is None else (
+                self._log_of(self._open).bytes_written)
+            return self._bytes_written + current
+
+    @staticmethod
+    def _log_of(segment: _Segment) -> AppendLogStorage:
+        assert segment.db is not None
+        storage = segment.db.storage
+        assert isinstance(storage, AppendLogStorage)
+        return storage
+
     def _ensure_durable_open(self) -> None:
-        assert self._open is not None and self._open.db is not None
-        storage = self._open.db.storage
-        assert isinstance(storage, AtomicJSONStorage)
+        assert self._open is not None
         try:
-            storage.ensure_durable()
+            self._log_of(self._open).ensure_durable()
         except QueueError:
             self._resync_open()
             raise
@@ -699,11 +734,14 @@ class SightingQueue:
             stamp = seg.stamp_of(os.stat(segment.path))
         except OSError:
             stamp = None
+        written = 0
         if stamp is not None:
             left = [(seq, record["sighting_id"]) for seq, record in contents.docs
                     if seq not in seqs]
-            seg.write_ids(self._folder / seg.segment_name(seg.IDS, segment.number), stamp[1], left)
+            written = stamp[1] + seg.write_ids(
+                self._folder / seg.segment_name(seg.IDS, segment.number), stamp[1], left)
         with self._lock:
+            self._bytes_written += written
             for sid in sids:
                 self._unindex(segment, sid)
             segment.stamp = stamp
@@ -900,6 +938,13 @@ class SightingQueue:
         if not contents.docs:
             _unlink_quietly(path)
             return
+        if contents.torn:
+            # An append cut short: a sealed segment must be whole.
+            log.warning("%s: %d byte(s) of an unconfirmed append cut short dropped",
+                        path.name, contents.torn)
+            seg.write_segment(path, contents.docs, max(
+                contents.next_seq or 0, self._next_seq))
+            contents = seg.read_segment(path)
         pairs = [(seq, record["sighting_id"]) for seq, record in contents.docs]
         seg.write_ids(self._folder / seg.segment_name(seg.IDS, number), contents.stamp[1], pairs)
         os.rename(path, target)
@@ -928,8 +973,11 @@ class SightingQueue:
             raise io_error(path, "cannot read", exc) from exc
         if contents.next_seq is not None:
             self._next_seq = max(self._next_seq, contents.next_seq)
-        db = TinyDB(path, storage=WriteOnceDocumentStorage, tables=contents.tables,
-                    flush_found=False)
+        if contents.torn:
+            log.warning("%s: %d byte(s) of an unconfirmed append cut short dropped",
+                        path.name, contents.torn)
+        # Flushed: an append whose fsync never returned may still be in the page cache only.
+        db = TinyDB(path, storage=AppendLogStorage, immutable_documents=True)
         with self._lock:
             self._open = _Segment(number, path, db=db)
             self._adopt(self._open, [(seq, r["sighting_id"]) for seq, r in contents.docs])
@@ -996,8 +1044,8 @@ class SightingQueue:
 
     def _release_writer(self) -> None:
         with self._lock:
-            if self._open is not None and self._open.db is not None:
-                self._open.db.close()
+            if self._open is not None:
+                self._close_log(self._open)
             self._open = None
             fd, self._writer_fd = self._writer_fd, None
         if fd is not None:
