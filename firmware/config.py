@@ -178,6 +178,7 @@ class RegisterConfig:
     rate_per_minute: float | None = None
     batch_size: int = 50
     move_mislocated: bool = False
+    bulk_audit: bool = True
     location_ids: dict[str, int] = field(default_factory=dict)
     manifest: Path = Path("expected.csv")
     people: Path = Path("people.csv")
