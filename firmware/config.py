@@ -165,6 +165,10 @@ class ButtonsConfig:
     bounce: float = 0.05
 
 
+SNIPEIT_BATCH_SIZE = 500
+"""``register.batch_size`` when the adapter is ``snipeit`` and the key is not set."""
+
+
 @dataclass(frozen=True)
 class RegisterConfig:
     """``[register]``: the asset register adapter."""
@@ -291,6 +295,10 @@ def config_from_dict(data: dict[str, Any], base: Path) -> Config:
         section_type = typing.get_type_hints(Config)[name]
         built[name] = _section(name, section_type, value, base)
     config = _with_defaults_resolved(Config(**built), base)
+    if config.register.adapter == "snipeit" and "batch_size" not in data.get("register", {}):
+        # One push is one bulk audit request per room: a shelf of tags in one request.
+        config = dataclasses.replace(config, register=dataclasses.replace(
+            config.register, batch_size=SNIPEIT_BATCH_SIZE))
     _check_values(config)
     return config
 

@@ -53,8 +53,6 @@ def _fill(path: Path, count: int) -> None:
             chunk.append(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
             if len(chunk) == 10_000:
                 fh.write("".join(chunk).encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())  # else the first timed push pays for flushing the whole file
                 chunk = []
         fh.write("".join(chunk).encode("utf-8"))
         fh.flush()

@@ -32,6 +32,7 @@ import html
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,10 @@ for its ``ids`` (or answers HTTP 413) gets halves of it, and that smaller size f
 TAG_LOOKUPS_MAX = 20
 """Asset ids missing after the room's list are looked up one tag at a time up to this many;
 more than that, the whole asset list is read once."""
+
+ROOM_LISTS_MAX = 8
+"""Rooms whose asset lists are read for asset ids before the whole list is read instead
+(ten pages hold 5,000 assets: a site audit stops paying one list per room)."""
 
 _BULK_PATH = "/hardware/audit/bulk"
 
@@ -594,6 +599,7 @@ class SnipeItRegister(OutboxReports, Register):
             body["location_id"] = location
             if update:
                 body["update_location"] = 1
+        sent = time.monotonic()
         try:
             data = self._read("POST", _BULK_PATH, body=body, missing=(404, 405, 413))
             if data is _TOO_LARGE:
@@ -614,6 +620,9 @@ class SnipeItRegister(OutboxReports, Register):
             # Some audits may have been logged before the answer was lost: read the
             # session's audits again before sending any of them again.
             self._uncertain_sessions.add(session)
+            if len(chunk) > 1 and time.monotonic() - sent >= 0.9 * self.client.timeout:
+                # No answer in time: maybe too many rows for the server; smaller from now on.
+                self._bulk_max = max(1, len(chunk) // 2)
             raise
         return answer
 
@@ -640,8 +649,10 @@ class SnipeItRegister(OutboxReports, Register):
     def _asset_ids(self, tags: set[str], locations: set[int]) -> dict[str, int]:
         """Snipe-IT ids of asset ``tags`` (by casefolded tag); tags it lacks are left out.
 
-        Known ids come from memory; the rest from the list of the rooms' assets (one read
-        per room and process), then tag by tag, or from the whole list when many are left.
+        Known ids come from memory (the expected inventory read by this process included);
+        the rest from the list of the rooms' assets (one read per room and process, for the
+        first :data:`ROOM_LISTS_MAX` rooms), then tag by tag, or from the whole list when
+        many are left or many rooms were listed.
         """
         def missing() -> set[str]:
             return {t for t in tags if t.casefold() not in self._ids}
@@ -649,11 +660,14 @@ class SnipeItRegister(OutboxReports, Register):
         for location in sorted(locations):
             if not missing():
                 break
+            if len(self._listed) >= ROOM_LISTS_MAX and None not in self._listed:
+                break  # a site walked room by room: the whole list costs fewer requests
             if location not in self._listed:
                 self._remember_ids(map(_asset, self._list_all(
                     "/hardware", {"location_id": location, "sort": "id", "order": "asc"})))
                 self._listed.add(location)
-        if len(missing()) > TAG_LOOKUPS_MAX and None not in self._listed:
+        if (len(missing()) > TAG_LOOKUPS_MAX or len(self._listed) >= ROOM_LISTS_MAX
+                and missing()) and None not in self._listed:
             self.expected_assets()
             self._listed.add(None)
         for tag in sorted(missing()):

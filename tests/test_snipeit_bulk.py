@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from firmware.config import RegisterConfig
+from firmware.config import RegisterConfig, config_from_dict
 from firmware.errors import RegisterUnavailable
+from sync.bench_snipeit import bench_snipeit_handover
 from sync.snipeit import SnipeItRegister
 from sync.snipeit_bulk import (BULK_MARKER, bulk_note, parse_bulk_answer,
                                session_in_bulk_note)
@@ -202,6 +203,8 @@ def test_an_outage_in_a_bulk_request_audits_nothing_twice(emulator, tmp_path, ki
         with pytest.raises(RegisterUnavailable):
             register.push(sightings[2:])
         assert len(emulator.audit_entries()) == (8 if apply else 2)
+        if kind == "slow":  # no answer in time: smaller requests from now on
+            assert register._bulk_max == 3
         results = register.push(sightings)
     assert statuses(results) == ["duplicate"] * 2 + (
         ["duplicate"] * 6 if apply else ["accepted"] * 6)
@@ -360,3 +363,27 @@ def test_an_older_emulator_has_no_bulk_route(tmp_path):
         answer = post(emu, {"ids": [1]})
         assert answer.status_code == 404
         assert answer.json()["messages"] == "404 endpoint not found"
+
+
+# -- the bench ------------------------------------------------------------------------------
+
+
+def test_bench_handover_puts_bulk_and_per_asset_side_by_side():
+    lines = bench_snipeit_handover(shelf=12, site=30, rooms=3, rate_per_minute=6000)
+    rows = [line.split() for line in lines[2:]]
+    assert [(r[0], r[3]) for r in rows] == [("shelf", "bulk"), ("shelf", "per"),
+                                            ("site", "bulk"), ("site", "per")]
+    assert rows[0][4] == "5"  # probe, log, room, room list, one bulk audit
+    assert int(rows[1][5]) == 12 + 2  # log, room, then one audit per tag
+    assert all(r[-2:] == ["0", "0"] for r in rows)  # none twice, none missed
+
+
+@pytest.mark.parametrize(("register", "batch"), [
+    ({"adapter": "snipeit"}, 500), ({"adapter": "snipeit", "batch_size": 50}, 50),
+    ({"adapter": "files"}, 50)])
+def test_snipeit_sends_batches_of_500_unless_told(tmp_path, register, batch):
+    token = tmp_path / "t"
+    token.write_text("x\n")
+    token.chmod(0o600)
+    settings = {**register, "url": "https://assets.example.com", "token_file": str(token)}
+    assert config_from_dict({"register": settings}, tmp_path).register.batch_size == batch
