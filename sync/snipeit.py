@@ -38,8 +38,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from firmware.asset import Asset, audit_date
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
-from firmware.inventory import Asset
 from firmware.people import Person
 from sync.movements import KIOSK_VERDICTS
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
@@ -828,7 +828,17 @@ def _asset(row: Any) -> Asset | None:
         assigned_to=_name(row.get("assigned_to")),
         id=asset_id,
         origin=f"Snipe-IT asset {asset_id}" if asset_id is not None else "Snipe-IT",
+        next_audit_date=_next_audit(row.get("next_audit_date")),
     )
+
+
+def _next_audit(value: Any) -> str:
+    """``next_audit_date`` (``{"date": "Y-m-d", "formatted": ...}`` or null) as ``Y-m-d``."""
+    text = value.get("date") if isinstance(value, dict) else value
+    try:
+        return audit_date(text) if isinstance(text, str) else ""
+    except ValueError:
+        return ""
 
 
 def _plain(value: Any) -> str:

@@ -44,6 +44,7 @@ LAPTOP = Asset("IT-004512", serial="C02XK1", name="Latitude 5440 laptop", locati
 DOCK = Asset("IT-001907", name="USB-C dock", location="Store B2", status="Disposed")
 STOLEN = Asset("IT-004512", name="Latitude 5440 laptop", location="Floor 3 east", status="Stolen")
 STORE = Progress("Store B2", 12, 30)
+DUE = Progress("Store B2", 12, 30, overdue_found=2, overdue_missing=3)
 
 SCREENS: dict[str, Callable[[], Image.Image]] = {
     "verified": lambda: verdict_screen(Verdict(VerdictKind.VERIFIED, "IT-004512", LAPTOP), STORE),
@@ -72,6 +73,11 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
         Progress("Köln Büro 2", 3, 4),
     ),
     "progress": lambda: progress_screen(STORE),
+    "verified-overdue": lambda: verdict_screen(
+        Verdict(VerdictKind.VERIFIED, "IT-004512", LAPTOP, overdue=True), DUE),
+    "progress-overdue": lambda: progress_screen(DUE),
+    "progress-overdue-resumed": lambda: progress_screen(DUE, resumed=True,
+                                                        status="12 wait 5m !2 list 3h"),
     "progress-status": lambda: progress_screen(STORE, resumed=True,
                                                status="12 wait 5m !2 list 3h"),
     "progress-no-room-status": lambda: progress_screen(Progress(None, 0, 0),
