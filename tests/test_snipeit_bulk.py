@@ -15,8 +15,12 @@ from firmware.config import RegisterConfig, config_from_dict
 from firmware.errors import RegisterUnavailable
 from sync.bench_snipeit import bench_snipeit_handover
 from sync.snipeit import SnipeItRegister
-from sync.snipeit_bulk import (BULK_MARKER, bulk_note, parse_bulk_answer,
-                               session_in_bulk_note)
+from sync.snipeit_bulk import (
+    BULK_MARKER,
+    bulk_note,
+    parse_bulk_answer,
+    session_in_bulk_note,
+)
 from tests.snipeit_emulator import SnipeItEmulator
 
 TOKEN = "snipe-bulk-token-51d0"
