@@ -247,10 +247,15 @@ class SnipeItRegister(OutboxReports, Register):
     def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         """Audit each ``verified``, ``mislocated`` or ``recovered`` sighting, once.
 
-        Returns one result per record: ``accepted`` (audited now, or not an audit:
-        the reason says ``not an audit: <verdict>``), ``duplicate`` (its audit is already
-        in Snipe-IT's activity log) or ``rejected`` (Snipe-IT refused it, e.g. "Asset does
-        not exist.").
+        Audits that can go in bulk (see :meth:`_bulk_candidate`) are sent together, one
+        request per group of shared details, when the server has the bulk audit; the
+        others one by one.
+
+        Returns one result per record, in order: ``accepted`` (audited now, or not an
+        audit: the reason says ``not an audit: <verdict>``), ``duplicate`` (its audit is
+        already in Snipe-IT's activity log; with the bulk audit, also when its asset was
+        audited in the same session) or ``rejected`` (Snipe-IT refused it, e.g. "Asset
+        does not exist.").
 
         Raises:
             ValueError: a record has no string ``sighting_id``.
