@@ -319,7 +319,9 @@ class HandheldAudit(ScanningMode):
         if len(burst) > BURST_SHOWN_ONE_BY_ONE and all(
                 judged.sighting.symbology == "EPC" for judged in burst):
             counts = Counter(judged.verdict.kind for judged in burst)
-            self.show(screens.burst_screen(counts, progress), f"burst {len(burst)}")
+            overdue = sum(judged.verdict.overdue for judged in burst)
+            self.show(screens.burst_screen(counts, progress, overdue=overdue),
+                      f"burst {len(burst)}")
             self.signal(signal_for(min(counts, key=_URGENCY.index)))
             return [judged.verdict for judged in burst]
         for judged in burst:

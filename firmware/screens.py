@@ -252,12 +252,14 @@ _BURST_WORDS = (
 )
 
 
-def burst_screen(counts: Mapping[VerdictKind, int], progress: Progress) -> Image.Image:
+def burst_screen(counts: Mapping[VerdictKind, int], progress: Progress, *,
+                 overdue: int = 0) -> Image.Image:
     """Many tags read at once (a UHF reader at a shelf): a running count, not a flash each.
 
     Args:
         counts: how many reads of the burst got each verdict.
         progress: the audit's progress including the burst.
+        overdue: how many of the assets found were overdue for their audit.
 
     Returns:
         A 128x64 mode-"1" image; the headline is inverted when any read needs attention.
@@ -267,6 +269,8 @@ def burst_screen(counts: Mapping[VerdictKind, int], progress: Progress) -> Image
     alert = any(counts.get(kind) for kind in _ALERTS)
     _headline(image, f"{total} TAGS", alert=alert)
     cells = [f"{word} {counts[kind]}" for kind, word in _BURST_WORDS if counts.get(kind)]
+    if overdue:
+        cells.append(f"Overdue {overdue}")
     lines = []
     for cell in cells:
         if lines and len(lines[-1]) + 2 + len(cell) <= COLUMNS:

@@ -101,6 +101,8 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
                                    VerdictKind.UNREGISTERED: 4, VerdictKind.REPEAT: 3,
                                    VerdictKind.RECOVERED: 1}, Progress("Server Room", 281, 290)),
     "burst-all-ok": lambda: burst_screen({VerdictKind.VERIFIED: 40}, STORE),
+    "burst-overdue": lambda: burst_screen({VerdictKind.VERIFIED: 38, VerdictKind.MISLOCATED: 2},
+                                          DUE, overdue=5),
     "new-room": lambda: new_room_screen("Storage  C", ["Storage B", "Storage A"]),
     "new-room-unknown": lambda: new_room_screen("Basement", []),
     "summary": lambda: summary_screen(Summary("Store B2", 30, 27, 1, 3, 0, 4, 12, 2, 1, 5)),
