@@ -391,3 +391,18 @@ def test_snipeit_sends_batches_of_500_unless_told(tmp_path, register, batch):
     token.chmod(0o600)
     settings = {**register, "url": "https://assets.example.com", "token_file": str(token)}
     assert config_from_dict({"register": settings}, tmp_path).register.batch_size == batch
+
+
+def test_emulator_bulk_validates_each_row_as_the_single_audit(emulator):
+    a, b = emulator.asset("IT-0001").id, emulator.asset("IT-0002").id
+    emulator.asset("IT-0002").invalid = {"serial": ["The serial must be unique."]}
+    data = post(emulator, {"ids": [a, b], "location_id": 9999, "update_location": 1}).json()
+    assert data["status"] == "error"
+    assert [r["messages"] for r in data["results"]] == [
+        {"location_id": ["The selected location id is invalid."]},
+        {"serial": ["The serial must be unique."]}]
+    lab = emulator.location_named("Lab 2")
+    data = post(emulator, {"ids": [a, b], "location_id": lab, "update_location": "1"}).json()
+    assert data["status"] == "partial" and emulator.asset("IT-0001").location_id == lab
+    single = post(emulator, {"asset_tag": "IT-0002"}, "/api/v1/hardware/audit").json()
+    assert single["status"] == "error" and single["messages"] == data["results"][1]["messages"]
