@@ -4,6 +4,9 @@ in the room's report."""
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -227,3 +230,21 @@ def test_handheld_screen_progress_and_report(tmp_path: Path, clock):
 def test_report_of_an_older_version_has_no_overdue_part():
     text = format_report({"session_id": "s", "counts": {}, "scans": []})
     assert "Overdue" not in text and "not as stocktaker writes it" not in text
+
+
+def test_stocktaker_report_prints_the_overdue_lists(tmp_path: Path):
+    report = {"session_id": "s-1", "location": "Store", "counts": {"verified": 1}, "scans": [],
+              "overdue": {"as_of": "2026-12-07",
+                          "found": [{"asset_tag": "IT-1", "name": "Laptop\x1b[2J",
+                                     "next_audit_date": "2026-10-01", "verdict": "verified"}],
+                          "ghosts": [{"asset_tag": "IT-2", "serial": "S2", "name": "Dock",
+                                      "next_audit_date": "2026-11-01"}]}}
+    path = tmp_path / "report-s-1.json"
+    path.write_text(json.dumps(report))
+    done = subprocess.run([sys.executable, "-m", "firmware", "report", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Overdue for audit on 2026-12-07, found:" in done.stdout
+    assert "IT-1             due 2026-10-01  verified  Laptop" in done.stdout
+    assert "\x1b" not in done.stdout  # register text made terminal-safe
+    assert "IT-2             due 2026-11-01  S2             Dock" in done.stdout
