@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
+from firmware.asset import audit_overdue
 from firmware.identity import Outcome
 from firmware.inventory import Asset, AssetState, Inventory, same_place
 from firmware.tags import Tag
@@ -22,12 +24,17 @@ class AuditSession:
     Args:
         inventory: the register's assets.
         location: the room being audited; None until a room label is scanned.
+        today: the date audits are due against (an asset whose next audit date is before
+            it is overdue); None: none is overdue (the device's date is not known).
     """
 
-    def __init__(self, inventory: Inventory, location: str | None) -> None:
+    def __init__(self, inventory: Inventory, location: str | None,
+                 today: date | None = None) -> None:
         self.inventory = inventory
         self.location: str | None = None
+        self.today = today
         self.expected: tuple[Asset, ...] = ()
+        self.overdue_expected: tuple[Asset, ...] = ()
         self._first_verdict: dict[str, VerdictKind] = {}
         self._verified: set[str] = set()
         self.counts: Counter[str] = Counter()
@@ -41,6 +48,11 @@ class AuditSession:
             raise ValueError("this session already has a room")
         self.location = location
         self.expected = self.inventory.expected_at(location)
+        self.overdue_expected = tuple(a for a in self.expected if self.overdue(a))
+
+    def overdue(self, asset: Asset) -> bool:
+        """Whether ``asset``'s audit is overdue on this session's date."""
+        return audit_overdue(asset, self.today)
 
     def judge(self, tag: Tag) -> Verdict:
         """The verdict on a scanned tag, without counting it (see :meth:`count`).
@@ -62,13 +74,16 @@ class AuditSession:
         if asset is None:
             return Verdict(VerdictKind.UNREGISTERED, label, reason=found.reason)
         state = self.inventory.state(asset)
+        overdue = self.overdue(asset)
         if state is AssetState.LOST:
-            return Verdict(VerdictKind.RECOVERED, label, asset, recorded_location=asset.location)
+            return Verdict(VerdictKind.RECOVERED, label, asset, recorded_location=asset.location,
+                           overdue=overdue)
         if state is AssetState.RETIRED:
             return Verdict(VerdictKind.RETIRED, label, asset)
         if same_place(asset.location, self.location):
-            return Verdict(VerdictKind.VERIFIED, label, asset)
-        return Verdict(VerdictKind.MISLOCATED, label, asset, recorded_location=asset.location)
+            return Verdict(VerdictKind.VERIFIED, label, asset, overdue=overdue)
+        return Verdict(VerdictKind.MISLOCATED, label, asset, recorded_location=asset.location,
+                       overdue=overdue)
 
     @staticmethod
     def rejection(label: str, reason: str) -> Verdict:
@@ -138,7 +153,9 @@ class AuditSession:
 
     def progress(self) -> Progress:
         """Verified of expected, for the live screen."""
-        return Progress(self.location, len(self._verified), len(self.expected))
+        found = sum(a.asset_tag in self._verified for a in self.overdue_expected)
+        return Progress(self.location, len(self._verified), len(self.expected),
+                        overdue_found=found, overdue_missing=len(self.overdue_expected) - found)
 
     def ghosts(self) -> tuple[Asset, ...]:
         """Assets expected here and not seen (so far): to investigate, never to delete."""

@@ -465,12 +465,13 @@ def _bench(args: argparse.Namespace) -> int:
         print("\n".join(bench_queue(journal=room_journal)), flush=True)
     if args.what in ("sync", "all"):
         from sync.bench_http import bench_http
-        from sync.bench_snipeit import bench_snipeit
+        from sync.bench_snipeit import bench_snipeit, bench_snipeit_handover
         from sync.bench_sync import bench_files_push
 
         print("\n".join(bench_files_push()), flush=True)
         print("\n".join(bench_http()), flush=True)
         print("\n".join(bench_snipeit()), flush=True)
+        print("\n".join(bench_snipeit_handover()), flush=True)
     if args.what in ("camera", "all"):
         from firmware.bench import bench_frame_to_verdict
         from hal.camera.bench_stream import bench_camera

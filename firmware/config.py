@@ -166,6 +166,10 @@ class ButtonsConfig:
     bounce: float = 0.05
 
 
+SNIPEIT_BATCH_SIZE = 500
+"""``register.batch_size`` when the adapter is ``snipeit`` and the key is not set."""
+
+
 @dataclass(frozen=True)
 class RegisterConfig:
     """``[register]``: the asset register adapter."""
@@ -182,6 +186,7 @@ class RegisterConfig:
     rate_per_minute: float | None = None
     batch_size: int = 50
     move_mislocated: bool = False
+    bulk_audit: bool = True
     location_ids: dict[str, int] = field(default_factory=dict)
     manifest: Path = Path("expected.csv")
     people: Path = Path("people.csv")
@@ -294,6 +299,10 @@ def config_from_dict(data: dict[str, Any], base: Path) -> Config:
         section_type = typing.get_type_hints(Config)[name]
         built[name] = _section(name, section_type, value, base)
     config = _with_defaults_resolved(Config(**built), base)
+    if config.register.adapter == "snipeit" and "batch_size" not in data.get("register", {}):
+        # One push is one bulk audit request per room: a shelf of tags in one request.
+        config = dataclasses.replace(config, register=dataclasses.replace(
+            config.register, batch_size=SNIPEIT_BATCH_SIZE))
     _check_values(config)
     return config
 

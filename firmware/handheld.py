@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,12 @@ class HandheldAudit(ScanningMode):
         else:
             self._begin(location)
 
+    def _today(self) -> date | None:
+        """The device's local date, for audits due; None while its clock is not synchronised."""
+        return datetime.fromtimestamp(self.clock.wall()).date() if self.clock.synced() else None
+
     def _begin(self, location: str | None) -> None:
-        self.session = AuditSession(self.inventory, location)
+        self.session = AuditSession(self.inventory, location, self._today())
         self.stamp = Stamp(self.settings.device_id, str(uuid.uuid4()), location,
                            self.settings.technician)
         self.sightings: list[Sighting] = []
@@ -194,7 +199,7 @@ class HandheldAudit(ScanningMode):
                  len(missing))
 
     def _replayed(self, room: OpenRoom) -> tuple[AuditSession, list[Sighting]]:
-        session = AuditSession(self.inventory, room.location)
+        session = AuditSession(self.inventory, room.location, self._today())
         sightings = []
         for record in room.sightings:
             try:
@@ -318,7 +323,9 @@ class HandheldAudit(ScanningMode):
         if len(burst) > BURST_SHOWN_ONE_BY_ONE and all(
                 judged.sighting.symbology == "EPC" for judged in burst):
             counts = Counter(judged.verdict.kind for judged in burst)
-            self.show(screens.burst_screen(counts, progress), f"burst {len(burst)}")
+            overdue = sum(judged.verdict.overdue for judged in burst)
+            self.show(screens.burst_screen(counts, progress, overdue=overdue),
+                      f"burst {len(burst)}")
             self.signal(signal_for(min(counts, key=_URGENCY.index)))
             return [judged.verdict for judged in burst]
         for judged in burst:

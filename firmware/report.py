@@ -69,6 +69,7 @@ def build_report(
         "ambiguous": [{"payload": s.payload, "symbology": s.symbology,
                        "candidates": [_candidate(t, by_tag.get(t)) for t in s.candidates]}
                       for s in of(VerdictKind.AMBIGUOUS)],
+        "overdue": _overdue(session, sightings, ghosts, by_tag),
         "warnings": _warnings(session, sightings),
         "scans": [{"sighting_id": s.sighting_id, "asset_tag": s.asset_tag, "verdict": s.verdict,
                    **_register_fields(by_tag.get(s.asset_tag or "")),
@@ -85,6 +86,28 @@ def build_report(
 def _register_fields(asset: Asset | None) -> dict[str, str]:
     """The register's serial and name of a scan's asset (empty for a label it does not know)."""
     return {"serial": asset.serial if asset else "", "name": asset.name if asset else ""}
+
+
+_FOUND = (VerdictKind.VERIFIED.value, VerdictKind.MISLOCATED.value, VerdictKind.RECOVERED.value)
+
+
+def _overdue(session: AuditSession, sightings: Sequence[Sighting], ghosts: Sequence[Asset],
+             by_tag: dict[str, Asset]) -> dict[str, Any]:
+    """Assets whose audit was overdue on the session's date: found here, and ghosts."""
+    found: dict[str, dict[str, Any]] = {}
+    for sighting in sightings:
+        asset = by_tag.get(sighting.asset_tag or "")
+        if sighting.verdict in _FOUND and asset is not None and session.overdue(asset):
+            found.setdefault(asset.asset_tag, {
+                "asset_tag": asset.asset_tag, "name": asset.name,
+                "next_audit_date": asset.next_audit_date, "verdict": sighting.verdict})
+    return {
+        "as_of": session.today.isoformat() if session.today is not None else None,
+        "found": list(found.values()),
+        "ghosts": [{"asset_tag": a.asset_tag, "serial": a.serial, "name": a.name,
+                    "next_audit_date": a.next_audit_date}
+                   for a in ghosts if session.overdue(a)],
+    }
 
 
 def _recovered(sighting: Sighting, asset: Asset | None) -> dict[str, Any]:
@@ -221,6 +244,16 @@ def format_report(report: dict[str, Any]) -> str:
             lines += [f"    {_show(c.get('asset_tag')):<16} {_show(c.get('serial')):<14}"
                       f" {_show(c.get('name'))}  at {_show(c.get('location'), '(none)')}"
                       for c in _entries(entry, "candidates", "asset_tag", notes)]
+    overdue = _part(report, "overdue", dict, notes)
+    as_of = f" on {_show(overdue['as_of'])}" if overdue.get("as_of") else ""
+    if found := _entries(overdue, "found", "asset_tag", notes):
+        lines.append(f"Overdue for audit{as_of}, found:")
+        lines += [f"  {_show(f.get('asset_tag')):<16} due {_show(f.get('next_audit_date'), '?'):<10}"
+                  f"  {_show(f.get('verdict'))}  {_show(f.get('name'))}" for f in found]
+    if late_ghosts := _entries(overdue, "ghosts", "asset_tag", notes):
+        lines.append(f"Overdue for audit{as_of}, not seen (overdue ghosts):")
+        lines += [f"  {_show(g.get('asset_tag')):<16} due {_show(g.get('next_audit_date'), '?'):<10}"
+                  f"  {_show(g.get('serial')):<14} {_show(g.get('name'))}" for g in late_ghosts]
     scans = _entries(report, "scans", "payload", notes)
     if rejected := [s for s in scans if s.get("verdict") == "rejected"]:
         lines.append("Rejected labels:")

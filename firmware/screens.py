@@ -192,7 +192,7 @@ def _details(verdict: Verdict, kind: VerdictKind) -> list[str]:
     tag = keep_end(asset.asset_tag if asset is not None else verdict.label, COLUMNS)
     name = keep_start(asset.name, COLUMNS) if asset is not None else ""
     if kind is VerdictKind.VERIFIED:
-        return [tag, name]
+        return [tag, name, "Audit was overdue"] if verdict.overdue else [tag, name]
     if kind is VerdictKind.MISLOCATED:
         where = (verdict.recorded_location or "").strip() or "no location"
         return [tag, keep_start(f"Reg: {where}", COLUMNS), name]
@@ -252,12 +252,14 @@ _BURST_WORDS = (
 )
 
 
-def burst_screen(counts: Mapping[VerdictKind, int], progress: Progress) -> Image.Image:
+def burst_screen(counts: Mapping[VerdictKind, int], progress: Progress, *,
+                 overdue: int = 0) -> Image.Image:
     """Many tags read at once (a UHF reader at a shelf): a running count, not a flash each.
 
     Args:
         counts: how many reads of the burst got each verdict.
         progress: the audit's progress including the burst.
+        overdue: how many of the assets found were overdue for their audit.
 
     Returns:
         A 128x64 mode-"1" image; the headline is inverted when any read needs attention.
@@ -267,6 +269,8 @@ def burst_screen(counts: Mapping[VerdictKind, int], progress: Progress) -> Image
     alert = any(counts.get(kind) for kind in _ALERTS)
     _headline(image, f"{total} TAGS", alert=alert)
     cells = [f"{word} {counts[kind]}" for kind, word in _BURST_WORDS if counts.get(kind)]
+    if overdue:
+        cells.append(f"Overdue {overdue}")
     lines = []
     for cell in cells:
         if lines and len(lines[-1]) + 2 + len(cell) <= COLUMNS:
@@ -279,9 +283,23 @@ def burst_screen(counts: Mapping[VerdictKind, int], progress: Progress) -> Image
     return image
 
 
+def _caption(progress: Progress, resumed: bool) -> str:
+    """The line under the big count: what it counts, and the overdue audits of the room."""
+    overdue = progress.overdue_found + progress.overdue_missing
+    if not overdue:
+        return "verified, resumed" if resumed else "verified"
+    if resumed:
+        return keep_start(f"resumed, {progress.overdue_found}/{overdue} overdue", COLUMNS)
+    return keep_start(f"overdue {progress.overdue_found} ok, {progress.overdue_missing} left",
+                      COLUMNS)
+
+
 def progress_screen(progress: Progress, *, resumed: bool = False,
                     status: str | None = None) -> Image.Image:
     """The idle screen: room, a large ``verified/expected`` and a progress bar.
+
+    When the room has expected assets whose audit is overdue, the line under the count
+    says how many of them were found and how many are left (``overdue 2 ok, 3 left``).
 
     Without a room it asks the technician to scan a room label first.
 
@@ -305,7 +323,7 @@ def progress_screen(progress: Progress, *, resumed: bool = False,
     _centred(image, 0, keep_start(progress.location, COLUMNS))
     count = keep_end(f"{progress.verified}/{progress.expected}", HEADLINE_COLUMNS)
     _big(image, (WIDTH - _big_width(count, WIDTH - 4)) // 2, 11, count)
-    _centred(image, 33, "verified, resumed" if resumed else "verified")
+    _centred(image, 33, _caption(progress, resumed))
     # With a status line the bar gets thinner to leave it the bottom row.
     top, bottom = (45, 50) if status else (50, 57)
     draw = ImageDraw.Draw(image)

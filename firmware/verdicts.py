@@ -35,6 +35,8 @@ class Verdict:
             verdict; for ``unregistered``, why the label was not looked up, if it was not;
             for ``ambiguous``, how many assets match.
         candidates: for ``ambiguous``, every asset the label matches.
+        overdue: the asset's audit was overdue (its next audit date had passed) when it
+            was found.
     """
 
     kind: VerdictKind
@@ -43,15 +45,22 @@ class Verdict:
     recorded_location: str | None = None
     reason: str | None = None
     candidates: tuple[Asset, ...] = ()
+    overdue: bool = False
 
 
 @dataclass(frozen=True)
 class Progress:
-    """How far the audit of one room has come: ``verified`` of ``expected``."""
+    """How far the audit of one room has come: ``verified`` of ``expected``.
+
+    ``overdue_found`` and ``overdue_missing``: the expected assets whose audit is overdue,
+    verified and not (yet) seen.
+    """
 
     location: str | None
     verified: int
     expected: int
+    overdue_found: int = 0
+    overdue_missing: int = 0
 
 
 @dataclass(frozen=True)

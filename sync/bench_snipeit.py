@@ -5,7 +5,11 @@ windows, as Snipe-IT does by default (``API_THROTTLE_PER_MINUTE``), and answers 
 it. The adapter runs with the device default ``register.rate_per_minute = 120``. A run
 audits enough sightings to cross more than one window (150: about 80 s) and reports the
 requests per minute achieved, the most requests seen in any 60 seconds, the 429s, and
-whether every sighting was audited exactly once.
+whether every sighting was audited exactly once. It sends one audit per request (the
+per-asset way of servers without the bulk audit): what is measured is the pacing.
+
+:func:`bench_snipeit_handover` puts the bulk audit and the per-asset way side by side:
+requests and seconds to hand over a UHF shelf and a whole site.
 
 The emulator is ``tests/snipeit_emulator.py``: the bench needs a source checkout (an
 editable install) and says so otherwise.
@@ -67,7 +71,8 @@ def bench_snipeit(sightings: int = 150, rate_per_minute: float = 120.0,
         token.write_text(_TOKEN + "\n")
         token.chmod(0o600)
         config = RegisterConfig(adapter="snipeit", url=emulator.url, token_file=token,
-                                rate_per_minute=rate_per_minute, outbox=Path(tmp) / "out")
+                                rate_per_minute=rate_per_minute, outbox=Path(tmp) / "out",
+                                bulk_audit=False)
         session = str(uuid.uuid4())
         records = [{"sighting_id": str(uuid.uuid4()), "device_id": "bench",
                     "session_id": session, "location": "Storage B", "technician": "bench",
@@ -93,3 +98,92 @@ def bench_snipeit(sightings: int = 150, rate_per_minute: float = 120.0,
             f" HTTP 429 {emulator.statuses_seen()[429]}, refused {refused},"
             f" audited twice {doubled}, not audited {missing}",
         ]
+
+
+SHELF_TAGS = 300
+SITE_ASSETS = 5_000
+SITE_ROOMS = 50
+
+
+def bench_snipeit_handover(shelf: int = SHELF_TAGS, site: int = SITE_ASSETS,
+                           rooms: int = SITE_ROOMS, rate_per_minute: float = 120.0
+                           ) -> list[str]:
+    """Requests and seconds to hand a UHF shelf and a whole site to Snipe-IT, bulk vs per asset.
+
+    Each case runs on a fresh emulator at Snipe-IT's default throttle (``rate_per_minute``
+    requests per minute and token) with a fresh adapter process state, as after a start:
+    the bulk probe, the rooms' ids, the sessions' audit logs, and the room lists that give
+    the asset ids all count. The shelf is ``shelf`` verified sightings in one room (one
+    session); the site is ``site`` assets over ``rooms`` rooms, one session per room. The
+    sync engine's batches are the adapter's default (``register.batch_size`` 500).
+
+    Runs whose pace is set by the throttle alone are run with the emulator's window and the
+    client's rate both sped up (the ``clock`` column) and their time scaled back; the
+    requests are the same either way. The emulator does its work in memory, so the
+    seconds leave out the time a real server spends writing each audit.
+    """
+    module = _emulator_module()
+    if module is None:
+        return [f"snipeit: skipped, the emulator ({_EMULATOR}) is not here: run from a"
+                " source checkout"]
+    from firmware.config import SNIPEIT_BATCH_SIZE
+
+    cases = [(f"shelf {shelf:,} tags", [shelf], True, 1.0),
+             (f"shelf {shelf:,} tags", [shelf], False, 10.0),
+             (f"site {site:,} assets", _split(site, rooms), True, 10.0),
+             (f"site {site:,} assets", _split(site, rooms), False, 30.0)]
+    lines = [f"snipeit hand-over at {rate_per_minute:g} requests/min"
+             f" (batches of {SNIPEIT_BATCH_SIZE})",
+             f"{'':<20}{'audits':<10}{'requests':>9}{'seconds':>10}{'clock':>7}"
+             f"{'twice':>7}{'missed':>8}"]
+    for label, sizes, bulk, speed in cases:
+        requests, seconds, twice, missed = _handover(module, sizes, bulk, speed,
+                                                     rate_per_minute, SNIPEIT_BATCH_SIZE)
+        lines.append(f"{label:<20}{'bulk' if bulk else 'per asset':<10}{requests:>9,}"
+                     f"{seconds:>10.1f}{speed:>6g}x{twice:>7}{missed:>8}")
+    return lines
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if n < total % parts else 0) for n in range(parts)]
+
+
+def _handover(module: ModuleType, sizes: list[int], bulk: bool, speed: float,
+              rate_per_minute: float, batch_size: int) -> tuple[int, float, int, int]:
+    """One hand-over: (requests, seconds scaled back, assets audited twice, sightings missed)."""
+    limit = int(rate_per_minute)
+    with tempfile.TemporaryDirectory() as tmp, \
+            module.SnipeItEmulator(_TOKEN, throttle_limit=limit,
+                                   throttle_window=60.0 / speed) as emulator:
+        records = []
+        for room_number, size in enumerate(sizes):
+            room = f"Room {room_number + 1:03d}"
+            location = emulator.add_location(room)
+            session = str(uuid.uuid4())
+            for n in range(size):
+                tag = f"R{room_number:03d}-{n:05d}"
+                emulator.add_asset(tag, location=location)
+                records.append({"sighting_id": str(uuid.uuid4()), "device_id": "bench",
+                                "session_id": session, "location": room,
+                                "technician": "bench", "asset_tag": tag,
+                                "verdict": "verified", "wall_time": "2026-12-07T09:15:02.120Z",
+                                "clock_synchronized": True})
+        token = Path(tmp) / "token"
+        token.write_text(_TOKEN + "\n")
+        token.chmod(0o600)
+        config = RegisterConfig(adapter="snipeit", url=emulator.url, token_file=token,
+                                rate_per_minute=rate_per_minute * speed, timeout=30.0,
+                                outbox=Path(tmp) / "out", bulk_audit=bulk)
+        with SnipeItRegister(config, "bench") as register:
+            started = time.monotonic()
+            for start in range(0, len(records), batch_size):
+                register.push(records[start:start + batch_size])
+            elapsed = time.monotonic() - started
+        audits = emulator.audits_by_asset()
+        ids = {asset.asset_tag: asset.id for asset in emulator.assets.values()}
+        wanted = {ids[r["asset_tag"]] for r in records}
+        twice = sum(1 for asset_id in wanted if audits[asset_id] > 1)
+        missed = sum(1 for asset_id in wanted if audits[asset_id] == 0)
+        if emulator.statuses_seen()[429]:
+            raise RuntimeError("Snipe-IT's limit was hit: the client's pacing is broken")
+        return len(emulator.requests), elapsed * speed, twice, missed

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import requests
 
-from firmware.asset import Asset
+from firmware.asset import Asset, audit_date
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from firmware.people import Person
 from sync.outbox import FilesOutbox
@@ -206,6 +206,7 @@ def _assets(data: Any, url: str) -> list[Asset]:
             **{name: item.get(name) or "" for name in _TEXT_FIELDS},
             id=asset_id,
             origin=f"{url}, asset {number}",
+            next_audit_date=audit_date(item.get("next_audit_date") or ""),
         ))
     return assets
 
@@ -219,6 +220,12 @@ def _asset_problem(item: Any) -> str | None:
     for name in _TEXT_FIELDS:
         if not isinstance(item.get(name), (str, type(None))):
             return f"has a {name} that is not text"
+    next_audit = item.get("next_audit_date")
+    if next_audit is not None:
+        try:
+            audit_date(next_audit if isinstance(next_audit, str) else "?")
+        except ValueError as exc:
+            return f"has a next_audit_date that is not a date: {exc}"
     asset_id = item.get("id")
     if asset_id is not None and (type(asset_id) is not int or asset_id < 0):
         return "has an id that is not a whole number"

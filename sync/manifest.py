@@ -19,8 +19,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from firmware.asset import ASSET_COLUMNS, MAX_ID_DIGITS, Asset, audit_date
 from firmware.errors import ManifestError
-from firmware.asset import ASSET_COLUMNS, MAX_ID_DIGITS, Asset
 
 __all__ = ["ALIASES", "MAX_CELL_CHARS", "MAX_ID_DIGITS", "REQUIRED", "read_manifest"]
 
@@ -34,6 +34,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "status": ("status", "status label"),
     "assigned_to": ("assigned_to", "checked out to"),
     "id": ("id",),
+    "next_audit_date": ("next_audit_date", "next audit date"),
 }
 
 #: The columns every export must have; the others are read when present.
@@ -51,11 +52,12 @@ _LABELS = {
     "status": "status",
     "assigned_to": "assigned to",
     "id": "id",
+    "next_audit_date": "next audit date",
 }
 
 # Identifiers are compared with scanned labels and configured names, which never hold
 # control or format characters; a hidden one would make a record impossible to match.
-_IDENTIFIERS = frozenset({"asset_tag", "serial", "id", "location", "status"})
+_IDENTIFIERS = frozenset({"asset_tag", "serial", "id", "location", "status", "next_audit_date"})
 _REJECTED_IN_IDENTIFIERS = frozenset({"Cc", "Cf", "Zl", "Zp"})
 # Free text may span lines and hold joiners (U+200C/U+200D are part of many scripts),
 # but not the bidi overrides that make a screen or report show something else.
@@ -418,11 +420,19 @@ class _Manifest:
             if len(raw_id.lstrip("0")) > MAX_ID_DIGITS:
                 raise self._error(id_line, id_index,
                                   f"id {_shown(raw_id)} has more than {MAX_ID_DIGITS} digits")
+        next_audit = values.get("next_audit_date", "")
+        if next_audit:
+            index = self.where["next_audit_date"]
+            try:
+                next_audit = audit_date(next_audit)
+            except ValueError as exc:
+                raise self._error(line + _breaks_before(row, index, 0), index,
+                                  f"next audit date {exc}") from None
         return Asset(
             asset_tag=tag, serial=values.get("serial", ""), name=values.get("name", ""),
             location=values["location"], status=values.get("status", ""),
             assigned_to=values.get("assigned_to", ""), id=int(raw_id) if raw_id else None,
-            origin=f"{self.path.name}, line {line}",
+            origin=f"{self.path.name}, line {line}", next_audit_date=next_audit,
         )
 
     def _cell(self, line: int, row: list[str], column: str, index: int) -> str:

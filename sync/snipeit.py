@@ -2,15 +2,19 @@
 
 - The expected inventory is every asset of the register (``GET /hardware``, paged 500 at a
   time, then once more with ``status=Archived``, which the plain list hides).
-- A ``verified``, ``mislocated`` or ``recovered`` sighting becomes one audit
-  (``POST /hardware/audit``) whose note carries the scan time, room, technician, device and
+- A ``verified``, ``mislocated`` or ``recovered`` sighting becomes one audit. When the
+  server has the bulk audit (``POST /hardware/audit/bulk``, Snipe-IT 8.7 and later; found
+  out once per process) the audits of a batch that share their room, location update and
+  note go in one request (see :mod:`sync.snipeit_bulk`); otherwise each is one
+  ``POST /hardware/audit`` whose note carries the scan time, room, technician, device and
   the marker ``stocktaker sighting <uuid>``. Other verdicts are not audits: they are
   answered as accepted (so the queue lets them go) and stay in the room's report.
 - Audits are not idempotent in Snipe-IT (every call logs one more audit), so before an
   audit is sent the activity report is read for the sighting's marker: once per room
   session and process, and again for each sighting whose earlier audit call ended without
   a clear answer (timeout, reset, 5xx, unreadable body). A sighting found there is
-  answered ``duplicate`` and not audited again.
+  answered ``duplicate`` and not audited again. A bulk audit is found there by its session
+  and asset: in one session an asset gets one bulk audit, however often it was seen.
 - Snipe-IT answers most errors with HTTP 200 and ``{"status": "error"}``; every answer's
   body is checked, not only its status code.
 - A door kiosk's check-outs and check-ins become Snipe-IT check-outs to the person's user
@@ -28,15 +32,24 @@ import html
 import logging
 import re
 import threading
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from firmware.asset import Asset, audit_date
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
-from firmware.inventory import Asset
 from firmware.people import Person
 from sync.movements import KIOSK_VERDICTS
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
+from sync.snipeit_bulk import (
+    BulkAnswer,
+    bulk_note,
+    group_key,
+    parse_bulk_answer,
+    session_in_bulk_note,
+)
 from sync.snipeit_kiosk import KioskMoves
 from sync.web import RegisterClient, parse_retry_after, read_token
 
@@ -75,6 +88,20 @@ DEFAULT_RETRY_AFTER = 60.0
 
 MAX_RETRY_AFTER = 120.0
 """The most a 429 may ask; Snipe-IT's window is a minute, and some versions send nonsense."""
+
+BULK_MAX_IDS = 500
+"""Most asset ids in one bulk audit. Snipe-IT sets no cap; a server that refuses a request
+for its ``ids`` (or answers HTTP 413) gets halves of it, and that smaller size from then on."""
+
+TAG_LOOKUPS_MAX = 20
+"""Asset ids missing after the room's list are looked up one tag at a time up to this many;
+more than that, the whole asset list is read once."""
+
+ROOM_LISTS_MAX = 8
+"""Rooms whose asset lists are read for asset ids before the whole list is read instead
+(ten pages hold 5,000 assets: a site audit stops paying one list per room)."""
+
+_BULK_PATH = "/hardware/audit/bulk"
 
 # Sighting and session ids go into notes and activity-report searches as they are: the
 # report HTML-escapes the search and renders notes as Markdown, which leaves only letters,
@@ -138,6 +165,12 @@ def _text(value: Any) -> str:
     return text if len(text) <= _NOTE_FIELD_MAX else text[: _NOTE_FIELD_MAX - 3] + "..."
 
 
+_NO_ROUTE = object()
+"""What :meth:`SnipeItRegister._read` returns for a 404 or 405 it was told to expect."""
+_TOO_LARGE = object()
+"""What :meth:`SnipeItRegister._read` returns for a 413 it was told to expect."""
+
+
 class _Throttled(RegisterUnavailable):
     """HTTP 429: the request was refused before Snipe-IT ran it (nothing was applied)."""
 
@@ -175,6 +208,12 @@ class SnipeItRegister(OutboxReports, Register):
         self._uncertain: set[str] = set()    # an audit call ended unclearly: look first
         self._sessions_read: set[str] = set()  # sessions whose audits were read from the log
         self._looked_up: set[str] = set()    # sightings looked up one by one, not found
+        self._bulk: bool | None = None if config.bulk_audit else False  # server has it?
+        self._bulk_max = BULK_MAX_IDS
+        self._bulk_done: dict[str, set[int]] = {}  # session -> assets bulk-audited in it
+        self._uncertain_sessions: set[str] = set()  # a bulk call ended unclearly: re-read
+        self._ids: dict[str, int] = {}       # asset tag (casefolded) -> Snipe-IT id
+        self._listed: set[int | None] = set()  # location ids whose assets were listed
         self._kiosk = KioskMoves(self._read, self._list_all, self._room, _error_message,
                                  MARKER, self._found_in_log)
 
@@ -201,15 +240,22 @@ class SnipeItRegister(OutboxReports, Register):
         # The plain list hides assets whose status is archived; they are asked for apart.
         for extra in ({}, {"status": "Archived"}):
             rows += self._list_all("/hardware", {**params, **extra})
-        return _distinct(rows)
+        assets = _distinct(rows)
+        self._remember_ids(assets)
+        return assets
 
     def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         """Audit each ``verified``, ``mislocated`` or ``recovered`` sighting, once.
 
-        Returns one result per record: ``accepted`` (audited now, or not an audit:
-        the reason says ``not an audit: <verdict>``), ``duplicate`` (its audit is already
-        in Snipe-IT's activity log) or ``rejected`` (Snipe-IT refused it, e.g. "Asset does
-        not exist.").
+        Audits that can go in bulk (see :meth:`_bulk_candidate`) are sent together, one
+        request per group of shared details, when the server has the bulk audit; the
+        others one by one.
+
+        Returns one result per record, in order: ``accepted`` (audited now, or not an
+        audit: the reason says ``not an audit: <verdict>``), ``duplicate`` (its audit is
+        already in Snipe-IT's activity log; with the bulk audit, also when its asset was
+        audited in the same session) or ``rejected`` (Snipe-IT refused it, e.g. "Asset
+        does not exist.").
 
         Raises:
             ValueError: a record has no string ``sighting_id``.
@@ -219,7 +265,20 @@ class SnipeItRegister(OutboxReports, Register):
             RegisterError: it refused the batch as a whole (token, permission).
         """
         with self._lock:
-            return [self._push_one(record) for record in records]
+            results: list[ItemResult | None] = [None] * len(records)
+            bulk: list[int] = []
+            for n, record in enumerate(records):
+                if self._bulk_candidate(record):
+                    bulk.append(n)
+                else:
+                    results[n] = self._push_one(record)
+            if bulk and self._bulk_available():
+                answers = self._push_bulk([records[n] for n in bulk])
+            else:
+                answers = [self._push_one(records[n]) for n in bulk]
+            for n, answer in zip(bulk, answers):
+                results[n] = answer
+            return [r for r in results if r is not None]
 
     def check(self) -> None:
         """Prove Snipe-IT answers and takes the token, cheaply: one asset of the list
@@ -335,6 +394,21 @@ class SnipeItRegister(OutboxReports, Register):
                                                     "sort": "id", "order": "asc"})
         return {sid for row in rows if (sid := sighting_in_note(row.get("note"))) is not None}
 
+    def _read_session(self, session: str) -> None:
+        """Read every audit of ``session`` from the log: per-sighting and bulk ones."""
+        rows = self._list_all("/reports/activity", {"search": session, "action_type": "audit",
+                                                    "sort": "id", "order": "asc"})
+        done = self._bulk_done.setdefault(session, set())
+        for row in rows:
+            sighting = sighting_in_note(row.get("note"))
+            if sighting is not None:
+                self._audited.add(sighting)
+            elif session_in_bulk_note(row.get("note")) == session:
+                item = row.get("item")
+                if isinstance(item, dict) and isinstance(item.get("id"), int):
+                    done.add(item["id"])
+        self._sessions_read.add(session)
+
     def _found_in_log(self, sighting_id: str) -> bool:
         """Whether any activity-log note (check-out, check-in, audit) names the sighting."""
         rows = self._list_all("/reports/activity", {"search": sighting_id, "sort": "id",
@@ -362,14 +436,26 @@ class SnipeItRegister(OutboxReports, Register):
         if not isinstance(tag, str) or not tag.strip():
             return ItemResult(sighting_id, ItemStatus.REJECTED, f"a {verdict} sighting"
                               " without an asset tag")
-        if self._already_audited(sighting_id, record.get("session_id")):
+        session = record.get("session_id")
+        if self._already_audited(sighting_id, session):
             return ItemResult(sighting_id, ItemStatus.DUPLICATE, "already audited")
+        if isinstance(session, str) and self._bulk_done.get(session):
+            asset_id = self._asset_ids({tag}, set()).get(tag.casefold())
+            if asset_id in self._bulk_done[session]:
+                return ItemResult(sighting_id, ItemStatus.DUPLICATE,
+                                  "already audited in this session (bulk audit)")
         return self._audit(sighting_id, tag, record)
 
     def _already_audited(self, sighting_id: str, session: Any) -> bool:
         """Whether the sighting's audit is in Snipe-IT already, reading the log if needed."""
         if sighting_id in self._audited:
             return True
+        if isinstance(session, str) and session in self._uncertain_sessions:
+            # A bulk call of this session ended unclearly: its audits may be in the log.
+            self._read_session(session)
+            self._uncertain_sessions.discard(session)
+            if sighting_id in self._audited:
+                return True
         if sighting_id in self._uncertain:
             found = sighting_id in self.audited_sightings(sighting_id)
             self._uncertain.discard(sighting_id)
@@ -378,8 +464,7 @@ class SnipeItRegister(OutboxReports, Register):
                 return False
             # One read finds every audit of the room sent by an earlier process (killed,
             # or cut off from the network before it heard the answer).
-            self._audited |= self.audited_sightings(session)
-            self._sessions_read.add(session)
+            self._read_session(session)
             return sighting_id in self._audited
         elif sighting_id in self._looked_up:
             return False
@@ -415,6 +500,207 @@ class SnipeItRegister(OutboxReports, Register):
             return ItemResult(sighting_id, ItemStatus.REJECTED, f"Snipe-IT: {message}")
         self._audited.add(sighting_id)
         return ItemResult(sighting_id, ItemStatus.ACCEPTED, problem)
+
+    # -- sending audits in bulk --------------------------------------------------------
+
+    def _bulk_candidate(self, record: Any) -> bool:
+        """Whether a record can go into a bulk audit (else it goes the per-asset way)."""
+        if self._bulk is False or not isinstance(record, Mapping):
+            return False
+        sighting_id, session, tag = (record.get("sighting_id"), record.get("session_id"),
+                                     record.get("asset_tag"))
+        return (record.get("verdict") in AUDIT_VERDICTS
+                and isinstance(sighting_id, str) and bool(_SAFE_ID.fullmatch(sighting_id))
+                and isinstance(session, str) and bool(_SAFE_ID.fullmatch(session))
+                and isinstance(tag, str) and bool(tag.strip()))
+
+    def _bulk_available(self) -> bool:
+        """Whether the server has the bulk audit; asked once per process.
+
+        The question is a bulk audit of no ids: a server that has the endpoint refuses it
+        for its ``ids`` (nothing is audited); an older one answers 404 (or 405).
+        """
+        if self._bulk is None:
+            data = self._read("POST", _BULK_PATH, body={"ids": []}, missing=(404, 405))
+            self._bulk = parse_bulk_answer(data) is not None
+            if not self._bulk:
+                log.info("Snipe-IT has no bulk audit (%s): one audit per request",
+                         "no such endpoint" if data is _NO_ROUTE else "not a bulk answer")
+        return self._bulk
+
+    def _push_bulk(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+        """Audit ``records`` (all :meth:`_bulk_candidate`) in as few requests as can be."""
+        results: list[ItemResult | None] = [None] * len(records)
+        pending = []
+        for n, record in enumerate(records):
+            if self._already_audited(record["sighting_id"], record["session_id"]):
+                results[n] = ItemResult(record["sighting_id"], ItemStatus.DUPLICATE,
+                                        "already audited")
+            else:
+                pending.append(n)
+        rooms: dict[int, tuple[int | None, str | None]] = {}
+        for n in pending:
+            room = records[n].get("location")
+            rooms[n] = self._room(room) if isinstance(room, str) and room else (None, None)
+        ids = self._asset_ids({records[n]["asset_tag"] for n in pending},
+                              {loc for loc, _ in rooms.values() if loc is not None})
+        groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+        first_of: dict[tuple[str, int], int] = {}
+        followers: list[tuple[int, int]] = []
+        for n in pending:
+            record = records[n]
+            sighting_id, session = record["sighting_id"], record["session_id"]
+            asset_id = ids.get(record["asset_tag"].casefold())
+            if asset_id is None:
+                results[n] = ItemResult(sighting_id, ItemStatus.REJECTED,
+                                        "Snipe-IT: Asset does not exist.")
+                continue
+            if asset_id in self._bulk_done.get(session, ()):
+                results[n] = ItemResult(sighting_id, ItemStatus.DUPLICATE,
+                                        "already audited in this session (bulk audit)")
+                continue
+            if (session, asset_id) in first_of:  # seen twice in this batch: audited once
+                followers.append((n, first_of[session, asset_id]))
+                continue
+            first_of[session, asset_id] = n
+            location = rooms[n][0]
+            update = (location is not None and record.get("verdict") == "mislocated"
+                      and self.config.move_mislocated)
+            groups.setdefault(group_key(record, location, update), []).append((n, asset_id))
+        for key, members in groups.items():
+            if self._bulk is False:  # the server lost the endpoint: one by one
+                for n, _ in members:
+                    results[n] = self._push_one(records[n])
+                continue
+            self._send_group(key, members, records, rooms, results)
+        for n, first in followers:
+            earlier = results[first]
+            assert earlier is not None
+            if earlier.status is ItemStatus.REJECTED:
+                results[n] = ItemResult(records[n]["sighting_id"], ItemStatus.REJECTED,
+                                        earlier.reason)
+            else:
+                results[n] = ItemResult(records[n]["sighting_id"], ItemStatus.DUPLICATE,
+                                        "already audited in this session (bulk audit)")
+        return [r for r in results if r is not None]
+
+    def _send_group(self, key: tuple[Any, ...], members: list[tuple[int, int]],
+                    records: Sequence[Mapping[str, Any]],
+                    rooms: Mapping[int, tuple[int | None, str | None]],
+                    results: list[ItemResult | None]) -> None:
+        """Send one group's bulk audits, ``self._bulk_max`` ids a request."""
+        start = 0
+        while start < len(members):
+            chunk = members[start:start + self._bulk_max]
+            answer = self._send_bulk(key, chunk, records)
+            if answer is None:  # no such endpoint after all: the per-asset way
+                self._bulk = False
+                for n, _ in members[start:]:
+                    results[n] = self._push_one(records[n])
+                return
+            if answer.refused_whole and answer.ids_refused and len(chunk) > 1:
+                self._bulk_max = max(1, len(chunk) // 2)
+                log.info("Snipe-IT refused %d ids in one bulk audit (%s): %d from now on",
+                         len(chunk), answer.message, self._bulk_max)
+                continue
+            self._take_answer(answer, chunk, records, rooms, results)
+            start += len(chunk)
+
+    def _send_bulk(self, key: tuple[Any, ...], chunk: list[tuple[int, int]],
+                   records: Sequence[Mapping[str, Any]]) -> BulkAnswer | None:
+        """One bulk audit request; None when the server has no bulk endpoint."""
+        first = records[chunk[0][0]]
+        session = first["session_id"]
+        location, update = key[2], key[3]
+        body: dict[str, Any] = {"ids": [asset_id for _, asset_id in chunk],
+                                "note": bulk_note([records[n] for n, _ in chunk],
+                                                  str(uuid.uuid4()))}
+        if location is not None:
+            body["location_id"] = location
+            if update:
+                body["update_location"] = 1
+        sent = time.monotonic()
+        try:
+            data = self._read("POST", _BULK_PATH, body=body, missing=(404, 405, 413))
+            if data is _TOO_LARGE:
+                return BulkAnswer("error", {}, "HTTP 413", ids_refused=True)
+            if data is _NO_ROUTE:
+                return None
+            answer = parse_bulk_answer(data)
+            if answer is None:
+                raise RegisterUnavailable(f"POST {_BULK_PATH}: not a bulk audit answer:"
+                                          f" {str(data)[:200]}")
+            missing = [a for _, a in chunk if a not in answer.rows]
+            if missing and not answer.refused_whole:
+                raise RegisterUnavailable(f"POST {_BULK_PATH}: the answer has no row for"
+                                          f" asset {missing[0]}")
+        except _Throttled:
+            raise
+        except RegisterUnavailable:
+            # Some audits may have been logged before the answer was lost: read the
+            # session's audits again before sending any of them again.
+            self._uncertain_sessions.add(session)
+            if len(chunk) > 1 and time.monotonic() - sent >= 0.9 * self.client.timeout:
+                # No answer in time: maybe too many rows for the server; smaller from now on.
+                self._bulk_max = max(1, len(chunk) // 2)
+            raise
+        return answer
+
+    def _take_answer(self, answer: BulkAnswer, chunk: list[tuple[int, int]],
+                     records: Sequence[Mapping[str, Any]],
+                     rooms: Mapping[int, tuple[int | None, str | None]],
+                     results: list[ItemResult | None]) -> None:
+        """Each row of a bulk answer as the result of its sighting."""
+        for n, asset_id in chunk:
+            record = records[n]
+            sighting_id = record["sighting_id"]
+            row = answer.rows.get(asset_id)
+            if row is None:  # refused as a whole (not for its size)
+                results[n] = ItemResult(sighting_id, ItemStatus.REJECTED,
+                                        f"Snipe-IT: {answer.message}")
+            elif row.get("status") == "success":
+                self._audited.add(sighting_id)
+                self._bulk_done.setdefault(record["session_id"], set()).add(asset_id)
+                results[n] = ItemResult(sighting_id, ItemStatus.ACCEPTED, rooms[n][1])
+            else:
+                results[n] = ItemResult(sighting_id, ItemStatus.REJECTED,
+                                        f"Snipe-IT: {_error_message({**row, 'status': 'error'})}")
+
+    def _asset_ids(self, tags: set[str], locations: set[int]) -> dict[str, int]:
+        """Snipe-IT ids of asset ``tags`` (by casefolded tag); tags it lacks are left out.
+
+        Known ids come from memory (the expected inventory read by this process included);
+        the rest from the list of the rooms' assets (one read per room and process, for the
+        first :data:`ROOM_LISTS_MAX` rooms), then tag by tag, or from the whole list when
+        many are left or many rooms were listed.
+        """
+        def missing() -> set[str]:
+            return {t for t in tags if t.casefold() not in self._ids}
+
+        for location in sorted(locations):
+            if not missing():
+                break
+            if len(self._listed) >= ROOM_LISTS_MAX and None not in self._listed:
+                break  # a site walked room by room: the whole list costs fewer requests
+            if location not in self._listed:
+                self._remember_ids(map(_asset, self._list_all(
+                    "/hardware", {"location_id": location, "sort": "id", "order": "asc"})))
+                self._listed.add(location)
+        if (len(missing()) > TAG_LOOKUPS_MAX or len(self._listed) >= ROOM_LISTS_MAX
+                and missing()) and None not in self._listed:
+            self.expected_assets()
+            self._listed.add(None)
+        for tag in sorted(missing()):
+            asset = self.asset_by_tag(tag)
+            if asset is not None:
+                self._remember_ids([asset])
+        return {t.casefold(): self._ids[t.casefold()] for t in tags
+                if t.casefold() in self._ids}
+
+    def _remember_ids(self, assets: Any) -> None:
+        for asset in assets:
+            if asset is not None and asset.id is not None:
+                self._ids[asset.asset_tag.casefold()] = asset.id
 
     def _room(self, room: str) -> tuple[int | None, str | None]:
         """The location id of ``room`` and, when there is none, why (for the result)."""
@@ -454,10 +740,16 @@ class SnipeItRegister(OutboxReports, Register):
     # -- HTTP ------------------------------------------------------------------------------
 
     def _read(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-              body: Any = None) -> Any:
-        """Send one request and return its JSON body (an error envelope included)."""
+              body: Any = None, missing: tuple[int, ...] = ()) -> Any:
+        """Send one request and return its JSON body (an error envelope included).
+
+        A status in ``missing`` returns :data:`_NO_ROUTE` (404, 405) or :data:`_TOO_LARGE`
+        (413) instead of raising.
+        """
         answer = self.client.request(method, path, params=params, body=body,
-                                     ok=(200, 201, 429))
+                                     ok=(200, 201, 429, *missing))
+        if answer.status_code in missing:
+            return _TOO_LARGE if answer.status_code == 413 else _NO_ROUTE
         if answer.status_code == 429:
             retry_after = parse_retry_after(answer.headers.get("Retry-After"))
             if retry_after is None:
@@ -556,7 +848,17 @@ def _asset(row: Any) -> Asset | None:
         assigned_to=_name(row.get("assigned_to")),
         id=asset_id,
         origin=f"Snipe-IT asset {asset_id}" if asset_id is not None else "Snipe-IT",
+        next_audit_date=_next_audit(row.get("next_audit_date")),
     )
+
+
+def _next_audit(value: Any) -> str:
+    """``next_audit_date`` (``{"date": "Y-m-d", "formatted": ...}`` or null) as ``Y-m-d``."""
+    text = value.get("date") if isinstance(value, dict) else value
+    try:
+        return audit_date(text) if isinstance(text, str) else ""
+    except ValueError:
+        return ""
 
 
 def _plain(value: Any) -> str:

@@ -30,6 +30,14 @@ It answers as Snipe-IT 8.1.4's API does (``AssetsController``, ``LocationsContro
 - ``POST /hardware/audit`` (``asset_tag`` in the body) and ``/hardware/{id}/audit``
   write one activity-log row per call with the note and ``location_id``, move the asset
   only when ``update_location`` is 1, ignore the asset's status, and take no client time;
+- ``POST /hardware/audit/bulk`` (Snipe-IT 8.7 and later, pull request #19271; absent with
+  ``bulk_audit=False``, as in older releases: HTTP 404) audits every id of ``ids`` with the
+  same ``note``, ``location_id``, ``update_location`` and ``next_audit_date``, each row as
+  the single audit does, and answers HTTP 200 ``{status, messages, results: [{id, status,
+  messages, payload}]}``: rows in input order, a repeated id once, an unknown or deleted id
+  an error row with ``payload`` null, ``status`` ``success``, ``partial`` or ``error``; a
+  missing or empty ``ids`` (or more than ``bulk_max_ids``) is refused as a whole with
+  ``messages.ids`` and ``results`` empty; one request counts once against the throttle;
 - requests are counted per token in fixed windows (``throttle_limit`` per
   ``throttle_window`` seconds, default 120 per 60 s, the window starting at its first
   request); over it, HTTP 429 with ``Retry-After`` and ``X-RateLimit-*`` headers, or
@@ -171,6 +179,9 @@ class EmuAsset:
     last_checkin: float | None = None
     checkout_counter: int = 0
     checkin_counter: int = 0
+    invalid: dict[str, list[str]] | None = None
+    """Validation messages the asset's model gives on save (e.g. a custom field whose format
+    changed after the value was stored): every audit of it is refused with them."""
 
 
 @dataclass
@@ -205,6 +216,8 @@ class RequestRecord:
     query: dict[str, str]
     status: int
     """The HTTP status answered; 0 when the connection was dropped."""
+    body_json: Any = None
+    """The request's JSON body (None when it had none, or not JSON)."""
 
     @property
     def path(self) -> str:
@@ -272,6 +285,10 @@ class SnipeItEmulator:
             asset list unless asked for.
         audit_interval: months to the next audit after an audit.
         encoded_slash_404: refuse paths with ``%2F`` as Apache does by default.
+        bulk_audit: serve ``POST /hardware/audit/bulk`` (Snipe-IT 8.7 and later); False: an
+            older release, where that path is an unknown route (HTTP 404).
+        bulk_max_ids: refuse a bulk audit of more ids than this (None: no cap, as
+            Snipe-IT); stands for a server whose request size limits stop larger ones.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
@@ -279,7 +296,8 @@ class SnipeItEmulator:
     def __init__(self, token: str = "test-token", *, throttle_limit: int | None = 120,
                  throttle_window: float = 60.0, retry_after_header: bool = True,
                  max_results: int = 500, show_archived_in_list: bool = False,
-                 audit_interval: int = 12, encoded_slash_404: bool = True) -> None:
+                 audit_interval: int = 12, encoded_slash_404: bool = True,
+                 bulk_audit: bool = True, bulk_max_ids: int | None = None) -> None:
         self.token = token
         self.throttle_limit = throttle_limit
         self.throttle_window = throttle_window
@@ -288,6 +306,8 @@ class SnipeItEmulator:
         self.show_archived_in_list = show_archived_in_list
         self.audit_interval = audit_interval
         self.encoded_slash_404 = encoded_slash_404
+        self.bulk_audit = bulk_audit
+        self.bulk_max_ids = bulk_max_ids
         self.on_audit_applied: Callable[[LogEntry], None] | None = None
         """Called after an audit is logged, before its answer is sent (in the server thread)."""
         self.on_request: Callable[[RequestRecord], None] | None = None
@@ -433,6 +453,10 @@ class SnipeItEmulator:
                 counts[match[1]] += 1
         return counts
 
+    def audits_by_asset(self) -> Counter[int]:
+        """How many audits the log holds for each asset id."""
+        return Counter(e.item_id for e in self.audit_entries())
+
     def audits_by_sighting(self) -> Counter[str]:
         """How many audits the log holds for each sighting id (from the note's marker)."""
         counts: Counter[str] = Counter()
@@ -508,8 +532,12 @@ class SnipeItEmulator:
         raw_path = split.path
         arrived = time.monotonic()
         answer = self._respond_inner(method, raw_path, split.query, headers, body, client_ip)
+        try:
+            sent = json.loads(body) if body else None
+        except ValueError:
+            sent = None
         seen = RequestRecord(arrived, method, raw_path, dict(parse_qsl(split.query)),
-                             0 if answer.drop else answer.status)
+                             0 if answer.drop else answer.status, sent)
         with self._lock:
             self.requests.append(seen)
         if self.on_request is not None:
@@ -623,6 +651,9 @@ class SnipeItEmulator:
             ("GET", r"/api/v1/hardware/byserial/(.+)", self._by_serial),
             ("POST", r"/api/v1/hardware/audit",
              lambda i: self._audit(None, i, user_agent, client_ip, from_api)),
+            *([("POST", r"/api/v1/hardware/audit/bulk",
+                lambda i: self._bulk_audit(i, user_agent, client_ip, from_api))]
+              if self.bulk_audit else []),
             ("POST", r"/api/v1/hardware/([0-9]+)/audit",
              lambda i, a: self._audit(int(a), i, user_agent, client_ip, from_api)),
             ("GET", r"/api/v1/hardware/([0-9]+)", self._show),
@@ -746,18 +777,27 @@ class SnipeItEmulator:
                 "status_id": ["The status id field is required."],
                 "asset_tag": ["The asset tag field is required."]}))
         assert asset is not None
-        now = time.time()
         next_audit = inputs.get("next_audit_date")
         if next_audit is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(next_audit)):
             return _json_answer(200, _envelope("error", None, {
                 "next_audit_date": ["The next audit date field must be a valid date."]}))
+        status, payload, messages = self._audit_one(asset, inputs, user_agent, client_ip,
+                                                    from_api)
+        return _json_answer(200, _envelope(status, payload, messages))
+
+    def _audit_one(self, asset: EmuAsset, inputs: dict[str, Any], user_agent: str,
+                   client_ip: str, from_api: bool) -> tuple[str, Any, Any]:
+        """One asset's audit as ``AssetsController`` does it: (status, payload, messages)."""
+        now = time.time()
+        next_audit = inputs.get("next_audit_date")
+        if asset.invalid:
+            return "error", {"asset_tag": php_e(asset.asset_tag)}, dict(asset.invalid)
         location_id = inputs.get("location_id")
         update = inputs.get("update_location")
         # PHP's loose ``== '1'``: 1, "1", 1.0 and true match; "true" does not.
         moving = update is True or (not isinstance(update, bool) and str(update) in ("1", "1.0"))
         if moving and location_id is not None and php_intval(location_id) not in self.locations:
-            return _json_answer(200, _envelope("error", None, {
-                "location_id": ["The selected location id is invalid."]}))
+            return "error", None, {"location_id": ["The selected location id is invalid."]}
         if moving:
             asset.location_id = None if location_id is None else php_intval(location_id)
         asset.next_audit_date = str(next_audit) if next_audit else _add_months(
@@ -770,11 +810,53 @@ class SnipeItEmulator:
         self.log.append(entry)
         if self.on_audit_applied is not None:
             self.on_audit_applied(entry)
-        return _json_answer(200, _envelope("success", {
+        return "success", {
             "id": asset.id, "asset_tag": asset.asset_tag, "note": inputs.get("note"),
             "next_audit_date": {"datetime": f"{asset.next_audit_date} 00:00:00",
                                 "formatted": asset.next_audit_date},
-        }, "Asset audit successfully logged."))
+        }, "Asset audit successfully logged."
+
+    def _bulk_audit(self, inputs: dict[str, Any], user_agent: str, client_ip: str,
+                    from_api: bool) -> _Answer:
+        ids = inputs.get("ids")
+        problems: dict[str, list[str]] = {}
+        if not isinstance(ids, list) or not ids:
+            problems["ids"] = ["The ids field is required." if not ids
+                               else "The ids field must be an array."]
+        elif self.bulk_max_ids is not None and len(ids) > self.bulk_max_ids:
+            problems["ids"] = [f"The ids field must not have more than {self.bulk_max_ids}"
+                               " items."]
+        next_audit = inputs.get("next_audit_date")
+        if next_audit is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(next_audit)):
+            problems["next_audit_date"] = ["The next audit date field must be a valid date."]
+        if problems:
+            return _json_answer(200, {"status": "error", "messages": problems, "results": []})
+        assert isinstance(ids, list)
+        results = []
+        seen: set[int] = set()
+        for raw in ids:
+            asset_id = php_intval(raw)
+            if asset_id in seen:
+                continue
+            seen.add(asset_id)
+            asset = self.assets.get(asset_id)
+            if asset is None or asset.deleted_at is not None:
+                results.append({"id": asset_id, "status": "error",
+                                "messages": "Asset does not exist.", "payload": None})
+                continue
+            status, payload, messages = self._audit_one(asset, inputs, user_agent, client_ip,
+                                                        from_api)
+            if isinstance(payload, dict) and "asset_tag" in payload:
+                payload = {**payload, "asset_tag": php_e(asset.asset_tag)}
+            results.append({"id": asset_id, "status": status, "messages": messages,
+                            "payload": payload})
+        good = sum(r["status"] == "success" for r in results)
+        bad = len(results) - good
+        status = "success" if not bad else "error" if not good else "partial"
+        return _json_answer(200, {
+            "status": status, "results": results,
+            "messages": f"{good} asset(s) audited successfully"
+                        + (f", {bad} failed" if bad else "")})
 
     def _checkout(self, asset_id: int, inputs: dict[str, Any], user_agent: str,
                   client_ip: str, from_api: bool) -> _Answer:
@@ -1049,6 +1131,9 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
+        # Headers and body go out in two writes: without this, Nagle's algorithm and the
+        # client's delayed ACK hold every answer back about 40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._open_lock:
             self._open.add(sock)
         return sock, address

@@ -3,7 +3,8 @@
 Usage: ``python snipeit_pusher.py SETTINGS_JSON`` with the repository root on
 ``PYTHONPATH``. The settings name the emulator (``url``, ``token_file``), the records
 file (a JSON list of sighting records), the answers file, ``batch_size``,
-``rate_per_minute``, ``timeout`` and ``max_wait`` (seconds slept at most after a failure).
+``rate_per_minute``, ``timeout``, ``max_wait`` (seconds slept at most after a failure) and
+``bulk_audit`` (default false).
 
 The answers file stands for the queue's acknowledge: after each pushed batch one JSON
 line per record (``{"id": ..., "status": ...}``) is appended and fsynced; records
@@ -60,7 +61,8 @@ def main(argv: list[str]) -> int:
                             token_file=Path(settings["token_file"]),
                             timeout=settings["timeout"],
                             rate_per_minute=settings["rate_per_minute"],
-                            outbox=Path(settings["outbox"]))
+                            outbox=Path(settings["outbox"]),
+                            bulk_audit=settings.get("bulk_audit", False))
     batch_size = settings["batch_size"]
     with SnipeItRegister(config, "handheld-07") as register:
         _say("ready")

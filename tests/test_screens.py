@@ -48,6 +48,7 @@ LAPTOP = Asset("IT-004512", serial="C02XK1", name="Latitude 5440 laptop", locati
 DOCK = Asset("IT-001907", name="USB-C dock", location="Store B2", status="Disposed")
 STOLEN = Asset("IT-004512", name="Latitude 5440 laptop", location="Floor 3 east", status="Stolen")
 STORE = Progress("Store B2", 12, 30)
+DUE = Progress("Store B2", 12, 30, overdue_found=2, overdue_missing=3)
 
 SCREENS: dict[str, Callable[[], Image.Image]] = {
     "verified": lambda: verdict_screen(Verdict(VerdictKind.VERIFIED, "IT-004512", LAPTOP), STORE),
@@ -76,6 +77,11 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
         Progress("Köln Büro 2", 3, 4),
     ),
     "progress": lambda: progress_screen(STORE),
+    "verified-overdue": lambda: verdict_screen(
+        Verdict(VerdictKind.VERIFIED, "IT-004512", LAPTOP, overdue=True), DUE),
+    "progress-overdue": lambda: progress_screen(DUE),
+    "progress-overdue-resumed": lambda: progress_screen(DUE, resumed=True,
+                                                        status="12 wait 5m !2 list 3h"),
     "progress-status": lambda: progress_screen(STORE, resumed=True,
                                                status="12 wait 5m !2 list 3h"),
     "progress-no-room-status": lambda: progress_screen(Progress(None, 0, 0),
@@ -99,6 +105,8 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
                                    VerdictKind.UNREGISTERED: 4, VerdictKind.REPEAT: 3,
                                    VerdictKind.RECOVERED: 1}, Progress("Server Room", 281, 290)),
     "burst-all-ok": lambda: burst_screen({VerdictKind.VERIFIED: 40}, STORE),
+    "burst-overdue": lambda: burst_screen({VerdictKind.VERIFIED: 38, VerdictKind.MISLOCATED: 2},
+                                          DUE, overdue=5),
     "new-room": lambda: new_room_screen("Storage  C", ["Storage B", "Storage A"]),
     "new-room-unknown": lambda: new_room_screen("Basement", []),
     "summary": lambda: summary_screen(Summary("Store B2", 30, 27, 1, 3, 0, 4, 12, 2, 1, 5)),

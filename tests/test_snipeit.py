@@ -57,8 +57,9 @@ def token_file(tmp_path: Path, token: str = TOKEN, mode: int = 0o600) -> Path:
 def config(emu: SnipeItEmulator, tmp_path: Path, **changes: Any) -> RegisterConfig:
     if "token_file" not in changes:
         changes["token_file"] = token_file(tmp_path)
+    # These tests are about the per-asset audit; the bulk audit has test_snipeit_bulk.py.
     settings: dict[str, Any] = {"adapter": "snipeit", "url": emu.url, "outbox": tmp_path / "out",
-                                "timeout": 2.0, "rate_per_minute": 6000.0}
+                                "timeout": 2.0, "rate_per_minute": 6000.0, "bulk_audit": False}
     return RegisterConfig(**{**settings, **changes})
 
 

@@ -16,6 +16,10 @@ of four kinds of moment:
 Then a new child is started on the same files, until one finishes by itself. At the end
 of each round every sighting must have an answer, and the activity log must hold exactly
 one audit for each sighting that is an audit of a known asset and none for the others.
+With the bulk audit (Snipe-IT 8.7 and later; the ``bulk`` run, batches of 20) one request
+audits many assets and a kill can land in the middle of it; there the log must hold
+exactly one audit for each session and asset that has an audit sighting (an asset seen
+twice in one session is audited once), and none for the others.
 A low rate of injected faults (HTTP 500 and dropped connections, before and after the
 audit is applied) runs at the same time. Rounds go on (fresh sightings, the same emulator)
 until at least ``STOCKTAKER_SNIPEIT_KILLS`` (default 100) children were killed.
@@ -41,7 +45,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sync.snipeit import AUDIT_VERDICTS
+from sync.snipeit_bulk import session_in_bulk_note
 from tests.snipeit_emulator import LogEntry, SnipeItEmulator
 from tests.snipeit_pusher import answered
 
@@ -165,7 +172,9 @@ def make_round(rng: random.Random) -> list[dict[str, Any]]:
     return records
 
 
-def test_sigkill_while_pushing_audits_each_sighting_once(tmp_path):
+@pytest.mark.parametrize(("bulk", "kills_wanted"), [(False, KILLS), (True, max(20, KILLS // 2))],
+                         ids=["per-asset", "bulk"])
+def test_sigkill_while_pushing_audits_each_sighting_once(tmp_path, bulk, kills_wanted):
     rng = random.Random(20261124)
     kills: Counter[str] = Counter()
     totals: Counter[str] = Counter()
@@ -174,7 +183,7 @@ def test_sigkill_while_pushing_audits_each_sighting_once(tmp_path):
     token.chmod(0o600)
     started = time.monotonic()
     trigger = KillOnAudit()
-    with SnipeItEmulator(TOKEN, throttle_limit=100, throttle_window=1.0) as emu:
+    with SnipeItEmulator(TOKEN, throttle_limit=100, throttle_window=1.0, bulk_audit=bulk) as emu:
         for room in ROOMS:
             emu.add_location(room)
         for n in range(ASSETS):
@@ -183,7 +192,7 @@ def test_sigkill_while_pushing_audits_each_sighting_once(tmp_path):
         emu.chaos(0.02, seed=5, method="POST", path="/api/v1/hardware/audit",
                   kinds=[("500", False), ("500", True), ("drop", False), ("drop", True)])
         rounds = 0
-        while sum(kills.values()) < KILLS:
+        while sum(kills.values()) < kills_wanted:
             assert time.monotonic() - started < 240, f"too slow: {dict(kills)}"
             rounds += 1
             work = tmp_path / f"round-{rounds}"
@@ -194,7 +203,8 @@ def test_sigkill_while_pushing_audits_each_sighting_once(tmp_path):
             settings.write_text(json.dumps({
                 "url": emu.url, "token_file": str(token), "records": str(work / "records.json"),
                 "answers": str(work / "answers.jsonl"), "outbox": str(work / "out"),
-                "batch_size": 5, "rate_per_minute": 6000, "timeout": 2.0, "max_wait": 0.05}))
+                "batch_size": 20 if bulk else 5, "rate_per_minute": 6000, "timeout": 2.0,
+                "max_wait": 0.05, "bulk_audit": bulk}))
             while True:
                 plan = rng.choice(("startup", "running", "running", "applied", "applied",
                                    "acked"))
@@ -223,14 +233,21 @@ def test_sigkill_while_pushing_audits_each_sighting_once(tmp_path):
                     continue
                 assert status == 0, child.stderr.decode(errors="replace")[-2000:]
                 break
-            check_round(records, answered(work / "answers.jsonl"), emu, totals)
+            if bulk:
+                check_bulk_round(records, answered(work / "answers.jsonl"), emu, totals)
+            else:
+                check_round(records, answered(work / "answers.jsonl"), emu, totals)
         totals["429"] = emu.statuses_seen()[429]
         totals["faults"] = sum(emu.faults_fired.values())
     elapsed = time.monotonic() - started
-    print(f"\nsnipeit crash test: {sum(kills.values())} kills {dict(kills)} over {rounds}"
+    print(f"\nsnipeit crash test ({'bulk' if bulk else 'per asset'}):"
+          f" {sum(kills.values())} kills {dict(kills)} over {rounds}"
           f" rounds in {elapsed:.0f} s; {dict(totals)}")
-    assert kills["applied"] >= 10 and kills["acked"] >= 5
+    assert kills["applied"] >= kills_wanted // 10 and kills["acked"] >= kills_wanted // 20
     assert totals["duplicate"] >= 10  # audits logged by a killed child, found by the next
+    if bulk:
+        assert len(emu.requests_to("/api/v1/hardware/audit", "POST")) == len(
+            emu.requests_to("/api/v1/hardware/audit/bulk", "POST"))  # no per-asset audits
 
 
 def check_round(records: list[dict[str, Any]], answers: dict[str, str], emu: SnipeItEmulator,
@@ -250,3 +267,24 @@ def check_round(records: list[dict[str, Any]], answers: dict[str, str], emu: Sni
             assert status == ("rejected" if is_audit else "accepted"), (record, status)
         totals[status] += 1
         totals["audited"] += audits[sid]
+
+
+def check_bulk_round(records: list[dict[str, Any]], answers: dict[str, str],
+                     emu: SnipeItEmulator, totals: Counter[str]) -> None:
+    """Every sighting answered; one audit for each session and asset with an audit sighting."""
+    sessions = {r["session_id"] for r in records}
+    audits = Counter((session_in_bulk_note(e.note), e.item_id) for e in emu.audit_entries()
+                     if session_in_bulk_note(e.note) in sessions)
+    ids = {a.asset_tag: a.id for a in emu.assets.values()}
+    wanted = set()
+    for record in records:
+        status = answers.get(record["sighting_id"])
+        is_audit = record["verdict"] in AUDIT_VERDICTS
+        if is_audit and record["asset_tag"] in ids:
+            wanted.add((record["session_id"], ids[record["asset_tag"]]))
+            assert status in ("accepted", "duplicate"), (record, status)
+        else:
+            assert status == ("rejected" if is_audit else "accepted"), (record, status)
+        totals[status] += 1
+    assert audits == {key: 1 for key in wanted}, (audits - Counter(dict.fromkeys(wanted, 1)))
+    totals["audited"] += sum(audits.values())
