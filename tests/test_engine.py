@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from firmware.asset import Asset
-from firmware.errors import RegisterRefused, RegisterUnavailable
 from firmware.status import SyncStatus
 from sync.engine import Backoff, SyncEngine, corrected_record, corrected_report
+from sync.memory_register import MemoryRegister
 from sync.queue import SightingQueue
-from sync.register import ItemResult, ItemStatus, Register
+from sync.register import ItemResult, ItemStatus
 from sync.reports import PendingReports
 
 
@@ -32,50 +31,6 @@ class Clock:
     def mono(self) -> float: return 1000.0
     def boot_id(self) -> str: return "b1"
     def synced(self) -> bool: return self.is_synced
-
-
-class MemoryRegister(Register):
-    """A register stand-in keeping what it takes; it can refuse items or be out of reach."""
-
-    def __init__(self) -> None:
-        self.stored: dict[str, dict[str, Any]] = {}
-        self.reports: dict[str, dict[str, Any]] = {}
-        self.batches: list[list[str]] = []
-        self.refuse: dict[str, str] = {}
-        self.down = 0
-        self.retry_after: float | None = None
-        self.refused = False
-
-    def expected_assets(self) -> list[Asset]:
-        return []
-
-    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        if self.refused:
-            raise RegisterRefused("HTTP 401: the register refused the token")
-        if self.down:
-            self.down -= 1
-            raise RegisterUnavailable("down", retry_after=self.retry_after)
-        self.batches.append([str(r["sighting_id"]) for r in records])
-        results = []
-        for record in records:
-            sid = str(record["sighting_id"])
-            if sid in self.refuse:
-                results.append(ItemResult(sid, ItemStatus.REJECTED, self.refuse[sid]))
-            elif sid in self.stored:
-                results.append(ItemResult(sid, ItemStatus.DUPLICATE))
-            else:
-                self.stored[sid] = dict(record)
-                results.append(ItemResult(sid, ItemStatus.ACCEPTED))
-        return results
-
-    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
-        if self.down:
-            raise RegisterUnavailable("down")
-        self.reports[str(report["session_id"])] = dict(report)
-        return ["memory"]
-
-    def close(self) -> None:
-        pass
 
 
 def record(n: int, session: str = "s1", **extra: Any) -> dict[str, Any]:
@@ -109,11 +64,11 @@ def test_refused_items_go_to_the_dead_letters_and_the_rest_goes_through(parts) -
     queue, register, _, engine = parts
     for n in range(10):
         queue.append(record(n))
-    register.refuse = {"id-00003": "Asset does not exist.", "id-00008": "bad location"}
+    register.refusals = {"id-00003": "Asset does not exist.", "id-00008": "bad location"}
     result = engine.run_once()
     assert (result.sent, result.dead_lettered, result.left) == (8, 2, 0)
     dead = {d["sighting_id"]: d["reason"] for d in queue.dead_letters()}
-    assert dead == register.refuse
+    assert dead == register.refusals
     assert engine.status() == SyncStatus(waiting=0, dead_letters=2, last_sync_age=0.0,
                                          register_answered=True)
 
@@ -124,9 +79,10 @@ def test_an_unreachable_register_leaves_everything_queued(parts) -> None:
         queue.append(record(n))
     register.down, register.retry_after = 1, 42.0
     result = engine.run_once()
-    assert result.error == "down" and result.retry_after == 42.0 and len(queue) == 5
+    assert result.error == "the memory register is out of reach"
+    assert result.retry_after == 42.0 and len(queue) == 5
     assert engine.failures == 1 and engine.next_wait() >= 42.0
-    assert queue.status()["last_error"] == "down"
+    assert queue.status()["last_error"] == "the memory register is out of reach"
     assert engine.run_once().sent == 5 and engine.failures == 0
 
 
@@ -134,10 +90,11 @@ def test_a_batch_sent_twice_is_stored_once(parts) -> None:
     queue, register, _, engine = parts
     for n in range(3):
         queue.append(record(n))
-    register.stored["id-00001"] = {"earlier": True}  # a try whose answer was lost
+    register.lose_answers = 1  # the first try is applied, its answer lost
+    assert engine.run_once().error is not None and len(queue) == 3
     result = engine.run_once()
-    assert (result.sent, result.duplicates, result.left) == (2, 1, 0)
-    assert register.stored["id-00001"] == {"earlier": True}
+    assert (result.sent, result.duplicates, result.left) == (0, 3, 0)
+    assert set(register.store_counts.values()) == {1} and len(register.stored) == 3
 
 
 def test_an_answer_that_does_not_match_the_batch_acknowledges_nothing(parts) -> None:
@@ -290,11 +247,11 @@ def test_all_sent_is_said_only_when_the_register_confirmed_it() -> None:
 def test_a_refused_token_is_on_the_idle_line_until_the_register_takes_it(parts) -> None:
     queue, register, _, engine = parts
     queue.append(record(1))
-    register.refused = True
+    register.token_refused = True
     result = engine.run_once()
     assert result.refused and len(queue) == 1
     assert engine.status().line() == "TOKEN REFUSED 1 wait"
-    register.refused = False
+    register.token_refused = False
     assert engine.run_once().sent == 1
     assert not engine.status().token_refused
     assert engine.status().line() == "all sent now"

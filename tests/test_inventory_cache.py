@@ -6,53 +6,38 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from firmware.asset import Asset
 from firmware.errors import RegisterRefused, RegisterUnavailable
 from sync.inventory_cache import InventoryCache
-from sync.register import ItemResult, Register
+from sync.memory_register import MemoryRegister
 from tests.test_receiver import write_token
 
 ASSETS = [Asset("IT-1", "SN1", "Laptop", "Storage B", "Ready", id=1),
           Asset("IT-2", "SN2", "Dock", "Storage A", "Lost", id=2, origin="register")]
 
 
-class Flaky(Register):
-    """A register that answers, or not."""
+def register_of(assets: list[Asset] = ASSETS) -> MemoryRegister:
+    """A register answering ``assets`` until its ``down`` is set."""
+    return MemoryRegister(assets)
 
-    def __init__(self) -> None:
-        self.up = True
 
-    def expected_assets(self) -> list[Asset]:
-        if not self.up:
-            raise RegisterUnavailable("no route to host")
-        return list(ASSETS)
-
-    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        raise AssertionError("not used")
-
-    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
-        raise AssertionError("not used")
-
-    def close(self) -> None:
-        pass
+OUT_OF_REACH = 1_000_000  # requests: for the rest of the test
 
 
 def test_fresh_from_the_register_then_the_saved_copy_with_its_age(tmp_path: Path) -> None:
-    cache, register = InventoryCache(tmp_path), Flaky()
+    cache, register = InventoryCache(tmp_path), register_of()
     assert cache.fetch(register, now=1000.0) == (ASSETS, None)
-    register.up = False
+    register.down = OUT_OF_REACH
     assert cache.fetch(register, now=1000.0 + 7200) == (ASSETS, 7200.0)
 
 
 def test_nothing_saved_and_no_register_is_an_error(tmp_path: Path) -> None:
-    register = Flaky()
-    register.up = False
+    register = register_of()
+    register.down = OUT_OF_REACH
     with pytest.raises(RegisterUnavailable, match="no expected inventory is saved"):
         InventoryCache(tmp_path).fetch(register, now=0.0)
 
@@ -88,11 +73,11 @@ HERE = {"adapter": "http", "url": "https://register.example", "locations": ["Sto
 
 def test_the_saved_copy_records_its_origin_and_another_one_is_not_used(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    register = Flaky()
+    register = register_of()
     InventoryCache(tmp_path, HERE).fetch(register, now=0.0)
     saved = json.loads((tmp_path / "inventory.json").read_text(encoding="utf-8"))
     assert saved["origin"] == HERE
-    register.up = False
+    register.down = OUT_OF_REACH
     assert InventoryCache(tmp_path, HERE).fetch(register, now=60.0) == (ASSETS, 60.0)
     elsewhere = {**HERE, "locations": ["Storage A"]}
     assert InventoryCache(tmp_path, elsewhere).load() is None
@@ -106,22 +91,20 @@ def test_a_copy_saved_before_origins_were_recorded_is_used_with_a_warning(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     InventoryCache(tmp_path).save(ASSETS, fetched_at=0.0)  # no origin: an earlier version's
     assert "origin" not in json.loads((tmp_path / "inventory.json").read_text())
-    register = Flaky()
-    register.up = False
+    register = register_of()
+    register.down = OUT_OF_REACH
     assert InventoryCache(tmp_path, HERE).fetch(register, now=60.0) == (ASSETS, 60.0)
     assert "does not record where it came from" in caplog.text
 
 
 def test_a_refused_token_gives_the_saved_copy_and_says_why(tmp_path: Path) -> None:
-    class Refusing(Flaky):
-        def expected_assets(self) -> list[Asset]:
-            raise RegisterRefused("GET /api/v1/assets: the register refused the token")
-
+    refusing = register_of()
+    refusing.token_refused = True
     cache = InventoryCache(tmp_path, HERE)
     with pytest.raises(RegisterRefused, match="no expected inventory is saved"):
-        cache.fetch(Refusing(), now=0.0)
-    cache.fetch(Flaky(), now=0.0)
+        cache.fetch(refusing, now=0.0)
+    cache.fetch(register_of(), now=0.0)
     assert cache.problem is None
-    assert cache.fetch(Refusing(), now=30.0) == (ASSETS, 30.0)
+    assert cache.fetch(refusing, now=30.0) == (ASSETS, 30.0)
     assert isinstance(cache.problem, RegisterRefused)
-    assert cache.fetch(Flaky(), now=40.0) == (ASSETS, None) and cache.problem is None
+    assert cache.fetch(register_of(), now=40.0) == (ASSETS, None) and cache.problem is None

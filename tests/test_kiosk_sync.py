@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,10 @@ from firmware.people import Person
 from firmware.sightings import Sighting
 from sync.engine import Backoff, SyncEngine, summarise
 from sync.files import FilesRegister
+from sync.memory_register import MemoryRegister
 from sync.movements import MOVEMENT_COLUMNS
 from sync.queue import SightingQueue, format_status, read_status
-from sync.register import ItemResult, ItemStatus, Register
+from sync.register import ItemStatus, Register
 from sync.reports import PendingReports
 
 ANA = Person("0004211234", "E-100", "Ana Lopes", "ana", 7)
@@ -141,36 +142,26 @@ def test_a_damaged_movements_file_is_set_aside_not_lost(tmp_path: Path) -> None:
 # --- conflicts in the engine and the queue ---------------------------------------------
 
 
-class _Disagreeing(Register):
+def disagreeing(*records: Mapping[str, Any]) -> MemoryRegister:
     """A register that answers each record by its asset tag: CONFLICT-*, REJECT-*, else ok."""
-
-    def expected_assets(self) -> list:  # type: ignore[type-arg]
-        return []
-
-    def publish_report(self, report: Mapping[str, Any]) -> list[str]:
-        return []
-
-    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        results = []
-        for record in records:
-            tag = str(record.get("asset_tag"))
-            if tag.startswith("CONFLICT"):
-                results.append(ItemResult(record["sighting_id"], ItemStatus.CONFLICT,
-                                          f"{tag} is checked out to Zoë \x1b[31m",
-                                          {"holder": {"name": "Zoë", "id": 3},
-                                           "status": "Ready to Deploy", "location": None}))
-            elif tag.startswith("REJECT"):
-                results.append(ItemResult(record["sighting_id"], ItemStatus.REJECTED, "no"))
-            else:
-                results.append(ItemResult(record["sighting_id"], ItemStatus.ACCEPTED))
-        return results
+    register = MemoryRegister()
+    for record in records:
+        tag, sighting_id = str(record.get("asset_tag")), str(record["sighting_id"])
+        if tag.startswith("CONFLICT"):
+            register.disputes[sighting_id] = (
+                f"{tag} is checked out to Zoë \x1b[31m",
+                {"holder": {"name": "Zoë", "id": 3}, "status": "Ready to Deploy",
+                 "location": None})
+        elif tag.startswith("REJECT"):
+            register.refusals[sighting_id] = "no"
+    return register
 
 
 def test_a_conflict_leaves_the_queue_with_both_sides_and_is_never_sent_again(
         tmp_path: Path) -> None:
-    kiosk = Kiosk(tmp_path / "state", _Disagreeing())
     records = [event("checked_out", "IT-1"), event("checked_out", "CONFLICT-2"),
                event("checked_in", "REJECT-3", None)]
+    kiosk = Kiosk(tmp_path / "state", disagreeing(*records))
     kiosk.scan(*records)
     result = kiosk.engine.run_once()
     assert (result.sent, result.conflicts, result.dead_lettered, result.left) == (1, 1, 1, 0)
@@ -193,8 +184,8 @@ def test_a_conflict_leaves_the_queue_with_both_sides_and_is_never_sent_again(
 
 
 def test_conflicts_survive_a_restart_and_a_move_cut_short(tmp_path: Path) -> None:
-    kiosk = Kiosk(tmp_path / "state", _Disagreeing())
     record = event("checked_out", "CONFLICT-1")
+    kiosk = Kiosk(tmp_path / "state", disagreeing(record))
     kiosk.scan(record)
     kiosk.queue.pending()  # seals the open segment
     kiosk.engine.run_once()

@@ -11,8 +11,9 @@ from firmware.errors import RegisterError, RegisterUnavailable
 from firmware.people import Person
 from sync.files import FilesRegister
 from sync.inventory_cache import PeopleCache
+from sync.memory_register import MemoryRegister
 from sync.people import PeopleFileError, read_people
-from sync.register import Register, open_register
+from sync.register import open_register
 
 GOOD = ("badge,employee_num,name,username,id\n"
         "0004211234,E-100,Ana Lopes,ana,7\n"
@@ -93,25 +94,12 @@ def test_the_files_adapter_reads_the_configured_people(tmp_path: Path) -> None:
     assert [p.employee_num for p in register.people()] == ["E-100", "E-101", "E-102"]
 
 
-class _Flaky(Register):
-    """A register whose people come and go (it stands for one out of reach)."""
-
-    def __init__(self, people: list[Person] | None) -> None:
-        self.answer = people
-
-    def expected_assets(self) -> list:  # type: ignore[type-arg]
-        return []
-
-    def push(self, records):  # type: ignore[no-untyped-def]
-        return []
-
-    def publish_report(self, report):  # type: ignore[no-untyped-def]
-        return []
-
-    def people(self) -> list[Person]:
-        if self.answer is None:
-            raise RegisterUnavailable("connection refused")
-        return list(self.answer)
+def register_with(people: list[Person] | None) -> MemoryRegister:
+    """A register answering ``people``, or out of reach when None."""
+    register = MemoryRegister(people=people or [])
+    if people is None:
+        register.down = 1_000_000
+    return register
 
 
 def test_the_people_cache_serves_the_last_list_while_the_register_is_away(
@@ -119,10 +107,10 @@ def test_the_people_cache_serves_the_last_list_while_the_register_is_away(
     people = read_people(write(tmp_path, GOOD))
     cache = PeopleCache(tmp_path / "state")
     with pytest.raises(RegisterUnavailable, match="no people list is saved"):
-        cache.fetch(_Flaky(None), now=0.0)
-    assert cache.fetch(_Flaky(people), now=100.0) == (people, None)
+        cache.fetch(register_with(None), now=0.0)
+    assert cache.fetch(register_with(people), now=100.0) == (people, None)
     assert (tmp_path / "state" / "people.json").exists()
-    assert cache.fetch(_Flaky(None), now=700.0) == (people, 600.0)
+    assert cache.fetch(register_with(None), now=700.0) == (people, 600.0)
     assert "identifying people with the people list saved 10 minutes ago" in caplog.text
 
 

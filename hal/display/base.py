@@ -6,6 +6,7 @@ import abc
 
 from PIL import Image
 
+from hal.errors import DeviceError
 from hal.resource import Resource
 
 WIDTH, HEIGHT = 128, 64
@@ -63,9 +64,19 @@ class Display(Resource, abc.ABC):
 class NullDisplay(Display):
     """A display that discards every frame (no panel fitted)."""
 
+    _closed = False
+
     def show(self, image: Image.Image, caption: str = "") -> None:
-        """Check the frame's size and discard it."""
+        """Check the frame's size and discard it.
+
+        Raises:
+            ValueError: the frame has the wrong size.
+            DeviceError: the display is closed.
+        """
+        if self._closed:
+            raise DeviceError("the display is closed")
         check_frame(image)
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Nothing to release; frames are refused from now on."""
+        self._closed = True

@@ -93,16 +93,19 @@ class TerminalDisplay(Display):
         self._render = to_braille if style == "braille" else to_halfblock
         self._screens_dir = Path(screens_dir) if screens_dir is not None else None
         self.frames: list[Frame] = []
+        self._closed = False
 
     def show(self, image: Image.Image, caption: str = "") -> None:
         """Draw the frame on the dummy device, print it, record it and save it if asked.
 
         Raises:
             ValueError: the frame has the wrong size.
-            DeviceError: the frame cannot be printed (the stream is closed, a pipe reader
-                has gone) or saved; it is recorded in :attr:`frames`, and saved if it
-                could not be printed, all the same.
+            DeviceError: the display is closed (nothing is drawn), or the frame cannot be
+                printed (the stream is closed, a pipe reader has gone) or saved; it is
+                recorded in :attr:`frames`, and saved if it could not be printed, all the same.
         """
+        if self._closed:
+            raise DeviceError("the terminal display is closed")
         self._device.display(check_frame(image))
         frame = Frame(caption, self._device.image.copy())
         self.frames.append(frame)
@@ -130,5 +133,8 @@ class TerminalDisplay(Display):
             raise DeviceError(f"cannot save screen {path}: {error.strerror or error}") from error
 
     def close(self) -> None:
-        """Release the dummy device; the recorded frames stay readable."""
+        """Release the dummy device; the recorded frames stay readable. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
         self._device.cleanup()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from hal.errors import DeviceError
 from hal.feedback.signals import Signal
 from hal.resource import Resource
 
@@ -129,9 +130,19 @@ class Feedback(Resource, abc.ABC):
 class NullFeedback(Feedback):
     """Feedback that does nothing (no buzzer or LEDs fitted)."""
 
+    _closed = False
+
     def signal(self, signal: Signal) -> None:
-        """Check ``signal`` and do nothing."""
+        """Check ``signal`` and do nothing.
+
+        Raises:
+            TypeError: ``signal`` is not a :class:`Signal`.
+            DeviceError: the feedback is closed.
+        """
         pattern_for(signal)
+        if self._closed:
+            raise DeviceError("the feedback is closed")
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Nothing to release; signals are refused from now on."""
+        self._closed = True

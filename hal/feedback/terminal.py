@@ -23,16 +23,20 @@ class TerminalFeedback(Feedback):
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout
         self.signals: list[str] = []
+        self._closed = False
 
     def signal(self, signal: Signal) -> None:
         """Print the pattern for ``signal`` and record it.
 
         Raises:
             TypeError: ``signal`` is not a :class:`Signal`; nothing is recorded.
+            DeviceError: the feedback is closed; nothing is printed or recorded.
             DeviceError: the line cannot be printed (the stream is closed, a pipe reader
                 has gone); the signal is recorded all the same.
         """
         pattern = pattern_for(signal)
+        if self._closed:
+            raise DeviceError("the terminal feedback is closed")
         name = signal.value
         self.signals.append(name)
         try:
@@ -43,4 +47,5 @@ class TerminalFeedback(Feedback):
             raise DeviceError(f"cannot print feedback on its terminal: {reason}") from error
 
     def close(self) -> None:
-        """Nothing to release; the recorded signals stay readable."""
+        """Nothing to release; the recorded signals stay readable, new ones are refused."""
+        self._closed = True
