@@ -243,8 +243,15 @@ def _token_file(path: Path, token: str) -> Path:
 
 
 @contextmanager
-def snipeit_bench(tmp_path: Path) -> Iterator[RegisterBench]:
-    """The snipeit adapter against the Snipe-IT emulator, pages of :data:`SNIPEIT_PAGE`."""
+def snipeit_bench(tmp_path: Path, *, bulk: bool = True) -> Iterator[RegisterBench]:
+    """The snipeit adapter against the Snipe-IT emulator, pages of :data:`SNIPEIT_PAGE`;
+    with ``bulk`` (the default) audits go in bulk requests, else one per asset.
+
+    A bulk audit names its session, not each sighting, and audits an asset once per
+    session: each sighting is then of an asset of its own, and what the register holds
+    of a sighting is the audit rows of its asset in its session.
+    """
+    from sync.snipeit_bulk import session_in_bulk_note
     from tests.snipeit_emulator import SnipeItEmulator
 
     with SnipeItEmulator(SNIPEIT_TOKEN, throttle_limit=None,
@@ -256,13 +263,30 @@ def snipeit_bench(tmp_path: Path) -> Iterator[RegisterBench]:
         def config(token: str, name: str) -> RegisterConfig:
             return RegisterConfig(adapter="snipeit", url=emu.url, outbox=tmp_path / "out",
                                   token_file=_token_file(tmp_path / name, token),
-                                  timeout=5.0, rate_per_minute=60000.0)
+                                  timeout=5.0, rate_per_minute=60000.0, bulk_audit=bulk)
 
         register = SnipeItRegister(config(SNIPEIT_TOKEN, "token"), DEVICE)
+        made: dict[str, dict[str, Any]] = {}
+
+        def new_record() -> dict[str, Any]:
+            if not bulk:
+                return sighting()
+            tag = f"CT-B{len(made):04d}"
+            emu.add_asset(tag, location=room, rtd_location=room)
+            record = sighting(tag)
+            made[record["sighting_id"]] = record
+            return record
 
         def counts(ids: list[str]) -> dict[str, int]:
             audits = emu.audits_by_sighting()
-            return {sid: audits[sid] for sid in ids}
+            bulk_rows = [(e.item_id, session_in_bulk_note(e.note)) for e in emu.audit_entries()]
+            found = {}
+            for sid in ids:
+                found[sid] = audits[sid]
+                if sid in made:
+                    asset = emu.asset(made[sid]["asset_tag"]).id
+                    found[sid] += bulk_rows.count((asset, made[sid]["session_id"]))
+            return found
 
         def refused() -> tuple[dict[str, Any], str]:
             return sighting("CT-NOT-THERE"), "Asset does not exist."
@@ -270,7 +294,8 @@ def snipeit_bench(tmp_path: Path) -> Iterator[RegisterBench]:
         def hold(n: int) -> set[str]:
             for i in range(n):
                 emu.add_asset(f"PG-{i:05d}", location=room)
-            return set(KNOWN_TAGS) | {f"PG-{i:05d}" for i in range(n)}
+            return (set(KNOWN_TAGS) | {f"PG-{i:05d}" for i in range(n)}
+                    | {r["asset_tag"] for r in made.values()} | ({"CT-WARM"} if bulk else set()))
 
         def go_down() -> None:
             emu.inject("drop", times=1_000_000)
@@ -280,8 +305,12 @@ def snipeit_bench(tmp_path: Path) -> Iterator[RegisterBench]:
                 emu.faults.clear()
 
         with register:
+            if bulk:  # the first audit after a start finds out whether bulk is there
+                emu.add_asset("CT-WARM", location=room, rtd_location=room)
+                register.push([sighting("CT-WARM", session_id=str(uuid.uuid4()))])
             yield RegisterBench(
-                "snipeit", register, counts, refused_record=refused,
+                "snipeit" if bulk else "snipeit-per-asset", register, counts,
+                new_record=new_record, refused_record=refused,
                 wrong_token=lambda: SnipeItRegister(config("not-the-token", "bad"), DEVICE),
                 go_down=go_down, come_back=come_back,
                 lose_next_answer=lambda: emu.inject("drop", apply=True, method="POST",

@@ -36,6 +36,7 @@ BENCHES: dict[str, Callable[[Path, pytest.FixtureRequest],
     "files": lambda tmp_path, request: files_bench(tmp_path),
     "http": lambda tmp_path, request: http_bench(tmp_path),
     "snipeit": lambda tmp_path, request: snipeit_bench(tmp_path),
+    "snipeit-per-asset": lambda tmp_path, request: snipeit_bench(tmp_path, bulk=False),
     "nautobot": nautobot_bench,
 }
 
