@@ -25,6 +25,14 @@ from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED
 from firmware.cards import FORMATS as CARD_FORMATS
 from firmware.kiosk import DEFAULT_BLOCKED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
+from hal.buttons.backends import ButtonsSettings
+from hal.camera.backends import CameraSettings
+from hal.cards.backends import CardsSettings
+from hal.display.backends import DisplaySettings
+from hal.feedback.backends import FeedbackSettings
+from hal.rfid.backends import RfidSettings
+from hal.scanner.backends import ScannerSettings
+from sync.registers import ADAPTERS
 from sync.transport import TOKEN_ADAPTERS, cleartext_host, cleartext_refusal
 
 
@@ -72,106 +80,35 @@ class IdentityConfig:
     card_format: str = field(default="decimal", metadata=_choice(*CARD_FORMATS))
 
 
-@dataclass(frozen=True)
-class CameraConfig:
-    """``[camera]``: where frames come from and how they are decoded."""
-
-    backend: str = field(default="none", metadata=_choice(
-        "files", "none", "video", "v4l2", "picamera2"))
-    path: Path = Path("frames")
-    device: str = ""
-    width: int = 640
-    height: int = 480
-    fps: float = 10.0
-    exposure_ms: float = 0.0
-    autofocus: bool = True
-    decoder: str = field(default="auto", metadata=_choice("auto", "zbar", "zxing"))
-    symbologies: list[str] = field(default_factory=list)
-    redundancy: int = 2
+CameraConfig = CameraSettings
+"""``[camera]``: where frames come from and how they are decoded."""
+ScannerConfig = ScannerSettings
+"""``[scanner]``: the keyboard-wedge (HID) scanner."""
+RfidConfig = RfidSettings
+"""``[rfid]``: a serial UHF RFID reader reporting EPCs."""
 
 
 @dataclass(frozen=True)
-class ScannerConfig:
-    """``[scanner]``: the keyboard-wedge (HID) scanner."""
+class CardsConfig(CardsSettings):
+    """``[cards]``: a keyboard-emulating 125 kHz / 13.56 MHz RFID card reader; its
+    ``format`` one of the firmware's card formats."""
 
-    backend: str = field(default="stdin", metadata=_choice("stdin", "evdev", "none"))
-    device: str = ""
-    devices: list[str] = field(default_factory=list)
-    keymap: str = field(default="us", metadata=_choice("us", "uk", "de", "fr"))
-    terminator: str = field(default="enter", metadata=_choice("enter", "tab"))
-    inter_key_timeout: float = 0.1
-    max_length: int = 4096
-
-
-@dataclass(frozen=True)
-class RfidConfig:
-    """``[rfid]``: a serial UHF RFID reader reporting EPCs."""
-
-    backend: str = field(default="none", metadata=_choice("serial", "none"))
-    port: str = "/dev/ttyUSB0"
-    baudrate: int = 115200
-    window: float = 2.0
-
-
-@dataclass(frozen=True)
-class CardsConfig:
-    """``[cards]``: a keyboard-emulating 125 kHz / 13.56 MHz RFID card reader."""
-
-    backend: str = field(default="none", metadata=_choice("evdev", "none"))
-    device: str = ""
     format: str = field(default="decimal", metadata=_choice(*CARD_FORMATS))
-    keymap: str = field(default="us", metadata=_choice("us", "uk", "de", "fr"))
 
 
-@dataclass(frozen=True)
-class DisplayConfig:
-    """``[display]``: the OLED and its terminal stand-in."""
-
-    backend: str = field(default="terminal", metadata=_choice("terminal", "oled", "none"))
-    style: str = field(default="braille", metadata=_choice("braille", "halfblock"))
-    screens: Path | None = None
-    driver: str = field(default="ssd1306", metadata=_choice("ssd1306", "sh1106", "ssd1309"))
-    interface: str = field(default="i2c", metadata=_choice("i2c", "spi"))
-    i2c_port: int = 1
-    i2c_address: int = 0x3C
-    spi_port: int = 0
-    spi_device: int = 0
-    spi_speed_hz: int = 8_000_000
-    dc_pin: int = 25
-    reset_pin: int = 22
-    rotation: int = 0
-    contrast: int = 0x7F
-    dim_after: float = 60.0
-    blank_after: float = 300.0
-
-
-@dataclass(frozen=True)
-class FeedbackConfig:
-    """``[feedback]``: buzzer and LEDs."""
-
-    backend: str = field(default="terminal", metadata=_choice("terminal", "gpio", "none"))
-    buzzer_pin: int = 18
-    green_pin: int = 23
-    red_pin: int = 24
-
-
-@dataclass(frozen=True)
-class ButtonsConfig:
-    """``[buttons]``: end room, next/confirm and mode buttons."""
-
-    backend: str = field(default="terminal", metadata=_choice("terminal", "gpio", "none"))
-    end_pin: int = 5
-    next_pin: int = 6
-    mode_pin: int = 13
-    bounce: float = 0.05
+DisplayConfig = DisplaySettings
+"""``[display]``: the OLED and its terminal stand-in."""
+FeedbackConfig = FeedbackSettings
+"""``[feedback]``: buzzer and LEDs."""
+ButtonsConfig = ButtonsSettings
+"""``[buttons]``: end room, next/confirm and mode buttons."""
 
 
 @dataclass(frozen=True)
 class RegisterConfig:
     """``[register]``: the asset register adapter."""
 
-    adapter: str = field(default="files",
-                         metadata=_choice("files", "http", "snipeit", "nautobot"))
+    adapter: str = field(default="files", metadata={"choices": ADAPTERS})
     url: str | None = None
     allow_insecure_http: bool = False
     """Let the token-sending adapters use an ``http://`` URL to another machine (a

@@ -12,7 +12,8 @@ from firmware.people import Person
 from sync.files import FilesRegister
 from sync.inventory_cache import PeopleCache
 from sync.people import PeopleFileError, read_people
-from sync.register import Register, open_register
+from sync.register import Register
+from sync.registers import open_register
 
 GOOD = ("badge,employee_num,name,username,id\n"
         "0004211234,E-100,Ana Lopes,ana,7\n"

@@ -6,6 +6,7 @@ import abc
 
 from PIL import Image
 
+from hal.backends import Absent
 from hal.resource import Resource
 
 WIDTH, HEIGHT = 128, 64
@@ -60,7 +61,7 @@ class Display(Resource, abc.ABC):
         """Blank the display if it has a panel, and release its bus. Safe to call twice."""
 
 
-class NullDisplay(Display):
+class NullDisplay(Display, Absent):
     """A display that discards every frame (no panel fitted)."""
 
     def show(self, image: Image.Image, caption: str = "") -> None:

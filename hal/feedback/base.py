@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from hal.backends import Absent
 from hal.feedback.signals import Signal
 from hal.resource import Resource
 
@@ -126,7 +127,7 @@ class Feedback(Resource, abc.ABC):
         """Stop any pattern, switch buzzer and LEDs off, release them. Safe to call twice."""
 
 
-class NullFeedback(Feedback):
+class NullFeedback(Feedback, Absent):
     """Feedback that does nothing (no buzzer or LEDs fitted)."""
 
     def signal(self, signal: Signal) -> None:
