@@ -32,8 +32,8 @@ from hal.display.backends import DisplaySettings
 from hal.feedback.backends import FeedbackSettings
 from hal.rfid.backends import RfidSettings
 from hal.scanner.backends import ScannerSettings
-from sync.registers import ADAPTERS
-from sync.transport import TOKEN_ADAPTERS, cleartext_host, cleartext_refusal
+from sync.registers import ADAPTERS, sends_token
+from sync.transport import cleartext_host, cleartext_refusal
 
 
 def _choice(*values: str) -> dict[str, tuple[str, ...]]:
@@ -449,7 +449,7 @@ def _register_url(value: str, config: Config) -> None:
             or any(ch.isspace() for ch in value)):
         raise ValueError(f"{value!r} is not an http(s) URL")
     host = cleartext_host(value)
-    if (host is not None and config.register.adapter in TOKEN_ADAPTERS
+    if (host is not None and sends_token(config.register.adapter)
             and not config.register.allow_insecure_http):
         raise ValueError(cleartext_refusal(value, host))
 

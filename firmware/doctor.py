@@ -240,10 +240,11 @@ def describe(item: object, config: Config) -> str:
 def _cleartext_token(config: Config) -> list[Finding]:
     """A warning (not a failure: it was chosen) while ``register.allow_insecure_http``
     lets the API token travel in clear to another machine."""
-    from sync.transport import TOKEN_ADAPTERS, cleartext_host, cleartext_warning
+    from sync.registers import sends_token
+    from sync.transport import cleartext_host, cleartext_warning
 
     register = config.register
-    host = cleartext_host(register.url) if register.adapter in TOKEN_ADAPTERS else None
+    host = cleartext_host(register.url) if sends_token(register.adapter) else None
     if host is None or register.url is None:
         return []
     return [Finding("token", "register.allow_insecure_http = true", True,

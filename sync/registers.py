@@ -15,12 +15,7 @@ from typing import TYPE_CHECKING
 
 from firmware.errors import ConfigError
 from sync.register import Register
-from sync.transport import (
-    TOKEN_ADAPTERS,
-    cleartext_host,
-    cleartext_refusal,
-    cleartext_warning,
-)
+from sync.transport import cleartext_host, cleartext_refusal, cleartext_warning
 
 if TYPE_CHECKING:
     from firmware.config import RegisterConfig
@@ -35,9 +30,12 @@ class Adapter:
     Attributes:
         open: builds the register from the ``[register]`` settings and the device's id;
             raises ``ConfigError`` naming the key when a setting is missing or unusable.
+        sends_token: whether it sends an API token with every request (then an
+            ``http://`` URL to another machine needs ``register.allow_insecure_http``).
     """
 
     open: Callable[[RegisterConfig, str], Register]
+    sends_token: bool = False
 
 
 def _files(config: RegisterConfig, device_id: str) -> Register:
@@ -67,11 +65,17 @@ def _nautobot(config: RegisterConfig, device_id: str) -> Register:
 
 ADAPTERS: dict[str, Adapter] = {
     "files": Adapter(_files),
-    "http": Adapter(_http),
-    "snipeit": Adapter(_snipeit),
-    "nautobot": Adapter(_nautobot),
+    "http": Adapter(_http, sends_token=True),
+    "snipeit": Adapter(_snipeit, sends_token=True),
+    "nautobot": Adapter(_nautobot, sends_token=True),
 }
 """The register adapters by name."""
+
+
+def sends_token(adapter: str) -> bool:
+    """Whether the adapter named ``adapter`` sends an API token (False for no such one)."""
+    entry = ADAPTERS.get(adapter)
+    return entry is not None and entry.sends_token
 
 
 def check_transport(config: RegisterConfig) -> None:
@@ -81,7 +85,7 @@ def check_transport(config: RegisterConfig) -> None:
     Raises:
         ConfigError: the URL would carry the token in clear and the opt-in is not set.
     """
-    host = cleartext_host(config.url) if config.adapter in TOKEN_ADAPTERS else None
+    host = cleartext_host(config.url) if sends_token(config.adapter) else None
     if host is None or config.url is None:
         return
     if not config.allow_insecure_http:

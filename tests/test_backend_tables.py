@@ -117,6 +117,11 @@ def test_a_register_adapter_added_to_the_table_is_configured_and_opened(
     config = base_config(tmp_path, register={"adapter": "memory"})
     with open_register(config.register, "hh-07") as register:
         assert isinstance(register, Memory) and register.device_id == "hh-07"
+    # A token-sending adapter is held to the rule against a token sent in clear.
+    monkeypatch.setitem(ADAPTERS, "memory", Adapter(lambda config, device_id: Memory(device_id),
+                                                    sends_token=True))
+    with pytest.raises(ConfigError, match="^register.url: .*in clear"):
+        base_config(tmp_path, register={"adapter": "memory", "url": "http://10.0.0.5/"})
 
 
 # --- "none" is a null object everywhere ------------------------------------------------------
