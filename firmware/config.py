@@ -14,7 +14,7 @@ import tomllib
 import types
 import typing
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED
 from firmware.cards import FORMATS as CARD_FORMATS
 from firmware.kiosk import DEFAULT_BLOCKED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
+from hal.backends import Backend
 from hal.buttons.backends import ButtonsSettings
 from hal.camera.backends import CameraSettings
 from hal.cards.backends import CardsSettings
@@ -244,20 +245,33 @@ def _check_values(config: Config) -> None:
     """
     for section_field in dataclasses.fields(config):
         section = getattr(config, section_field.name)
+        backend = _backend_of(section)
         for spec in dataclasses.fields(section):
             key = f"{section_field.name}.{spec.name}"
             value = getattr(section, spec.name)
             rule = _VALUE_RULES.get(key)
             if rule is None and _is_number(value):
                 rule = _in_range(0)
-            if rule is None or value is None:
+            backend_rule = backend.rules.get(spec.name) if backend is not None else None
+            if value is None:
                 continue
             try:
-                rule(value, config)
+                if rule is not None:
+                    rule(value, config)
+                if backend_rule is not None:
+                    backend_rule(value, section)
             except ConfigError:
                 raise
             except (ValueError, TypeError, OverflowError, RecursionError, re.error) as exc:
                 raise ConfigError(f"{key}: {exc}") from None
+
+
+def _backend_of(section: Any) -> Backend[Any] | None:
+    """The table entry a part's section chose (its ``backend`` key's table), or None for a
+    section that configures no part."""
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    table = fields["backend"].metadata.get("choices") if "backend" in fields else None
+    return table[section.backend] if isinstance(table, Mapping) else None
 
 
 _Rule = Callable[[Any, Config], None]
@@ -319,10 +333,9 @@ def _i2c_address(value: int, config: Config) -> None:
 
 
 def _on_gpio(section: str, config: Config) -> bool:
-    """Whether the part a section configures claims its GPIO pins."""
-    if section == "display":
-        return config.display.backend == "oled" and config.display.interface == "spi"
-    return getattr(config, section).backend == "gpio"
+    """Whether the part a section configures claims its GPIO pins (its backend says)."""
+    settings = getattr(config, section)
+    return _backend_of(settings).uses_gpio(settings)
 
 
 def _pin(key: str) -> _Rule:
@@ -365,12 +378,6 @@ def _blank_after(value: float, config: Config) -> None:
         raise ValueError(f"must be longer than display.dim_after ({dim_after} s), or 0")
 
 
-def _scanner_device(value: str, config: Config) -> None:
-    if config.scanner.backend == "evdev" and not value.strip():
-        raise ValueError("the evdev scanner needs its device: a /dev/input/by-id/… path,"
-                         " vendor:product (0c2e:0b61) or its name")
-
-
 def _scanner_devices(value: list[str], config: Config) -> None:
     named = [config.scanner.device.strip()] + [device.strip() for device in value]
     if any(not device for device in named[1:]):
@@ -381,27 +388,10 @@ def _scanner_devices(value: list[str], config: Config) -> None:
                          " scanner.devices together name each scanner once)")
 
 
-def _cards_device(value: str, config: Config) -> None:
-    if config.cards.backend == "evdev" and not value.strip():
-        raise ValueError("the card reader needs its device: a /dev/input/by-id/… path,"
-                         " vendor:product (08ff:0009) or its name")
-
-
 def _cards_format(value: str, config: Config) -> None:
     from firmware.cards import check_convertible
 
     check_convertible(value, config.identity.card_format)
-
-
-def _camera_device(value: str, config: Config) -> None:
-    device = value.strip()  # empty: the first webcam or camera
-    number = device.isascii() and device.isdecimal()
-    if config.camera.backend == "v4l2" and device and not (number or device.startswith("/")):
-        raise ValueError(f"{device!r} is not a webcam (use /dev/videoN, a /dev/v4l/by-id/…"
-                         " path, or N)")
-    if config.camera.backend == "picamera2" and device and not (number and len(device) <= 2):
-        raise ValueError(f"{device!r} is not a camera number (0 for the first, 1 for the"
-                         " second)")
 
 
 def _camera_exposure(value: float, config: Config) -> None:
@@ -485,7 +475,6 @@ _VALUE_RULES: dict[str, _Rule] = {
     "kiosk.overdue_days": _in_range(0, 3650, above=True, unit=" days"),
     "identity.giai_prefixes": _giai_prefixes,
     "camera.fps": _in_range(0, above=True),
-    "camera.device": _camera_device,
     "camera.width": _in_range(16, 4096, unit=" pixels"),
     "camera.height": _in_range(16, 4096, unit=" pixels"),
     "camera.exposure_ms": _camera_exposure,
@@ -510,9 +499,7 @@ _VALUE_RULES: dict[str, _Rule] = {
     "register.timeout": _in_range(0, 600, above=True, unit=" seconds"),
     "register.rate_per_minute": _in_range(0, 6000, above=True),
     "register.batch_size": _in_range(1, 1000),
-    "scanner.device": _scanner_device,
     "scanner.devices": _scanner_devices,
-    "cards.device": _cards_device,
     "cards.format": _cards_format,
     "scanner.inter_key_timeout": _in_range(0, 10, above=True, unit=" seconds"),
     "scanner.max_length": _in_range(1, 65536),

@@ -12,7 +12,7 @@ part): callers never test for None.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from hal.checks import Finding, System
@@ -25,6 +25,21 @@ def no_findings(settings: Any, system: System) -> list[Finding]:
     return []
 
 
+def no_gpio(settings: Any) -> bool:
+    """A backend that claims no GPIO pins."""
+    return False
+
+
+def all_gpio(settings: Any) -> bool:
+    """A backend that claims every pin its settings name."""
+    return True
+
+
+KeyRule = Callable[[Any, Any], None]
+"""A rule for one settings key: ``rule(value, settings)`` raises ValueError with the
+problem (the configuration adds the key's name)."""
+
+
 @dataclass(frozen=True)
 class Backend(Generic[P]):
     """One backend of a kind of part.
@@ -35,10 +50,17 @@ class Backend(Generic[P]):
             ``DeviceError`` when the hardware cannot be used.
         check: what ``stocktaker doctor`` finds for this backend with these settings,
             without taking the part (see :mod:`hal.checks`).
+        rules: what this backend asks of its settings' keys beyond their type and range
+            (``evdev`` needs its ``device``), by key name; the configuration runs them
+            when the backend is chosen.
+        uses_gpio: whether, with these settings, the part claims the GPIO pins its
+            settings name (two parts on GPIO must not share a pin).
     """
 
     open: Callable[..., P]
     check: Callable[[Any, System], list[Finding]] = no_findings
+    rules: Mapping[str, KeyRule] = field(default_factory=dict)
+    uses_gpio: Callable[[Any], bool] = no_gpio
 
 
 class Absent:

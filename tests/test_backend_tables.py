@@ -95,6 +95,31 @@ def test_a_backend_added_to_a_table_is_configured_checked_and_opened(
     assert panel.closed
 
 
+def test_a_backends_own_key_rules_and_pins_are_checked_by_the_configuration(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def bluetooth_address(value: str, settings: object) -> None:
+        if value.count(":") != 5:
+            raise ValueError(f"{value!r} is not a Bluetooth address")
+
+    monkeypatch.setitem(scanner.BACKENDS, "bluetooth", Backend(
+        lambda settings, **_: scanner.NullScanner(), rules={"device": bluetooth_address}))
+    with pytest.raises(ConfigError, match="^scanner.device: 'hci0' is not a Bluetooth address$"):
+        base_config(tmp_path, scanner={"backend": "bluetooth", "device": "hci0"})
+    assert base_config(tmp_path, scanner={"backend": "bluetooth",
+                                           "device": "00:11:22:33:44:55"}).scanner.device
+
+    # A pin shared by two parts is refused only when both backends claim their pins.
+    shared = {"buttons": {"backend": "gpio", "end_pin": 18},
+              "feedback": {"backend": "pwm", "buzzer_pin": 18, "green_pin": 2, "red_pin": 3}}
+    monkeypatch.setitem(feedback.BACKENDS, "pwm", Backend(feedback.BACKENDS["none"].open))
+    assert base_config(tmp_path, **shared).buttons.end_pin == 18
+    monkeypatch.setitem(feedback.BACKENDS, "pwm", Backend(feedback.BACKENDS["none"].open,
+                                                          uses_gpio=lambda settings: True))
+    with pytest.raises(ConfigError, match="^buttons.end_pin: GPIO 18 is already"
+                                          " feedback.buzzer_pin$"):
+        base_config(tmp_path, **shared)
+
+
 def test_a_register_adapter_added_to_the_table_is_configured_and_opened(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     class Memory(Register):

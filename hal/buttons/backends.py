@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hal.backends import Backend, backend_choices, choose, known
+from hal.backends import Backend, all_gpio, backend_choices, choose, known
 from hal.buttons.base import Buttons, NoButtons, NullButtons
 from hal.checks import Finding, System, gpio
 
@@ -37,7 +37,7 @@ def _check_gpio(settings: ButtonsSettings, system: System) -> list[Finding]:
 
 BACKENDS: dict[str, Backend[Buttons]] = {
     "terminal": Backend(_open_terminal),
-    "gpio": Backend(_open_gpio, _check_gpio),
+    "gpio": Backend(_open_gpio, _check_gpio, uses_gpio=all_gpio),
     "none": Backend(_open_none),
 }
 """The buttons backends by name."""

@@ -113,12 +113,27 @@ def _check_recorded(settings: CameraSettings, system: System) -> list[Finding]:
     return [Finding("camera", f"{settings.backend} {path}", True, "present")]
 
 
+def _webcam_device(value: str, settings: CameraSettings) -> None:
+    device = value.strip()  # empty: the first webcam
+    if device and not ((device.isascii() and device.isdecimal()) or device.startswith("/")):
+        raise ValueError(f"{device!r} is not a webcam (use /dev/videoN, a /dev/v4l/by-id/…"
+                         " path, or N)")
+
+
+def _camera_number(value: str, settings: CameraSettings) -> None:
+    device = value.strip()  # empty: the first camera
+    if device and not (device.isascii() and device.isdecimal() and len(device) <= 2):
+        raise ValueError(f"{device!r} is not a camera number (0 for the first, 1 for the"
+                         " second)")
+
+
 BACKENDS: dict[str, Backend[Any]] = {
     "files": Backend(_reader_of(_folder), _check_recorded),
     "none": Backend(_open_none),
     "video": Backend(_reader_of(_video), _check_recorded),
-    "v4l2": Backend(_reader_of(_webcam), _check_webcam),
-    "picamera2": Backend(_reader_of(_picamera), _check_picamera),
+    "v4l2": Backend(_reader_of(_webcam), _check_webcam, rules={"device": _webcam_device}),
+    "picamera2": Backend(_reader_of(_picamera), _check_picamera,
+                         rules={"device": _camera_number}),
 }
 """The camera backends by name."""
 

@@ -27,8 +27,14 @@ def _check_evdev(settings: CardsSettings, system: System) -> list[Finding]:
     return input_device(system, "cards", settings.device)
 
 
+def _needs_device(value: str, settings: CardsSettings) -> None:
+    if not value.strip():
+        raise ValueError("the card reader needs its device: a /dev/input/by-id/… path,"
+                         " vendor:product (08ff:0009) or its name")
+
+
 BACKENDS: dict[str, Backend[Scanner]] = {
-    "evdev": Backend(_open_evdev, _check_evdev),
+    "evdev": Backend(_open_evdev, _check_evdev, rules={"device": _needs_device}),
     "none": Backend(_open_none),
 }
 """The card reader backends by name."""

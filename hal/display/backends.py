@@ -74,7 +74,8 @@ def _check_oled(settings: DisplaySettings, system: System) -> list[Finding]:
 
 BACKENDS: dict[str, Backend[Display]] = {
     "terminal": Backend(_open_terminal),
-    "oled": Backend(_open_oled, _check_oled),
+    "oled": Backend(_open_oled, _check_oled,
+                    uses_gpio=lambda settings: settings.interface == "spi"),
     "none": Backend(_open_none),
 }
 """The display backends by name."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from hal.backends import Backend, backend_choices, choose, known
+from hal.backends import Backend, all_gpio, backend_choices, choose, known
 from hal.checks import Finding, System, gpio
 from hal.feedback.base import Feedback, NullFeedback
 
@@ -41,7 +41,7 @@ def _check_gpio(settings: FeedbackSettings, system: System) -> list[Finding]:
 
 BACKENDS: dict[str, Backend[Feedback]] = {
     "terminal": Backend(_open_terminal),
-    "gpio": Backend(_open_gpio, _check_gpio),
+    "gpio": Backend(_open_gpio, _check_gpio, uses_gpio=all_gpio),
     "none": Backend(_open_none),
 }
 """The feedback backends by name."""

@@ -70,9 +70,15 @@ def _check_evdev(settings: ScannerSettings, system: System) -> list[Finding]:
     return findings
 
 
+def _needs_device(value: str, settings: ScannerSettings) -> None:
+    if not value.strip():
+        raise ValueError("the evdev scanner needs its device: a /dev/input/by-id/… path,"
+                         " vendor:product (0c2e:0b61) or its name")
+
+
 BACKENDS: dict[str, Backend[Scanner]] = {
     "stdin": Backend(_open_stdin, _check_stdin),
-    "evdev": Backend(_open_evdev, _check_evdev),
+    "evdev": Backend(_open_evdev, _check_evdev, rules={"device": _needs_device}),
     "none": Backend(_open_none),
 }
 """The scanner backends by name. ``open`` takes the settings and, as keywords, the
