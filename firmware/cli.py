@@ -363,9 +363,8 @@ _REPORTS_LISTED = 10
 
 def _bench_camera_live(args: argparse.Namespace) -> int:
     from firmware.config import load_config
-    from hal.camera import open_decoder
+    from hal.camera import open_decoder, open_frame_source
     from hal.camera.bench_stream import bench_live
-    from hal.camera import open_frame_source
 
     if args.what != "decode" or args.config is None or not 0 < args.seconds <= 3600:
         print("stocktaker: error: bench decode --camera --config FILE [--seconds S (0-3600)]",

@@ -240,8 +240,9 @@ def _check_values(config: Config) -> None:
     """Checks of values that types alone cannot express.
 
     Every key of every section is checked, by its rule in ``_VALUE_RULES`` or, for a number
-    without one, as ``0 or more``. Whatever a rule raises becomes a :class:`ConfigError`
-    naming the key.
+    without one, as ``0 or more``; then, in a part's section, by the rule the chosen
+    backend has for it (:attr:`hal.backends.Backend.rules`: ``evdev`` needs its device).
+    Whatever a rule raises becomes a :class:`ConfigError` naming the key.
     """
     for section_field in dataclasses.fields(config):
         section = getattr(config, section_field.name)
@@ -335,7 +336,8 @@ def _i2c_address(value: int, config: Config) -> None:
 def _on_gpio(section: str, config: Config) -> bool:
     """Whether the part a section configures claims its GPIO pins (its backend says)."""
     settings = getattr(config, section)
-    return _backend_of(settings).uses_gpio(settings)
+    backend = _backend_of(settings)
+    return backend is not None and backend.uses_gpio(settings)
 
 
 def _pin(key: str) -> _Rule:

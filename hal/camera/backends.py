@@ -65,16 +65,29 @@ def _picamera(settings: CameraSettings) -> FrameSource:
                           autofocus=settings.autofocus)
 
 
-def _reader_of(source: Callable[[CameraSettings], FrameSource]) -> Callable[..., CameraReader]:
-    """A backend's ``open``: the frames of ``source`` read by the settings' decoder."""
+@dataclass(frozen=True)
+class CameraBackend(Backend[Any]):
+    """A camera backend with frames of its own (all but ``none``).
+
+    Attributes:
+        source: builds the frame source from the settings (without a decoder: ``bench
+            decode --camera`` times the decoder itself).
+    """
+
+    source: Callable[[CameraSettings], FrameSource] | None = None
+
+
+def _camera(source: Callable[[CameraSettings], FrameSource],
+            check: Callable[[CameraSettings, System], list[Finding]],
+            **rules: Callable[[Any, Any], None]) -> CameraBackend:
+    """The entry of a camera whose ``source`` frames are read by the settings' decoder."""
     def open_reader(settings: CameraSettings, *, decoder: Decoder | None = None,
                     name: str = "camera") -> CameraReader:
         from hal.camera.reader import CameraReader
 
         return CameraReader(source(settings), decoder or open_settings_decoder(settings), name)
 
-    open_reader.source = source  # type: ignore[attr-defined]
-    return open_reader
+    return CameraBackend(open_reader, check, rules=rules, source=source)
 
 
 def _open_none(settings: CameraSettings, *, decoder: Decoder | None = None,
@@ -128,12 +141,11 @@ def _camera_number(value: str, settings: CameraSettings) -> None:
 
 
 BACKENDS: dict[str, Backend[Any]] = {
-    "files": Backend(_reader_of(_folder), _check_recorded),
+    "files": _camera(_folder, _check_recorded),
     "none": Backend(_open_none),
-    "video": Backend(_reader_of(_video), _check_recorded),
-    "v4l2": Backend(_reader_of(_webcam), _check_webcam, rules={"device": _webcam_device}),
-    "picamera2": Backend(_reader_of(_picamera), _check_picamera,
-                         rules={"device": _camera_number}),
+    "video": _camera(_video, _check_recorded),
+    "v4l2": _camera(_webcam, _check_webcam, device=_webcam_device),
+    "picamera2": _camera(_picamera, _check_picamera, device=_camera_number),
 }
 """The camera backends by name."""
 
@@ -204,7 +216,7 @@ def open_frame_source(settings: CameraSettings) -> FrameSource:
     Raises:
         DeviceError: as :func:`open_camera`; ``none`` has no frames.
     """
-    source = getattr(_backend(settings.backend).open, "source", None)
+    source = getattr(_backend(settings.backend), "source", None)
     if source is None:
         raise DeviceError(f"camera backend {terminal_safe(repr(settings.backend))} has no"
                           " frames")
