@@ -85,7 +85,8 @@ def _camera(source: Callable[[CameraSettings], FrameSource],
                     name: str = "camera") -> CameraReader:
         from hal.camera.reader import CameraReader
 
-        return CameraReader(source(settings), decoder or open_settings_decoder(settings), name)
+        decoder = decoder or open_settings_decoder(settings)  # before a camera is taken
+        return CameraReader(source(settings), decoder, name)
 
     return CameraBackend(open_reader, check, rules=rules, source=source)
 
