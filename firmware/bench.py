@@ -23,8 +23,8 @@ from firmware.room import RoomJournal, open_rooms
 from firmware.sightings import Stamp, make_sighting
 from firmware.tags import DEFAULT_TAG_PATTERN, parse_read
 from firmware.verdicts import Verdict, VerdictKind
-from hal.display import open_display
-from hal.feedback import open_feedback
+from hal.display import DisplaySettings, open_display
+from hal.feedback import FeedbackSettings, open_feedback
 from hal.read import Read
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
@@ -38,8 +38,8 @@ def _bench_audit(assets: list[Asset], repeat_window: float) -> Iterator[Handheld
         root = Path(tmp)
         (root / "expected.csv").write_text("asset_tag,serial,name,location,status,assigned_to\n")
         with SightingQueue(root / "state") as queue, \
-                open_display("terminal", stream=io.StringIO()) as display, \
-                open_feedback("terminal", stream=io.StringIO()) as feedback:
+                open_display(DisplaySettings("terminal"), stream=io.StringIO()) as display, \
+                open_feedback(FeedbackSettings("terminal"), stream=io.StringIO()) as feedback:
             yield HandheldAudit(
                 Settings("bench", "bench", "Storage B", repeat_window, DEFAULT_TAG_PATTERN),
                 Inventory(assets), queue, FilesRegister(root / "expected.csv", root / "out",

@@ -363,9 +363,8 @@ _REPORTS_LISTED = 10
 
 def _bench_camera_live(args: argparse.Namespace) -> int:
     from firmware.config import load_config
-    from hal.camera import open_decoder
+    from hal.camera import open_decoder, open_frame_source
     from hal.camera.bench_stream import bench_live
-    from hal.camera.sources import open_frame_source
 
     if args.what != "decode" or args.config is None or not 0 < args.seconds <= 3600:
         print("stocktaker: error: bench decode --camera --config FILE [--seconds S (0-3600)]",
@@ -377,9 +376,7 @@ def _bench_camera_live(args: argparse.Namespace) -> int:
         return 2
     decoder = open_decoder(camera.decoder, camera.symbologies or None,
                            redundancy=camera.redundancy)
-    source = open_frame_source(camera.backend, path=camera.path, device=camera.device,
-                               size=(camera.width, camera.height), fps=camera.fps,
-                               exposure_ms=camera.exposure_ms, autofocus=camera.autofocus)
+    source = open_frame_source(camera)
     print("\n".join(terminal_safe(line) for line in bench_live(source, decoder, args.seconds)))
     return 0
 

@@ -14,7 +14,7 @@ import tomllib
 import types
 import typing
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,16 @@ from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED
 from firmware.cards import FORMATS as CARD_FORMATS
 from firmware.kiosk import DEFAULT_BLOCKED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
-from sync.transport import TOKEN_ADAPTERS, cleartext_host, cleartext_refusal
+from hal.backends import Backend
+from hal.buttons.backends import ButtonsSettings
+from hal.camera.backends import CameraSettings
+from hal.cards.backends import CardsSettings
+from hal.display.backends import DisplaySettings
+from hal.feedback.backends import FeedbackSettings
+from hal.rfid.backends import RfidSettings
+from hal.scanner.backends import ScannerSettings
+from sync.registers import ADAPTERS, sends_token
+from sync.transport import cleartext_host, cleartext_refusal
 
 
 def _choice(*values: str) -> dict[str, tuple[str, ...]]:
@@ -72,98 +81,28 @@ class IdentityConfig:
     card_format: str = field(default="decimal", metadata=_choice(*CARD_FORMATS))
 
 
-@dataclass(frozen=True)
-class CameraConfig:
-    """``[camera]``: where frames come from and how they are decoded."""
-
-    backend: str = field(default="none", metadata=_choice(
-        "files", "none", "video", "v4l2", "picamera2"))
-    path: Path = Path("frames")
-    device: str = ""
-    width: int = 640
-    height: int = 480
-    fps: float = 10.0
-    exposure_ms: float = 0.0
-    autofocus: bool = True
-    decoder: str = field(default="auto", metadata=_choice("auto", "zbar", "zxing"))
-    symbologies: list[str] = field(default_factory=list)
-    redundancy: int = 2
+CameraConfig = CameraSettings
+"""``[camera]``: where frames come from and how they are decoded."""
+ScannerConfig = ScannerSettings
+"""``[scanner]``: the keyboard-wedge (HID) scanner."""
+RfidConfig = RfidSettings
+"""``[rfid]``: a serial UHF RFID reader reporting EPCs."""
 
 
 @dataclass(frozen=True)
-class ScannerConfig:
-    """``[scanner]``: the keyboard-wedge (HID) scanner."""
+class CardsConfig(CardsSettings):
+    """``[cards]``: a keyboard-emulating 125 kHz / 13.56 MHz RFID card reader; its
+    ``format`` one of the firmware's card formats."""
 
-    backend: str = field(default="stdin", metadata=_choice("stdin", "evdev", "none"))
-    device: str = ""
-    devices: list[str] = field(default_factory=list)
-    keymap: str = field(default="us", metadata=_choice("us", "uk", "de", "fr"))
-    terminator: str = field(default="enter", metadata=_choice("enter", "tab"))
-    inter_key_timeout: float = 0.1
-    max_length: int = 4096
-
-
-@dataclass(frozen=True)
-class RfidConfig:
-    """``[rfid]``: a serial UHF RFID reader reporting EPCs."""
-
-    backend: str = field(default="none", metadata=_choice("serial", "none"))
-    port: str = "/dev/ttyUSB0"
-    baudrate: int = 115200
-    window: float = 2.0
-
-
-@dataclass(frozen=True)
-class CardsConfig:
-    """``[cards]``: a keyboard-emulating 125 kHz / 13.56 MHz RFID card reader."""
-
-    backend: str = field(default="none", metadata=_choice("evdev", "none"))
-    device: str = ""
     format: str = field(default="decimal", metadata=_choice(*CARD_FORMATS))
-    keymap: str = field(default="us", metadata=_choice("us", "uk", "de", "fr"))
 
 
-@dataclass(frozen=True)
-class DisplayConfig:
-    """``[display]``: the OLED and its terminal stand-in."""
-
-    backend: str = field(default="terminal", metadata=_choice("terminal", "oled", "none"))
-    style: str = field(default="braille", metadata=_choice("braille", "halfblock"))
-    screens: Path | None = None
-    driver: str = field(default="ssd1306", metadata=_choice("ssd1306", "sh1106", "ssd1309"))
-    interface: str = field(default="i2c", metadata=_choice("i2c", "spi"))
-    i2c_port: int = 1
-    i2c_address: int = 0x3C
-    spi_port: int = 0
-    spi_device: int = 0
-    spi_speed_hz: int = 8_000_000
-    dc_pin: int = 25
-    reset_pin: int = 22
-    rotation: int = 0
-    contrast: int = 0x7F
-    dim_after: float = 60.0
-    blank_after: float = 300.0
-
-
-@dataclass(frozen=True)
-class FeedbackConfig:
-    """``[feedback]``: buzzer and LEDs."""
-
-    backend: str = field(default="terminal", metadata=_choice("terminal", "gpio", "none"))
-    buzzer_pin: int = 18
-    green_pin: int = 23
-    red_pin: int = 24
-
-
-@dataclass(frozen=True)
-class ButtonsConfig:
-    """``[buttons]``: end room, next/confirm and mode buttons."""
-
-    backend: str = field(default="terminal", metadata=_choice("terminal", "gpio", "none"))
-    end_pin: int = 5
-    next_pin: int = 6
-    mode_pin: int = 13
-    bounce: float = 0.05
+DisplayConfig = DisplaySettings
+"""``[display]``: the OLED and its terminal stand-in."""
+FeedbackConfig = FeedbackSettings
+"""``[feedback]``: buzzer and LEDs."""
+ButtonsConfig = ButtonsSettings
+"""``[buttons]``: end room, next/confirm and mode buttons."""
 
 
 SNIPEIT_BATCH_SIZE = 500
@@ -174,8 +113,7 @@ SNIPEIT_BATCH_SIZE = 500
 class RegisterConfig:
     """``[register]``: the asset register adapter."""
 
-    adapter: str = field(default="files",
-                         metadata=_choice("files", "http", "snipeit", "nautobot"))
+    adapter: str = field(default="files", metadata={"choices": ADAPTERS})
     url: str | None = None
     allow_insecure_http: bool = False
     """Let the token-sending adapters use an ``http://`` URL to another machine (a
@@ -311,25 +249,39 @@ def _check_values(config: Config) -> None:
     """Checks of values that types alone cannot express.
 
     Every key of every section is checked, by its rule in ``_VALUE_RULES`` or, for a number
-    without one, as ``0 or more``. Whatever a rule raises becomes a :class:`ConfigError`
-    naming the key.
+    without one, as ``0 or more``; then, in a part's section, by the rule the chosen
+    backend has for it (:attr:`hal.backends.Backend.rules`: ``evdev`` needs its device).
+    Whatever a rule raises becomes a :class:`ConfigError` naming the key.
     """
     for section_field in dataclasses.fields(config):
         section = getattr(config, section_field.name)
+        backend = _backend_of(section)
         for spec in dataclasses.fields(section):
             key = f"{section_field.name}.{spec.name}"
             value = getattr(section, spec.name)
             rule = _VALUE_RULES.get(key)
             if rule is None and _is_number(value):
                 rule = _in_range(0)
-            if rule is None or value is None:
+            backend_rule = backend.rules.get(spec.name) if backend is not None else None
+            if value is None:
                 continue
             try:
-                rule(value, config)
+                if rule is not None:
+                    rule(value, config)
+                if backend_rule is not None:
+                    backend_rule(value, section)
             except ConfigError:
                 raise
             except (ValueError, TypeError, OverflowError, RecursionError, re.error) as exc:
                 raise ConfigError(f"{key}: {exc}") from None
+
+
+def _backend_of(section: Any) -> Backend[Any] | None:
+    """The table entry a part's section chose (its ``backend`` key's table), or None for a
+    section that configures no part."""
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    table = fields["backend"].metadata.get("choices") if "backend" in fields else None
+    return table[section.backend] if isinstance(table, Mapping) else None
 
 
 _Rule = Callable[[Any, Config], None]
@@ -391,10 +343,10 @@ def _i2c_address(value: int, config: Config) -> None:
 
 
 def _on_gpio(section: str, config: Config) -> bool:
-    """Whether the part a section configures claims its GPIO pins."""
-    if section == "display":
-        return config.display.backend == "oled" and config.display.interface == "spi"
-    return getattr(config, section).backend == "gpio"
+    """Whether the part a section configures claims its GPIO pins (its backend says)."""
+    settings = getattr(config, section)
+    backend = _backend_of(settings)
+    return backend is not None and backend.uses_gpio(settings)
 
 
 def _pin(key: str) -> _Rule:
@@ -437,12 +389,6 @@ def _blank_after(value: float, config: Config) -> None:
         raise ValueError(f"must be longer than display.dim_after ({dim_after} s), or 0")
 
 
-def _scanner_device(value: str, config: Config) -> None:
-    if config.scanner.backend == "evdev" and not value.strip():
-        raise ValueError("the evdev scanner needs its device: a /dev/input/by-id/… path,"
-                         " vendor:product (0c2e:0b61) or its name")
-
-
 def _scanner_devices(value: list[str], config: Config) -> None:
     named = [config.scanner.device.strip()] + [device.strip() for device in value]
     if any(not device for device in named[1:]):
@@ -453,27 +399,10 @@ def _scanner_devices(value: list[str], config: Config) -> None:
                          " scanner.devices together name each scanner once)")
 
 
-def _cards_device(value: str, config: Config) -> None:
-    if config.cards.backend == "evdev" and not value.strip():
-        raise ValueError("the card reader needs its device: a /dev/input/by-id/… path,"
-                         " vendor:product (08ff:0009) or its name")
-
-
 def _cards_format(value: str, config: Config) -> None:
     from firmware.cards import check_convertible
 
     check_convertible(value, config.identity.card_format)
-
-
-def _camera_device(value: str, config: Config) -> None:
-    device = value.strip()  # empty: the first webcam or camera
-    number = device.isascii() and device.isdecimal()
-    if config.camera.backend == "v4l2" and device and not (number or device.startswith("/")):
-        raise ValueError(f"{device!r} is not a webcam (use /dev/videoN, a /dev/v4l/by-id/…"
-                         " path, or N)")
-    if config.camera.backend == "picamera2" and device and not (number and len(device) <= 2):
-        raise ValueError(f"{device!r} is not a camera number (0 for the first, 1 for the"
-                         " second)")
 
 
 def _camera_exposure(value: float, config: Config) -> None:
@@ -521,7 +450,7 @@ def _register_url(value: str, config: Config) -> None:
             or any(ch.isspace() for ch in value)):
         raise ValueError(f"{value!r} is not an http(s) URL")
     host = cleartext_host(value)
-    if (host is not None and config.register.adapter in TOKEN_ADAPTERS
+    if (host is not None and sends_token(config.register.adapter)
             and not config.register.allow_insecure_http):
         raise ValueError(cleartext_refusal(value, host))
 
@@ -557,7 +486,6 @@ _VALUE_RULES: dict[str, _Rule] = {
     "kiosk.overdue_days": _in_range(0, 3650, above=True, unit=" days"),
     "identity.giai_prefixes": _giai_prefixes,
     "camera.fps": _in_range(0, above=True),
-    "camera.device": _camera_device,
     "camera.width": _in_range(16, 4096, unit=" pixels"),
     "camera.height": _in_range(16, 4096, unit=" pixels"),
     "camera.exposure_ms": _camera_exposure,
@@ -582,9 +510,7 @@ _VALUE_RULES: dict[str, _Rule] = {
     "register.timeout": _in_range(0, 600, above=True, unit=" seconds"),
     "register.rate_per_minute": _in_range(0, 6000, above=True),
     "register.batch_size": _in_range(1, 1000),
-    "scanner.device": _scanner_device,
     "scanner.devices": _scanner_devices,
-    "cards.device": _cards_device,
     "cards.format": _cards_format,
     "scanner.inter_key_timeout": _in_range(0, 10, above=True, unit=" seconds"),
     "scanner.max_length": _in_range(1, 65536),

@@ -28,18 +28,24 @@ from firmware.sightings import Clock
 from firmware.start import load_inventory, load_people, require_reader
 from firmware.status import SyncStatus
 from firmware.stopping import StopRequested, StopSignals
+from hal.backends import fitted
 from hal.buttons import Buttons, open_buttons
+from hal.camera import open_camera
+from hal.cards import open_cards
 from hal.display import open_display
 from hal.feedback import open_feedback
+from hal.rfid import open_rfid
 from hal.text import terminal_safe
-from hal.scanner import open_scanner, report_discards
+from hal.scanner import open_scanners, report_discards
 from sync.engine import Backoff, SyncEngine, SyncResult, summarise
 from sync.queue import SightingQueue
-from sync.register import Register, open_register
+from sync.register import Register
+from sync.registers import open_register
 from sync.reports import PendingReports
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO | None = None,
@@ -163,20 +169,12 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
     readers = open_readers(config, stdin, stack)
     buttons = _open_buttons(config, stack)
     queue = stack.enter_context(SightingQueue(config.queue.path))
-    display = stack.enter_context(_or_nothing("display", lambda: open_display(
-        config.display.backend, stream=stdout, style=config.display.style,
-        screens_dir=screens_dir or config.display.screens, driver=config.display.driver,
-        interface=config.display.interface, i2c_port=config.display.i2c_port,
-        i2c_address=config.display.i2c_address, spi_port=config.display.spi_port,
-        spi_device=config.display.spi_device, spi_speed_hz=config.display.spi_speed_hz,
-        dc_pin=config.display.dc_pin, reset_pin=config.display.reset_pin,
-        rotation=config.display.rotation, contrast=config.display.contrast,
-        dim_after=config.display.dim_after, blank_after=config.display.blank_after),
-        lambda: open_display("none")))
-    feedback = stack.enter_context(_or_nothing("feedback", lambda: open_feedback(
-        config.feedback.backend, stream=stdout, buzzer_pin=config.feedback.buzzer_pin,
-        green_pin=config.feedback.green_pin, red_pin=config.feedback.red_pin),
-        lambda: open_feedback("none")))
+    display_settings = (config.display if screens_dir is None
+                        else dataclasses.replace(config.display, screens=screens_dir))
+    display = stack.enter_context(_or_nothing(
+        "display", display_settings, lambda settings: open_display(settings, stream=stdout)))
+    feedback = stack.enter_context(_or_nothing(
+        "feedback", config.feedback, lambda settings: open_feedback(settings, stream=stdout)))
     fetched = clock.mono()
     fetched_wall = clock.wall() - (inventory_age or 0.0)
     # Saved for the next offline start; the audit in progress keeps the list it began with.
@@ -239,10 +237,7 @@ def open_inventory(config: Config, assets: list[Asset]) -> Inventory:
 
 def _open_buttons(config: Config, stack: contextlib.ExitStack) -> Buttons:
     """The configured buttons; none (and a log line) when their pins cannot be had."""
-    settings = config.buttons
-    return stack.enter_context(_or_nothing("buttons", lambda: open_buttons(
-        settings.backend, end_pin=settings.end_pin, next_pin=settings.next_pin,
-        mode_pin=settings.mode_pin, bounce=settings.bounce), lambda: open_buttons("none")))
+    return stack.enter_context(_or_nothing("buttons", config.buttons, open_buttons))
 
 
 def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQueue,
@@ -265,60 +260,32 @@ def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQu
         repeat_reads_dropped=lambda: mode.repeat_reads_dropped)
 
 
-def _or_nothing(part: str, open_part: Callable[[], T], nothing: Callable[[], T]) -> T:
-    """A missing display or buzzer must never stop scanning: go on without it."""
+def _or_nothing(part: str, settings: S, open_part: Callable[[S], T]) -> T:
+    """A missing display or buzzer must never stop scanning: go on with the part's
+    ``none`` backend instead."""
     try:
-        return open_part()
+        return open_part(settings)
     except DeviceError as exc:
         log.error("%s unavailable, going on without it: %s", part, exc)
-        return nothing()
-
-
-def _open_scanners(config: Config, stdin: BinaryIO | None,
-                   stack: contextlib.ExitStack) -> list[Any]:
-    """Every keyboard-wedge reader: the scanners (``hid``, ``hid2``…) and the card reader."""
-    scan, cards = config.scanner, config.cards
-    devices = [scan.device] + scan.devices if scan.backend == "evdev" else [scan.device]
-    opened = [open_scanner(scan.backend, stream=stdin, device=device, keymap=scan.keymap,
-                           terminator=scan.terminator, inter_key_timeout=scan.inter_key_timeout,
-                           max_length=scan.max_length,
-                           source="hid" if number == 1 else f"hid{number}")
-              for number, device in enumerate(devices, start=1)]
-    opened.append(open_scanner(cards.backend, device=cards.device, keymap=cards.keymap,
-                               source="card", symbology="CARD"))
-    return [stack.enter_context(scanner) for scanner in opened if scanner is not None]
+        return open_part(dataclasses.replace(settings, backend="none"))
 
 
 def open_readers(config: Config, stdin: BinaryIO | None,
                  stack: contextlib.ExitStack) -> list[Any]:
-    """Open every configured reader (camera, UHF reader, scanners, card reader).
+    """Open every configured reader (camera, UHF reader, scanners, card reader); those
+    whose backend is ``none`` are left out.
 
     Raises:
         ConfigError: no reader is configured.
         DeviceError: a reader cannot be opened.
     """
     require_reader(config)
-    readers: list[Any] = []
-    if config.camera.backend != "none":
-        # Imported here: the camera stack (numpy, the decoders) costs memory a device
-        # without a camera does not spend.
-        from hal.camera import open_camera, open_decoder
-
-        decoder = open_decoder(config.camera.decoder, config.camera.symbologies or None,
-                               redundancy=config.camera.redundancy)
-        camera = open_camera(
-            config.camera.backend, decoder=decoder, path=config.camera.path,
-            device=config.camera.device, size=(config.camera.width, config.camera.height),
-            fps=config.camera.fps, exposure_ms=config.camera.exposure_ms,
-            autofocus=config.camera.autofocus)
-        if camera is not None:
-            readers.append(stack.enter_context(camera))
-    if config.rfid.backend == "serial":
-        from hal.rfid import SerialUhfReader
-
-        readers.append(stack.enter_context(SerialUhfReader(
-            config.rfid.port, config.rfid.baudrate, window=config.rfid.window)))
-    readers += _open_scanners(config, stdin, stack)
+    opened = [stack.enter_context(open_camera(config.camera)),
+              stack.enter_context(open_rfid(config.rfid))]
+    opened += [stack.enter_context(scanner)
+               for scanner in open_scanners(config.scanner, stream=stdin)]
+    opened.append(stack.enter_context(open_cards(config.cards)))
+    readers = [reader for reader in opened if fitted(reader)]
     if not readers:
         raise ConfigError("no reader: set camera.backend, scanner.backend or rfid.backend")
     return readers

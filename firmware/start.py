@@ -96,8 +96,8 @@ def load_people(config: Config, register: Register, now: float, *, save: bool = 
 
 def require_reader(config: Config) -> None:
     """Raises ConfigError when the configuration names no reader at all."""
-    if (config.camera.backend == "none" and config.rfid.backend != "serial"
-            and config.scanner.backend == "none" and config.cards.backend == "none"):
+    readers = (config.camera, config.rfid, config.scanner, config.cards)
+    if all(settings.backend == "none" for settings in readers):
         raise ConfigError("no reader: set camera.backend, scanner.backend or rfid.backend")
 
 

@@ -1,32 +1,24 @@
 """The asset register seen from the device: a small interface with one adapter per kind.
 
-Adapters are chosen in configuration (``[register] adapter``), as TinyDB's storages are.
+Adapters are chosen in configuration (``[register] adapter``), as TinyDB's storages are,
+from the table in :mod:`sync.registers`; this module imports no adapter.
 """
 
 from __future__ import annotations
 
 import enum
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from firmware.errors import ConfigError, RegisterError
+from firmware.errors import RegisterError
 from firmware.inventory import Asset
 from firmware.people import Person
 from hal.resource import Resource
-from sync.transport import (
-    TOKEN_ADAPTERS,
-    cleartext_host,
-    cleartext_refusal,
-    cleartext_warning,
-)
 
 if TYPE_CHECKING:
     from firmware.config import RegisterConfig
-
-log = logging.getLogger(__name__)
 
 
 class ItemStatus(str, enum.Enum):
@@ -152,48 +144,3 @@ class OutboxReports:
 
             self._outbox = FilesOutbox(self.config.outbox, self.device_id)
         return self._outbox
-
-
-def check_transport(config: RegisterConfig) -> None:
-    """Refuse a token-sending adapter's ``http://`` URL to another machine, or, with
-    ``register.allow_insecure_http``, log a warning (at every start).
-
-    Raises:
-        ConfigError: the URL would carry the token in clear and the opt-in is not set.
-    """
-    host = cleartext_host(config.url) if config.adapter in TOKEN_ADAPTERS else None
-    if host is None or config.url is None:
-        return
-    if not config.allow_insecure_http:
-        raise ConfigError(f"register.url: {cleartext_refusal(config.url, host)}")
-    log.warning("%s", cleartext_warning(config.url, host))
-
-
-def open_register(config: RegisterConfig, device_id: str) -> Register:
-    """The register adapter ``config.adapter`` names.
-
-    Raises:
-        ConfigError: ``config.adapter`` names no known adapter, or the adapter's
-            settings are missing or unusable (the message names the key), or
-            ``register.url`` would carry the token in clear without the opt-in.
-    """
-    check_transport(config)
-    if config.adapter == "files":
-        from sync.files import FilesRegister
-
-        return FilesRegister(config.manifest, config.outbox, device_id, config.columns,
-                             people=config.people)
-    if config.adapter == "http":
-        from sync.http import HttpRegister
-
-        return HttpRegister.from_config(config, device_id)
-    if config.adapter == "snipeit":
-        from sync.snipeit import SnipeItRegister
-
-        return SnipeItRegister(config, device_id)
-    if config.adapter == "nautobot":
-        from sync.nautobot import NautobotRegister
-
-        return NautobotRegister(config, device_id)
-    raise ConfigError(f"register.adapter: unknown register adapter {config.adapter!r}"
-                      " (known: files, http, snipeit, nautobot)")

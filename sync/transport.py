@@ -11,10 +11,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-__all__ = ["TOKEN_ADAPTERS", "cleartext_host", "cleartext_refusal", "cleartext_warning"]
-
-TOKEN_ADAPTERS = frozenset({"http", "snipeit", "nautobot"})
-"""The register adapters that send an API token with every request."""
+__all__ = ["cleartext_host", "cleartext_refusal", "cleartext_warning"]
 
 
 def cleartext_host(url: str | None) -> str | None:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from hal.buttons import BACKENDS, NoButtons, Press, PressQueue, open_buttons
+from hal.buttons import (BACKENDS, ButtonsSettings, NoButtons, Press, PressQueue,
+                         open_buttons)
 from hal.buttons.gpio import GpioButtons
 from hal.buttons.keys import KEY_SEQUENCES, button_of_line
 from hal.errors import DeviceError
@@ -95,7 +96,7 @@ def test_a_press_on_a_pin_comes_out_of_presses(factory: MockFactory) -> None:
 def test_the_callback_only_queues_the_press(factory: MockFactory) -> None:
     """gpiozero's thread (here: the one driving the pin) hands the press over and returns
     at once, even while nobody is draining."""
-    with open_buttons("gpio", end_pin=END, next_pin=NEXT, mode_pin=MODE,
+    with open_buttons(ButtonsSettings("gpio", end_pin=END, next_pin=NEXT, mode_pin=MODE),
                       pin_factory=factory) as buttons:
         def press_three_times() -> None:
             for _ in range(3):
@@ -112,7 +113,7 @@ def test_the_callback_only_queues_the_press(factory: MockFactory) -> None:
 
 
 def test_close_while_blocked_in_presses_ends_it_promptly(factory: MockFactory) -> None:
-    buttons = open_buttons("gpio", pin_factory=factory)
+    buttons = open_buttons(ButtonsSettings("gpio"), pin_factory=factory)
     drained = Drained(buttons.presses())
     time.sleep(0.05)
     started = time.monotonic()
@@ -121,16 +122,19 @@ def test_close_while_blocked_in_presses_ends_it_promptly(factory: MockFactory) -
     assert not drained.thread.is_alive() and time.monotonic() - started < 1.0
     buttons.close()
     # The pins were released: they can be claimed again.
-    with open_buttons("gpio", pin_factory=factory):
+    with open_buttons(ButtonsSettings("gpio"), pin_factory=factory):
         pass
 
 
 def test_pins_in_use_are_a_device_error_and_nothing_stays_claimed(factory: MockFactory) -> None:
-    with open_buttons("gpio", pin_factory=factory, end_pin=5, next_pin=6, mode_pin=13):
+    with open_buttons(ButtonsSettings("gpio", end_pin=5, next_pin=6, mode_pin=13),
+                      pin_factory=factory):
         with pytest.raises(DeviceError, match="already in use") as caught:
-            open_buttons("gpio", pin_factory=factory, end_pin=20, next_pin=21, mode_pin=13)
+            open_buttons(ButtonsSettings("gpio", end_pin=20, next_pin=21, mode_pin=13),
+                         pin_factory=factory)
         assert caught.value.exit_code == 3
-    with open_buttons("gpio", pin_factory=factory, end_pin=20, next_pin=21, mode_pin=13):
+    with open_buttons(ButtonsSettings("gpio", end_pin=20, next_pin=21, mode_pin=13),
+                      pin_factory=factory):
         pass
 
 
@@ -146,13 +150,13 @@ def test_the_bounce_time_is_given_to_gpiozero(factory: MockFactory) -> None:
 
 @pytest.mark.parametrize("backend", ["terminal", "none"])
 def test_terminal_and_none_have_no_presses_of_their_own(backend: str) -> None:
-    with open_buttons(backend) as buttons:
+    with open_buttons(ButtonsSettings(backend)) as buttons:
         assert isinstance(buttons, NoButtons) and list(buttons.presses()) == []
 
 
 def test_unknown_backend_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=", ".join(BACKENDS)):
-        open_buttons("usb")
+        open_buttons(ButtonsSettings("usb"))
 
 
 # --- function keys on standard input ---------------------------------------------------------

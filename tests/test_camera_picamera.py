@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from firmware.labels import place_in_frame, qr_label
-from hal.camera import CameraReader, ZbarDecoder, open_camera
+from hal.camera import CameraReader, CameraSettings, ZbarDecoder, open_camera
 from hal.camera.picamera import PicameraFrames
 from hal.errors import DeviceError
 from tests.picamera2_standin import (MODULE_2_CONTROLS, PROPERTIES, SIGNATURES,
@@ -159,7 +159,7 @@ def test_without_picamera2_the_error_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "picamera2", None)
     monkeypatch.setitem(sys.modules, "libcamera", None)
     with pytest.raises(DeviceError) as caught:
-        open_camera("picamera2", decoder=ZbarDecoder())
+        open_camera(CameraSettings("picamera2"), decoder=ZbarDecoder())
     message = str(caught.value)
     assert "apt install python3-picamera2" in message
     assert "--system-site-packages" in message and "\n" not in message
@@ -170,8 +170,8 @@ def test_the_factory_builds_it_from_the_installed_modules(
     cls = standin([qr_picture()], cameras=2)
     monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=cls))
     monkeypatch.setitem(sys.modules, "libcamera", types.SimpleNamespace(controls=controls))
-    reader = open_camera("picamera2", decoder=ZbarDecoder(), device="1", size=(320, 240),
-                         fps=15.0)
+    reader = open_camera(CameraSettings("picamera2", device="1", width=320, height=240, fps=15.0),
+                         decoder=ZbarDecoder())
     assert isinstance(reader, CameraReader) and reader.live
     (cam,) = cls.opened
     assert cam.camera_num == 1 and cam.stream_configuration()["size"] == (320, 240)

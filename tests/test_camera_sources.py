@@ -13,8 +13,9 @@ import pytest
 
 from firmware.labels import blank_frame, place_in_frame, qr_label
 from firmware.readers import ReaderFailed, merge_read_bursts
-from hal.camera import (BACKENDS, CameraReader, CameraStats, Decoder, FolderFrames, Frame,
-                        FrameSource, ZbarDecoder, open_camera, open_frame_source)
+from hal.camera import (BACKENDS, CameraReader, CameraSettings, CameraStats, Decoder,
+                        FolderFrames, Frame, FrameSource, NullCamera, ZbarDecoder, open_camera,
+                        open_frame_source)
 from hal.camera.sources import camera_number, webcam_path
 from hal.resource import ReadGuard
 from hal.errors import DeviceError
@@ -113,19 +114,21 @@ class NamingDecoder(SlowRecorder):
 
 
 def test_none_is_no_camera() -> None:
-    assert open_camera("none", decoder=ZbarDecoder()) is None
+    with open_camera(CameraSettings("none"), decoder=ZbarDecoder()) as camera:
+        assert isinstance(camera, NullCamera) and list(camera.reads()) == []
 
 
 def test_an_unknown_backend_names_the_known_ones() -> None:
     with pytest.raises(DeviceError, match="unknown camera backend 'webcam' .known: files,"
-                                          " video, v4l2, picamera2, none"):
-        open_camera("webcam", decoder=ZbarDecoder())
+                                          " none, video, v4l2, picamera2"):
+        open_camera(CameraSettings("webcam"), decoder=ZbarDecoder())
 
 
 def test_files_backend_reads_a_folder_in_order(tmp_path: Path) -> None:
     for n in range(3):
         place_in_frame(qr_label(f"IT-00000{n}"), seed=n).save(tmp_path / f"{n}.png")
-    reader = open_camera("files", decoder=ZbarDecoder(), path=tmp_path, fps=4.0, name="cam")
+    reader = open_camera(CameraSettings("files", path=tmp_path, fps=4.0),
+                         decoder=ZbarDecoder(), name="cam")
     assert reader is not None and not reader.live
     with reader:
         reads = list(reader.reads())
@@ -136,11 +139,11 @@ def test_files_backend_reads_a_folder_in_order(tmp_path: Path) -> None:
 
 def test_every_backend_is_built_by_the_factory_or_refused_clearly(tmp_path: Path) -> None:
     assert set(BACKENDS) == {"files", "video", "v4l2", "picamera2", "none"}
-    assert isinstance(open_frame_source("files", path=tmp_path), FolderFrames)
+    assert isinstance(open_frame_source(CameraSettings("files", path=tmp_path)), FolderFrames)
     with pytest.raises(DeviceError, match="cannot open video file .*nothing.mp4"):
-        open_frame_source("video", path=tmp_path / "nothing.mp4")
+        open_frame_source(CameraSettings("video", path=tmp_path / "nothing.mp4"))
     with pytest.raises(DeviceError, match="cannot open webcam /dev/video97.*plugged in"):
-        open_frame_source("v4l2", device="97")
+        open_frame_source(CameraSettings("v4l2", device="97"))
 
 
 @pytest.mark.parametrize(("device", "path"), [("", "/dev/video0"), ("2", "/dev/video2"),

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from firmware.labels import blank_frame, code128_label, place_in_frame, qr_label
-from hal.camera import CameraStats, ZbarDecoder, open_camera
+from hal.camera import CameraSettings, CameraStats, ZbarDecoder, open_camera
 from hal.camera.video import VideoFileFrames, luminance
 from hal.errors import DeviceError
 from tests.rooms import make_room, write_config, write_frames
@@ -51,7 +51,7 @@ def walk(size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
 
 def test_a_video_file_is_read_end_to_end_every_label_in_order(tmp_path: Path) -> None:
     path = write_video(tmp_path / "walk.mp4", walk(), fps=5)
-    reader = open_camera("video", decoder=ZbarDecoder(), path=path, name="cam")
+    reader = open_camera(CameraSettings("video", path=path), decoder=ZbarDecoder(), name="cam")
     assert reader is not None and not reader.live
     with reader:
         reads = list(reader.reads())
@@ -121,7 +121,7 @@ def test_a_truncated_file_gives_the_frames_before_the_break(tmp_path: Path) -> N
     path = write_video(tmp_path / "walk.mkv", walk())
     data = path.read_bytes()
     path.write_bytes(data[: len(data) * 2 // 3])
-    reader = open_camera("video", decoder=ZbarDecoder(), path=path)
+    reader = open_camera(CameraSettings("video", path=path), decoder=ZbarDecoder())
     assert reader is not None
     with reader:
         payloads = [r.payload for r in reader.reads()]
@@ -132,7 +132,7 @@ def test_without_pyav_the_error_says_how_to_install_it(monkeypatch: pytest.Monke
                                                        tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(DeviceError, match=r"pip install 'stocktaker\[video\]'"):
-        open_camera("video", decoder=ZbarDecoder(), path=tmp_path / "walk.mp4")
+        open_camera(CameraSettings("video", path=tmp_path / "walk.mp4"), decoder=ZbarDecoder())
 
 
 def test_stocktaker_run_audits_a_room_from_a_video_file(tmp_path: Path) -> None:

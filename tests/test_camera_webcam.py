@@ -26,7 +26,7 @@ from linuxpy.video.raw import v4l2_fourcc
 from PIL import Image
 
 from firmware.labels import place_in_frame, qr_label
-from hal.camera import CameraReader, ZbarDecoder, open_camera
+from hal.camera import CameraReader, CameraSettings, ZbarDecoder, open_camera
 from hal.camera.webcam import WebcamFrames
 from hal.errors import DeviceError
 
@@ -337,4 +337,4 @@ def test_without_linuxpy_the_error_says_how_to_install_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "linuxpy.video.device", None)
     with pytest.raises(DeviceError, match=r"pip install 'stocktaker\[v4l2\]'"):
-        open_camera("v4l2", decoder=ZbarDecoder())
+        open_camera(CameraSettings("v4l2"), decoder=ZbarDecoder())

@@ -20,7 +20,7 @@ import pytest
 from firmware.cli import main
 from firmware.config import RegisterConfig, load_config
 from firmware.errors import ConfigError
-from sync.register import open_register
+from sync.registers import open_register
 from sync.transport import cleartext_host
 from tests.test_receiver import write_token
 

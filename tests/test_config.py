@@ -282,10 +282,9 @@ def test_the_evdev_scanner_needs_its_device(tmp_path: Path) -> None:
         load_config(write(tmp_path, '[scanner]\nbackend = "evdev"\n'))
     config = load_config(write(tmp_path, '[scanner]\nbackend = "evdev"\n'
                                          'device = "0c2e:0b61"\nkeymap = "de"\n'))
-    from hal.scanner import open_scanner
+    from hal.scanner import open_scanners
     from hal.scanner.evdev_scanner import HidScanner
 
-    scanner = open_scanner(config.scanner.backend, device=config.scanner.device,
-                           keymap=config.scanner.keymap)
+    (scanner,) = open_scanners(config.scanner)
     assert isinstance(scanner, HidScanner) and scanner.device == "0c2e:0b61"
     scanner.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from hal.display import BACKENDS, NullDisplay, open_display
+from hal.display import DisplaySettings, NullDisplay, open_display
 from hal.display.terminal import TerminalDisplay, slug, to_braille, to_halfblock
 
 def corners() -> Image.Image:
@@ -73,7 +73,7 @@ def test_slug() -> None:
 
 def test_terminal_prints_caption_then_frame() -> None:
     stream = io.StringIO()
-    with open_display("terminal", stream=stream) as display:
+    with open_display(DisplaySettings("terminal"), stream=stream) as display:
         display.show(corners(), "start")
         display.show(corners())
     assert stream.getvalue() == f"start\n{to_braille(corners())}\n{to_braille(corners())}\n"
@@ -81,7 +81,7 @@ def test_terminal_prints_caption_then_frame() -> None:
 
 def test_terminal_halfblock_style() -> None:
     stream = io.StringIO()
-    with open_display("terminal", stream=stream, style="halfblock") as display:
+    with open_display(DisplaySettings("terminal", style="halfblock"), stream=stream) as display:
         display.show(corners(), "x")
     assert stream.getvalue() == f"x\n{to_halfblock(corners())}\n"
 
@@ -99,7 +99,7 @@ def test_terminal_records_frames_as_the_dummy_device_held_them() -> None:
 
 def test_terminal_saves_numbered_pngs(tmp_path: Path) -> None:
     folder = tmp_path / "shots" / "run"
-    with open_display("terminal", stream=io.StringIO(), screens_dir=folder) as display:
+    with open_display(DisplaySettings("terminal", screens=folder), stream=io.StringIO()) as display:
         display.show(corners(), "Verified: IT-004512")
         display.show(corners())
     names = sorted(path.name for path in folder.iterdir())
@@ -115,16 +115,16 @@ def test_terminal_thresholds_a_grey_frame_without_dithering() -> None:
     assert display.frames[0].image.getbbox() == (5, 5, 6, 6)
 
 
-@pytest.mark.parametrize("backend", BACKENDS[1:])
+@pytest.mark.parametrize("backend", ["terminal", "none"])
 def test_a_frame_of_the_wrong_size_is_refused(backend: str) -> None:
-    with open_display(backend, stream=io.StringIO()) as display:
+    with open_display(DisplaySettings(backend), stream=io.StringIO()) as display:
         with pytest.raises(ValueError, match="128x64"):
             display.show(Image.new("1", (128, 32)))
 
 
 def test_unknown_style_is_refused() -> None:
     with pytest.raises(ValueError, match="braille, halfblock"):
-        open_display("terminal", style="ascii")
+        open_display(DisplaySettings("terminal", style="ascii"))
 
 
 def test_none_backend_discards_frames(tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_none_backend_discards_frames(tmp_path: Path) -> None:
     import weakref
 
     stream = io.StringIO()
-    with open_display("none", stream=stream, screens_dir=tmp_path) as display:
+    with open_display(DisplaySettings("none", screens=tmp_path), stream=stream) as display:
         assert isinstance(display, NullDisplay)
         frame = corners()
         gone = weakref.ref(frame)
@@ -150,5 +150,5 @@ def test_none_backend_discards_frames(tmp_path: Path) -> None:
 
 
 def test_unknown_backend_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match="oled, terminal, none"):
-        open_display("lcd")
+    with pytest.raises(ValueError, match="terminal, oled, none"):
+        open_display(DisplaySettings("lcd"))

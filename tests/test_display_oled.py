@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from hal.display import open_display
+from hal.display import DisplaySettings, open_display
 from hal.display.bus import open_i2c
 from hal.display.idle import IdleDimmer
 from hal.display.oled import DRIVERS, OledDisplay, open_oled
@@ -293,7 +293,7 @@ def test_a_missing_or_forbidden_bus_says_what_to_do(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(smbus2, "SMBus", refuse)
     with pytest.raises(DeviceError, match=advice):
-        open_display("oled", i2c_port=7)
+        open_display(DisplaySettings("oled", i2c_port=7))
 
 
 def test_spi_without_its_libraries_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -310,7 +310,8 @@ def test_the_factory_wraps_the_panel_in_burn_in_care(monkeypatch: pytest.MonkeyP
     # smbus2's i2c_rdwr is used for data on a bus luma opened itself; route it to the recorder.
     bus.i2c_rdwr = lambda message: None  # type: ignore[attr-defined]
     bus.close = lambda: None  # type: ignore[attr-defined]
-    display = open_display("oled", driver="sh1106", contrast=200, dim_after=5, blank_after=9)
+    display = open_display(DisplaySettings("oled", driver="sh1106", contrast=200, dim_after=5,
+                                           blank_after=9))
     try:
         assert isinstance(display, IdleDimmer)
         assert display.panel.contrast == 200 and display.dim_after == 5

@@ -15,7 +15,8 @@ from gpiozero.exc import PinInvalidState
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from hal.errors import DeviceError
-from hal.feedback import BACKENDS, PATTERNS, NullFeedback, Signal, open_feedback
+from hal.feedback import (BACKENDS, PATTERNS, FeedbackSettings, NullFeedback, Signal,
+                          open_feedback)
 from hal.feedback.gpio import GpioFeedback
 
 BUZZER, GREEN, RED = 18, 23, 24
@@ -79,7 +80,7 @@ def test_only_signals_are_taken_not_words(backend: str, factory: MockFactory) ->
     """A verdict name or a number is refused without a sound, a light or a printed line,
     and the feedback still plays the next real signal."""
     stream = io.StringIO()
-    with open_feedback(backend, stream=stream, pin_factory=factory) as feedback:
+    with open_feedback(FeedbackSettings(backend), stream=stream, pin_factory=factory) as feedback:
         before = {pin: states(factory, pin) for pin in (BUZZER, GREEN, RED)} \
             if backend == "gpio" else {}
         for wrong in ("verified", "ghost", 3):
@@ -98,12 +99,12 @@ def test_only_signals_are_taken_not_words(backend: str, factory: MockFactory) ->
 
 
 def test_unknown_backend_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match="gpio, terminal, none"):
-        open_feedback("pwm")
+    with pytest.raises(ValueError, match="terminal, gpio, none"):
+        open_feedback(FeedbackSettings("pwm"))
 
 
 def test_none_backend_does_nothing() -> None:
-    with open_feedback("none") as feedback:
+    with open_feedback(FeedbackSettings("none")) as feedback:
         assert isinstance(feedback, NullFeedback)
         feedback.signal(Signal.DONE)
         assert feedback.wait(0)
@@ -114,7 +115,7 @@ def test_none_backend_does_nothing() -> None:
 
 def test_terminal_prints_one_line_per_signal_and_records_them() -> None:
     stream = io.StringIO()
-    with open_feedback("terminal", stream=stream) as feedback:
+    with open_feedback(FeedbackSettings("terminal"), stream=stream) as feedback:
         feedback.signal(Signal.VERIFIED)
         feedback.signal(Signal.MISLOCATED)
         feedback.signal(Signal.REPEAT)
@@ -133,7 +134,7 @@ def test_terminal_prints_one_line_per_signal_and_records_them() -> None:
 
 
 def test_mislocated_plays_two_beeps_with_amber(factory: MockFactory) -> None:
-    with open_feedback("gpio", pin_factory=factory) as feedback:
+    with open_feedback(FeedbackSettings("gpio"), pin_factory=factory) as feedback:
         feedback.signal(Signal.MISLOCATED)
         assert feedback.wait(WAIT)
         buzzer = factory.pin(BUZZER)
@@ -146,14 +147,14 @@ def test_mislocated_plays_two_beeps_with_amber(factory: MockFactory) -> None:
 
 
 def test_signal_returns_before_the_pattern_ends(factory: MockFactory) -> None:
-    with open_feedback("gpio", pin_factory=factory) as feedback:
+    with open_feedback(FeedbackSettings("gpio"), pin_factory=factory) as feedback:
         feedback.signal(Signal.ERROR)  # 1.5 s of beeps
         assert not feedback.wait(0)
         assert feedback.wait(WAIT)
 
 
 def test_colours(factory: MockFactory) -> None:
-    with open_feedback("gpio", pin_factory=factory) as feedback:
+    with open_feedback(FeedbackSettings("gpio"), pin_factory=factory) as feedback:
         for signal, green, red in ((Signal.VERIFIED, True, False), (Signal.RETIRED, False, True)):
             feedback.signal(signal)
             assert feedback.wait(WAIT)
@@ -164,7 +165,7 @@ def test_colours(factory: MockFactory) -> None:
 
 
 def test_a_new_signal_cuts_the_playing_one_short(factory: MockFactory) -> None:
-    with open_feedback("gpio", pin_factory=factory) as feedback:
+    with open_feedback(FeedbackSettings("gpio"), pin_factory=factory) as feedback:
         feedback.signal(Signal.ERROR)
         feedback.signal(Signal.VERIFIED)
         assert feedback.wait(WAIT)
@@ -176,7 +177,7 @@ def test_a_new_signal_cuts_the_playing_one_short(factory: MockFactory) -> None:
 
 
 def test_close_stops_the_pattern_and_releases_the_pins(factory: MockFactory) -> None:
-    feedback = open_feedback("gpio", pin_factory=factory)
+    feedback = open_feedback(FeedbackSettings("gpio"), pin_factory=factory)
     feedback.signal(Signal.ERROR)
     feedback.close()
     assert not factory.pin(BUZZER).state
@@ -184,18 +185,20 @@ def test_close_stops_the_pattern_and_releases_the_pins(factory: MockFactory) -> 
     feedback.close()
     with pytest.raises(DeviceError, match="closed"):
         feedback.signal(Signal.VERIFIED)
-    with open_feedback("gpio", pin_factory=factory) as again:
+    with open_feedback(FeedbackSettings("gpio"), pin_factory=factory) as again:
         again.signal(Signal.VERIFIED)
         assert again.wait(WAIT)
 
 
 def test_pins_in_use_are_a_device_error(factory: MockFactory) -> None:
-    with open_feedback("gpio", pin_factory=factory):
+    with open_feedback(FeedbackSettings("gpio"), pin_factory=factory):
         with pytest.raises(DeviceError, match="already in use") as caught:
-            open_feedback("gpio", pin_factory=factory, buzzer_pin=5, green_pin=GREEN, red_pin=6)
+            open_feedback(FeedbackSettings("gpio", buzzer_pin=5, green_pin=GREEN, red_pin=6),
+                          pin_factory=factory)
         assert caught.value.exit_code == 3
     # The pins claimed before the failure were released.
-    with open_feedback("gpio", pin_factory=factory, buzzer_pin=5, green_pin=GREEN, red_pin=6):
+    with open_feedback(FeedbackSettings("gpio", buzzer_pin=5, green_pin=GREEN, red_pin=6),
+                       pin_factory=factory):
         pass
 
 
@@ -226,7 +229,7 @@ def test_a_pattern_that_fails_is_reported_on_the_next_signal() -> None:
 def test_terminal_on_a_closed_stream_is_a_device_error_and_still_records() -> None:
     stream = io.StringIO()
     stream.close()
-    with open_feedback("terminal", stream=stream) as feedback:
+    with open_feedback(FeedbackSettings("terminal"), stream=stream) as feedback:
         with pytest.raises(DeviceError, match="cannot print feedback on its terminal"):
             feedback.signal(Signal.VERIFIED)
         with pytest.raises(DeviceError):
@@ -240,7 +243,7 @@ def test_terminal_on_a_pipe_whose_reader_has_gone_is_a_device_error() -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)
     stream = open(write_end, "w", encoding="utf-8")
-    feedback = open_feedback("terminal", stream=stream)
+    feedback = open_feedback(FeedbackSettings("terminal"), stream=stream)
     with pytest.raises(DeviceError, match="Broken pipe") as caught:
         feedback.signal(Signal.VERIFIED)
     assert isinstance(caught.value.__cause__, BrokenPipeError)
@@ -250,7 +253,7 @@ def test_terminal_on_a_pipe_whose_reader_has_gone_is_a_device_error() -> None:
 
 def test_terminal_refuses_a_word_without_recording_it() -> None:
     stream = io.StringIO()
-    feedback = open_feedback("terminal", stream=stream)
+    feedback = open_feedback(FeedbackSettings("terminal"), stream=stream)
     with pytest.raises(TypeError):
         feedback.signal("verified")  # type: ignore[arg-type]
     assert feedback.signals == [] and stream.getvalue() == ""  # type: ignore[attr-defined]
@@ -266,7 +269,7 @@ def test_each_signal_plays_its_pattern_on_the_pins(factory: MockFactory, signal:
     """The buzzer pin goes on and off once per beep, each beep at least its length; the
     LEDs take the pattern's colour (or stay as they were)."""
     pattern = PATTERNS[signal]
-    with open_feedback("gpio", pin_factory=factory) as feedback:
+    with open_feedback(FeedbackSettings("gpio"), pin_factory=factory) as feedback:
         feedback.signal(signal)
         assert feedback.wait(WAIT)
         buzzer = factory.pin(BUZZER).states

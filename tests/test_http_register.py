@@ -30,7 +30,7 @@ from firmware.config import RegisterConfig, load_config
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from sync.http import HttpRegister, idempotency_key
 from sync.manifest import read_manifest
-from sync.register import open_register
+from sync.registers import open_register
 from tests.test_receiver import (
     MANIFEST,
     TOKEN,

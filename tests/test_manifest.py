@@ -16,7 +16,7 @@ from firmware.config import RegisterConfig, config_from_dict
 from firmware.errors import ConfigError, ManifestError
 from sync.files import FilesRegister
 from sync.manifest import MAX_CELL_CHARS, read_manifest
-from sync.register import open_register
+from sync.registers import open_register
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "asset_tag,serial,name,location,status,assigned_to"

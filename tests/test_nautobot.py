@@ -10,7 +10,7 @@ from firmware.config import (Config, DeviceConfig, KioskConfig, RegisterConfig, 
                              load_config)
 from firmware.errors import ConfigError
 from sync.nautobot import api_base, note_text
-from sync.register import open_register
+from sync.registers import open_register
 
 RECORD = {"sighting_id": "5f0c2a8e-3d1b-4c6e-9a7f-0b1c2d3e4f50", "device_id": "hh-07",
           "location": "DC1 Hall 2", "technician": "ana", "verdict": "mislocated",

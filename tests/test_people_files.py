@@ -13,7 +13,7 @@ from sync.files import FilesRegister
 from sync.inventory_cache import PeopleCache
 from sync.memory_register import MemoryRegister
 from sync.people import PeopleFileError, read_people
-from sync.register import open_register
+from sync.registers import open_register
 
 GOOD = ("badge,employee_num,name,username,id\n"
         "0004211234,E-100,Ana Lopes,ana,7\n"

@@ -14,7 +14,8 @@ import requests
 from firmware.config import RegisterConfig
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from sync.bench_snipeit import bench_snipeit
-from sync.register import ItemStatus, open_register
+from sync.register import ItemStatus
+from sync.registers import open_register
 from sync.snipeit import (AUDIT_VERDICTS, DEFAULT_RETRY_AFTER, SnipeItRegister, api_base,
                           sighting_in_note)
 from tests.snipeit_emulator import SnipeItEmulator, php_e

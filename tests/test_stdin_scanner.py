@@ -12,7 +12,7 @@ import pytest
 
 from hal.errors import DeviceError
 from hal.read import Read
-from hal.scanner import open_scanner
+from hal.scanner import NullScanner, ScannerSettings, open_scanners
 from hal.scanner.stdin import LINE_LIMIT, StdinScanner
 
 
@@ -138,12 +138,13 @@ def test_no_standard_input_at_all_is_no_scan(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_open_scanner_backends() -> None:
-    assert open_scanner("none") is None
-    scanner = open_scanner("stdin", stream=io.BytesIO(b"IT-9\r"))
+    (nothing,) = open_scanners(ScannerSettings("none"))
+    assert isinstance(nothing, NullScanner) and list(nothing.reads()) == []
+    (scanner,) = open_scanners(ScannerSettings("stdin"), stream=io.BytesIO(b"IT-9\r"))
     assert isinstance(scanner, StdinScanner)
     assert [r.payload for r in scanner.reads()] == [b"IT-9"]
     with pytest.raises(ValueError, match="stdin, evdev, none"):
-        open_scanner("bluetooth")
+        open_scanners(ScannerSettings("bluetooth"))
 
 
 def consume_in_a_thread(scanner: StdinScanner) -> tuple[threading.Thread, queue.Queue[object]]:

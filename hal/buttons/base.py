@@ -7,6 +7,7 @@ import queue
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hal.backends import Absent
 from hal.resource import Resource
 
 BUTTONS = ("end", "next", "mode")
@@ -97,9 +98,8 @@ class Buttons(Resource, abc.ABC):
 class NoButtons(Buttons):
     """No buttons of its own: :meth:`presses` ends at once.
 
-    The ``none`` backend, and the ``terminal`` one: there, presses are function keys
-    that arrive on standard input and come out of the stdin scanner's reads (see
-    :mod:`hal.buttons.keys`).
+    The ``terminal`` backend: there, presses are function keys that arrive on standard
+    input and come out of the stdin scanner's reads (see :mod:`hal.buttons.keys`).
     """
 
     def presses(self) -> Iterator[Press]:
@@ -108,3 +108,7 @@ class NoButtons(Buttons):
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class NullButtons(NoButtons, Absent):
+    """The ``none`` backend: no buttons fitted."""

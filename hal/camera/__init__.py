@@ -1,35 +1,47 @@
 """The camera: frames from a source, codes found in them by a decoder, reads handed upwards.
 
-Sources, chosen by name with :func:`open_camera`: a folder of images, a video file, a V4L2
-webcam, a Raspberry Pi camera (picamera2). Decoders, chosen by name with :func:`open_decoder`:
-``auto`` (default: zxing-cpp and zbar together, :mod:`hal.camera.pipeline`), zbar, zxing-cpp. Neither decoder library nor any
-camera library is imported until the backend that needs it is built.
+Sources, chosen by ``camera.backend`` with :func:`open_camera` (the table is
+:data:`BACKENDS`, see :mod:`hal.camera.backends`): a folder of images, a video file, a V4L2
+webcam, a Raspberry Pi camera (picamera2), or none. Decoders, chosen by name with
+:func:`open_decoder`: ``auto`` (default: zxing-cpp and zbar together,
+:mod:`hal.camera.pipeline`), zbar, zxing-cpp. Neither decoder library nor any camera
+library, nor numpy, is imported until something that needs it is used: the names below
+other than the settings and the table are loaded on first use.
 """
 
 from __future__ import annotations
 
-from hal.camera.base import Decoder, Frame, FrameSource
-from hal.camera.decode import (
-    DEFAULT_SYMBOLOGIES, ZbarDecoder, ZxingDecoder, decode_image_file, open_decoder,
-)
-from hal.camera.files import FolderFrames, load_gray
-from hal.camera.reader import CameraReader, CameraStats
-from hal.camera.sources import BACKENDS, open_camera, open_frame_source
+import importlib
+from typing import Any
 
-__all__ = [
-    "BACKENDS",
-    "CameraReader",
-    "CameraStats",
-    "DEFAULT_SYMBOLOGIES",
-    "Decoder",
-    "FolderFrames",
-    "Frame",
-    "FrameSource",
-    "ZbarDecoder",
-    "ZxingDecoder",
-    "decode_image_file",
-    "load_gray",
-    "open_camera",
-    "open_decoder",
-    "open_frame_source",
-]
+from hal.camera.backends import (
+    BACKENDS, CameraSettings, NullCamera, open_camera, open_frame_source,
+)
+
+_LAZY = {
+    "CameraReader": "hal.camera.reader",
+    "CameraStats": "hal.camera.reader",
+    "DEFAULT_SYMBOLOGIES": "hal.camera.decode",
+    "Decoder": "hal.camera.base",
+    "FolderFrames": "hal.camera.files",
+    "Frame": "hal.camera.base",
+    "FrameSource": "hal.camera.base",
+    "ZbarDecoder": "hal.camera.decode",
+    "ZxingDecoder": "hal.camera.decode",
+    "decode_image_file": "hal.camera.decode",
+    "load_gray": "hal.camera.files",
+    "open_decoder": "hal.camera.decode",
+}
+
+__all__ = ["BACKENDS", "CameraSettings", "NullCamera", "open_camera", "open_frame_source",
+           *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the camera stack's names when first asked for (numpy, the decoders)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

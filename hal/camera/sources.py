@@ -1,77 +1,12 @@
-"""Frame sources chosen by name, and the guard that lets a source be closed mid-read.
+"""How ``camera.device`` names a webcam or a Raspberry Pi camera.
 
-:func:`open_camera` is the one place a camera backend is named: ``files`` (a folder of
-images), ``video`` (a video file), ``v4l2`` (a USB webcam), ``picamera2`` (a Raspberry Pi
-camera) or ``none``. Each backend's library is imported only when that backend is built.
+The backends themselves are chosen in :mod:`hal.camera.backends`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from hal.camera.base import Decoder, FrameSource
-from hal.camera.reader import CameraReader
 from hal.errors import DeviceError
 from hal.text import terminal_safe
-
-BACKENDS = ("files", "video", "v4l2", "picamera2", "none")
-"""Every value ``camera.backend`` may take."""
-
-
-def open_camera(backend: str, *, decoder: Decoder, path: str | Path = "frames",
-                device: str = "", size: tuple[int, int] = (640, 480), fps: float = 10.0,
-                exposure_ms: float = 0.0, autofocus: bool = True,
-                name: str = "camera") -> CameraReader | None:
-    """The camera ``backend`` names, reading codes with ``decoder``; None for ``none``.
-
-    Args:
-        backend: one of :data:`BACKENDS`.
-        decoder: what finds the codes in each frame; called from one thread, in frame order.
-        path: the image folder (``files``) or the video file (``video``).
-        device: the webcam (``v4l2``: ``/dev/videoN`` or N, empty for ``/dev/video0``) or
-            the camera number (``picamera2``: N, empty for the first camera).
-        size: the frame size asked of a camera, (width, height) in pixels.
-        fps: the frame rate asked of a camera; for ``files``, the rate the frames'
-            timestamps pretend to.
-        exposure_ms: a camera's fixed exposure time; 0 leaves exposure automatic, kept short.
-        autofocus: focus continuously, where the camera can.
-        name: the reader's name, the ``source`` of its reads.
-
-    Raises:
-        DeviceError: an unknown backend, the backend's library missing (the message says
-            how to install it), or the device or file missing or unusable.
-    """
-    if backend == "none":
-        return None
-    source = open_frame_source(backend, path=path, device=device, size=size, fps=fps,
-                               exposure_ms=exposure_ms, autofocus=autofocus)
-    return CameraReader(source, decoder, name)
-
-
-def open_frame_source(backend: str, *, path: str | Path = "frames", device: str = "",
-                      size: tuple[int, int] = (640, 480), fps: float = 10.0,
-                      exposure_ms: float = 0.0, autofocus: bool = True) -> FrameSource:
-    """The frame source ``backend`` names; see :func:`open_camera` for the arguments."""
-    if backend == "files":
-        from hal.camera.files import FolderFrames
-
-        return FolderFrames(path, fps=fps)
-    if backend == "video":
-        from hal.camera.video import VideoFileFrames
-
-        return VideoFileFrames(path)
-    if backend == "v4l2":
-        from hal.camera.webcam import WebcamFrames
-
-        return WebcamFrames(webcam_path(device), size=size, fps=fps, exposure_ms=exposure_ms,
-                            autofocus=autofocus)
-    if backend == "picamera2":
-        from hal.camera.picamera import PicameraFrames
-
-        return PicameraFrames(camera_number(device), size=size, fps=fps,
-                              exposure_ms=exposure_ms, autofocus=autofocus)
-    raise DeviceError(f"unknown camera backend {terminal_safe(repr(backend))}"
-                      f" (known: {', '.join(BACKENDS)})")
 
 
 def webcam_path(device: str) -> str:

@@ -6,6 +6,7 @@ import abc
 
 from PIL import Image
 
+from hal.backends import Absent
 from hal.errors import DeviceError
 from hal.resource import Resource
 
@@ -61,7 +62,7 @@ class Display(Resource, abc.ABC):
         """Blank the display if it has a panel, and release its bus. Safe to call twice."""
 
 
-class NullDisplay(Display):
+class NullDisplay(Display, Absent):
     """A display that discards every frame (no panel fitted)."""
 
     _closed = False

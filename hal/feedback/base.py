@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from hal.backends import Absent
 from hal.errors import DeviceError
 from hal.feedback.signals import Signal
 from hal.resource import Resource
@@ -127,7 +128,7 @@ class Feedback(Resource, abc.ABC):
         """Stop any pattern, switch buzzer and LEDs off, release them. Safe to call twice."""
 
 
-class NullFeedback(Feedback):
+class NullFeedback(Feedback, Absent):
     """Feedback that does nothing (no buzzer or LEDs fitted)."""
 
     _closed = False

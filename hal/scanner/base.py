@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
+from hal.backends import Absent
 from hal.read import Read
 from hal.resource import Resource
 
@@ -21,3 +22,12 @@ class Scanner(Resource, ABC):
     def close(self) -> None:
         """Release the device."""
 
+
+class NullScanner(Scanner, Absent):
+    """The ``none`` backend: no scanner fitted; :meth:`reads` ends at once."""
+
+    name = "none"
+
+    def reads(self) -> Iterator[Read]:
+        """Nothing to yield."""
+        return iter(())

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from hal.display import HEIGHT, WIDTH, open_display
+from hal.display import HEIGHT, WIDTH, DisplaySettings, open_display
 from hal.errors import DeviceError
-from hal.feedback import Signal, open_feedback
+from hal.feedback import FeedbackSettings, Signal, open_feedback
 
 pytestmark = pytest.mark.filterwarnings("ignore:Image.Image.getdata:DeprecationWarning")
 
@@ -51,12 +51,12 @@ def oled_display() -> OutputBench:
 
 def terminal_display() -> OutputBench:
     stream = io.StringIO()
-    return OutputBench("terminal", open_display("terminal", stream=stream),
+    return OutputBench("terminal", open_display(DisplaySettings("terminal"), stream=stream),
                        lambda: len(stream.getvalue()))
 
 
 def null_display() -> OutputBench:
-    return OutputBench("none", open_display("none"), lambda: 0)
+    return OutputBench("none", open_display(DisplaySettings("none")), lambda: 0)
 
 
 def gpio_feedback() -> OutputBench:
@@ -64,7 +64,7 @@ def gpio_feedback() -> OutputBench:
     from gpiozero.pins.mock import MockFactory
 
     factory = MockFactory()
-    feedback = open_feedback("gpio", pin_factory=factory)
+    feedback = open_feedback(FeedbackSettings("gpio"), pin_factory=factory)
 
     def changes() -> int:
         feedback.wait(10.0)
@@ -75,12 +75,12 @@ def gpio_feedback() -> OutputBench:
 
 def terminal_feedback() -> OutputBench:
     stream = io.StringIO()
-    return OutputBench("terminal", open_feedback("terminal", stream=stream),
+    return OutputBench("terminal", open_feedback(FeedbackSettings("terminal"), stream=stream),
                        lambda: len(stream.getvalue()))
 
 
 def null_feedback() -> OutputBench:
-    return OutputBench("none", open_feedback("none"), lambda: 0)
+    return OutputBench("none", open_feedback(FeedbackSettings("none")), lambda: 0)
 
 
 DISPLAYS = {"oled": oled_display, "terminal": terminal_display, "none": null_display}
