@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from firmware.clock import SystemClock
-from firmware.handheld import HandheldAudit, Settings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Asset, Inventory
 from firmware.room import RoomJournal, open_rooms
 from firmware.sightings import Stamp, make_sighting, verdict_fields

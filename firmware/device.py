@@ -14,8 +14,8 @@ from firmware.cards import CardRules
 from firmware.clock import SystemClock
 from firmware.config import Config
 from firmware.errors import ConfigError, DeviceError, RegisterRefused
-from firmware.door import DoorKiosk, KioskSettings
-from firmware.handheld import HandheldAudit, Settings
+from firmware.door_kiosk import DoorKiosk, KioskSettings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.identity import IdentityRules, register_sites
 from firmware.inventory import Inventory
 from firmware.doctor import describe
@@ -51,7 +51,7 @@ def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO 
     standard input is closed), or on SIGTERM, SIGINT (Ctrl-C), SIGHUP or SIGQUIT; either
     way a handheld's room gets its report and a kiosk's visit its summary. After a kill
     or a power cut, the next run resumes the interrupted room (see
-    :class:`firmware.handheld.HandheldAudit`); a kiosk's events are durable as they happen.
+    :class:`firmware.handheld_audit.HandheldAudit`); a kiosk's events are durable as they happen.
     """
     with StopSignals() as stop, contextlib.ExitStack() as stack:
         mode: ScanningMode | None = None

@@ -29,7 +29,7 @@ scan_log = logging.getLogger("stocktaker.scan")
 
 class Outcome(Protocol):
     """What a mode made of a read (a :class:`~firmware.verdicts.Verdict`, a kiosk
-    :class:`~firmware.kiosk.Decision`): it has a label a person reads."""
+    :class:`~firmware.kiosk_rules.Decision`): it has a label a person reads."""
 
     @property
     def label(self) -> str: ...

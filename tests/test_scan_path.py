@@ -13,9 +13,9 @@ import pytest
 
 import firmware.sightings
 from firmware.cards import CardRules
-from firmware.door import DoorKiosk, KioskSettings
+from firmware.door_kiosk import DoorKiosk, KioskSettings
 from firmware.errors import QueueError
-from firmware.handheld import HandheldAudit, Settings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Asset, Inventory
 from firmware.movements import MovementLog
 from firmware.people import PeopleIndex, Person

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware import screens
-from firmware.audit import AuditSession
+from firmware.audit_rules import AuditSession
 from firmware.cards import CardRules
 from firmware.errors import QueueError, RegisterError
 from firmware.inventory import Inventory, same_place

@@ -1,7 +1,7 @@
 """The door kiosk: who takes what out of a storage room, and what comes back.
 
 A fixed device at the door. A person scans their badge, then their items; each item is
-checked out to them, checked in, or refused (:mod:`firmware.kiosk` decides). Every
+checked out to them, checked in, or refused (:mod:`firmware.kiosk_rules` decides). Every
 decision is saved — in the sighting queue (for the register) and in the movement log (the
 kiosk's own memory, :mod:`firmware.movements`) — before it is shown or sounded. The visit
 ends after ``session_timeout`` seconds without a scan, at the next badge, or with the end
@@ -21,7 +21,7 @@ from firmware import screens
 from firmware.cards import CardNumberError, CardRules
 from firmware.identity import Outcome
 from firmware.inventory import Inventory
-from firmware.kiosk import (
+from firmware.kiosk_rules import (
     DEFAULT_BLOCKED_STATUSES,
     MOVEMENTS,
     Decision,
