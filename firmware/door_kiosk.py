@@ -82,6 +82,10 @@ class Visit:
 class DoorKiosk(ScanningMode):
     """The kiosk mode: badges, decisions, durable events, screens.
 
+    It is the kiosk's rules on the scan path (:class:`firmware.scan_path.ScanPath`): a read
+    is a decision (or a badge, a ``MODE:`` label), the sighting goes to the queue and the
+    movement log, and each decision is shown with the visit's running counts.
+
     Args:
         settings: the kiosk's settings.
         inventory: the register's assets (the cached copy when offline).
@@ -93,10 +97,6 @@ class DoorKiosk(ScanningMode):
         fetched_at: wall time the inventory was fetched from the register: the kiosk's own
             events since then (and those still queued) are counted over it.
         sync_status: the sync line for the idle screen.
-
-    It is the kiosk's rules on the scan path (:class:`firmware.scan_path.ScanPath`): a read
-    is a decision (or a badge, a ``MODE:`` label), the sighting goes to the queue and the
-    movement log, and each decision is shown with the visit's running counts.
     """
 
     session_noun = "visit"
@@ -117,7 +117,6 @@ class DoorKiosk(ScanningMode):
         self.people = people
         self.queue = queue
         self.movements = movements
-        self.journal = movements
         self.display = display
         self.feedback = feedback
         self.clock = clock
@@ -153,7 +152,12 @@ class DoorKiosk(ScanningMode):
                 if fetched_at is None or wall >= fetched_at
                 or str(record.get("sighting_id")) in queued_ids]
 
-    # Input ---------------------------------------------------------------------------
+    # The kiosk's rules on the scan path ---------------------------------------------
+
+    @property
+    def journal(self) -> MovementLog:
+        """What the kiosk journals after the queue: its movement log."""
+        return self.movements
 
     def begin_burst(self) -> None:
         """A visit that timed out meanwhile ends before a burst's reads count."""
