@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from firmware.clock import SystemClock
-from firmware.handheld import HandheldAudit, Settings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Asset, Inventory
 from firmware.room import RoomJournal, open_rooms
-from firmware.sightings import Stamp, make_sighting
+from firmware.sightings import Stamp, make_sighting, verdict_fields
 from firmware.tags import DEFAULT_TAG_PATTERN, parse_read
 from firmware.verdicts import Verdict, VerdictKind
 from hal.display import DisplaySettings, open_display
@@ -155,4 +155,4 @@ def _sample_record() -> dict[str, object]:
     tag = parse_read(audit_read)
     verdict = Verdict(VerdictKind.VERIFIED, "IT-004512", Asset("IT-004512"))
     return make_sighting(Stamp("bench", "bench", "Storage B", "bench"), audit_read,
-                         "IT-004512", tag, verdict, SystemClock()).to_record()
+                         "IT-004512", tag, SystemClock(), **verdict_fields(verdict)).to_record()

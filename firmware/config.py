@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from firmware.errors import ConfigError
 from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES
 from firmware.cards import FORMATS as CARD_FORMATS
-from firmware.kiosk import DEFAULT_BLOCKED_STATUSES
+from firmware.kiosk_rules import DEFAULT_BLOCKED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
 from hal.backends import Backend
 from hal.buttons.backends import ButtonsSettings

@@ -14,12 +14,13 @@ from firmware.cards import CardRules
 from firmware.clock import SystemClock
 from firmware.config import Config
 from firmware.errors import ConfigError, DeviceError, RegisterRefused
-from firmware.door import DoorKiosk, KioskSettings
-from firmware.handheld import HandheldAudit, Settings
+from firmware.door_kiosk import DoorKiosk, KioskSettings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.identity import IdentityRules, register_sites
 from firmware.inventory import Inventory
 from firmware.doctor import describe
 from firmware.loop import run_loop
+from firmware.mode import ScanningMode
 from firmware.readers import merge_read_bursts
 from firmware.movements import MovementLog
 from firmware.people import PeopleIndex
@@ -56,10 +57,10 @@ def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO 
     standard input is closed), or on SIGTERM, SIGINT (Ctrl-C), SIGHUP or SIGQUIT; either
     way a handheld's room gets its report and a kiosk's visit its summary. After a kill
     or a power cut, the next run resumes the interrupted room (see
-    :class:`firmware.handheld.HandheldAudit`); a kiosk's events are durable as they happen.
+    :class:`firmware.handheld_audit.HandheldAudit`); a kiosk's events are durable as they happen.
     """
     with StopSignals() as stop, contextlib.ExitStack() as stack:
-        mode: HandheldAudit | DoorKiosk | None = None
+        mode: ScanningMode | None = None
         engine: SyncEngine | None = None
         reporter: ServiceReporter | None = None
         keep = False
@@ -75,25 +76,21 @@ def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO 
                      buttons=buttons.presses(), close_buttons=buttons.close,
                      close_readers=lambda: _close_all(readers), on_turn=reporter.turn)
         except StopRequested as stopped:
-            keep = isinstance(mode, HandheldAudit) and config.audit.on_stop == "keep"
+            keep = mode is not None and mode.resumable and config.audit.on_stop == "keep"
             log.info("%s: %s the %s", stopped, "keeping" if keep else "ending",
-                     "visit" if isinstance(mode, DoorKiosk) else "room")
+                     mode.session_noun if mode is not None else "room")
             if reporter is not None:
                 reporter.stopping()
         finally:
             stop.wind_down()
-            if isinstance(mode, HandheldAudit) and keep:
-                mode.keep_room()
-            elif isinstance(mode, HandheldAudit):
-                mode.finish_room()
-            elif mode is not None:
-                mode.end_visit()
+            if mode is not None:
+                mode.end(keep=keep)
             if engine is not None:
                 engine.stop()
                 log.info("last sync: %s", summarise(engine.run_once()))
             if reporter is not None:
                 reporter.close()
-        return mode.reports if isinstance(mode, HandheldAudit) else []
+        return mode.reports if mode is not None else []
 
 
 def listen(config: Config, out: TextIO, *, stdin: BinaryIO | None = None) -> None:
@@ -155,7 +152,7 @@ def _engine(config: Config, queue: SightingQueue, register: Register, clock: Clo
 def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO | None,
                stdout: TextIO | None, screens_dir: Path | None,
                clock: Clock | None
-               ) -> tuple[HandheldAudit | DoorKiosk, list[Any], Buttons,
+               ) -> tuple[ScanningMode, list[Any], Buttons,
                           SyncEngine, ServiceReporter]:
     """Open every part the configuration names, then the mode: a handheld audit (which
     resumes an interrupted room) or a door kiosk; returns the readers with the mode."""
@@ -240,21 +237,19 @@ def _open_buttons(config: Config, stack: contextlib.ExitStack) -> Buttons:
     return stack.enter_context(_or_nothing("buttons", config.buttons, open_buttons))
 
 
-def _reporter(config: Config, mode: HandheldAudit | DoorKiosk, queue: SightingQueue,
+def _reporter(config: Config, mode: ScanningMode, queue: SightingQueue,
               status: Callable[[], SyncStatus], readers: list[Any],
               clock: Clock) -> ServiceReporter:
     """Readiness, watchdog and health for systemd and node_exporter."""
     cameras = [reader for reader in readers if hasattr(reader, "stats")]
-
-    def place() -> str | None:
-        return f"kiosk {mode.room}" if isinstance(mode, DoorKiosk) else mode.session.location
 
     def queue_status() -> dict[str, Any]:
         return {**queue.status(), "bytes_written": queue.bytes_written}
 
     return ServiceReporter(
         config.device.id, config.service.health_file, config.service.health_interval,
-        queue_status=queue_status, sync_status=status, place=place, scans=lambda: mode.scans,
+        queue_status=queue_status, sync_status=status, place=mode.place,
+        scans=lambda: mode.scans,
         decoded_frames=(lambda: sum(c.stats().decoded for c in cameras)) if cameras else None,
         clock=clock.mono, wall=clock.wall,
         repeat_reads_dropped=lambda: mode.repeat_reads_dropped)

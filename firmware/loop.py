@@ -1,6 +1,6 @@
 """The device loop: reads from every reader, handed to the mode in the order they came.
 
-One loop serves both modes. The mode (:class:`firmware.handheld.HandheldAudit`, the door
+One loop serves both modes. The mode (:class:`firmware.handheld_audit.HandheldAudit`, the door
 kiosk) decides what a scan means, makes it durable and only then shows it; the loop only
 gathers input, keeps the mode's timers running while nothing is scanned, and holds the
 stop signals while the mode works, so a SIGTERM never cuts a scan in half.

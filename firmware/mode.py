@@ -1,100 +1,102 @@
-"""What every mode of the device shares: durable before shown, and the readers' news.
+"""What every mode of the device shares: the scan path, the screen, the readers' news.
 
-A mode (the handheld audit, the door kiosk) decides what a scan means. The path around
-that decision is the same for both and lives here: the burst's records go to the
-sighting queue and to the mode's own journal (one write and one fsync each) before
-anything is shown or sounded; a display or buzzer failing never stops scanning; a reader
-lost or unplugged is said on screen once.
+A mode (the handheld audit, the door kiosk) is the rules plugged into the scan path
+(:mod:`firmware.scan_path`: judged, durable, then shown); around it, every mode shows and
+sounds the same way — a display or buzzer failing never stops scanning — says a reader
+lost or unplugged once, and keeps its idle screen in step with the sync.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from PIL import Image
 
 from firmware import screens
 from firmware.errors import DeviceError, QueueError
-from firmware.service import scan_log_line
+from firmware.scan_path import ScanPath
 from firmware.signals import Event, signal_for
 from firmware.status import SyncStatus
+from hal.buttons.base import Press
 from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.feedback.signals import Signal
 from hal.read import Read, ReaderState
 from hal.text import terminal_safe
-from sync.queue import SightingQueue
 
 log = logging.getLogger(__name__)
-scan_log = logging.getLogger("stocktaker.scan")
-"""One line per saved scan (see :func:`firmware.service.scan_log_line`), at INFO."""
 
 IDLE_LOOK_EVERY = 5.0
 """Seconds between two looks at the sync's state while the idle screen shows."""
 
 
-class Journal(Protocol):
-    """A mode's own durable record of what it counted (a room's journal, the movement log)."""
-
-    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float) -> None:
-        """Append records with one write and one fsync; QueueError when it cannot."""
-
-
 class ScanningMode:
     """The parts of a mode that do not depend on what a scan means.
 
-    Subclasses set ``display``, ``feedback`` and ``queue`` and define :meth:`show_idle`.
+    A subclass is the rules of :class:`~firmware.scan_path.ScanRules` (it sets
+    ``self.path = ScanPath(self, queue, clock)``), sets ``display`` and ``feedback``,
+    and defines :meth:`show_idle`, :meth:`press`, :meth:`tick`, :meth:`end` and
+    :meth:`place`.
     """
 
+    session_noun = "session"
+    """What a stop ends or keeps, as the log says it ("room", "visit")."""
+    resumable = False
+    """Whether a stop may keep the session for the next start to resume (``audit.on_stop``)."""
+
     def __init__(self) -> None:
-        self.scans = Counter()
         self.repeat_reads_dropped = 0
+        self.reports: list[dict[str, Any]] = []
         self._idle_state: tuple[Any, ...] | None = None  # None: another screen shows
         self._idle_looked = 0.0
 
+    path: ScanPath[Any]
     display: Display
     feedback: Feedback
-    queue: SightingQueue
-    scans: Counter[str]
-    """Scans saved since the start, per verdict (for the health textfile)."""
     repeat_reads_dropped: int
     """Reads dropped since the start as repeats within ``audit.repeat_window``."""
+    reports: list[dict[str, Any]]
+    """The audit reports written since the start, oldest first (none at a kiosk)."""
+
+    @property
+    def scans(self) -> Counter[str]:
+        """Scans saved since the start, per verdict (for the health textfile)."""
+        return self.path.scans
+
+    def handle(self, read: Read) -> Any:
+        """Take one read; returns what was made of it, or None (a repeat, a room label, a
+        badge, or not saved)."""
+        taken = self.path.take([read])
+        return taken[0] if taken else None
+
+    def handle_many(self, reads: Sequence[Read]) -> list[Any]:
+        """Take a burst of reads (a UHF reader reports dozens a second) along the scan path:
+        judged in order, made durable together, then counted and shown."""
+        return self.path.take(reads)
 
     def show_idle(self) -> None:
         """Show what the device shows while waiting for a scan."""
         raise NotImplementedError
 
-    def store(self, records: Sequence[Mapping[str, Any]], journal: Journal, wall: float, *,
-              journal_required: bool = True) -> QueueError | None:
-        """Make a burst durable in the queue, then in ``journal``; the error when it failed.
+    def end(self, *, keep: bool = False) -> None:
+        """The device stops: end the session (or, with ``keep`` and :attr:`resumable`,
+        keep it for the next start)."""
+        raise NotImplementedError
 
-        When the queue refuses, nothing is kept. When only the journal refuses, the
-        queue has the records (they will reach the register, and the mode's next start
-        adds them back to the journal from the queue): with ``journal_required`` the
-        mode counts nothing now; without, it counts them as saved.
-        """
-        try:
-            self.queue.append_many(records)
-        except QueueError as exc:
-            log.error("%d scan(s) not saved: %s", len(records), exc)
-            return exc
-        try:
-            journal.add_many(records, wall)
-        except QueueError as exc:
-            if journal_required:
-                log.error("%d scan(s) not saved: %s", len(records), exc)
-                return exc
-            log.error("%d scan(s) queued but not in the journal (repaired at the next"
-                      " start): %s", len(records), exc)
-        logged = scan_log.isEnabledFor(logging.INFO)  # the line costs a URL parse: skip it unread
-        for record in records:
-            self.scans[str(record.get("verdict"))] += 1
-            if logged:
-                scan_log.info("%s", scan_log_line(record))
-        return None
+    def place(self) -> str | None:
+        """Where the device is, as the health textfile says it."""
+        raise NotImplementedError
+
+    def press(self, press: Press) -> None:
+        """A button was pressed."""
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        """Timers while nothing is scanned (called at least every :data:`firmware.loop.TICK`)."""
+        raise NotImplementedError
 
     def drop_repeat(self, read: Read) -> None:
         """A read dropped as a repeat within ``audit.repeat_window``: counted, logged at debug."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.asset import Asset
-from firmware.audit import AuditSession
+from firmware.audit_rules import AuditSession
 from firmware.errors import ConfigError
 from firmware.identity import NO_ID_COLUMN
 from firmware.sightings import Sighting, Stamp

@@ -8,7 +8,7 @@ holds every acknowledged scan of the room. Replaying it rebuilds the counts, the
 keys and the report.
 
 A journal is deleted only once the room's report is saved (see
-:class:`firmware.handheld.HandheldAudit`), so a kill between the two finds the report
+:class:`firmware.handheld_audit.HandheldAudit`), so a kill between the two finds the report
 and drops the journal: one report per session, never two, never none.
 """
 

@@ -97,9 +97,27 @@ def tag_record(tag: Tag | None) -> dict[str, Any] | None:
 
 
 def make_sighting(
-    stamp: Stamp, read: Read, payload: str, tag: Tag | None, verdict: Verdict, clock: Clock
+    stamp: Stamp, read: Read, payload: str, tag: Tag | None, clock: Clock, *, verdict: str,
+    asset_tag: str | None, recorded_location: str | None = None, reason: str | None = None,
+    candidates: tuple[str, ...] = (), person: dict[str, Any] | None = None,
 ) -> Sighting:
-    """Stamp a verdict into a new :class:`Sighting` with a fresh UUID and the clock's state."""
+    """Stamp what a mode made of a read into a new :class:`Sighting`: a fresh UUID, the
+    read, the clock's state. Every mode makes its sightings here (see :func:`verdict_fields`
+    for an audit's verdict); the mode says only what it decided.
+
+    Args:
+        stamp: who and where.
+        read: the read, as the reader gave it.
+        payload: its text.
+        tag: the tag parsed from it, or None when it is no tag.
+        clock: the clock.
+        verdict: the sighting's ``verdict`` (an audit verdict, a kiosk movement).
+        asset_tag: the asset it names, when it names exactly one.
+        recorded_location: where the register (or the kiosk) had the asset.
+        reason: why, for a refusal or a rejection.
+        candidates: for ``ambiguous``, every asset tag the label fits.
+        person: at a kiosk, who took or returned it.
+    """
     return Sighting(
         sighting_id=str(uuid.uuid4()),
         device_id=stamp.device_id,
@@ -107,17 +125,26 @@ def make_sighting(
         location=stamp.location,
         technician=stamp.technician,
         tag=tag_record(tag),
-        asset_tag=verdict.asset.asset_tag if verdict.asset else None,
+        asset_tag=asset_tag,
         payload=payload,
         symbology=read.symbology,
         source=read.source,
-        verdict=verdict.kind.value,
-        recorded_location=verdict.recorded_location,
-        reason=verdict.reason,
+        verdict=verdict,
+        recorded_location=recorded_location,
+        reason=reason,
         wall_time=iso_utc(clock.wall()),
         clock_synchronized=clock.synced(),
         monotonic=clock.mono(),
         boot_id=clock.boot_id(),
         firmware_version=__version__,
-        candidates=tuple(a.asset_tag for a in verdict.candidates),
+        candidates=candidates,
+        person=person,
     )
+
+
+def verdict_fields(verdict: Verdict) -> dict[str, Any]:
+    """What a sighting records of an audit's verdict: :func:`make_sighting`'s keywords."""
+    return {"verdict": verdict.kind.value,
+            "asset_tag": verdict.asset.asset_tag if verdict.asset else None,
+            "recorded_location": verdict.recorded_location, "reason": verdict.reason,
+            "candidates": tuple(a.asset_tag for a in verdict.candidates)}

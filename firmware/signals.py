@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from types import MappingProxyType
 
-from firmware.kiosk import Movement
+from firmware.kiosk_rules import Movement
 from firmware.verdicts import VerdictKind
 from hal.feedback.signals import Signal
 

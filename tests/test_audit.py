@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from firmware.audit import AuditSession
+from firmware.audit_rules import AuditSession
 from firmware.identity import IdentityRules
 from firmware.inventory import Asset, Inventory
 from firmware.tags import Tag, TagKind

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from firmware.asset import Asset, audit_date, audit_overdue
-from firmware.audit import AuditSession
+from firmware.audit_rules import AuditSession
 from firmware.config import RegisterConfig
 from firmware.errors import RegisterUnavailable
-from firmware.handheld import HandheldAudit, Settings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Inventory
 from firmware.report import format_report
 from firmware.screens import progress_screen, verdict_screen

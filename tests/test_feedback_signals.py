@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.kiosk import Movement
+from firmware.kiosk_rules import Movement
 from firmware.signals import SIGNALS, Event, signal_for
 from firmware.verdicts import VerdictKind
 from hal.feedback import PATTERNS, Signal

@@ -13,7 +13,7 @@ import pytest
 
 from hal.buttons.base import Press
 
-from firmware.handheld import HandheldAudit, Settings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.identity import IdentityRules, register_sites
 from firmware.inventory import Asset, Inventory
 from firmware.tags import DEFAULT_TAG_PATTERN

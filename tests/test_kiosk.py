@@ -9,9 +9,9 @@ import pytest
 
 from firmware import screens
 from firmware.cards import CardRules
-from firmware.door import DoorKiosk, KioskSettings
+from firmware.door_kiosk import DoorKiosk, KioskSettings
 from firmware.inventory import Asset, Inventory
-from firmware.kiosk import (
+from firmware.kiosk_rules import (
     Direction,
     Holdings,
     KioskRules,

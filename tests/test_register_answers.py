@@ -30,7 +30,7 @@ from firmware import screens
 from firmware.clock import SystemClock
 from firmware.config import RegisterConfig
 from firmware.errors import RegisterError, RegisterRefused, RegisterUnavailable
-from firmware.handheld import HandheldAudit, Settings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Inventory
 from firmware.mode import IDLE_LOOK_EVERY
 from firmware.tags import DEFAULT_TAG_PATTERN

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.handheld import HandheldAudit, Settings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Inventory
 from firmware.room import open_rooms
 from firmware.tags import DEFAULT_TAG_PATTERN

@@ -18,8 +18,8 @@ import pytest
 
 from firmware.config import load_config
 from firmware.device import _open_mode
-from firmware.door import DoorKiosk
-from firmware.handheld import HandheldAudit
+from firmware.door_kiosk import DoorKiosk
+from firmware.handheld_audit import HandheldAudit
 from firmware.status import SyncStatus
 from tests.test_doctor_start import closed_port
 from tests.test_kiosk_e2e import (

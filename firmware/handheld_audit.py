@@ -11,13 +11,13 @@ import dataclasses
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from firmware import screens
-from firmware.audit import AuditSession
+from firmware.audit_rules import AuditSession
 from firmware.cards import CardRules
 from firmware.errors import QueueError, RegisterError
 from firmware.inventory import Inventory, same_place
@@ -26,7 +26,8 @@ from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
 from firmware.report import build_report
 from firmware.signals import Event, signal_for
-from firmware.sightings import Clock, Sighting, Stamp, iso_utc, make_sighting
+from firmware.scan_path import BurstEnd, Judged, ScanPath
+from firmware.sightings import Clock, Sighting, Stamp, iso_utc, make_sighting, verdict_fields
 from firmware.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text, symbology_from_aim
 from firmware.verdicts import Verdict, VerdictKind
@@ -70,16 +71,6 @@ _URGENCY = (VerdictKind.RECOVERED, VerdictKind.AMBIGUOUS, VerdictKind.MISLOCATED
             VerdictKind.VERIFIED, VerdictKind.REPEAT)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Judged:
-    """One read of a burst, judged and stamped, waiting to be saved."""
-
-    source: str
-    key: Hashable
-    verdict: Verdict
-    sighting: Sighting
-
-
 class HandheldAudit(ScanningMode):
     """One technician walking rooms: a session per room, a report per session.
 
@@ -94,7 +85,15 @@ class HandheldAudit(ScanningMode):
     next start resumes it — same session, same counts — unless it has been left for
     longer than ``resume_within``; then it is closed with a report marked
     ``interrupted``. Every session that counted a sighting gets exactly one report.
+
+    It is the audit's rules on the scan path (:class:`firmware.scan_path.ScanPath`): a
+    read is a verdict (or a room label), the sighting goes to the queue and the room's
+    journal, and a burst of EPC reads is shown as one running count.
     """
+
+    session_noun = "room"
+    resumable = True
+    journal_required = True
 
     def __init__(self, settings: Settings, inventory: Inventory, queue: SightingQueue,
                  register: Register, reports: PendingReports, display: Display,
@@ -113,7 +112,7 @@ class HandheldAudit(ScanningMode):
         self.on_room_end = on_room_end
         self.sync_status = sync_status
         self.repeats = RepeatFilter(settings.repeat_window)
-        self.reports: list[dict[str, Any]] = []
+        self.path: ScanPath[Verdict] = ScanPath(self, queue, clock)
         self._unconfirmed: tuple[str, float] | None = None
         self.rooms = rooms if rooms is not None else reports.directory.parent / "rooms"
         self.resumed = 0
@@ -243,41 +242,19 @@ class HandheldAudit(ScanningMode):
         log.warning("room %r (session %s) was left open too long: closed as interrupted",
                     room.location, room.session_id)
 
-    def handle(self, read: Read) -> Verdict | None:
-        """Take one read; returns its verdict, or None (a de-bounced repeat, a room label)."""
-        verdicts = self.handle_many([read])
-        return verdicts[0] if verdicts else None
+    # The audit's rules on the scan path ---------------------------------------------
 
-    def handle_many(self, reads: Sequence[Read]) -> list[Verdict]:
-        """Take a burst of reads (a UHF reader reports dozens a second); returns their verdicts.
-
-        The burst's sightings are made durable together — one write and one fsync for the
-        queue and one for the room's journal — and only then is each counted and shown.
-        Within the burst each read is judged after the ones before it (a second read of
-        an asset is a repeat). A room label splits the burst.
-        """
-        verdicts: list[Verdict] = []
-        burst: list[_Judged] = []
+    def begin_burst(self) -> None:
+        """Count tentatively: a burst's verdicts count once it is durable."""
         self.session.begin()
-        try:
-            for read in reads:
-                judged = self._judge(read)
-                if judged is None:
-                    continue
-                if isinstance(judged, str):  # a room label: what came before goes first
-                    verdicts += self._save(burst)
-                    burst = []
-                    self._enter_room(judged)
-                    self.session.begin()
-                    continue
-                burst.append(judged)
-            verdicts += self._save(burst)
-        finally:
-            self.session.rollback()  # only what an exception left uncommitted
-        return verdicts
 
-    def _judge(self, read: Read) -> _Judged | str | None:
-        """A read's verdict and sighting (counted tentatively), a room name, or None."""
+    def end_burst(self) -> None:
+        """Undo only what an exception left uncommitted."""
+        self.session.rollback()
+
+    def judge(self, read: Read) -> Judged[Verdict] | BurstEnd | None:
+        """A read's verdict and sighting (counted tentatively), a room label (entered once
+        the reads before it are durable), or None (a repeat)."""
         try:
             tag: Tag | None = parse_read(read, tag_pattern=self.settings.tag_pattern,
                                          cards=self.settings.cards)
@@ -290,7 +267,12 @@ class HandheldAudit(ScanningMode):
             return None
         if tag is not None and tag.kind is TagKind.LOCATION:
             self.repeats.restart(read.source, key)  # an asset read again here is new here
-            return tag.value
+            label = tag.value
+
+            def enter_room() -> None:
+                self._enter_room(label)
+                self.session.begin()
+            return enter_room
         self._unconfirmed = None
         if tag is not None and tag.aim and read.symbology == "UNKNOWN":
             read = dataclasses.replace(read, symbology=symbology_from_aim(tag.aim) or "UNKNOWN")
@@ -298,42 +280,39 @@ class HandheldAudit(ScanningMode):
         verdict = (self.session.judge(tag) if tag is not None
                    else self.session.rejection(payload, rejection or "not a tag"))
         self.session.count(verdict, tag)
-        sighting = make_sighting(self.stamp, read, payload, tag, verdict, self.clock)
-        return _Judged(read.source, key, verdict, sighting)
+        sighting = make_sighting(self.stamp, read, payload, tag, self.clock,
+                                 **verdict_fields(verdict))
+        return Judged(read.source, key, verdict, sighting)
 
-    def _save(self, burst: list[_Judged]) -> list[Verdict]:
-        """Make the burst durable, then count and show it; on failure count none of it."""
-        if not burst:
-            self.session.commit()
-            return []
-        records = [judged.sighting.to_record() for judged in burst]
-        error = self.store(records, self.journal, self.clock.wall())
-        if error is not None:
-            self.session.rollback()
-            for judged in burst:
-                self.repeats.forget(judged.source, judged.key)
-            label = burst[0].verdict.label if len(burst) == 1 else f"{len(burst)} scans"
-            self.not_saved(label, error)
-            return []
+    def not_kept(self, burst: list[Judged[Verdict]]) -> None:
+        """Count none of a burst that could not be saved; its reads may come again."""
+        self.session.rollback()
+        for judged in burst:
+            self.repeats.forget(judged.source, judged.key)
+
+    def kept(self, burst: list[Judged[Verdict]]) -> None:
+        """Count a durable burst, then show it: each verdict, or a burst of EPC reads as
+        one running count with the signal of the verdict that most needs the technician."""
         self.session.commit()
+        if not burst:
+            return
         self._show_resumed = False
         for judged in burst:
             self.sightings.append(judged.sighting)
         progress = self.session.progress()
         if len(burst) > BURST_SHOWN_ONE_BY_ONE and all(
                 judged.sighting.symbology == "EPC" for judged in burst):
-            counts = Counter(judged.verdict.kind for judged in burst)
-            overdue = sum(judged.verdict.overdue for judged in burst)
+            counts = Counter(judged.outcome.kind for judged in burst)
+            overdue = sum(judged.outcome.overdue for judged in burst)
             self.show(screens.burst_screen(counts, progress, overdue=overdue),
                       f"burst {len(burst)}")
             self.signal(signal_for(min(counts, key=_URGENCY.index)))
-            return [judged.verdict for judged in burst]
+            return
         for judged in burst:
-            verdict = judged.verdict
+            verdict = judged.outcome
             self.show(screens.verdict_screen(verdict, progress),
                        f"{verdict.kind.value} {verdict.label}")
             self.signal(signal_for(verdict.kind))
-        return [judged.verdict for judged in burst]
 
     def _enter_room(self, label: str) -> None:
         room = self.inventory.room_named(label) or self._confirmed(label)
@@ -390,6 +369,18 @@ class HandheldAudit(ScanningMode):
                                           status=sync.line() if sync is not None else None),
                   caption)
         self.showing_idle(sync, self.clock.mono())
+
+    def place(self) -> str | None:
+        """The room being audited (None before its label is scanned)."""
+        return self.session.location
+
+    def end(self, *, keep: bool = False) -> None:
+        """The device stops: keep the room for the next start (``audit.on_stop = "keep"``)
+        or finish it (its report is written)."""
+        if keep:
+            self.keep_room()
+        else:
+            self.finish_room()
 
     def keep_room(self) -> None:
         """Stop without ending the room: its journal stays, and the next start resumes it.

@@ -1,7 +1,7 @@
 """The door kiosk: who takes what out of a storage room, and what comes back.
 
 A fixed device at the door. A person scans their badge, then their items; each item is
-checked out to them, checked in, or refused (:mod:`firmware.kiosk` decides). Every
+checked out to them, checked in, or refused (:mod:`firmware.kiosk_rules` decides). Every
 decision is saved — in the sighting queue (for the register) and in the movement log (the
 kiosk's own memory, :mod:`firmware.movements`) — before it is shown or sounded. The visit
 ends after ``session_timeout`` seconds without a scan, at the next badge, or with the end
@@ -13,15 +13,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmware import __version__, screens
+from firmware import screens
 from firmware.cards import CardNumberError, CardRules
 from firmware.identity import Outcome
 from firmware.inventory import Inventory
-from firmware.kiosk import (
+from firmware.kiosk_rules import (
     DEFAULT_BLOCKED_STATUSES,
     MOVEMENTS,
     Decision,
@@ -37,7 +37,8 @@ from firmware.movements import MovementLog
 from firmware.people import PeopleIndex, Person, person_key
 from firmware.readers import RepeatFilter
 from firmware.signals import Event, signal_for
-from firmware.sightings import Clock, Sighting, iso_utc, tag_record
+from firmware.scan_path import BurstEnd, Judged, ScanPath
+from firmware.sightings import Clock, Sighting, Stamp, make_sighting
 from firmware.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text
 from hal.buttons.base import Press
@@ -78,17 +79,12 @@ class Visit:
         return self.person.label() if self.person is not None else "Returns"
 
 
-@dataclass(frozen=True)
-class _Pending:
-    read: Read
-    payload: str
-    tag: Tag | None
-    decision: Decision
-    sighting: Sighting
-
-
 class DoorKiosk(ScanningMode):
     """The kiosk mode: badges, decisions, durable events, screens.
+
+    It is the kiosk's rules on the scan path (:class:`firmware.scan_path.ScanPath`): a read
+    is a decision (or a badge, a ``MODE:`` label), the sighting goes to the queue and the
+    movement log, and each decision is shown with the visit's running counts.
 
     Args:
         settings: the kiosk's settings.
@@ -102,6 +98,11 @@ class DoorKiosk(ScanningMode):
             events since then (and those still queued) are counted over it.
         sync_status: the sync line for the idle screen.
     """
+
+    session_noun = "visit"
+    journal_required = False
+    """The queue is what reaches the register: once it holds a check-out, the kiosk must
+    count it, or a second scan would check the asset out twice."""
 
     def __init__(self, settings: KioskSettings, inventory: Inventory, people: PeopleIndex,
                  queue: SightingQueue, movements: MovementLog, display: Display,
@@ -126,6 +127,7 @@ class DoorKiosk(ScanningMode):
         self.visits: deque[Visit] = deque(maxlen=100)
         """The latest visits that ended, newest last (for tests and logs)."""
         self.holdings = Holdings.replayed(inventory, self._own_events(fetched_at))
+        self.path: ScanPath[Decision] = ScanPath(self, queue, clock)
 
     def _own_events(self, fetched_at: float | None) -> list[dict[str, Any]]:
         """This kiosk's events the cached inventory may not show yet, oldest first.
@@ -150,43 +152,38 @@ class DoorKiosk(ScanningMode):
                 if fetched_at is None or wall >= fetched_at
                 or str(record.get("sighting_id")) in queued_ids]
 
-    # Input ---------------------------------------------------------------------------
+    # The kiosk's rules on the scan path ---------------------------------------------
 
-    def handle(self, read: Read) -> Decision | None:
-        """Take one read; returns the decision on it, or None (a badge, a label, a repeat)."""
-        decisions = self.handle_many([read])
-        return decisions[0] if decisions else None
+    @property
+    def journal(self) -> MovementLog:
+        """What the kiosk journals after the queue: its movement log."""
+        return self.movements
 
-    def handle_many(self, reads: Sequence[Read]) -> list[Decision]:
-        """Take a burst of reads in order; asset decisions are saved together, then shown.
+    def begin_burst(self) -> None:
+        """A visit that timed out meanwhile ends before a burst's reads count."""
+        self.tick()
 
-        A badge or a ``MODE:`` label splits the burst: what came before is saved first.
-        """
-        self.tick()  # a visit that timed out meanwhile ends before these count
-        decided: list[Decision] = []
-        pending: list[_Pending] = []
-        for read in reads:
-            payload = payload_text(read.payload)
-            if not self.repeats.admit(read.source, read.payload, read.at):
-                self.drop_repeat(read)
-                continue
-            person, badge = self._badge(read, payload)
-            if badge is not None:
-                decided += self._save(pending)
-                pending = []
+    def end_burst(self) -> None:
+        """Nothing is counted before it is durable: nothing to undo."""
+
+    def judge(self, read: Read) -> Judged[Decision] | BurstEnd | None:
+        """A read's decision and sighting; a badge or a ``MODE:`` label (taken once the
+        reads before it are durable); or None (a repeat)."""
+        payload = payload_text(read.payload)
+        if not self.repeats.admit(read.source, read.payload, read.at):
+            self.drop_repeat(read)
+            return None
+        person, badge = self._badge(read, payload)
+        if badge is not None:
+            def take_badge() -> None:
                 if self._take_badge(badge, person):
                     # Someone else now: the asset the last person just took may come back.
                     self.repeats.restart(read.source, read.payload)
-                continue
-            direction = mode_label(payload)
-            if direction is not None:
-                decided += self._save(pending)
-                pending = []
-                self._force(direction)
-                continue
-            pending.append(self._decide(read, payload))
-        decided += self._save(pending)
-        return decided
+            return take_badge
+        direction = mode_label(payload)
+        if direction is not None:
+            return lambda: self._force(direction)
+        return self._decide(read, payload)
 
     def _badge(self, read: Read, payload: str) -> tuple[Person | None, str | None]:
         """(the person, the badge text) when the read is a badge, else (None, None).
@@ -216,7 +213,7 @@ class DoorKiosk(ScanningMode):
             return False
         return self.rules.inventory.resolve(tag).outcome is not Outcome.UNKNOWN
 
-    def _decide(self, read: Read, payload: str) -> _Pending:
+    def _decide(self, read: Read, payload: str) -> Judged[Decision]:
         person = self.visit.person if self.visit is not None else None
         try:
             tag: Tag | None = parse_read(read, tag_pattern=self.settings.tag_pattern,
@@ -231,42 +228,34 @@ class DoorKiosk(ScanningMode):
                                     reason="a room label: this kiosk is for one room")
             else:
                 decision = self.rules.decide(tag, person, self.direction, self.holdings)
-        return _Pending(read, payload, tag, decision, self._sighting(read, payload, tag, decision))
+        return Judged(read.source, read.payload, decision,
+                      self._sighting(read, payload, tag, decision))
 
     def _sighting(self, read: Read, payload: str, tag: Tag | None,
                   decision: Decision) -> Sighting:
         asset = decision.asset
         person = decision.person
-        return Sighting(
-            sighting_id=str(uuid.uuid4()), device_id=self.settings.device_id,
-            session_id=self.visit.session_id if self.visit is not None else str(uuid.uuid4()),
-            location=self.room, technician=person.username if person is not None else "",
-            tag=tag_record(tag),
-            asset_tag=asset.asset_tag if asset is not None else None, payload=payload,
-            symbology=read.symbology, source=read.source, verdict=decision.movement.value,
+        stamp = Stamp(self.settings.device_id,
+                      self.visit.session_id if self.visit is not None else str(uuid.uuid4()),
+                      self.room, person.username if person is not None else "")
+        return make_sighting(
+            stamp, read, payload, tag, self.clock, verdict=decision.movement.value,
+            asset_tag=asset.asset_tag if asset is not None else None,
             recorded_location=(self.holdings.location(asset) or None) if asset else None,
-            reason=decision.reason, wall_time=iso_utc(self.clock.wall()),
-            clock_synchronized=self.clock.synced(), monotonic=self.clock.mono(),
-            boot_id=self.clock.boot_id(), firmware_version=__version__,
-            person=person.to_record() if person is not None else None)
+            reason=decision.reason, person=person.to_record() if person is not None else None)
 
-    def _save(self, pending: list[_Pending]) -> list[Decision]:
-        """Make the decisions durable, then count and show them; on failure count none."""
-        if not pending:
-            return []
-        records = [p.sighting.to_record() for p in pending]
-        # The queue is what reaches the register: once it holds a check-out, the kiosk
-        # must count it, or a second scan would check the asset out twice.
-        error = self.store(records, self.movements, self.clock.wall(), journal_required=False)
-        if error is not None:
-            for p in pending:
-                self.repeats.forget(p.read.source, p.read.payload)
-            label = pending[0].decision.label if len(pending) == 1 else f"{len(pending)} scans"
-            self.not_saved(label, error)
-            return []
+    def not_kept(self, burst: list[Judged[Decision]]) -> None:
+        """Count none of a burst that could not be saved; its reads may come again."""
+        for judged in burst:
+            self.repeats.forget(judged.source, judged.key)
+
+    def kept(self, burst: list[Judged[Decision]]) -> None:
+        """Count each durable decision (who holds what, the visit's lists), then show it."""
+        if not burst:
+            return
         now = self.clock.mono()
-        for p in pending:
-            decision = p.decision
+        for judged in burst:
+            decision = judged.outcome
             self.holdings.apply(decision, self.room)
             visit = self._current_visit(now)
             if decision.movement is Movement.CHECKED_OUT:
@@ -274,7 +263,6 @@ class DoorKiosk(ScanningMode):
             elif decision.movement is Movement.CHECKED_IN:
                 visit.returned.append(decision.label)
             self._show_decision(decision, visit)
-        return [p.decision for p in pending]
 
     def _current_visit(self, now: float) -> Visit:
         """The visit a decision belongs to; returns without a badge open an anonymous one."""
@@ -332,6 +320,15 @@ class DoorKiosk(ScanningMode):
             log.info("visit timed out")
             self.end_visit()
         self.refresh_idle(self.sync_status, self.clock.mono())
+
+    def place(self) -> str | None:
+        """The kiosk's room, as the health textfile says it."""
+        return f"kiosk {self.room}"
+
+    def end(self, *, keep: bool = False) -> None:
+        """The device stops: the visit ends with its summary (a kiosk's events are
+        durable as they happen: there is nothing to keep)."""
+        self.end_visit()
 
     def end_visit(self) -> bool:
         """End the current visit, showing what was taken and returned; False if none."""

@@ -1,4 +1,8 @@
-"""``AuditSession``: the live verdicts of one technician auditing one room."""
+"""The handheld audit's rules: what a scan in a room means. Pure, no I/O.
+
+``AuditSession`` holds the live verdicts of one technician auditing one room
+(:class:`firmware.handheld_audit.HandheldAudit` plugs it into the scan path).
+"""
 
 from __future__ import annotations
 
