@@ -133,3 +133,20 @@ def test_config_keys_are_checked_at_load(tmp_path: Path) -> None:
     path.write_text('[register]\nintake_status = " "\n')
     with pytest.raises(ConfigError, match="register.intake_status"):
         load_config(path)
+
+
+def test_nautobot_answers_an_intake_with_a_dead_letter_not_silence(tmp_path: Path) -> None:
+    """Refused at load; one that reaches the adapter anyway is rejected, no request made."""
+    from firmware.config import RegisterConfig
+    from sync.nautobot import NautobotRegister
+    from sync.register import ItemStatus
+
+    token = tmp_path / "token"
+    token.write_text("0123456789abcdef0123456789abcdef01234567\n")
+    token.chmod(0o600)
+    config = RegisterConfig(adapter="nautobot", url="http://127.0.0.1:9", token_file=token,
+                            outbox=tmp_path / "out", timeout=1.0)
+    with NautobotRegister(config, "hh-07") as nautobot:
+        [result] = nautobot.push([make().to_record()])
+    assert result.status is ItemStatus.REJECTED
+    assert "Nautobot takes no intake records" in (result.reason or "")
