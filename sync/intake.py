@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["IDENTIFIER_KINDS", "INTAKE_MARKER", "INTAKE_VERDICT", "IntakeRecord",
-           "is_intake"]
+           "intake_note", "is_intake"]
 
 INTAKE_VERDICT = "intake"
 """The ``verdict`` of every intake record in the queue and on the wire."""
@@ -34,6 +34,7 @@ IDENTIFIER_KINDS = ("serial", "gtin", "model", "mac")
 box or the device), the manufacturer's model number, a MAC address."""
 
 _MAX_TEXT = 255
+_NOTE_FIELD_MAX = 120
 
 
 def is_intake(record: Mapping[str, Any]) -> bool:
@@ -155,3 +156,26 @@ def _text(record: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"an intake record needs {key} (text)")
     return value
+
+
+def intake_note(intake: IntakeRecord) -> str:
+    """The register note of an intake's asset: the marker (``stocktaker intake <uuid>``),
+    then when, where, by whom and what was scanned; one line, each field capped."""
+    scanned = f"found {_note_text(intake.wall_time)}"
+    if not intake.clock_synchronized:
+        scanned += " (device clock not synchronised)"
+    parts = [f"{INTAKE_MARKER} {intake.intake_id}", scanned, f"in {_note_text(intake.location)}"]
+    if intake.technician:
+        parts.append(f"by {_note_text(intake.technician)}")
+    parts.append(f"device {_note_text(intake.device_id)}")
+    for kind in IDENTIFIER_KINDS:
+        if kind in intake.identifiers:
+            parts.append(f"{kind} {_note_text(intake.identifiers[kind])}")
+    if intake.unknown_label:
+        parts.append(f"unknown label {_note_text(intake.unknown_label)}")
+    return "; ".join(parts)
+
+
+def _note_text(value: Any) -> str:
+    text = " ".join(str(value if value is not None else "").split())
+    return text if len(text) <= _NOTE_FIELD_MAX else text[: _NOTE_FIELD_MAX - 3] + "..."

@@ -182,7 +182,8 @@ def open_register(config: RegisterConfig, device_id: str) -> Register:
         from sync.files import FilesRegister
 
         return FilesRegister(config.manifest, config.outbox, device_id, config.columns,
-                             people=config.people)
+                             people=config.people, intake_status=config.intake_status,
+                             intake_unknown_model=config.intake_unknown_model)
     if config.adapter == "http":
         from sync.http import HttpRegister
 

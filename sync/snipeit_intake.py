@@ -30,13 +30,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from firmware.errors import RegisterUnavailable
-from sync.intake import IDENTIFIER_KINDS, INTAKE_MARKER, IntakeRecord
+from sync.intake import INTAKE_MARKER, IntakeRecord, intake_note
 from sync.register import ItemResult, ItemStatus
 from sync.snipeit_kiosk import register_side
 
-__all__ = ["SnipeItIntake", "gtin14", "intake_note"]
+__all__ = ["SnipeItIntake", "gtin14"]
 
-_NOTE_FIELD_MAX = 120
 _SAFE_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 Read = Callable[..., Any]
@@ -51,23 +50,6 @@ def gtin14(text: str) -> str | None:
     if not re.fullmatch(r"[0-9]{8}|[0-9]{12,14}", digits):
         return None
     return digits.zfill(14)
-
-
-def intake_note(intake: IntakeRecord) -> str:
-    """The new asset's note: the marker, then when, where, who and what was scanned."""
-    scanned = f"found {_text(intake.wall_time)}"
-    if not intake.clock_synchronized:
-        scanned += " (device clock not synchronised)"
-    parts = [f"{INTAKE_MARKER} {intake.intake_id}", scanned, f"in {_text(intake.location)}"]
-    if intake.technician:
-        parts.append(f"by {_text(intake.technician)}")
-    parts.append(f"device {_text(intake.device_id)}")
-    for kind in IDENTIFIER_KINDS:
-        if kind in intake.identifiers:
-            parts.append(f"{kind} {_text(intake.identifiers[kind])}")
-    if intake.unknown_label:
-        parts.append(f"unknown label {_text(intake.unknown_label)}")
-    return "; ".join(parts)
 
 
 class SnipeItIntake:
@@ -229,8 +211,3 @@ class SnipeItIntake:
                     matches.append(row["id"])
             self._models[key] = min(matches) if matches else None
         return self._models[key]
-
-
-def _text(value: Any) -> str:
-    text = " ".join(str(value if value is not None else "").split())
-    return text if len(text) <= _NOTE_FIELD_MAX else text[: _NOTE_FIELD_MAX - 3] + "..."
