@@ -20,7 +20,8 @@ from pathlib import Path
 
 from sync.storage import fsync_directory, replace_file
 
-__all__ = ["DeviceTags", "TagRange", "TagRangeExhausted", "counter_path", "parse_tag_range"]
+__all__ = ["DeviceTags", "TagRange", "TagRangeExhausted", "counter_path", "device_tags",
+           "parse_tag_range"]
 
 _END = re.compile(r"(.*?)([0-9]+)")
 
@@ -133,3 +134,11 @@ class DeviceTags:
 def counter_path(queue_folder: Path) -> Path:
     """Where the tag counter lives: beside the device's queue."""
     return Path(os.fspath(queue_folder)) / "intake-tags.json"
+
+
+def device_tags(tag_range: str, queue_folder: Path) -> DeviceTags | None:
+    """The device's tag source for ``register.intake_tag_range`` (checked at load), kept
+    in the queue folder; None when the range is empty (the register assigns tags)."""
+    if not tag_range:
+        return None
+    return DeviceTags(parse_tag_range(tag_range), counter_path(queue_folder))

@@ -135,7 +135,9 @@ class SnipeItIntake:
         message = self._error(data)
         if message is not None:
             return ItemResult(sighting_id, ItemStatus.REJECTED, f"Snipe-IT: {message}")
-        payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+        payload = data.get("payload")
+        if not isinstance(payload, dict):
+            payload = {}
         tag = html.unescape(str(payload.get("asset_tag") or intake.asset_tag or ""))
         self.created[intake.intake_id] = tag
         notes = [f"created as {tag}", how]

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from sync.intake import IntakeRecord, is_intake
-from sync.intake_tags import DeviceTags, TagRangeExhausted, counter_path, parse_tag_range
+from sync.intake_tags import (
+    DeviceTags,
+    TagRangeExhausted,
+    counter_path,
+    device_tags,
+    parse_tag_range,
+)
 from sync.queue import SightingQueue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +90,9 @@ def test_device_tags_are_never_handed_out_twice(tmp_path: Path) -> None:
         shorter.take()
     other = DeviceTags(parse_tag_range("G-01..G-99"), path)  # another prefix starts afresh
     assert other.take() == "G-01"
+    assert device_tags("", tmp_path) is None  # the register assigns tags
+    configured = device_tags("G-01..G-99", tmp_path)
+    assert configured is not None and configured.take() == "G-02"
 
 
 def test_a_damaged_counter_is_an_error_not_a_restart(tmp_path: Path) -> None:
