@@ -47,11 +47,11 @@ def test_the_receiver_keeps_intakes_once_and_lists_them(tmp_path: Path) -> None:
         assert call(receiver.address, "GET", "/api/v1/intakes", token=None).status == 401
         db = receiver.db
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT intake_id, location, asset_tag FROM intakes"
-                            " ORDER BY received_at, intake_id").fetchall()
+        rows = conn.execute("SELECT intake_id, seq, location, asset_tag FROM intakes"
+                            " ORDER BY seq").fetchall()
     conn.close()
-    assert sorted(rows) == sorted([(first["sighting_id"], "Storage B", "FIELD-0001"),
-                                   (second["sighting_id"], "Storage B", None)])
+    assert rows == [(first["sighting_id"], 1, "Storage B", "FIELD-0001"),
+                    (second["sighting_id"], 2, "Storage B", None)]
 
 
 def test_the_receiver_rejects_a_malformed_intake_with_the_reason(tmp_path: Path) -> None:
@@ -95,3 +95,23 @@ def test_files_writes_an_intake_csv_snipeits_importer_maps(tmp_path: Path) -> No
     assert rows[1]["Asset Tag"] == "" and rows[1]["Model Name"] == "To identify"
     assert rows[1]["Serial Number"] == "'=HYPERLINK(1)"  # never run as a formula
     assert [r["Intake Id"] for r in rows] == [tagged["sighting_id"], untagged["sighting_id"]]
+
+
+def test_a_receiver_database_of_the_previous_schema_gains_the_intake_table(
+        tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(
+            "CREATE TABLE sightings (sighting_id TEXT PRIMARY KEY, device_id TEXT NOT NULL,"
+            " session_id TEXT NOT NULL, received_at TEXT NOT NULL, record TEXT NOT NULL);"
+            "INSERT INTO sightings VALUES ('old-1', 'hh-01', 's', '2026-11-01T00:00:00Z', '{}');"
+            "PRAGMA user_version=2;")
+    conn.close()
+    with running_receiver(tmp_path / "r", db=db) as receiver:
+        answer = post_batch(receiver.address, [intake()])
+        assert answer.json()["results"][0]["status"] == "accepted"
+        assert len(call(receiver.address, "GET", "/api/v1/intakes").json()["intakes"]) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM sightings").fetchone()[0] == 2
+    conn.close()

@@ -168,3 +168,14 @@ def test_intakes_ride_the_queue_and_engine_unchanged(emulator: SnipeItEmulator,
     assert dead["sighting_id"] == bad["sighting_id"]
     assert "The asset tag must be unique." in dead["reason"]
     assert emulator.asset("FIELD-0010").serial == "Q-1"
+
+
+def test_a_room_snipeit_lacks_creates_the_asset_without_location_and_says_so(
+        emulator: SnipeItEmulator, tmp_path: Path) -> None:
+    with register(emulator, tmp_path) as snipe:
+        [result] = snipe.push([intake("FIELD-0020", room="Shed 9", serial="L-1")])
+    assert result.status is ItemStatus.ACCEPTED
+    assert "created without location: Snipe-IT has no location named 'Shed 9'" in (
+        result.reason or "")
+    assert emulator.asset("FIELD-0020").location_id is None
+    assert "in Shed 9" in emulator.asset("FIELD-0020").notes

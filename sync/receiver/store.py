@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS outcomes (
 );
 CREATE TABLE IF NOT EXISTS intakes (
     intake_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
     device_id TEXT NOT NULL,
     session_id TEXT NOT NULL,
     location TEXT NOT NULL,
@@ -221,19 +222,22 @@ class ReceiverStore(Resource):
                    " record) VALUES (?, ?, ?, ?, ?)",
                    (item.sighting_id, device_id, item.session_id, received, item.record_json))
         if item.verdict == INTAKE and item.record is not None:
-            db.execute("INSERT INTO intakes (intake_id, device_id, session_id, location,"
-                       " asset_tag, received_at, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (item.sighting_id, device_id, item.session_id,
+            # Arrival order, numbered inside the batch's transaction (which holds the write
+            # lock): records of one batch share their received_at.
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM intakes").fetchone()[0]
+            db.execute("INSERT INTO intakes (intake_id, seq, device_id, session_id, location,"
+                       " asset_tag, received_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (item.sighting_id, seq, device_id, item.session_id,
                         item.record["location"], item.record.get("asset_tag"), received,
                         item.record_json))
         return text
 
     def intakes(self) -> list[tuple[str, str]]:
-        """Every intake record stored, oldest first: (received_at, record JSON text)."""
+        """Every intake record stored, in the order they arrived: (received_at, record JSON
+        text)."""
         with self._lock:
             rows = self._connection().execute(
-                "SELECT received_at, record FROM intakes ORDER BY received_at, intake_id"
-            ).fetchall()
+                "SELECT received_at, record FROM intakes ORDER BY seq").fetchall()
         return [(row[0], row[1]) for row in rows]
 
     def holder(self, asset_tag: str) -> dict[str, Any] | None:
