@@ -179,3 +179,35 @@ def test_a_room_snipeit_lacks_creates_the_asset_without_location_and_says_so(
         result.reason or "")
     assert emulator.asset("FIELD-0020").location_id is None
     assert "in Shed 9" in emulator.asset("FIELD-0020").notes
+
+
+def test_the_emulator_refuses_a_create_as_snipeit_does(tmp_path: Path) -> None:
+    """``Asset::$rules`` with en-US messages, on HTTP 200 error envelopes."""
+    import requests
+
+    with SnipeItEmulator(TOKEN, throttle_limit=None, unique_serial=True) as emu:
+        emu.add_asset("IT-1", serial="S-1")
+        headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}
+
+        def create(**body: Any) -> tuple[int, Any]:
+            answer = requests.post(f"{emu.url}/api/v1/hardware", json=body, headers=headers,
+                                   timeout=10)
+            return answer.status_code, answer.json()
+
+        status, data = create()
+        assert status == 200 and data["status"] == "error" and data["payload"] is None
+        assert data["messages"] == {
+            "model_id": ["The model id field is required."],
+            "status_id": ["The status id field is required."],
+            "asset_tag": ["The asset tag field is required."]}
+        _, data = create(model_id=99, status_id=1, asset_tag="it-1", serial="s-1")
+        assert data["messages"] == {"model_id": ["The selected model id is invalid."],
+                                    "asset_tag": ["The asset tag must be unique."],
+                                    "serial": ["The serial must be unique."]}
+        status, data = create(model_id=1, status_id=2, asset_tag="IT-2", notes="n")
+        assert (status, data["status"], data["messages"]) == (
+            200, "success", "Asset created successfully. :)")
+        assert data["payload"]["asset_tag"] == "IT-2" and data["payload"]["model_id"] == 1
+        listed = requests.get(f"{emu.url}/api/v1/hardware", params={"search": "n"},
+                              headers=headers, timeout=10).json()
+        assert [row["asset_tag"] for row in listed["rows"]] == ["IT-2"]
