@@ -88,6 +88,9 @@ class IntakeRecord:
             if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT:
                 raise ValueError(f"identifier {kind} must be text of 1 to {_MAX_TEXT}"
                                  " characters")
+        if self.unknown_label is not None and (not isinstance(self.unknown_label, str)
+                                               or len(self.unknown_label) > 4096):
+            raise ValueError("unknown_label must be text (at most 4096 characters) or None")
         if not self.identifiers and not self.unknown_label:
             raise ValueError("an intake needs at least one identifier or the unknown label")
         if self.asset_tag is not None and (not self.asset_tag.strip()

@@ -52,6 +52,7 @@ def test_the_record_round_trips_through_the_queue(tmp_path: Path) -> None:
     ({"identifiers": {"serial": " "}}, "identifier serial must be text"),
     ({"identifiers": {}}, "at least one identifier or the unknown label"),
     ({"asset_tag": ""}, "asset_tag must be text"),
+    ({"unknown_label": 42}, "unknown_label must be text"),
 ])
 def test_a_malformed_intake_is_refused_with_the_reason(changes: dict[str, object],
                                                         message: str) -> None:
