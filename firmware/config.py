@@ -134,6 +134,12 @@ class RegisterConfig:
     lost_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_LOST_STATUSES))
     locations: list[str] = field(default_factory=list)
     audited_field: str = ""
+    intake: bool = False
+    """Unregistered assets found in an audit become intake records (new register assets)."""
+    intake_status: str = "Pending"
+    intake_unknown_model: str = "Unknown model"
+    intake_tag_range: str = ""
+    """``FIELD-0001..FIELD-9999``: the device tags intakes itself; empty: the register does."""
 
 
 @dataclass(frozen=True)
@@ -437,6 +443,25 @@ def _register_adapter(value: str, config: Config) -> None:
                          " register does not record (use snipeit, http or files)")
 
 
+def _intake(value: bool, config: Config) -> None:
+    if value and config.register.adapter == "nautobot":
+        raise ValueError("the nautobot adapter takes no intake records: Nautobot needs a"
+                         " device type, role and site for a new device, which a scan cannot"
+                         " tell (set register.intake = false, or use snipeit, http or files)")
+
+
+def _intake_text(value: str, config: Config) -> None:
+    if not value.strip() or len(value) > 255:
+        raise ValueError(f"{value!r} is not a name (1 to 255 characters)")
+
+
+def _intake_tag_range(value: str, config: Config) -> None:
+    if value:
+        from sync.intake_tags import parse_tag_range
+
+        parse_tag_range(value)
+
+
 def _audited_field(value: str, config: Config) -> None:
     if value and not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", value):
         raise ValueError(f"{value!r} is not a Nautobot custom field key (lowercase letters,"
@@ -504,6 +529,10 @@ _VALUE_RULES: dict[str, _Rule] = {
     **{key: _pin(key) for key in _PINS},
     "register.adapter": _register_adapter,
     "register.audited_field": _audited_field,
+    "register.intake": _intake,
+    "register.intake_status": _intake_text,
+    "register.intake_unknown_model": _intake_text,
+    "register.intake_tag_range": _intake_tag_range,
     "register.url": _register_url,
     "register.label_hosts": _label_hosts,
     "register.columns": _columns,

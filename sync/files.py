@@ -2,7 +2,9 @@
 
 For air-gapped rooms, first use and demos: the outbox folder can be a USB stick. A door
 kiosk's people come from a CSV too (``register.people``), and its check-outs, check-ins
-and refusals go into the same JSON Lines file plus a daily movements CSV. A folder
+and refusals go into the same JSON Lines file plus a daily movements CSV. Intake records
+(assets the audit found that the register lacks) also go into ``intake-<device>.csv``,
+in the column layout of Snipe-IT's asset importer (see :mod:`sync.intake_csv`). A folder
 cannot disagree, so this adapter never answers a conflict.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 from firmware.errors import RegisterError, RegisterUnavailable
 from firmware.inventory import Asset
 from firmware.people import Person
+from sync.intake_csv import write_intakes
 from sync.manifest import read_manifest
 from sync.movements import write_movements
 from sync.outbox import FilesOutbox, folder_error
@@ -32,11 +35,16 @@ class FilesRegister(Register):
         device_id: names this device's sightings file in the outbox.
         columns: our column name -> the export's header for it (``[register.columns]``).
         people: the door kiosk's people CSV (``register.people``), None when not kept.
+        intake_status: the "Status" of intake rows (``register.intake_status``).
+        intake_unknown_model: their "Model Name" when no model number was scanned.
     """
 
     def __init__(self, manifest: str | Path, outbox: str | Path, device_id: str,
                  columns: Mapping[str, str] | None = None, *,
-                 people: str | Path | None = None) -> None:
+                 people: str | Path | None = None, intake_status: str = "Pending",
+                 intake_unknown_model: str = "Unknown model") -> None:
+        self.intake_status = intake_status
+        self.intake_unknown_model = intake_unknown_model
         self.manifest = Path(manifest)
         self.columns = dict(columns or {})
         self.outbox = FilesOutbox(outbox, device_id)
@@ -98,8 +106,9 @@ class FilesRegister(Register):
     def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
         """Append the records not yet in this device's JSON Lines file; all are accepted.
 
-        Kiosk events also go into the day's movements CSV, each once. The CSV is written
-        before the JSON Lines file, so an event the JSON Lines file has is in the CSV too.
+        Kiosk events also go into the day's movements CSV, each once, and intake records
+        into the intake CSV. The CSVs are written before the JSON Lines file, so a record
+        the JSON Lines file has is in its CSV too.
         """
         for record in records:
             if not isinstance(record.get("sighting_id"), str) or not record["sighting_id"]:
@@ -107,6 +116,8 @@ class FilesRegister(Register):
         self.outbox.make_folder()
         try:
             write_movements(self.outbox.directory, self.outbox.device_id, records)
+            write_intakes(self.outbox.directory, self.outbox.device_id, records,
+                          self.intake_status, self.intake_unknown_model)
         except OSError as exc:
             raise folder_error(self.outbox.directory, exc) from exc
         new = self.outbox.push_new(records)

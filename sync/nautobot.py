@@ -24,6 +24,10 @@
   outbox folder, as the ``files`` adapter does.
 - Check-out and check-in (the kiosk) are not DCIM concepts; the configuration refuses
   any mode but ``handheld`` with this adapter.
+- Intake records (unregistered assets) are refused: a Nautobot device needs a device
+  type, role and location that a scan cannot tell, so the configuration refuses
+  ``register.intake = true`` with this adapter, and an intake record that reaches it
+  anyway is a dead letter saying so (never answered accepted and lost).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from firmware.errors import (
     RegisterUnavailable,
 )
 from firmware.inventory import Asset
+from sync.intake import INTAKE_VERDICT
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.web import RegisterClient, read_token
 
@@ -258,6 +263,10 @@ class NautobotRegister(OutboxReports, Register):
         if not isinstance(sighting_id, str) or not sighting_id:
             raise ValueError("every record needs a non-empty string 'sighting_id'")
         verdict = record.get("verdict")
+        if verdict == INTAKE_VERDICT:
+            return ItemResult(sighting_id, ItemStatus.REJECTED, "Nautobot takes no intake"
+                              " records: add the device in Nautobot (its type, role and"
+                              " location are not known from a scan)")
         if verdict not in NOTE_VERDICTS:
             return ItemResult(sighting_id, ItemStatus.ACCEPTED, f"not a note: {verdict}")
         try:

@@ -42,7 +42,8 @@ def _files(config: RegisterConfig, device_id: str) -> Register:
     from sync.files import FilesRegister
 
     return FilesRegister(config.manifest, config.outbox, device_id, config.columns,
-                         people=config.people)
+                         people=config.people, intake_status=config.intake_status,
+                         intake_unknown_model=config.intake_unknown_model)
 
 
 def _http(config: RegisterConfig, device_id: str) -> Register:

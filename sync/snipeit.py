@@ -22,6 +22,8 @@
   conflict with Snipe-IT's side (see :mod:`sync.snipeit_kiosk`). People are Snipe-IT's
   users (``GET /users``, paged): they have no badge field, so a kiosk finds them by
   employee number.
+- An intake record (an asset the audit found and Snipe-IT did not know) becomes a new
+  asset, created once (see :mod:`sync.snipeit_intake`).
 - Snipe-IT keeps no reports: :meth:`SnipeItRegister.publish_report` writes them into the
   outbox folder, as the ``files`` adapter does.
 """
@@ -41,6 +43,7 @@ from urllib.parse import quote
 from firmware.asset import Asset, audit_date
 from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from firmware.people import Person
+from sync.intake import INTAKE_VERDICT
 from sync.movements import KIOSK_VERDICTS
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.snipeit_bulk import (
@@ -50,6 +53,7 @@ from sync.snipeit_bulk import (
     parse_bulk_answer,
     session_in_bulk_note,
 )
+from sync.snipeit_intake import SnipeItIntake
 from sync.snipeit_kiosk import KioskMoves
 from sync.web import RegisterClient, parse_retry_after, read_token
 
@@ -216,6 +220,8 @@ class SnipeItRegister(OutboxReports, Register):
         self._listed: set[int | None] = set()  # location ids whose assets were listed
         self._kiosk = KioskMoves(self._read, self._list_all, self._room, _error_message,
                                  MARKER, self._found_in_log)
+        self._intake = SnipeItIntake(self._read, self._list_all, self._room, _error_message,
+                                     config.intake_status, config.intake_unknown_model)
 
     def close(self) -> None:
         """Close the HTTP connections."""
@@ -427,6 +433,8 @@ class SnipeItRegister(OutboxReports, Register):
                 return ItemResult(sighting_id, ItemStatus.REJECTED, "sighting id cannot be"
                                   " written into a Snipe-IT note (use a UUID)")
             return self._kiosk.push_one(sighting_id, record)
+        if verdict == INTAKE_VERDICT:
+            return self._intake.push_one(sighting_id, record)
         if verdict not in AUDIT_VERDICTS:
             return ItemResult(sighting_id, ItemStatus.ACCEPTED, f"not an audit: {verdict}")
         if not _SAFE_ID.fullmatch(sighting_id):

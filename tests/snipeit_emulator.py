@@ -38,6 +38,16 @@ It answers as Snipe-IT 8.1.4's API does (``AssetsController``, ``LocationsContro
   an error row with ``payload`` null, ``status`` ``success``, ``partial`` or ``error``; a
   missing or empty ``ids`` (or more than ``bulk_max_ids``) is refused as a whole with
   ``messages.ids`` and ``results`` empty; one request counts once against the throttle;
+- ``POST /hardware`` creates an asset as ``AssetsController::store`` does, with
+  ``Asset::$rules`` and the English messages of ``resources/lang/en-US/validation.php``
+  ("The model id field is required.", "The selected status id is invalid.", "The asset
+  tag must be unique.", and "The serial must be unique." when ``unique_serial`` is on): a
+  refusal is HTTP 200 ``{"status": "error", "messages": {field: [...]}}``; no
+  ``asset_tag`` takes the auto-increment tag (prefix, zero-filled number) when
+  ``auto_increment`` is on and is refused as required otherwise; the payload is the flat
+  model (``id``, ``asset_tag``, ``model_id``, ``status_id``, ``location_id``...); the
+  list's ``search`` covers notes (``Asset::$searchableAttributes``);
+- ``GET /models`` lists asset models, ``search`` matching name and model number;
 - requests are counted per token in fixed windows (``throttle_limit`` per
   ``throttle_window`` seconds, default 120 per 60 s, the window starting at its first
   request); over it, HTTP 429 with ``Retry-After`` and ``X-RateLimit-*`` headers, or
@@ -70,7 +80,8 @@ from random import Random
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = ["Fault", "LogEntry", "RequestRecord", "SnipeItEmulator", "php_e"]
+__all__ = ["AssetModel", "EmuAsset", "Fault", "LogEntry", "RequestRecord", "SnipeItEmulator",
+           "php_e"]
 
 _SIGHTING = re.compile(r"stocktaker sighting ([A-Za-z0-9-]{8,64})")
 DEFAULT_STATUSES = (
@@ -179,9 +190,22 @@ class EmuAsset:
     last_checkin: float | None = None
     checkout_counter: int = 0
     checkin_counter: int = 0
+    notes: str = ""
+    model_id: int = 1
     invalid: dict[str, list[str]] | None = None
     """Validation messages the asset's model gives on save (e.g. a custom field whose format
     changed after the value was stored): every audit of it is refused with them."""
+
+
+@dataclass
+class AssetModel:
+    """An asset model (``models`` table)."""
+
+    id: int
+    name: str
+    model_number: str = ""
+    category: str = "Laptops"
+    manufacturer: str = ""
 
 
 @dataclass
@@ -297,7 +321,9 @@ class SnipeItEmulator:
                  throttle_window: float = 60.0, retry_after_header: bool = True,
                  max_results: int = 500, show_archived_in_list: bool = False,
                  audit_interval: int = 12, encoded_slash_404: bool = True,
-                 bulk_audit: bool = True, bulk_max_ids: int | None = None) -> None:
+                 bulk_audit: bool = True, bulk_max_ids: int | None = None,
+                 auto_increment: bool = False, auto_increment_prefix: str = "",
+                 zerofill_count: int = 5, unique_serial: bool = False) -> None:
         self.token = token
         self.throttle_limit = throttle_limit
         self.throttle_window = throttle_window
@@ -308,6 +334,14 @@ class SnipeItEmulator:
         self.encoded_slash_404 = encoded_slash_404
         self.bulk_audit = bulk_audit
         self.bulk_max_ids = bulk_max_ids
+        self.auto_increment = auto_increment
+        self.auto_increment_prefix = auto_increment_prefix
+        self.zerofill_count = zerofill_count
+        self.next_auto_tag_base = 1
+        self.unique_serial = unique_serial
+        self.models: dict[int, AssetModel] = {}
+        self.on_asset_created: Callable[[EmuAsset], None] | None = None
+        """Called after ``POST /hardware`` saved an asset, before its answer is sent."""
         self.on_audit_applied: Callable[[LogEntry], None] | None = None
         """Called after an audit is logged, before its answer is sent (in the server thread)."""
         self.on_request: Callable[[RequestRecord], None] | None = None
@@ -332,6 +366,7 @@ class SnipeItEmulator:
         self._ids["users"] = 1
         for name, kind in DEFAULT_STATUSES:
             self.add_status(name, kind)
+        self.add_model("Laptop 14")
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -390,6 +425,20 @@ class SnipeItEmulator:
     def status_id(self, name: str) -> int:
         """The id of the status label ``name``."""
         return next(s.id for s in self.statuses.values() if s.name == name)
+
+    def add_model(self, name: str, model_number: str = "", *, category: str = "Laptops",
+                  manufacturer: str = "") -> int:
+        """Add an asset model; returns its id."""
+        with self._lock:
+            model = AssetModel(self._next_id("models"), name, model_number, category,
+                               manufacturer)
+            self.models[model.id] = model
+            return model.id
+
+    def assets_noted(self, text: str) -> list[EmuAsset]:
+        """The non-deleted assets whose notes contain ``text``."""
+        with self._lock:
+            return [a for a in self.assets.values() if text in a.notes and a.deleted_at is None]
 
     def add_location(self, name: str, parent: int | None = None) -> int:
         """Add a location; returns its id."""
@@ -647,6 +696,8 @@ class SnipeItEmulator:
                   user_agent: str, client_ip: str, from_api: bool) -> _Answer:
         routes: list[tuple[str, str, Callable[..., _Answer]]] = [
             ("GET", r"/api/v1/hardware", self._index),
+            ("POST", r"/api/v1/hardware", self._store),
+            ("GET", r"/api/v1/models", self._models),
             ("GET", r"/api/v1/hardware/bytag/(.+)", self._by_tag),
             ("GET", r"/api/v1/hardware/byserial/(.+)", self._by_serial),
             ("POST", r"/api/v1/hardware/audit",
@@ -721,7 +772,8 @@ class SnipeItEmulator:
         if inputs.get("search") is not None:
             term = str(inputs["search"]).casefold()
             rows = [a for a in rows
-                    if any(term in str(v).casefold() for v in (a.asset_tag, a.serial, a.name))]
+                    if any(term in str(v).casefold()
+                           for v in (a.asset_tag, a.serial, a.name, a.notes))]
         sort = inputs.get("sort") if inputs.get("sort") in _SORTABLE_ASSET else "created_at"
         if sort in ("asset_tag", "name", "serial"):
             rows.sort(key=lambda a: (str(getattr(a, sort)).casefold(), a.id),
@@ -731,6 +783,93 @@ class SnipeItEmulator:
                       reverse=inputs.get("order") != "asc")
         page, total = self._page(rows, inputs)
         return _json_answer(200, {"total": total, "rows": [self._transform(a) for a in page]})
+
+    def _store(self, inputs: dict[str, Any]) -> _Answer:
+        """``POST /hardware``: ``StoreAssetRequest`` then ``Asset::$rules``, then save."""
+        tag = inputs.get("asset_tag")
+        if tag is None and self.auto_increment:
+            tag = (f"{self.auto_increment_prefix}"
+                   f"{self.next_auto_tag_base:0{self.zerofill_count}d}")
+        errors: dict[str, list[str]] = {}
+
+        def ref(key: str, table: Mapping[int, Any]) -> int | None:
+            value = inputs.get(key)
+            if value is None or value == "":
+                errors[key] = [f"The {key.replace('_', ' ')} field is required."]
+                return None
+            if not re.fullmatch(r"-?[0-9]+", str(value)) or isinstance(value, bool):
+                errors[key] = [f"The {key.replace('_', ' ')} field must be an integer."]
+                return None
+            if int(value) not in table:
+                errors[key] = [f"The selected {key.replace('_', ' ')} is invalid."]
+                return None
+            return int(value)
+
+        model_id = ref("model_id", self.models)
+        status_id = ref("status_id", self.statuses)
+        if tag is None or tag == "":
+            errors["asset_tag"] = ["The asset tag field is required."]
+        elif isinstance(tag, (list, dict)):
+            errors["asset_tag"] = ["asset_tag cannot be an array."]
+        elif len(str(tag)) > 255:
+            errors["asset_tag"] = ["The asset tag field must not be greater than 255"
+                                   " characters."]
+        elif any(_same(a.asset_tag, tag) for a in self.assets.values()
+                 if a.deleted_at is None):
+            errors["asset_tag"] = ["The asset tag must be unique."]
+        serial = inputs.get("serial")
+        if serial not in (None, "") and self.unique_serial and any(
+                _same(a.serial, serial) for a in self.assets.values() if a.deleted_at is None):
+            errors["serial"] = ["The serial must be unique."]
+        locations: dict[str, int | None] = {}
+        for key in ("location_id", "rtd_location_id"):
+            value = inputs.get(key)
+            if value in (None, ""):
+                locations[key] = None
+            elif php_intval(value) not in self.locations:
+                errors[key] = [f"The selected {key.replace('_', ' ')} is invalid."]
+            else:
+                locations[key] = php_intval(value)
+        notes = inputs.get("notes")
+        if notes is not None and not isinstance(notes, str):
+            errors["notes"] = ["The notes must be a string."]
+        if errors:
+            return _json_answer(200, _envelope("error", None, errors))
+        assert model_id is not None and status_id is not None
+        now = time.time()
+        asset = EmuAsset(
+            id=self._next_id("assets"), asset_tag=str(tag), serial=str(serial or ""),
+            name=str(inputs.get("name") or ""), status_id=status_id,
+            location_id=locations.get("rtd_location_id") or locations.get("location_id"),
+            rtd_location_id=locations.get("rtd_location_id"), assigned_user=None,
+            created_at=now, updated_at=now, notes=notes or "", model_id=model_id)
+        self.assets[asset.id] = asset
+        if self.auto_increment and inputs.get("asset_tag") is None:
+            self.next_auto_tag_base += 1
+        if self.on_asset_created is not None:
+            self.on_asset_created(asset)
+        payload = {"id": asset.id, "asset_tag": asset.asset_tag, "model_id": model_id,
+                   "status_id": status_id, "location_id": asset.location_id,
+                   "rtd_location_id": asset.rtd_location_id, "serial": asset.serial or None,
+                   "name": asset.name or None, "notes": asset.notes or None,
+                   "created_by": 1, "created_at": _dt(now)["datetime"],  # type: ignore[index]
+                   "updated_at": _dt(now)["datetime"]}  # type: ignore[index]
+        return _json_answer(200, _envelope("success", payload,
+                                           "Asset created successfully. :)"))
+
+    def _models(self, inputs: dict[str, Any]) -> _Answer:
+        rows = sorted(self.models.values(), key=lambda m: m.id)
+        if inputs.get("search") is not None:
+            term = str(inputs["search"]).casefold()
+            rows = [m for m in rows if term in m.name.casefold()
+                    or term in m.model_number.casefold()]
+        page, total = self._page(rows, inputs)
+        return _json_answer(200, {"total": total, "rows": [
+            {"id": m.id, "name": php_e(m.name), "model_number": php_e(m.model_number) or None,
+             "manufacturer": {"id": 1, "name": php_e(m.manufacturer)} if m.manufacturer
+             else None, "category": {"id": 1, "name": php_e(m.category)},
+             "assets_count": sum(a.model_id == m.id for a in self.assets.values()),
+             "notes": None} for m in page]})
 
     def _by_tag(self, inputs: dict[str, Any], tag: str) -> _Answer:
         deleted = inputs.get("deleted") == "true"
@@ -1061,13 +1200,16 @@ class SnipeItEmulator:
         label = self._label(asset)
         return {
             "id": asset.id, "name": php_e(asset.name), "asset_tag": php_e(asset.asset_tag),
-            "serial": php_e(asset.serial), "model": {"id": 1, "name": "Laptop 14"},
-            "byod": False, "requestable": False, "model_number": None, "eol": None,
+            "serial": php_e(asset.serial),
+            "model": {"id": asset.model_id, "name": php_e(self.models[asset.model_id].name)},
+            "byod": False, "requestable": False,
+            "model_number": php_e(self.models[asset.model_id].model_number) or None,
+            "eol": None,
             "asset_eol_date": None,
             "status_label": {"id": label.id, "name": php_e(label.name), "status_type": label.type,
                              "status_meta": "deployed" if asset.assigned_user else label.type},
             "category": {"id": 1, "name": "Laptops"}, "manufacturer": None, "supplier": None,
-            "notes": None, "order_number": None, "company": None,
+            "notes": php_e(asset.notes) or None, "order_number": None, "company": None,
             "location": self._ref(asset.location_id),
             "rtd_location": self._ref(asset.rtd_location_id),
             "image": None, "qr": None, "alt_barcode": None,

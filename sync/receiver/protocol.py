@@ -93,7 +93,12 @@ SIGHTING_FIELDS: dict[str, Field] = {
     "firmware_version": _TEXT,
     "candidates": Field("array", items="string"),
     "person": Field("object", nullable=True),
+    "identifiers": Field("object", nullable=True, items="string"),
+    "unknown_label": _NULLABLE_TEXT,
 }
+INTAKE_IDENTIFIERS = ("serial", "gtin", "model", "mac")
+"""The identifier kinds an intake record may carry (``identifiers``)."""
+
 SIGHTING_REQUIRED = ("sighting_id", "device_id", "session_id", "payload", "verdict",
                      "wall_time")
 
@@ -266,6 +271,24 @@ def check_sighting(record: Any, device_id: str) -> None:
             raise Invalid(f"a {verdict} event needs the kiosk's room as location")
     if verdict == "checked_out" and not isinstance(record.get("person"), dict):
         raise Invalid("a checked_out event needs the person who took the asset")
+    if verdict == "intake":
+        _check_intake(record)
+
+
+def _check_intake(record: dict[str, Any]) -> None:
+    """An intake record: a room, known identifier kinds, something to find the asset by."""
+    if not isinstance(record.get("location"), str) or not record["location"].strip():
+        raise Invalid("an intake needs the room it was found in as location")
+    identifiers = record.get("identifiers") or {}
+    unknown = sorted(set(identifiers) - set(INTAKE_IDENTIFIERS))
+    if unknown:
+        raise Invalid(f"identifiers: unknown kind {_shown(unknown[0])} (known:"
+                      f" {', '.join(INTAKE_IDENTIFIERS)})")
+    empty = [kind for kind, value in identifiers.items() if not value.strip()]
+    if empty:
+        raise Invalid(f"identifiers: {empty[0]} is empty")
+    if not identifiers and not (record.get("unknown_label") or "").strip():
+        raise Invalid("an intake needs at least one identifier or the unknown label")
 
 
 def check_report(report: Any, session_id: str) -> dict[str, Any]:

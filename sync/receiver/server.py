@@ -48,6 +48,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "manifest": ("GET",),
     "people": ("GET",),
     "sightings": ("POST",),
+    "intakes": ("GET",),
     "report": ("GET", "PUT"),
 }
 
@@ -176,6 +177,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             route = "people"
         elif path == f"{API}/sightings":
             route = "sightings"
+        elif path == f"{API}/intakes":
+            route = "intakes"
         elif path.startswith(_REPORTS) and "/" not in path[len(_REPORTS):]:
             route, session_id = "report", unquote(path[len(_REPORTS):], errors="replace")
         if route is None:
@@ -189,6 +192,8 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             return self._manifest(parse_qs(parts.query, keep_blank_values=True))
         if route == "sightings":
             return self._sightings()
+        if route == "intakes":
+            return self._intakes()
         if route == "people":
             if self.server.people is None:
                 raise _Refusal(404, "this register keeps no people (start the receiver"
@@ -277,6 +282,13 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             raise _Refusal(422, "this Idempotency-Key was used with a different body") from None
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
         return 200, answer.text.encode("ascii"), headers
+
+    def _intakes(self) -> tuple[int, bytes | None, dict[str, str]]:
+        rows = self.server.store.intakes()
+        body = ('{"intakes":[' + ",".join(
+            f'{{"received_at":{json.dumps(at)},"intake":{record}}}' for at, record in rows)
+            + "]}")
+        return 200, body.encode("ascii"), {"Cache-Control": "no-cache"}
 
     def _put_report(self, session_id: str) -> tuple[int, bytes | None, dict[str, str]]:
         report = self._body()

@@ -1,5 +1,6 @@
 """What the reference receiver keeps: sightings, idempotency keys with their answers, reports,
-and, for door kiosks, who holds each asset (:mod:`sync.receiver.holdings`).
+intake records (assets found that it did not know), and, for door kiosks, who holds each
+asset (:mod:`sync.receiver.holdings`).
 
 One SQLite file in WAL mode with ``synchronous=FULL``: an answer is sent only after what
 it acknowledges is on disk, so a receiver killed or switched off keeps everything it
@@ -26,8 +27,12 @@ from sync.receiver.holdings import HOLDINGS_SCHEMA, Holdings
 
 __all__ = ["BatchAnswer", "CheckedRecord", "KeyReused", "ReceiverStore"]
 
-SCHEMA_VERSION = 2
-"""2 added ``holdings`` and ``outcomes`` (door kiosks); a version 1 file is upgraded."""
+SCHEMA_VERSION = 3
+"""2 added ``holdings`` and ``outcomes`` (door kiosks), 3 ``intakes``; older files are
+upgraded."""
+
+INTAKE = "intake"
+"""The verdict of an intake record (an asset the audit found that the register lacks)."""
 
 MOVEMENTS = frozenset({"checked_out", "checked_in"})
 """The kiosk verdicts that change who holds an asset (``refused`` is only recorded)."""
@@ -58,6 +63,17 @@ CREATE TABLE IF NOT EXISTS outcomes (
     sighting_id TEXT PRIMARY KEY,
     result TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS intakes (
+    intake_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    device_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    location TEXT NOT NULL,
+    asset_tag TEXT,
+    received_at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intakes_by_session ON intakes (session_id);
 CREATE TABLE IF NOT EXISTS reports (
     session_id TEXT PRIMARY KEY,
     device_id TEXT NOT NULL,
@@ -205,7 +221,24 @@ class ReceiverStore(Resource):
         db.execute("INSERT INTO sightings (sighting_id, device_id, session_id, received_at,"
                    " record) VALUES (?, ?, ?, ?, ?)",
                    (item.sighting_id, device_id, item.session_id, received, item.record_json))
+        if item.verdict == INTAKE and item.record is not None:
+            # Arrival order, numbered inside the batch's transaction (which holds the write
+            # lock): records of one batch share their received_at.
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM intakes").fetchone()[0]
+            db.execute("INSERT INTO intakes (intake_id, seq, device_id, session_id, location,"
+                       " asset_tag, received_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (item.sighting_id, seq, device_id, item.session_id,
+                        item.record["location"], item.record.get("asset_tag"), received,
+                        item.record_json))
         return text
+
+    def intakes(self) -> list[tuple[str, str]]:
+        """Every intake record stored, in the order they arrived: (received_at, record JSON
+        text)."""
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT received_at, record FROM intakes ORDER BY seq").fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def holder(self, asset_tag: str) -> dict[str, Any] | None:
         """Who the receiver has recorded as holding ``asset_tag`` (None: nobody, or unknown)."""
