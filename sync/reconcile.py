@@ -168,7 +168,7 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
             item["serial"] = item["serial"] or record.serial
 
     result_items = []
-    for key, item in items.entries():
+    for _key, item in items.entries():
         used = [s for s in item["sightings"] if s["used"]]
         tag = item["asset_tag"]
         is_expected = tag is not None and tag in expected_tags
