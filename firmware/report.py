@@ -203,6 +203,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"  {_show(report.get('started_at'), '?')} -> {_show(report.get('ended_at'), '?')}"
         + ("" if report.get("clock_synchronized") is True else "  (device clock not synchronised)"),
     ]
+    if isinstance(report.get("campaign"), str) and report["campaign"]:
+        lines.append(f"  campaign {_show(report['campaign'])}")
     if report.get("interrupted") is True:
         lines.append("  (interrupted: closed after a power cut)")
     resumed = report.get("resumed")

@@ -97,8 +97,11 @@ def reconciliation_html(result: Mapping[str, Any]) -> str:
                             [[_asset(i), _e(i["name"]), _e(i["from"]), _e(i["to"]),
                               _sighting(i["sightings"][-1])] for i in moved]))
     parts.append("<h2>Rooms</h2>")
+    in_room: dict[str, list[Mapping[str, Any]]] = {}
+    for item in items.values():
+        in_room.setdefault(item["room"], []).append(item)
     for room in result.get("rooms", ()):
-        parts.append(_room(room, [i for i in items.values() if i["room"] == room["room"]],
+        parts.append(_room(room, in_room.get(room["room"], []),
                            [items[k] for k in room.get("moved_in", ()) if k in items]))
     if double and len(double) > len(look):
         parts.append("<h2>Seen in more than one audit of the same room</h2>")

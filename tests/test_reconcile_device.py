@@ -12,6 +12,7 @@ from firmware.config import load_config
 from firmware.errors import ConfigError
 from firmware.handheld import HandheldAudit, Settings
 from firmware.inventory import Inventory
+from firmware.report import format_report
 from firmware.tags import DEFAULT_TAG_PATTERN, Tag, TagKind, TagRejected, parse_read
 from hal.display.terminal import TerminalDisplay
 from hal.feedback.terminal import TerminalFeedback
@@ -85,6 +86,7 @@ def test_a_campaign_label_tags_the_open_room_and_the_next_ones(tmp_path: Path) -
     report = device.stop()
     assert report is not None and report["campaign"] == "Floor 2"
     assert check_report(report, report["session_id"])["campaign"] == "Floor 2"
+    assert "\n  campaign Floor 2\n" in format_report(report)
 
 
 def test_no_campaign_is_null(tmp_path: Path) -> None:
