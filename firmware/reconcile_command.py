@@ -64,7 +64,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     if args.csv is not None:
         _write(args.csv, reconciliation_csv(result))
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print(terminal_safe_json(result))
     else:
         print(summary(result))
     return 0
@@ -94,6 +94,21 @@ def summary(result: dict[str, Any]) -> str:
                   f" {terminal_safe(e['reason'])}" for e in result["excluded"]]
     lines += [f"  note: {terminal_safe(note)}" for note in result["notes"]]
     return "\n".join(lines)
+
+
+def terminal_safe_json(value: Any) -> str:
+    """Indented JSON in which every character a terminal could act on (controls, bidi
+    overrides) is a ``\\uXXXX`` escape; printable text, accents included, stays readable."""
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return "".join(ch if ch == "\n" or ch.isprintable() else _escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _campaign(args: argparse.Namespace) -> Campaign:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware.reconcile_command import terminal_safe_json
 from tests.rooms import LOST, RETIRED, make_room, write_config
 
 HOSTILE_ROOM = "<b>Lab</b> \"><img src=x onerror=alert(1)>"
@@ -208,3 +209,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
+
+
+def test_json_for_a_terminal_escapes_what_a_terminal_acts_on() -> None:
+    value = {"room": "Büro \u202eevil\x7f\x9b", "emoji": "\U0001f600", "n": [1, None]}
+    text = terminal_safe_json(value)
+    assert json.loads(text) == value
+    assert "Büro" in text and "\\u202e" in text and "\\u007f" in text and "\\u009b" in text
+    assert all(ch == "\n" or ch.isprintable() for ch in text)
