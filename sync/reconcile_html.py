@@ -136,9 +136,17 @@ def _time(value: Any) -> str:
 def _scope(campaign: Mapping[str, Any]) -> str:
     rooms = campaign.get("rooms")
     where = ", ".join(rooms) if rooms else "every room of the register"
-    start, end = campaign.get("from"), campaign.get("to")
+    start = _day(campaign.get("from"), "T00:00:00.000Z")
+    end = _day(campaign.get("to"), "T23:59:59.999Z")
     when = "" if start is None and end is None else f"; from {start or '…'} to {end or '…'}"
     return f"Rooms: {where}{when}"
+
+
+def _day(value: Any, whole_day: str) -> str | None:
+    """A period bound: its day when it is a whole day's bound, else the time."""
+    if not isinstance(value, str):
+        return None
+    return value[:-len(whole_day)] if value.endswith(whole_day) else value
 
 
 def _badge(category: str) -> str:
