@@ -221,7 +221,7 @@ class HandheldAudit(ScanningMode):
         self.started_at = room.started_at
         self.clock_ok = room.clock_synchronized
         self.resumed = room.resumed + 1
-        self.campaign = room.campaign
+        self.campaign = room.campaign if room.campaign is not None else self.settings.campaign
         self._dropped_before = self.repeat_reads_dropped
         self.journal = RoomJournal(self.rooms, room.session_id, {})
         try:

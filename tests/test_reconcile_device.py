@@ -131,3 +131,24 @@ def test_audit_campaign_key(tmp_path: Path) -> None:
     path.write_text('[audit]\ncampaign = " "\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="audit.campaign.*empty campaign name"):
         load_config(path)
+
+
+def test_a_campaign_label_names_no_asset(tmp_path: Path) -> None:
+    from firmware.identity import Outcome
+
+    inventory = Inventory([])
+    found = inventory.resolve(Tag(TagKind.CAMPAIGN, "IT-1", "campaign"))
+    assert found.outcome is Outcome.UNKNOWN and found.reason == "a campaign label names no asset"
+
+
+def test_rooms_after_a_resumed_room_keep_its_campaign(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    first = Device(tmp_path, clock, campaign="Old")
+    first.scan("CAMPAIGN:Q4", "LOC:Storage B", "IT-1")
+    first.power_cut()
+    clock.now += 600
+    second = Device(tmp_path, clock, campaign="Old")
+    second.scan("LOC:Storage A", "IT-4")
+    report = second.stop()
+    assert report is not None and report["location"] == "Storage A"
+    assert [r["campaign"] for r in second.audit.reports] == ["Q4", "Q4"]
