@@ -89,9 +89,14 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
         ``multiple_sightings`` (keys of items seen in more than one session),
         ``excluded`` (reports left out, and why) and ``notes``. Never raises on odd report
         content: what cannot be read is skipped and said in ``notes``.
+
+    Raises:
+        ValueError: ``sources`` is given and not one per report (a caller's mistake).
     """
     campaign = campaign or Campaign()
     sources = list(sources) if sources is not None else [""] * len(reports)
+    if len(sources) != len(reports):
+        raise ValueError(f"{len(reports)} reports but {len(sources)} sources")
     notes: list[str] = []
     excluded: list[dict[str, Any]] = []
     chosen: list[_Audit] = []

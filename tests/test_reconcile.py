@@ -342,3 +342,8 @@ def test_property_order_of_reports_does_not_matter(drawn: tuple, rnd: Any) -> No
     second = reconcile(shuffled, Campaign("Q4"), register)
     strip = lambda r: sorted((i["key"], i["category"], i["room"], i["to"]) for i in r["items"])  # noqa: E731
     assert strip(first) == strip(second) and first["counts"] == second["counts"]
+
+
+def test_sources_must_be_one_per_report() -> None:
+    with pytest.raises(ValueError, match="2 reports but 1 sources"):
+        reconcile([report("Storage A", []), report("Storage B", [])], sources=["a.json"])
