@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware.errors import ConfigError
-from firmware.inventory import AssetState, Inventory
-from firmware.report import load_report
-from firmware.text import terminal_safe
-from sync.campaign import Campaign, CampaignError
-from sync.manifest import read_manifest
-from sync.reconcile import CATEGORIES, ExpectedAsset, reconcile
-from sync.reconcile_csv import reconciliation_csv
-from sync.reconcile_html import CATEGORY_TITLES, reconciliation_html
-from sync.storage import replace_file
+
+if TYPE_CHECKING:
+    from sync.campaign import Campaign
+    from sync.reconcile import ExpectedAsset
+
+# The rest is imported when the command runs: the parser is built at every start of the
+# command line, and reconciliation's modules would slow every other command.
 
 __all__ = ["add_parser", "run_reconcile"]
 
@@ -54,6 +51,11 @@ def add_parser(sub: Any) -> None:
 
 def run_reconcile(args: argparse.Namespace) -> int:
     """Run ``stocktaker reconcile``; 0 done, 2 a bad input file or campaign."""
+    from firmware.report import load_report
+    from sync.reconcile import reconcile
+    from sync.reconcile_csv import reconciliation_csv
+    from sync.reconcile_html import reconciliation_html
+
     campaign = _campaign(args)
     files = _report_files(args.reports)
     reports = [load_report(path) for path in files]
@@ -72,6 +74,10 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
 def summary(result: dict[str, Any]) -> str:
     """A few lines for a terminal: progress, counts, rooms; outside text made safe."""
+    from firmware.text import terminal_safe
+    from sync.reconcile import CATEGORIES
+    from sync.reconcile_html import CATEGORY_TITLES
+
     progress = result["progress"]
     name = result["campaign"]["name"]
     lines = [f"Campaign {terminal_safe(name) if name else '(all reports given)'}:"
@@ -112,6 +118,10 @@ def _escaped(ch: str) -> str:
 
 
 def _campaign(args: argparse.Namespace) -> Campaign:
+    import tomllib
+
+    from sync.campaign import Campaign, CampaignError
+
     data: dict[str, Any] = {}
     if args.campaign_file is not None:
         try:
@@ -151,12 +161,18 @@ def _report_files(paths: list[Path]) -> list[Path]:
 
 def _expected(path: Path) -> list[ExpectedAsset]:
     """The active assets of the manifest: those a room's audit expects."""
+    from firmware.inventory import AssetState, Inventory
+    from sync.manifest import read_manifest
+    from sync.reconcile import ExpectedAsset
+
     inventory = Inventory(read_manifest(path))
     return [ExpectedAsset(a.asset_tag, a.location, a.name, a.serial) for a in inventory.assets
             if inventory.state(a) is AssetState.ACTIVE]
 
 
 def _write(path: Path, data: bytes) -> None:
+    from sync.storage import replace_file
+
     try:
         replace_file(path, data)
     except OSError as exc:
