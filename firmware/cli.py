@@ -142,6 +142,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", type=Path, help="with --movements: the TOML configuration")
     report.set_defaults(command=_report)
 
+    from firmware.reconcile_command import add_parser as add_reconcile
+
+    add_reconcile(sub)
+
     bench = sub.add_parser("bench", help="measure and print figures (same command on a Pi)",
                            epilog="benches:\n" + "\n".join(_bench_lines()),
                            formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -60,6 +60,7 @@ class AuditConfig:
     room_confirm_window: float = 10.0
     resume_within: float = 12.0
     on_stop: str = field(default="report", metadata=_choice("report", "keep"))
+    campaign: str | None = None
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,13 @@ def _location(value: str, config: Config) -> None:
         raise ValueError("an empty room name (leave the key out to start from a LOC: label)")
 
 
+def _campaign(value: str, config: Config) -> None:
+    if not value.strip():
+        raise ValueError("an empty campaign name (leave the key out for none)")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise ValueError("a control character in the campaign name")
+
+
 def _device_mode(value: str, config: Config) -> None:
     if value == "kiosk" and config.kiosk.location is None:
         raise ValueError("a kiosk needs kiosk.location: the room its door leads into")
@@ -505,6 +513,7 @@ _VALUE_RULES: dict[str, _Rule] = {
     "audit.tag_pattern": _tag_pattern,
     "audit.room_confirm_window": _in_range(0, unit=" seconds"),
     "audit.resume_within": _in_range(0, above=True, unit=" hours"),
+    "audit.campaign": _campaign,
     "device.mode": _device_mode,
     "kiosk.location": _kiosk_location,
     "kiosk.session_timeout": _in_range(1, 3600, unit=" seconds"),

@@ -206,7 +206,8 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
         Settings(config.device.id, config.audit.technician, config.audit.location,
                  config.audit.repeat_window, config.audit.tag_pattern,
                  config.audit.room_confirm_window, config.audit.resume_within * 3600.0,
-                 CardRules(config.cards.format, config.identity.card_format)),
+                 CardRules(config.cards.format, config.identity.card_format),
+                 campaign=config.audit.campaign),
         inventory, queue, register, engine.reports, display, feedback, clock,
         rooms=config.queue.path / "rooms", on_room_end=engine.wake, sync_status=status)
     return audit, readers, buttons, engine, _reporter(config, audit, queue, status, readers,

@@ -57,6 +57,8 @@ class Settings:
     """Seconds since its last scan within which an interrupted room is resumed."""
     cards: CardRules = CardRules()
     """How the RFID card reader types card numbers and how the register spells them."""
+    campaign: str | None = None
+    """The audit campaign reports are tagged with until a ``CAMPAIGN:`` label changes it."""
 
 
 BURST_SHOWN_ONE_BY_ONE = 3
@@ -117,6 +119,7 @@ class HandheldAudit(ScanningMode):
         self.rooms = rooms if rooms is not None else reports.directory.parent / "rooms"
         self.resumed = 0
         self._show_resumed = False
+        self.campaign = settings.campaign
         location = settings.location
         if location is not None:
             known = inventory.room_named(location)
@@ -146,7 +149,7 @@ class HandheldAudit(ScanningMode):
         self.journal = RoomJournal(self.rooms, self.stamp.session_id, {
             "device_id": self.stamp.device_id, "technician": self.stamp.technician,
             "location": location, "started_at": self.started_at,
-            "clock_synchronized": self.clock_ok, "wall": wall})
+            "clock_synchronized": self.clock_ok, "wall": wall, "campaign": self.campaign})
 
     def _settle_interrupted_rooms(self) -> OpenRoom | None:
         """Deal with the journals a kill left: returns the room to resume, if any.
@@ -217,6 +220,7 @@ class HandheldAudit(ScanningMode):
         self.started_at = room.started_at
         self.clock_ok = room.clock_synchronized
         self.resumed = room.resumed + 1
+        self.campaign = room.campaign if room.campaign is not None else self.settings.campaign
         self._dropped_before = self.repeat_reads_dropped
         self.journal = RoomJournal(self.rooms, room.session_id, {})
         try:
@@ -235,7 +239,8 @@ class HandheldAudit(ScanningMode):
         report = build_report(
             session, Stamp(room.device_id, room.session_id, room.location, room.technician),
             sightings, started_at=room.started_at, ended_at=iso_utc(room.last_wall),
-            clock_synchronized=room.clock_synchronized, interrupted=True, resumed=room.resumed)
+            clock_synchronized=room.clock_synchronized, interrupted=True, resumed=room.resumed,
+            campaign=room.campaign)
         self.reports.append(report)
         if self._save_report(report):
             remove_journal(room.path)
@@ -264,6 +269,9 @@ class HandheldAudit(ScanningMode):
         key = (tag.kind, tag.value) if tag else read.payload
         if not self.repeats.admit(read.source, key, read.at):
             self.drop_repeat(read)
+            return None
+        if tag is not None and tag.kind is TagKind.CAMPAIGN:
+            self._tag_campaign(tag.value)
             return None
         if tag is not None and tag.kind is TagKind.LOCATION:
             self.repeats.restart(read.source, key)  # an asset read again here is new here
@@ -313,6 +321,19 @@ class HandheldAudit(ScanningMode):
             self.show(screens.verdict_screen(verdict, progress),
                        f"{verdict.kind.value} {verdict.label}")
             self.signal(signal_for(verdict.kind))
+
+    def _tag_campaign(self, name: str) -> None:
+        """A ``CAMPAIGN:<name>`` label: this room and the next ones belong to campaign ``name``."""
+        try:
+            self.journal.tag_campaign(name, self.clock.wall())
+        except QueueError as exc:
+            log.error("campaign not saved: %s", exc)
+            self.show(screens.error_screen("NOT SAVED", f"campaign {name}: {exc}"), "error")
+            self.signal(signal_for(Event.ERROR))
+            return
+        self.campaign = name
+        log.info("campaign %s", terminal_safe(name))
+        self.show_progress()
 
     def _enter_room(self, label: str) -> None:
         room = self.inventory.room_named(label) or self._confirmed(label)
@@ -405,6 +426,7 @@ class HandheldAudit(ScanningMode):
             ended_at=iso_utc(self.clock.wall()),
             clock_synchronized=self.clock_ok and self.clock.synced(), resumed=self.resumed,
             repeat_reads_dropped=self.repeat_reads_dropped - self._dropped_before,
+            campaign=self.campaign,
         )
         self.reports.append(report)
         if self._save_report(report):

@@ -29,6 +29,7 @@ def build_report(
     interrupted: bool = False,
     resumed: int = 0,
     repeat_reads_dropped: int = 0,
+    campaign: str | None = None,
 ) -> dict[str, Any]:
     """The report of one room's audit, as written to ``report-<session_id>.json``.
 
@@ -38,6 +39,7 @@ def build_report(
     a power cut (``ended_at`` is then its last scan); ``resumed`` counts how often the
     room was resumed after one. ``repeat_reads_dropped`` counts the reads dropped as repeats
     within ``audit.repeat_window`` since the room was opened or last resumed.
+    ``campaign`` names the audit campaign the session is part of (None: none).
     """
     counts = {key: session.counts[key] for key in COUNT_KEYS}
     ghosts = session.ghosts()
@@ -52,6 +54,7 @@ def build_report(
         "device_id": stamp.device_id,
         "location": session.location,
         "technician": stamp.technician,
+        "campaign": campaign,
         "started_at": started_at,
         "ended_at": ended_at,
         "clock_synchronized": clock_synchronized and all(s.clock_synchronized for s in sightings),
@@ -200,6 +203,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"  {_show(report.get('started_at'), '?')} -> {_show(report.get('ended_at'), '?')}"
         + ("" if report.get("clock_synchronized") is True else "  (device clock not synchronised)"),
     ]
+    if isinstance(report.get("campaign"), str) and report["campaign"]:
+        lines.append(f"  campaign {_show(report['campaign'])}")
     if report.get("interrupted") is True:
         lines.append("  (interrupted: closed after a power cut)")
     resumed = report.get("resumed")

@@ -58,6 +58,8 @@ class OpenRoom:
     last_wall: float
     sightings: list[dict[str, Any]] = field(default_factory=list)
     resumed: int = 0
+    campaign: str | None = None
+    """The audit campaign the session is tagged with (``audit.campaign``, ``CAMPAIGN:``)."""
 
 
 class RoomJournal:
@@ -82,6 +84,13 @@ class RoomJournal:
     def locate(self, location: str, wall: float) -> None:
         """Record that a room label set the room of a session that began without one."""
         self._append({"type": "locate", "location": location, "wall": wall})
+
+    def tag_campaign(self, campaign: str, wall: float) -> None:
+        """Record the campaign a ``CAMPAIGN:<name>`` label gave the session."""
+        if self._fd is None and not self.path.exists():
+            self._header["campaign"] = campaign  # nothing written yet: the header says it
+            return
+        self._append({"type": "campaign", "campaign": campaign, "wall": wall})
 
     def add(self, record: Mapping[str, Any], wall: float) -> None:
         """Record a sighting that is about to be counted.
@@ -214,7 +223,8 @@ def _read(path: Path) -> OpenRoom | None:
         path=path, session_id=str(header["session_id"]), device_id=str(header["device_id"]),
         technician=str(header["technician"]), started_at=str(header["started_at"]),
         clock_synchronized=bool(header["clock_synchronized"]), location=header["location"],
-        started_wall=float(header["wall"]), last_wall=float(header["wall"]))
+        started_wall=float(header["wall"]), last_wall=float(header["wall"]),
+        campaign=header["campaign"] if isinstance(header.get("campaign"), str) else None)
     for entry in entries[1:]:
         kind = entry.get("type") if isinstance(entry, dict) else None
         if kind == "sighting" and isinstance(entry.get("record"), dict):
@@ -223,6 +233,8 @@ def _read(path: Path) -> OpenRoom | None:
             room.location = entry["location"]
         elif kind == "resumed":
             room.resumed += 1
+        elif kind == "campaign" and isinstance(entry.get("campaign"), str):
+            room.campaign = entry["campaign"]
         else:
             log.error("%s: unknown journal entry skipped", path)
             continue

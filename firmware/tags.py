@@ -7,6 +7,7 @@ What a payload may be, in the order it is tried (after an AIM symbology identifi
 as ``]Q1`` is stripped and recorded):
 
 * ``LOC:<room>``: a room label;
+* ``CAMPAIGN:<name>``: the audit campaign the next rooms belong to;
 * an ``http(s)`` URL: a register page (``.../hardware/42``, ``.../ht/IT-004512``,
   ``...?tag=IT-004512``) or a GS1 Digital Link (``https://id.example.com/8004/...``);
 * GS1 data (AI 8004 GIAI and AI 21 serial), recognised by a GS1 AIM identifier or
@@ -70,6 +71,7 @@ class TagKind(str, enum.Enum):
     SERIAL = "serial"
     GIAI = "giai"
     LOCATION = "location"
+    CAMPAIGN = "campaign"
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ _TOO_LONG = f"label over {MAX_PAYLOAD_CHARS} characters"
 _REJECTED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 _LOCATION_RE = re.compile(r"LOC:", re.IGNORECASE)
+_CAMPAIGN_RE = re.compile(r"CAMPAIGN:", re.IGNORECASE)
 _URL_RE = re.compile(r"https?://", re.IGNORECASE)
 # Register page URLs, matched at the end of the path so any base path may come before.
 # QR codes in alphanumeric mode are upper case, hence IGNORECASE.
@@ -171,6 +174,8 @@ def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_P
         raise TagRejected("empty label")
     if _LOCATION_RE.match(text):
         return _location(text, aim)
+    if _CAMPAIGN_RE.match(text):
+        return _campaign(text, aim)
     if _URL_RE.match(text):
         return _from_url(text, aim)
     if is_hri(text):
@@ -231,6 +236,14 @@ def _location(text: str, aim: str | None) -> Tag:
     if not room:
         raise TagRejected("location label without a room name")
     return Tag(TagKind.LOCATION, room, "location", aim)
+
+
+def _campaign(text: str, aim: str | None) -> Tag:
+    name = " ".join(text[len("CAMPAIGN:") :].split())
+    _reject_controls(name, allow_gs=False)
+    if not name:
+        raise TagRejected("campaign label without a campaign name")
+    return Tag(TagKind.CAMPAIGN, name, "campaign", aim)
 
 
 def _from_url(url: str, aim: str | None) -> Tag:

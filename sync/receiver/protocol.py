@@ -107,6 +107,7 @@ REPORT_FIELDS: dict[str, Field] = {
     "device_id": Field("string", pattern=IDENTIFIER),
     "location": _NULLABLE_TEXT,
     "technician": _TEXT,
+    "campaign": _NULLABLE_TEXT,
     "started_at": _TEXT,
     "ended_at": _TEXT,
     "clock_synchronized": Field("boolean"),
