@@ -10,7 +10,7 @@ import pytest
 
 from firmware.config import load_config
 from firmware.errors import ConfigError
-from firmware.handheld import HandheldAudit, Settings
+from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Inventory
 from firmware.report import format_report
 from firmware.tags import DEFAULT_TAG_PATTERN, Tag, TagKind, TagRejected, parse_read
