@@ -24,6 +24,7 @@ from firmware.inventory import Inventory, same_place
 from firmware.mode import ScanningMode
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
+from firmware.print_jobs import labels_for_report
 from firmware.report import build_report
 from firmware.signals import Event, signal_for
 from firmware.sightings import Clock, Sighting, Stamp, iso_utc, make_sighting
@@ -116,6 +117,7 @@ class HandheldAudit(ScanningMode):
         self.reports: list[dict[str, Any]] = []
         self._unconfirmed: tuple[str, float] | None = None
         self.rooms = rooms if rooms is not None else reports.directory.parent / "rooms"
+        self.labels = reports.directory.parent / "labels"  # stocktaker label's print jobs
         self.resumed = 0
         self._show_resumed = False
         location = settings.location
@@ -236,7 +238,9 @@ class HandheldAudit(ScanningMode):
         report = build_report(
             session, Stamp(room.device_id, room.session_id, room.location, room.technician),
             sightings, started_at=room.started_at, ended_at=iso_utc(room.last_wall),
-            clock_synchronized=room.clock_synchronized, interrupted=True, resumed=room.resumed)
+            clock_synchronized=room.clock_synchronized, interrupted=True, resumed=room.resumed,
+            labels=labels_for_report(self.labels, room.location, room.started_at,
+                                     iso_utc(room.last_wall)))
         self.reports.append(report)
         if self._save_report(report):
             remove_journal(room.path)
@@ -409,11 +413,14 @@ class HandheldAudit(ScanningMode):
         if self.session.location is None and not self.sightings:
             self.journal.delete()
             return None
+        ended_at = iso_utc(self.clock.wall())
         report = build_report(
             self.session, self.stamp, self.sightings, started_at=self.started_at,
-            ended_at=iso_utc(self.clock.wall()),
+            ended_at=ended_at,
             clock_synchronized=self.clock_ok and self.clock.synced(), resumed=self.resumed,
             repeat_reads_dropped=self.repeat_reads_dropped - self._dropped_before,
+            labels=labels_for_report(self.labels, self.session.location, self.started_at,
+                                     ended_at),
         )
         self.reports.append(report)
         if self._save_report(report):

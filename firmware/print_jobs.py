@@ -35,14 +35,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from firmware.errors import QueueError
+from firmware.sightings import iso_utc
 from hal.printer.base import PrinterOffline
 from sync.storage import fsync_directory, replace_file
 
-__all__ = ["FlushResult", "PrintJob", "PrintJobs", "STATES"]
+__all__ = ["FlushResult", "PrintJob", "PrintJobs", "STATES", "labels_for_report"]
 
 STATES = ("queued", "sending", "printed", "uncertain", "superseded")
 
@@ -97,14 +99,18 @@ class PrintJobs:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def add(self, tag: str, url: str, line: str = "", *, location: str | None = None) -> PrintJob:
+    def add(self, tag: str, url: str, line: str = "", *, location: str | None = None,
+            at: float | None = None) -> PrintJob:
         """Queue a label; it is durable when this returns.
+
+        ``location`` is the room the device is in, ``at`` the wall time it is asked for
+        (now by default).
 
         Raises:
             QueueError: the folder cannot be written (full disk, read-only card).
         """
         job = PrintJob(id=f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}", tag=tag, url=url,
-                       line=line, created=time.time(), location=location)
+                       line=line, created=time.time() if at is None else at, location=location)
         self._save(job)
         return job
 
@@ -206,3 +212,25 @@ class PrintJobs:
             yield
         finally:
             os.close(fd)
+
+
+def labels_for_report(folder: Path, location: str | None, started_at: str,
+                      ended_at: str) -> list[dict[str, Any]]:
+    """The labels asked for during a room's audit, for its report.
+
+    A job belongs to the room when it was asked for between ``started_at`` and
+    ``ended_at`` (ISO 8601, as the report writes them) and names this room or none.
+    Superseded jobs are left out (the label asked again is listed). Never raises: a
+    report is written whatever the state of the label folder.
+    """
+    try:
+        start = datetime.fromisoformat(started_at).timestamp()
+        end = datetime.fromisoformat(ended_at).timestamp()
+        jobs = PrintJobs(folder).jobs("queued", "sending", "printed", "uncertain")
+    except (ValueError, OSError):
+        return []
+    return [{"asset_tag": job.tag, "state": "uncertain" if job.state == "sending" else job.state,
+             "asked_at": iso_utc(job.created),
+             "printed_at": iso_utc(job.printed) if job.printed is not None else None}
+            for job in jobs
+            if start <= job.created <= end and job.location in (None, location)]
