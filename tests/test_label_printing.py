@@ -268,3 +268,23 @@ def test_bad_settings_and_tags_queue_nothing(tmp_path, printer, args, message) -
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "state" / "labels").exists() or not list(
         (tmp_path / "state" / "labels").glob("*.json"))
+
+
+def test_brother_to_a_usb_device_file(tmp_path, decoder) -> None:
+    device = tmp_path / "lp0"
+    device.write_bytes(b"")
+    config = _config(tmp_path, f"file://{device}", backend="brother_ql", label="62", dpi=300)
+    assert _label(config, TAGS[1]).returncode == 0
+    (page,) = read_brother(device.read_bytes(), tmp_path / "pages")
+    assert decoder.decode(np.asarray(page)) == [(f"{REGISTER}/ht/{TAGS[1]}".encode(), "QR")]
+
+
+def test_brother_on_usb_without_the_printer_queues_the_label(tmp_path) -> None:
+    config = _config(tmp_path, "usb://0x04f9:0x209d", backend="brother_ql", label="62",
+                     dpi=300)
+    done = _label(config, TAGS[0])
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.startswith(f"{TAGS[0]}: printer offline, queued\n")
+    assert "printer usb://0x04f9:0x209d" in done.stdout and done.stderr == ""
+    (job,) = PrintJobs(tmp_path / "state" / "labels").jobs()
+    assert job.state == "queued"

@@ -3,10 +3,11 @@ package.
 
 The artwork is drawn at the printer's own 300 dpi, exactly as wide as the tape's printable
 dots, so ``brother_ql.conversion.convert`` never scales it: every dot is the artwork's.
-Sending: ``tcp://host[:port]`` over a raw socket with a connect timeout (the package's
-network backend connects without one, which would hold the device's loop for minutes on
-a printer that is off), ``file:///dev/usb/lp0`` through the package's ``linux_kernel``
-backend and ``usb://0x04f9:0x…`` through its ``pyusb`` backend.
+Sending: ``usb://0x04f9:0x…`` through the package's ``pyusb`` backend;
+``tcp://host[:port]`` and ``file:///dev/usb/lp0`` through :mod:`hal.printer.raw`, as for a
+Zebra: the package's network backend connects without a timeout (which would hold the
+device's loop for minutes on a printer that is off), and its ``linux_kernel`` backend
+writes a job with one ``os.write``, whose short write would leave the job cut short.
 
 A job cut short (no final print command) is not printed.
 """
@@ -19,7 +20,7 @@ from PIL import Image
 
 from hal.printer.artwork import LabelSize
 from hal.printer.base import Printer, PrinterOffline
-from hal.printer.raw import parse_address, send_tcp
+from hal.printer.raw import parse_address, send_device_file, send_tcp
 
 __all__ = ["BROTHER_LABELS", "BrotherQLPrinter", "brother_job"]
 
@@ -74,9 +75,12 @@ class BrotherQLPrinter(Printer):
         if self._scheme == "tcp":
             send_tcp(self._where, self._port, data, self._timeout)
             return
+        if self._scheme == "file":
+            send_device_file(self._where, data)
+            return
         from brother_ql.backends import backend_factory
 
-        name = "linux_kernel" if self._scheme == "file" else "pyusb"
+        name = "pyusb"
         try:
             backend = backend_factory(name)["backend_class"](self._address)
         except ImportError as exc:

@@ -51,13 +51,17 @@ def send_tcp(host: str, port: int, data: bytes, timeout: float) -> None:
     except OSError as exc:
         raise PrinterOffline(f"printer {host}:{port} not reachable: "
                              f"{exc.strerror or exc}") from None
-    try:
-        with sock:
+    with sock:
+        try:
             sock.sendall(data)
+        except OSError as exc:
+            raise PrinterOffline(f"printer {host}:{port} dropped the job while it was being"
+                                 f" sent: {exc.strerror or exc}") from None
+        # The whole job is handed over: a failure from here on must not send it again.
+        try:
             sock.shutdown(socket.SHUT_WR)
-    except OSError as exc:
-        raise PrinterOffline(f"printer {host}:{port} dropped the job while it was being"
-                             f" sent: {exc.strerror or exc}") from None
+        except OSError:
+            pass
 
 
 def send_device_file(path: str, data: bytes) -> None:
