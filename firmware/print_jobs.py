@@ -185,9 +185,9 @@ class PrintJobs:
         try:
             data: dict[str, Any] = json.loads(path.read_bytes())
             job = PrintJob(**data)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, RecursionError):
             return None
-        return job if job.state in STATES and path.stem == job.id else None
+        return job if _well_formed(job) and path.stem == job.id else None
 
     def _save(self, job: PrintJob) -> PrintJob:
         try:
@@ -212,6 +212,19 @@ class PrintJobs:
             yield
         finally:
             os.close(fd)
+
+
+def _well_formed(job: PrintJob) -> bool:
+    """Every field of the type it is written with (a damaged file is never sent)."""
+    def number(value: object) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            0 <= value < 1e11)
+
+    return (job.state in STATES and all(isinstance(v, str) for v in (
+                job.id, job.tag, job.url, job.line, job.error))
+            and number(job.created) and (job.printed is None or number(job.printed))
+            and (job.location is None or isinstance(job.location, str))
+            and isinstance(job.attempts, int))
 
 
 def labels_for_report(folder: Path, location: str | None, started_at: str,

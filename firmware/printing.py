@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import quote
 
@@ -20,8 +21,8 @@ from hal.printer import LabelTooSmall, Printer, draw_label, label_size, open_pri
 if TYPE_CHECKING:
     from firmware.config import Config
 
-__all__ = ["MAX_TAG_CHARS", "label_url", "labels_folder", "open_configured_printer",
-           "print_labels", "printer_job"]
+__all__ = ["MAX_TAG_CHARS", "check_tag", "label_url", "labels_folder",
+           "open_configured_printer", "print_labels", "printer_job"]
 
 MAX_TAG_CHARS = 64
 """Longer text is not an asset tag (and would not fit a label)."""
@@ -42,7 +43,7 @@ def label_url(config: Config, tag: str) -> str:
     return f"{base}/ht/{quote(tag, safe='')}"
 
 
-def labels_folder(config: Config):
+def labels_folder(config: Config) -> Path:
     """Where the print jobs are kept: ``<queue.path>/labels``."""
     return config.queue.path / "labels"
 

@@ -288,3 +288,24 @@ def test_brother_on_usb_without_the_printer_queues_the_label(tmp_path) -> None:
     assert "printer usb://0x04f9:0x209d" in done.stdout and done.stderr == ""
     (job,) = PrintJobs(tmp_path / "state" / "labels").jobs()
     assert job.state == "queued"
+
+
+def test_a_damaged_job_file_is_never_sent_and_does_not_stop_the_others(tmp_path, decoder) -> None:
+    jobs = PrintJobs(tmp_path / "state" / "labels")
+    kept = jobs.add(TAGS[0], f"{REGISTER}/ht/{TAGS[0]}")
+    bad = jobs.add(TAGS[1], f"{REGISTER}/ht/{TAGS[1]}")
+    path = jobs.folder / f"{bad.id}.json"
+    path.write_text(path.read_text().replace(f'"created": {bad.created}', '"created": "soon"'))
+    torn = jobs.folder / "00000000000000000001-000000000000.json"
+    torn.write_text('{"id": "00000000000000000001-0000')
+    assert [j.id for j in jobs.jobs()] == [kept.id]
+    assert sorted(jobs.damaged()) == sorted([path, torn])
+    from firmware.print_jobs import labels_for_report
+    from firmware.sightings import iso_utc
+
+    listed = labels_for_report(jobs.folder, None, iso_utc(kept.created - 1),
+                               iso_utc(kept.created + 1))
+    assert [label["asset_tag"] for label in listed] == [TAGS[0]]
+    with StandInPrinter() as printer:
+        assert _label(_config(tmp_path, printer.address)).returncode == 0
+        assert _tags_printed(decoder, printer) == [TAGS[0]]
