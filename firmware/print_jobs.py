@@ -32,19 +32,19 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from firmware.errors import QueueError
 from firmware.sightings import iso_utc
 from hal.printer.base import PrinterOffline
 from sync.storage import fsync_directory, replace_file
 
-__all__ = ["FlushResult", "PrintJob", "PrintJobs", "STATES", "labels_for_report"]
+__all__ = ["FlushResult", "JobSender", "PrintJob", "PrintJobs", "STATES", "labels_for_report"]
 
 STATES = ("queued", "sending", "printed", "uncertain", "superseded")
 
@@ -89,8 +89,20 @@ class FlushResult:
     uncertain: list[PrintJob] = field(default_factory=list)
     """Jobs found interrupted mid-send by this pass (each is reported once, by the pass that
     finds it; it stays ``uncertain`` in the folder until superseded)."""
+    refused: list[PrintJob] = field(default_factory=list)
+    """Jobs that cannot be drawn on the label stock now configured; they stay queued."""
     offline: str | None = None
     """Why the printer could not be reached, when it could not."""
+
+
+class JobSender(Protocol):
+    """What :meth:`PrintJobs.flush` prints with."""
+
+    def render(self, job: PrintJob) -> bytes:
+        """The bytes the printer receives for ``job``; ValueError when it cannot be drawn."""
+
+    def send(self, job: PrintJob, data: bytes) -> None:
+        """Hand ``data`` to the printer whole; :class:`PrinterOffline` when it cannot."""
 
 
 class PrintJobs:
@@ -138,13 +150,15 @@ class PrintJobs:
                     done.append(self._save(replace(job, state="superseded")))
         return done
 
-    def flush(self, send: Callable[[PrintJob], None]) -> FlushResult:
+    def flush(self, printer: JobSender) -> FlushResult:
         """Send every queued job, oldest first, until the queue is empty or the printer
         is offline.
 
         Args:
-            send: hands one job to the printer; raises :class:`PrinterOffline` when it
-                cannot (the job is then kept, and no later job is tried).
+            printer: draws each job (a job that cannot be drawn on the loaded stock stays
+                queued, with the reason, and the others go on) and sends it (raising
+                :class:`PrinterOffline` when it cannot: the job is kept, and no later job
+                is tried).
 
         Returns:
             What was printed, what is still queued, what was found uncertain.
@@ -163,9 +177,14 @@ class PrintJobs:
                 if result.offline is not None:
                     result.queued.append(job)
                     continue
+                try:
+                    data = printer.render(job)
+                except ValueError as exc:  # e.g. the configured label became smaller
+                    result.refused.append(self._save(replace(job, error=str(exc))))
+                    continue
                 job = self._save(replace(job, state="sending", attempts=job.attempts + 1))
                 try:
-                    send(job)
+                    printer.send(job, data)
                 except PrinterOffline as exc:
                     result.offline = str(exc)
                     result.queued.append(self._save(replace(job, state="queued", error=str(exc))))

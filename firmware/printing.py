@@ -67,13 +67,19 @@ def open_configured_printer(config: Config, address: str | None = None) -> Print
         raise ConfigError(f"printer: {exc}") from None
 
 
-def printer_job(printer: Printer) -> Callable[[PrintJob], None]:
-    """A sender for :meth:`PrintJobs.flush`: draws the job's label and sends it."""
-    def send(job: PrintJob) -> None:
-        artwork = draw_label(job.url, job.tag, job.line, printer.size)
-        printer.send(job.id, printer.job_bytes(artwork))
+class printer_job:  # noqa: N801 - used as a function: printer_job(printer)
+    """A :class:`firmware.print_jobs.JobSender` for ``printer``: draws each job's label on
+    the printer's stock, and sends it."""
 
-    return send
+    def __init__(self, printer: Printer) -> None:
+        self.printer = printer
+
+    def render(self, job: PrintJob) -> bytes:
+        artwork = draw_label(job.url, job.tag, job.line, self.printer.size)
+        return self.printer.job_bytes(artwork)
+
+    def send(self, job: PrintJob, data: bytes) -> None:
+        self.printer.send(job.id, data)
 
 
 def check_tag(tag: str) -> str:
@@ -140,7 +146,7 @@ def print_labels(config: Config, tags: Sequence[str], out: TextIO, *,
             result = jobs.flush(printer_job(printer))
             _report(result, out, offline_again=False)
     _summary(result, uncertain, out)
-    return 0 if not result.queued and not uncertain else 3
+    return 0 if not result.queued and not result.refused and not uncertain else 3
 
 
 def _report(result: FlushResult, out: TextIO, *, offline_again: bool = True) -> None:
@@ -150,6 +156,9 @@ def _report(result: FlushResult, out: TextIO, *, offline_again: bool = True) -> 
                   f" print it again with: stocktaker label {terminal_safe(job.tag)}\n")
     for job in result.printed:
         out.write(f"{terminal_safe(job.tag)}: printed\n")
+    for job in result.refused:
+        out.write(f"{terminal_safe(job.tag)}: cannot be printed on the configured label, kept"
+                  f" in the queue: {terminal_safe(job.error)}\n")
     if offline_again:
         for job in result.queued:
             out.write(f"{terminal_safe(job.tag)}: printer offline, queued\n")

@@ -61,7 +61,8 @@ def _tags_printed(decoder, printer: StandInPrinter) -> list[str]:
         (fmt,) = read_zpl(job)
         (_, _, graphic), = fmt.graphics
         ((payload, kind),) = decoder.decode(np.asarray(graphic))
-        assert kind == "QR" and payload.decode().startswith(REGISTER + "/ht/")
+        assert kind == "QR" and payload.decode().startswith(REGISTER + "/")
+        assert "/ht/" in payload.decode()
         tags.append(payload.decode().rsplit("/", 1)[1])
     return tags
 
@@ -187,12 +188,14 @@ def test_a_job_cut_short_by_a_kill_is_uncertain_and_never_resent(tmp_path, decod
             printer = open_configured_printer(config)
             jobs = PrintJobs(labels_folder(config))
             jobs.add({TAGS[0]!r}, label_url(config, {TAGS[0]!r}))
-            def send(job):
-                data = printer.job_bytes(draw_label(job.url, job.tag, "", printer.size))
-                sock = socket.create_connection(("127.0.0.1", {printer.port}))
-                sock.sendall(data[: len(data) // 2])
-                os.kill(os.getpid(), signal.SIGKILL)
-            jobs.flush(send)
+            class HalfThenKilled:
+                def render(self, job):
+                    return printer.job_bytes(draw_label(job.url, job.tag, "", printer.size))
+                def send(self, job, data):
+                    sock = socket.create_connection(("127.0.0.1", {printer.port}))
+                    sock.sendall(data[: len(data) // 2])
+                    os.kill(os.getpid(), signal.SIGKILL)
+            jobs.flush(HalfThenKilled())
             """)
         crashed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=120)
         assert crashed.returncode == -signal.SIGKILL
@@ -330,3 +333,29 @@ def test_doctor_says_whether_the_printer_is_reachable_and_what_waits(tmp_path) -
     device = _config(tmp_path, f"file://{tmp_path / 'lp0'}")
     (found,) = [f for f in examine(load_config(device)) if f.part == "printer"]
     assert not found.ok and found.fix == "plug the printer in and switch it on"
+
+
+def test_a_job_that_no_longer_fits_the_label_stays_queued(tmp_path, decoder) -> None:
+    """Queued for a 300 dpi printer, the printer is now a 203 dpi one: the long URL no
+    longer fits its QR code. The job is kept with the reason, the others print."""
+    base = "https://assets.example.org/" + "a" * 60
+    long_tag = "LAB-CHEM-2024-000815"
+    with StandInPrinter() as printer:
+        printer.offline()
+        fine = _config(tmp_path, printer.address, dpi=300, url=base)
+        assert _label(fine, long_tag, TAGS[0]).returncode == 3  # offline: both queued
+        coarse = _config(tmp_path, printer.address, dpi=203, url=base)
+        printer.online()
+        done = _label(coarse)
+        assert done.returncode == 3
+        printed, refused = done.stdout.splitlines()[:2]
+        assert printed == f"{TAGS[0]}: printed"
+        assert refused.startswith(f"{long_tag}: cannot be printed on the configured label,"
+                                  " kept in the queue: the URL needs a version-")
+        assert "too dense for a zebra 2 x 1 inch label, 203 dpi head" in refused
+        assert _tags_printed(decoder, printer) == [TAGS[0]]
+        states = {j.tag: j.state for j in PrintJobs(tmp_path / "state" / "labels").jobs()}
+        assert states == {long_tag: "queued", TAGS[0]: "printed"}
+        _config(tmp_path, printer.address, dpi=300, url=base)  # the 300 dpi printer is back
+        assert _label(fine).stdout == f"{long_tag}: printed\n"
+        assert _tags_printed(decoder, printer) == [TAGS[0], long_tag]
