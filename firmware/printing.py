@@ -7,13 +7,15 @@ this register); with no register URL configured it holds the tag itself.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import quote
 
-from firmware.errors import ConfigError
+from firmware.errors import ConfigError, StocktakerError
 from firmware.print_jobs import FlushResult, PrintJob, PrintJobs
 from firmware.text import terminal_safe
 from hal.printer import LabelTooSmall, Printer, draw_label, label_size, open_printer
@@ -21,8 +23,10 @@ from hal.printer import LabelTooSmall, Printer, draw_label, label_size, open_pri
 if TYPE_CHECKING:
     from firmware.config import Config
 
-__all__ = ["MAX_TAG_CHARS", "check_tag", "label_url", "labels_folder",
+__all__ = ["LabelSpooler", "MAX_TAG_CHARS", "check_tag", "label_url", "labels_folder",
            "open_configured_printer", "print_labels", "printer_job"]
+
+log = logging.getLogger(__name__)
 
 MAX_TAG_CHARS = 64
 """Longer text is not an asset tag (and would not fit a label)."""
@@ -169,3 +173,46 @@ def _summary(result: FlushResult, uncertain: list[PrintJob], out: TextIO) -> Non
         out.write(f"Printer offline ({terminal_safe(result.offline)}): {len(result.queued)}"
                   " label(s) queued; they print, each once, at the next `stocktaker label`"
                   " when the printer is back\n")
+
+
+class LabelSpooler:
+    """Prints the queued labels in the background while the device runs: once at start,
+    then every ``interval`` seconds, so a label queued while the printer was off comes out
+    when it is back, without anyone asking again."""
+
+    def __init__(self, config: Config, interval: float) -> None:
+        self._printer = printer_job(open_configured_printer(config))
+        self._jobs = PrintJobs(labels_folder(config))
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="labels", daemon=True)
+
+    def start(self) -> LabelSpooler:
+        """Start the background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the pass in progress (a job being sent is finished first)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._printer.printer.close()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                if self._jobs.jobs("queued", "sending"):
+                    result = self._jobs.flush(self._printer)
+                    for job in result.printed:
+                        log.info("label %s printed", job.tag)
+                    for job in result.uncertain:
+                        log.warning("label %s: the device stopped while it was being sent;"
+                                    " it may not have printed", job.tag)
+                    if result.queued:
+                        log.info("%d label(s) wait for the printer: %s", len(result.queued),
+                                 result.offline)
+            except StocktakerError as exc:
+                log.warning("labels: %s", exc)
+            if self._stop.wait(self._interval):
+                return

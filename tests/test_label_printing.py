@@ -359,3 +359,55 @@ def test_a_job_that_no_longer_fits_the_label_stays_queued(tmp_path, decoder) -> 
         _config(tmp_path, printer.address, dpi=300, url=base)  # the 300 dpi printer is back
         assert _label(fine).stdout == f"{long_tag}: printed\n"
         assert _tags_printed(decoder, printer) == [TAGS[0], long_tag]
+
+
+def test_the_running_device_prints_queued_labels_when_the_printer_is_back(tmp_path,
+                                                                          decoder) -> None:
+    """A label queued while the printer was off comes out while `stocktaker run` runs,
+    once, without anyone asking again."""
+    (tmp_path / "expected.csv").write_text("asset_tag,serial,name,location\n"
+                                           "IT-1,S1,Laptop,Storage B\n")
+    printer = StandInPrinter()
+    printer.online()
+    printer.offline()
+    try:
+        config = _config(tmp_path, printer.address)
+        config.write_text(textwrap.dedent("""\
+            [device]
+            id = "hh-1"
+            [audit]
+            location = "Storage B"
+            [scanner]
+            backend = "stdin"
+            [display]
+            backend = "none"
+            [feedback]
+            backend = "none"
+            [buttons]
+            backend = "none"
+            """) + config.read_text())
+        assert _label(config, TAGS[0], TAGS[1]).returncode == 3
+        printer.online()
+        run = subprocess.run([sys.executable, "-m", "firmware", "run", "--config", str(config)],
+                             input=b"IT-1\n", capture_output=True, cwd=ROOT, timeout=120)
+        assert run.returncode == 0, run.stderr.decode()
+        assert _tags_printed(decoder, printer) == TAGS[:2]
+        assert _label(config).stdout == ""  # nothing left to print
+        assert _tags_printed(decoder, printer) == TAGS[:2]
+    finally:
+        printer.stop()
+
+
+def test_without_brother_ql_installed_the_command_says_what_to_install(tmp_path) -> None:
+    """brother_ql hidden from the command (a device without the printing extra)."""
+    (tmp_path / "hide").mkdir()
+    (tmp_path / "hide" / "brother_ql.py").write_text("raise ImportError('no brother_ql')\n")
+    config = _config(tmp_path, "tcp://127.0.0.1:9", backend="brother_ql", label="62",
+                     dpi=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path / "hide")])}
+    done = subprocess.run([sys.executable, "-m", "firmware", "label", TAGS[0], "--config",
+                           str(config)], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 3
+    assert done.stderr == ("stocktaker: error: brother_ql is not installed: pip install"
+                           " 'stocktaker[printing]'\n")

@@ -18,6 +18,7 @@ import logging
 
 from PIL import Image
 
+from hal.errors import DeviceError
 from hal.printer.artwork import LabelSize
 from hal.printer.base import Printer, PrinterOffline
 from hal.printer.raw import parse_address, send_device_file, send_tcp
@@ -37,9 +38,14 @@ def brother_job(artwork: Image.Image, model: str, label: str) -> bytes:
 
     Raises:
         ValueError: an unknown model or label, or artwork of the wrong size for the label.
+        DeviceError: the brother_ql package is not installed.
     """
-    from brother_ql.conversion import convert
-    from brother_ql.raster import BrotherQLRaster
+    try:
+        from brother_ql.conversion import convert
+        from brother_ql.raster import BrotherQLRaster
+    except ImportError:
+        raise DeviceError("brother_ql is not installed: pip install"
+                          " 'stocktaker[printing]'") from None
 
     try:
         raster = BrotherQLRaster(model)
