@@ -154,6 +154,13 @@ def print_labels(config: Config, tags: Sequence[str], out: TextIO, *,
 
 
 def _report(result: FlushResult, out: TextIO, *, offline_again: bool = True) -> None:
+    try:
+        _report_lines(result, out, offline_again)
+    finally:
+        out.flush()  # seen at once, also through a pipe, while --wait goes on
+
+
+def _report_lines(result: FlushResult, out: TextIO, offline_again: bool) -> None:
     for job in result.uncertain:
         out.write(f"{terminal_safe(job.tag)}: uncertain: the device stopped while this"
                   " label was being sent; look at the printer, and if no label came out,"

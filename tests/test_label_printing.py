@@ -110,9 +110,11 @@ def test_wait_keeps_trying_until_the_printer_is_back(tmp_path, decoder) -> None:
     printer.offline()
     try:
         config = _config(tmp_path, printer.address)
+        buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
         command = subprocess.Popen(
-            [sys.executable, "-m", "firmware", "label", *TAGS[:2], "--wait", "300",
-             "--config", str(config)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "firmware", "label", *TAGS[:2], "--wait", "90",
+             "--config", str(config)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            env=buffered)
         try:
             first = [command.stdout.readline() for _ in range(2)]
             assert first == [f"{t}: printer offline, queued\n" for t in TAGS[:2]]
