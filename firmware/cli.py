@@ -196,6 +196,18 @@ def _parser() -> argparse.ArgumentParser:
         " of camera.symbologies = []"))
     decode.set_defaults(command=_decode)
 
+    label = sub.add_parser("label", help=(
+        "print asset labels (QR of the register URL, tag, organisation); queued while the"
+        " printer is offline, each printed once"))
+    label.add_argument("tags", nargs="*", metavar="TAG",
+                       help="asset tags to print; none sends what is queued")
+    label.add_argument("--config", type=Path, required=True, help="the TOML configuration file")
+    label.add_argument("--printer", metavar="ADDRESS", help=(
+        "replaces printer.address (tcp://host[:port], file:///dev/usb/lp0, usb://...)"))
+    label.add_argument("--wait", type=float, default=0.0, metavar="S",
+                       help="keep trying an offline printer for S seconds (default 0: once)")
+    label.set_defaults(command=_label)
+
     replay = sub.add_parser("hid-replay", help=(
         "decode an evtest recording of a HID scanner as the device would"))
     replay.add_argument("file", type=Path, help="the evtest output (evtest --grab DEVICE > FILE)")
@@ -514,6 +526,14 @@ def _decode(args: argparse.Namespace) -> int:
             for r in reads]}
         print(_json_line(line), flush=True)
     return 1 if failed else 0
+
+
+def _label(args: argparse.Namespace) -> int:
+    from firmware.config import load_config
+    from firmware.printing import print_labels
+
+    return print_labels(load_config(args.config), args.tags, sys.stdout,
+                        address=args.printer, wait=max(0.0, args.wait))
 
 
 def _hid_replay(args: argparse.Namespace) -> int:

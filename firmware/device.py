@@ -13,7 +13,7 @@ from firmware.asset import Asset
 from firmware.cards import CardRules
 from firmware.clock import SystemClock
 from firmware.config import Config
-from firmware.errors import ConfigError, DeviceError, RegisterRefused
+from firmware.errors import ConfigError, DeviceError, RegisterRefused, StocktakerError
 from firmware.door_kiosk import DoorKiosk, KioskSettings
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.identity import IdentityRules, register_sites
@@ -70,6 +70,14 @@ def run_device(config: Config, *, stdin: BinaryIO | None = None, stdout: TextIO 
                     config, stack, stdin=stdin, stdout=stdout, screens_dir=screens_dir,
                     clock=clock)
             engine.start()
+            if config.printer.backend != "none":
+                from firmware.printing import LabelSpooler
+
+                # Queued labels come out when the printer is back, at the sync interval.
+                try:
+                    stack.callback(LabelSpooler(config, config.sync.interval).start().stop)
+                except StocktakerError as exc:  # the audit goes on without labels
+                    log.warning("labels will not be printed: %s", exc)
             mode.show_idle()
             reporter.ready()
             run_loop(mode, [reader.reads() for reader in readers], stop,

@@ -24,6 +24,7 @@ from firmware.inventory import Inventory, same_place
 from firmware.mode import ScanningMode
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
+from firmware.print_jobs import labels_for_report
 from firmware.report import build_report
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
@@ -117,6 +118,7 @@ class HandheldAudit(ScanningMode):
         self.path: ScanPath[Verdict] = ScanPath(self, queue, clock)
         self._unconfirmed: tuple[str, float] | None = None
         self.rooms = rooms if rooms is not None else reports.directory.parent / "rooms"
+        self.labels = reports.directory.parent / "labels"  # stocktaker label's print jobs
         self.resumed = 0
         self._show_resumed = False
         self.campaign = settings.campaign
@@ -240,7 +242,9 @@ class HandheldAudit(ScanningMode):
             session, Stamp(room.device_id, room.session_id, room.location, room.technician),
             sightings, started_at=room.started_at, ended_at=iso_utc(room.last_wall),
             clock_synchronized=room.clock_synchronized, interrupted=True, resumed=room.resumed,
-            campaign=room.campaign)
+            campaign=room.campaign,
+            labels=labels_for_report(self.labels, room.location, room.started_at,
+                                     iso_utc(room.last_wall)))
         self.reports.append(report)
         if self._save_report(report):
             remove_journal(room.path)
@@ -421,12 +425,15 @@ class HandheldAudit(ScanningMode):
         if self.session.location is None and not self.sightings:
             self.journal.delete()
             return None
+        ended_at = iso_utc(self.clock.wall())
         report = build_report(
             self.session, self.stamp, self.sightings, started_at=self.started_at,
-            ended_at=iso_utc(self.clock.wall()),
+            ended_at=ended_at,
             clock_synchronized=self.clock_ok and self.clock.synced(), resumed=self.resumed,
             repeat_reads_dropped=self.repeat_reads_dropped - self._dropped_before,
             campaign=self.campaign,
+            labels=labels_for_report(self.labels, self.session.location, self.started_at,
+                                     ended_at),
         )
         self.reports.append(report)
         if self._save_report(report):

@@ -30,6 +30,7 @@ def build_report(
     resumed: int = 0,
     repeat_reads_dropped: int = 0,
     campaign: str | None = None,
+    labels: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The report of one room's audit, as written to ``report-<session_id>.json``.
 
@@ -40,6 +41,8 @@ def build_report(
     room was resumed after one. ``repeat_reads_dropped`` counts the reads dropped as repeats
     within ``audit.repeat_window`` since the room was opened or last resumed.
     ``campaign`` names the audit campaign the session is part of (None: none).
+    ``labels`` are the asset labels asked for during the audit
+    (:func:`firmware.print_jobs.labels_for_report`).
     """
     counts = {key: session.counts[key] for key in COUNT_KEYS}
     ghosts = session.ghosts()
@@ -74,6 +77,7 @@ def build_report(
                       for s in of(VerdictKind.AMBIGUOUS)],
         "overdue": _overdue(session, sightings, ghosts, by_tag),
         "warnings": _warnings(session, sightings),
+        "labels": [dict(label) for label in labels],
         "scans": [{"sighting_id": s.sighting_id, "asset_tag": s.asset_tag, "verdict": s.verdict,
                    **_register_fields(by_tag.get(s.asset_tag or "")),
                    "source": s.source, "at": s.wall_time, "payload": s.payload,
@@ -263,6 +267,11 @@ def format_report(report: dict[str, Any]) -> str:
     if rejected := [s for s in scans if s.get("verdict") == "rejected"]:
         lines.append("Rejected labels:")
         lines += [f"  {_show(s.get('payload')):<30} {_show(s.get('reason'))}" for s in rejected]
+    if labels := _entries(report, "labels", "asset_tag", notes):
+        lines.append("Labels printed:")
+        lines += [f"  {_show(label.get('asset_tag')):<16} {_show(label.get('state'))}"
+                  + (f" at {_show(label['printed_at'])}" if label.get("printed_at") else "")
+                  for label in labels]
     warnings = report.get("warnings")
     if isinstance(warnings, str):
         warnings = [warnings]

@@ -551,3 +551,44 @@ def visit_summary_screen(person: str, taken: list[str], returned: list[str]) -> 
     for y, line in zip((15, 26, 37, 48), lines[:4]):
         _text(image, _X, y, line)
     return image
+
+
+# Label printing. -----------------------------------------------------------------------
+
+LABEL_OUTCOMES = ("printed", "queued", "uncertain")
+"""What became of a label print: sent to the printer, kept for when the printer is back, or
+interrupted mid-send (it may or may not have come out)."""
+
+
+def label_screen(tag: str, outcome: str, *, waiting: int = 0) -> Image.Image:
+    """The outcome of printing ``tag``'s label.
+
+    Args:
+        tag: the asset tag on the label.
+        outcome: one of :data:`LABEL_OUTCOMES`.
+        waiting: labels queued for the printer, shown in the footer when any are.
+
+    Returns:
+        A 128x64 mode-"1" image.
+
+    Raises:
+        ValueError: an unknown outcome.
+    """
+    if outcome not in LABEL_OUTCOMES:
+        raise ValueError(f"unknown label outcome {outcome!r}")
+    image = _blank()
+    if outcome == "printed":
+        _headline(image, "LABEL", alert=False, icon=_tick)
+        lines = [keep_end(tag, COLUMNS), "sent to the printer"]
+    elif outcome == "queued":
+        _headline(image, "QUEUED", alert=True)
+        lines = [keep_end(tag, COLUMNS), "printer offline,", "prints when it is on"]
+    else:
+        _headline(image, "CHECK", alert=True)
+        lines = [keep_end(tag, COLUMNS), "may not have printed:", "reprint if missing"]
+    for y, line in zip(_DETAIL_Y, lines):
+        _text(image, _X, y, line)
+    if waiting:
+        ImageDraw.Draw(image).line([(0, _RULE_Y), (WIDTH - 1, _RULE_Y)], fill=ON)
+        _text(image, _X, _FOOTER_Y, keep_start(f"{waiting} label(s) waiting", COLUMNS))
+    return image

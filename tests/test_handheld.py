@@ -311,3 +311,31 @@ def test_a_card_reader_number_is_matched_as_the_register_spells_it(parts) -> Non
                                   Read(b"12x", "CARD", "card", 1.0)])
     assert [v.kind.value for v in verdicts] == ["verified", "unregistered", "rejected"]
     assert queue.pending()[0]["tag"]["scheme"] == "card"
+
+
+def test_the_room_report_lists_the_labels_printed_during_the_audit(parts) -> None:
+    from firmware.print_jobs import PrintJobs
+    from firmware.printing import printer_job
+    from firmware.report import format_report
+    from hal.printer import open_printer
+
+    tmp_path, queue, display, feedback = parts
+    audit = audit_with(tmp_path, queue, display, feedback)
+    now = FixedClock().wall()
+    jobs = PrintJobs(tmp_path / "state" / "labels")
+    jobs.add("IT-7", "https://assets.example.org/ht/IT-7", location="Storage B", at=now)
+    jobs.add("IT-8", "https://assets.example.org/ht/IT-8", at=now)  # no room set: this one
+    jobs.add("IT-9", "https://assets.example.org/ht/IT-9", location="Floor 3", at=now)
+    jobs.add("IT-6", "https://assets.example.org/ht/IT-6", location="Storage B", at=now - 86400)
+    printer = open_printer("file", label="62", folder=tmp_path / "printed")
+    assert len(jobs.flush(printer_job(printer)).printed) == 4
+    jobs.add("IT-5", "https://assets.example.org/ht/IT-5", location="Storage B", at=now)
+    audit.handle(scan("IT-1"))
+
+    report = audit.finish_room()
+    assert [(label["asset_tag"], label["state"]) for label in report["labels"]] == [
+        ("IT-7", "printed"), ("IT-8", "printed"), ("IT-5", "queued")]
+    assert report["labels"][2]["printed_at"] is None
+    text = format_report(report)
+    assert "Labels printed:\n  IT-7             printed at " in text
+    assert "  IT-5             queued" in text

@@ -32,6 +32,7 @@ from firmware.screens import (
     error_screen,
     keep_end,
     keep_start,
+    label_screen,
     new_room_screen,
     printable,
     progress_screen,
@@ -110,6 +111,9 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
     "new-room": lambda: new_room_screen("Storage  C", ["Storage B", "Storage A"]),
     "new-room-unknown": lambda: new_room_screen("Basement", []),
     "summary": lambda: summary_screen(Summary("Store B2", 30, 27, 1, 3, 0, 4, 12, 2, 1, 5)),
+    "label-printed": lambda: label_screen("IT-004512", "printed"),
+    "label-queued": lambda: label_screen("IT-004512", "queued", waiting=3),
+    "label-uncertain": lambda: label_screen("LAB-CHEM-2024-000815-X", "uncertain"),
     "error": lambda: error_screen(
         "CAMERA", "No camera found. Check the ribbon cable, then run rpicam-hello --list-cameras"
     ),
@@ -220,3 +224,12 @@ def test_any_label_renders(label: str, room: str | None, verified: int, kind: Ve
         error_screen(label, label),
     ):
         assert (image.mode, image.size) == ("1", (128, 64))
+
+
+def test_label_screens_differ_and_refuse_an_unknown_outcome() -> None:
+    shown = {outcome: label_screen("IT-004512", outcome).tobytes()
+             for outcome in ("printed", "queued", "uncertain")}
+    assert len(set(shown.values())) == 3
+    assert label_screen("IT-004512", "queued", waiting=2).tobytes() != shown["queued"]
+    with pytest.raises(ValueError, match="unknown label outcome"):
+        label_screen("IT-004512", "sent")

@@ -122,6 +122,7 @@ REPORT_FIELDS: dict[str, Field] = {
     "recovered": Field("array", items="object"),
     "ambiguous": Field("array", items="object"),
     "warnings": Field("array", items="string"),
+    "labels": Field("array", items="object"),
     "scans": Field("array", items="object"),
 }
 REPORT_REQUIRED = ("session_id", "device_id", "counts", "scans")
