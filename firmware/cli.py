@@ -206,8 +206,12 @@ def _parser() -> argparse.ArgumentParser:
 
     server = sub.add_parser("register-server", help=(
         "run the reference receiver of the register protocol (docs/protocol.md)"))
-    server.add_argument("--db", type=Path, required=True,
-                        help="SQLite file keeping sightings and reports (created when missing)")
+    server.add_argument("--db", required=True, help=(
+        "where sightings, reports and devices are kept: a SQLite file (PATH or"
+        " sqlite:///PATH, created when missing) or postgresql://USER@HOST:PORT/DBNAME"))
+    server.add_argument("--db-password-file", type=Path, metavar="FILE", help=(
+        "file holding the PostgreSQL password (else PGPASSWORD or ~/.pgpass; never in"
+        " the URL)"))
     server.add_argument("--manifest", type=Path, required=True,
                         help="the expected-inventory CSV served as the manifest")
     server.add_argument("--token-file", type=Path, required=True,
@@ -545,7 +549,7 @@ def _register_server(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: not a port (0 to 65535)")
     return run_receiver(args.db, args.manifest, args.token_file, args.host, args.port,
-                        people=args.people)
+                        people=args.people, db_password_file=args.db_password_file)
 
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")

@@ -34,7 +34,7 @@ from sync.receiver.holdings import Holdings
 from sync.receiver.manifest import ManifestSource, etag_matches
 from sync.receiver.people import PeopleSource
 from sync.receiver.protocol import API, Invalid
-from sync.receiver.store import CheckedRecord, KeyReused, ReceiverStore
+from sync.receiver.store import CheckedRecord, DatabaseUnavailable, KeyReused, ReceiverStore
 
 __all__ = ["ReceiverServer", "run_receiver", "start_in_thread"]
 
@@ -49,6 +49,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "people": ("GET",),
     "sightings": ("POST",),
     "report": ("GET", "PUT"),
+    "heartbeat": ("POST",),
+    "devices": ("GET",),
 }
 
 
@@ -148,7 +150,12 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         self._body_read = False
         try:
             try:
-                status, body, headers = self._route()
+                try:
+                    status, body, headers = self._route()
+                except DatabaseUnavailable as exc:
+                    self._log(f"database unavailable: {exc}")
+                    raise _Refusal(503, "the register's database is unavailable; try again"
+                                   " later", {"Retry-After": "5"}) from None
             except _Refusal as refusal:
                 status, headers = refusal.status, refusal.headers
                 body = _json({"error": refusal.message})
@@ -176,6 +183,10 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             route = "people"
         elif path == f"{API}/sightings":
             route = "sightings"
+        elif path == f"{API}/heartbeat":
+            route = "heartbeat"
+        elif path == f"{API}/devices":
+            route = "devices"
         elif path.startswith(_REPORTS) and "/" not in path[len(_REPORTS):]:
             route, session_id = "report", unquote(path[len(_REPORTS):], errors="replace")
         if route is None:
@@ -189,6 +200,13 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             return self._manifest(parse_qs(parts.query, keep_blank_values=True))
         if route == "sightings":
             return self._sightings()
+        if route == "heartbeat":
+            return self._heartbeat()
+        if route == "devices":
+            if parts.query:
+                raise _Refusal(400, "GET /devices takes no query parameters")
+            return 200, _json({"devices": self.server.store.devices()}), {
+                "Cache-Control": "no-cache"}
         if route == "people":
             if self.server.people is None:
                 raise _Refusal(404, "this register keeps no people (start the receiver"
@@ -277,6 +295,16 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             raise _Refusal(422, "this Idempotency-Key was used with a different body") from None
         headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
         return 200, answer.text.encode("ascii"), headers
+
+    def _heartbeat(self) -> tuple[int, bytes | None, dict[str, str]]:
+        body = self._body()
+        try:
+            state = protocol.check_heartbeat(body)
+        except Invalid as exc:
+            raise _Refusal(422, str(exc)) from None
+        text = json.dumps(state, ensure_ascii=True, separators=(",", ":"))
+        at = self.server.store.record_heartbeat(state["device_id"], text)
+        return 200, _json({"status": "recorded", "server_time": at}), {}
 
     def _put_report(self, session_id: str) -> tuple[int, bytes | None, dict[str, str]]:
         report = self._body()
@@ -379,15 +407,18 @@ def _read_token(path: Path) -> str:
         raise ConfigError(str(exc).replace("register.token_file", "--token-file", 1)) from None
 
 
-def run_receiver(db: Path, manifest: Path, token_file: Path, host: str = "127.0.0.1",
+def run_receiver(db: str | Path, manifest: Path, token_file: Path, host: str = "127.0.0.1",
                  port: int = 8080, *, out: TextIO | None = None,
-                 err: TextIO | None = None, people: Path | None = None) -> int:
+                 err: TextIO | None = None, people: Path | None = None,
+                 db_password_file: Path | None = None) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop).
 
     The first line on ``out`` is the base URL, flushed at once (with port 0 it names the
     port picked). Each request is logged as one line on ``err``.
 
-    ``people`` is a people CSV served to door kiosks (``GET /api/v1/people``).
+    ``people`` is a people CSV served to door kiosks (``GET /api/v1/people``). ``db`` is a
+    SQLite path or URL, or a PostgreSQL URL (:mod:`sync.receiver.database`), its password
+    in ``db_password_file`` (or ``PGPASSWORD``, ``~/.pgpass``).
 
     Raises:
         ConfigError: the token file, the manifest, the people file, the database or the
@@ -408,7 +439,7 @@ def run_receiver(db: Path, manifest: Path, token_file: Path, host: str = "127.0.
         people_source = None if people is None else PeopleSource(people, log=log_line)
     except RegisterError as exc:
         raise ConfigError(str(exc).replace("register.people", "--people", 1)) from None
-    store = ReceiverStore(db)
+    store = ReceiverStore(db, password_file=db_password_file)
     try:
         try:
             server = ReceiverServer((host, port), store=store, manifest=source, token=token,
