@@ -217,16 +217,62 @@ class ReceiverStore(Resource):
                 raise KeyReused(key)
             return BatchAnswer(known[1], replayed=True)
         received = _now_iso()
-        results = []
-        for item in records:
+        results: list[str] = [""] * len(records)
+        plain: list[int] = []  # records stored as they are, one statement for a run of them
+
+        def store_plain() -> None:
+            answers = self._store_plain(db, [records[i] for i in plain], device_id, received)
+            for index, answer in zip(plain, answers):
+                results[index] = answer
+            plain.clear()
+
+        for index, item in enumerate(records):
             if item.reason is not None:
-                results.append(_result(item.sighting_id, "rejected", item.reason))
-                continue
-            results.append(self._apply(db, item, device_id, received, holdings))
+                results[index] = _result(item.sighting_id, "rejected", item.reason)
+            elif holdings is not None and item.verdict in MOVEMENTS and item.record is not None:
+                store_plain()  # a kiosk event is judged after what came before it
+                results[index] = self._apply(db, item, device_id, received, holdings)
+            else:
+                plain.append(index)
+        store_plain()
         text = _answer_text(results)
         db.execute("UPDATE idempotency_keys SET answer = ? WHERE key = ?", (text, key))
         _touch_device(db, device_id, received)
         return BatchAnswer(text, replayed=False)
+
+    @staticmethod
+    def _store_plain(db: Connection, items: Sequence[CheckedRecord], device_id: str,
+                     received: str) -> list[str]:
+        """Store records that need no judging in one statement; their results' JSON.
+
+        A record whose id the statement did not insert was there already (``duplicate``,
+        or the conflict it got then); of two with one id, the first is the one stored.
+        """
+        if not items:
+            return []
+        rows = ", ".join(["(?, ?, ?, ?, ?)"] * len(items))
+        params = [value for item in items for value in (
+            item.sighting_id, device_id, item.session_id, received, item.record_json)]
+        fresh = {row[0] for row in db.execute(
+            "INSERT INTO sightings (sighting_id, device_id, session_id, received_at, record)"
+            f" VALUES {rows} ON CONFLICT (sighting_id) DO NOTHING RETURNING sighting_id",
+            params).fetchall()}
+        known = sorted({item.sighting_id for item in items if item.sighting_id not in fresh
+                        and item.sighting_id is not None})
+        earlier: dict[str, str] = {}
+        if known:
+            marks = ", ".join(["?"] * len(known))
+            earlier = dict(db.execute("SELECT sighting_id, result FROM outcomes WHERE"
+                                      f" sighting_id IN ({marks})", known).fetchall())
+        answers = []
+        for item in items:
+            if item.sighting_id in fresh:
+                fresh.discard(item.sighting_id)
+                answers.append(_result(item.sighting_id, "accepted", None))
+            else:
+                answers.append(earlier.get(str(item.sighting_id))
+                               or _result(item.sighting_id, "duplicate", None))
+        return answers
 
     @staticmethod
     def _apply(db: Connection, item: CheckedRecord, device_id: str, received: str,
