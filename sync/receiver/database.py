@@ -90,7 +90,7 @@ class Database:
         else:
             self._driver_errors = (sqlite3.Error,)
             self._transient = ()
-            self._unavailable = ()
+            self._unavailable = (sqlite3.OperationalError,)
         # The first connection proves the database can be used at all.
         try:
             with self.connection():
@@ -103,6 +103,11 @@ class Database:
     def errors(self) -> tuple[type[BaseException], ...]:
         """The driver's exception classes (sqlite3.Error or psycopg.Error)."""
         return self._driver_errors
+
+    @property
+    def unavailable(self) -> tuple[type[BaseException], ...]:
+        """Failures that mean "not now" (the server gone, a file locked): try again later."""
+        return (DatabaseUnavailable, *self._unavailable)
 
     def transient(self, exc: BaseException) -> bool:
         """Whether ``exc`` ended a transaction that should simply be run again."""

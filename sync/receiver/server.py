@@ -34,7 +34,7 @@ from sync.receiver.holdings import Holdings
 from sync.receiver.manifest import ManifestSource, etag_matches
 from sync.receiver.people import PeopleSource
 from sync.receiver.protocol import API, Invalid
-from sync.receiver.store import CheckedRecord, DatabaseUnavailable, KeyReused, ReceiverStore
+from sync.receiver.store import CheckedRecord, KeyReused, ReceiverStore
 
 __all__ = ["ReceiverServer", "run_receiver", "start_in_thread"]
 
@@ -152,8 +152,9 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             try:
                 try:
                     status, body, headers = self._route()
-                except DatabaseUnavailable as exc:
-                    self._log(f"database unavailable: {exc}")
+                except self.server.store.unavailable as exc:
+                    self._log(f"database unavailable: {type(exc).__name__}:"
+                              f" {str(exc).strip()[:200]}")
                     raise _Refusal(503, "the register's database is unavailable; try again"
                                    " later", {"Retry-After": "5"}) from None
             except _Refusal as refusal:

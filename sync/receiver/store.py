@@ -158,6 +158,11 @@ class ReceiverStore(Resource):
         """``sqlite`` or ``postgresql``."""
         return self._db.dialect
 
+    @property
+    def unavailable(self) -> tuple[type[BaseException], ...]:
+        """The database's failures that a client should meet with "try again later"."""
+        return self._db.unavailable
+
     def _setup(self) -> None:
         with self._db.transaction() as db:
             version = self._db.schema_version(db)
