@@ -649,3 +649,29 @@ def test_an_internal_failure_is_a_json_500_without_details(tmp_path: Path) -> No
         store.close()
     failed = [line for line in lines if "internal error" in line]
     assert len(failed) == 1 and "RuntimeError: disk on fire" in failed[0]
+
+
+def test_a_fleet_connecting_at_once_is_served(tmp_path: Path) -> None:
+    """80 devices open their connections at the same moment: none is refused or reset
+    (the listen backlog is not socketserver's 5)."""
+    with running_receiver(tmp_path) as receiver:
+        start = threading.Barrier(80)
+        statuses: list[str] = []
+
+        def device() -> None:
+            start.wait()
+            try:
+                with socket.create_connection(receiver.address, timeout=60) as conn:
+                    conn.sendall(b"GET /api/v1/manifest HTTP/1.1\r\nHost: x\r\n"
+                                 b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+                                 b"Connection: close\r\n\r\n")
+                    statuses.append(conn.makefile("rb").readline().decode().strip())
+            except OSError as exc:
+                statuses.append(f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=device) for _ in range(80)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert statuses == ["HTTP/1.1 200 OK"] * 80, sorted(set(statuses))

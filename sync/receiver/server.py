@@ -78,6 +78,9 @@ class ReceiverServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128
+    """Connections waiting to be accepted (socketserver's default, 5, refuses a fleet
+    connecting at once: the devices beyond it get a reset)."""
 
     def __init__(self, address: tuple[str, int], *, store: ReceiverStore,
                  manifest: ManifestSource, token: str,
