@@ -173,6 +173,7 @@ class SyncEngine:
         self.refresh_every = refresh_every
         self.refreshed_at = refreshed_at
         self.device_state = device_state
+        self._no_heartbeats = False
         self.failures = 0
         self.last_success: float | None = None  # monotonic seconds: the register's last answer
         self.answered: bool | None = None  # did the last round get its answers; None: no round yet
@@ -213,7 +214,7 @@ class SyncEngine:
                 result.error = f"{type(exc).__name__}: {exc}"
             result.left = len(self.queue)
             self._record(result)
-            if not result.unreachable:
+            if not result.unreachable and not self._no_heartbeats:
                 self._heartbeat(result)
             return result
 
@@ -225,6 +226,13 @@ class SyncEngine:
                                     now_wall=self.clock.wall(), error=result.error,
                                     extra=extra)
             self.register.heartbeat(state)
+        except RegisterError as exc:
+            if isinstance(exc, (RegisterUnavailable, RegisterRefused)):
+                log.info("heartbeat not sent: %s", terminal_safe(str(exc)))
+            else:  # a register without heartbeats (404): not asked again until restart
+                self._no_heartbeats = True
+                log.warning("heartbeat refused, none sent until restart: %s",
+                            terminal_safe(str(exc)))
         except Exception as exc:  # the sightings are what matters; the next round tries again
             log.info("heartbeat not sent: %s", terminal_safe(str(exc)))
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from firmware.errors import RegisterUnavailable
+from firmware.errors import RegisterError, RegisterUnavailable
 from sync.engine import SyncEngine
 from sync.heartbeat import heartbeat_state
 from sync.http import HttpRegister
@@ -131,3 +131,27 @@ def test_the_state_names_the_oldest_queued_age() -> None:
     assert state["oldest_queued_age"] == 60.0 and state["queue_depth"] == 3
     assert state["last_sync_ok"] is False and state["last_sync_error"] == "HTTP 500"
     assert state["dead_letters"] == 2 and state["mode"] == "handheld"
+
+
+class _OldRegister(MemoryRegister):
+    """A register from before heartbeats: it answers them 404."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def heartbeat(self, state: Mapping[str, Any]) -> None:
+        self.asked += 1
+        raise RegisterError("POST /api/v1/heartbeat: HTTP 404")
+
+
+def test_a_register_without_heartbeats_is_asked_once(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    register = _OldRegister()
+    with SightingQueue(tmp_path / "q") as queue:
+        engine = SyncEngine(queue, register, PendingReports(tmp_path / "r"), Clock())
+        for n in range(3):
+            queue.append(record(n))
+            assert engine.run_once().error is None
+    assert register.asked == 1 and len(register.stored) == 3
+    assert caplog.text.count("heartbeat refused") == 1
