@@ -140,7 +140,6 @@ class ReceiverStore(Resource):
     def __init__(self, db: str | Path, *, password_file: Path | None = None,
                  pool_size: int | None = None) -> None:
         self.url = str(db)
-        self.path = Path(db)  # meaningful for a plain SQLite path
         extra = {} if pool_size is None else {"pool_size": pool_size}
         try:
             self._db = open_database(db, password_file=password_file, **extra)
