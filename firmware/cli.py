@@ -166,6 +166,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--url", help="with nautobot: a test Nautobot's URL (the bench creates"
                                      " and then deletes a location and devices there)")
     bench.add_argument("--token-file", type=Path, help="with nautobot: its API token file")
+    bench.add_argument("--devices", type=int, default=50, metavar="N",
+                       help="with receiver: devices pushing at once (default 50)")
+    bench.add_argument("--sightings", type=int, default=10_000, metavar="N",
+                       help="with receiver: sightings each device pushes (default 10000)")
+    bench.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both",
+                       help="with receiver: the database(s), side by side (default both)")
+    bench.add_argument("--postgres-url", metavar="URL", help=(
+        "with receiver: an empty PostgreSQL database to use (password in PGPASSWORD or"
+        " ~/.pgpass); default: a throw-away server from the installed PostgreSQL"))
     bench.add_argument("--json", action="store_true",
                        help="with queue or decode: print the figures as one JSON object")
     bench.set_defaults(command=_bench)
@@ -222,8 +231,12 @@ def _parser() -> argparse.ArgumentParser:
 
     server = sub.add_parser("register-server", help=(
         "run the reference receiver of the register protocol (docs/protocol.md)"))
-    server.add_argument("--db", type=Path, required=True,
-                        help="SQLite file keeping sightings and reports (created when missing)")
+    server.add_argument("--db", required=True, help=(
+        "where sightings, reports and devices are kept: a SQLite file (PATH or"
+        " sqlite:///PATH, created when missing) or postgresql://USER@HOST:PORT/DBNAME"))
+    server.add_argument("--db-password-file", type=Path, metavar="FILE", help=(
+        "file holding the PostgreSQL password (else PGPASSWORD or ~/.pgpass; never in"
+        " the URL)"))
     server.add_argument("--manifest", type=Path, required=True,
                         help="the expected-inventory CSV served as the manifest")
     server.add_argument("--token-file", type=Path, required=True,
@@ -397,6 +410,31 @@ def _bench_camera_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_receiver(args: argparse.Namespace) -> int:
+    from sync.bench_receiver import bench_receiver, format_figures
+    from sync.receiver.pgcluster import PostgresMissing
+
+    if not (1 <= args.devices <= 500 and 1 <= args.sightings <= 1_000_000):
+        print("stocktaker: error: bench receiver --devices 1-500 --sightings 1-1000000",
+              file=sys.stderr)
+        return 2
+    databases = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    try:
+        figures = bench_receiver(devices=args.devices, sightings=args.sightings,
+                                 databases=databases, postgres_url=args.postgres_url)
+    except (PostgresMissing, RuntimeError) as exc:
+        print(f"stocktaker: error: bench receiver: {terminal_safe(str(exc))}",
+              file=sys.stderr)
+        return 1
+    if args.json:
+        import dataclasses
+
+        print(_json_line({"receiver": [dataclasses.asdict(f) for f in figures]}), flush=True)
+    else:
+        print("\n".join(format_figures(figures)), flush=True)
+    return 0
+
+
 def _bench_queue_json(args: argparse.Namespace) -> int:
     if args.what == "decode":
         from hal.camera.bench import bench_decode_figures
@@ -422,7 +460,8 @@ BENCHES = {
     "decode": "pyzbar, zxing-cpp and stocktaker on image sets (DIR..., or drawn; --json)",
     "camera": "a live camera stand-in: frames per second and frame to verdict",
     "nautobot": "1,000 sightings to a test Nautobot (--url URL --token-file FILE)",
-    "all": "every bench above but nautobot",
+    "receiver": "a fleet pushing into the receiver at once, SQLite and PostgreSQL (--json)",
+    "all": "every bench above but nautobot and receiver",
 }
 """The ``stocktaker bench`` benches, each with what it measures."""
 
@@ -452,6 +491,8 @@ def _bench(args: argparse.Namespace) -> int:
         print("\n".join(terminal_safe(line)
                         for line in bench_nautobot(args.url, args.token_file)))
         return 0
+    if args.what == "receiver":
+        return _bench_receiver(args)
     if args.generate:
         from hal.camera.decode_sets import generate_sets
 
@@ -566,7 +607,7 @@ def _register_server(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: not a port (0 to 65535)")
     return run_receiver(args.db, args.manifest, args.token_file, args.host, args.port,
-                        people=args.people)
+                        people=args.people, db_password_file=args.db_password_file)
 
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
+from firmware import __version__
 from firmware.asset import Asset
 from firmware.cards import CardRules
 from firmware.clock import SystemClock
@@ -151,6 +152,9 @@ def run_sync(config: Config, *, clock: Clock | None = None) -> SyncResult:
 
 def _engine(config: Config, queue: SightingQueue, register: Register, clock: Clock,
             **extra: Any) -> SyncEngine:
+    room = config.kiosk.location if config.device.mode == "kiosk" else None
+    extra.setdefault("device_state", lambda: {"firmware_version": __version__,
+                                              "mode": config.device.mode, "room": room})
     return SyncEngine(queue, register, PendingReports(config.queue.path / "reports"), clock,
                       batch_size=config.register.batch_size, interval=config.sync.interval,
                       backoff=Backoff(cap=config.sync.backoff_max,

@@ -41,6 +41,7 @@ from firmware.errors import QueueError, RegisterError, RegisterRefused, Register
 from firmware.sightings import Clock, iso_utc
 from firmware.status import SyncStatus
 from hal.text import terminal_safe
+from sync.heartbeat import heartbeat_state
 from sync.queue import SightingQueue
 from sync.register import ItemStatus, Register
 from sync.reports import PendingReports
@@ -66,6 +67,8 @@ class SyncResult:
     """Nothing was to be sent: the register was only asked whether it answers."""
     refused: bool = False
     """The register refused the device's token (HTTP 401/403)."""
+    unreachable: bool = False
+    """The register could not be reached (no heartbeat follows the round)."""
 
 
 @dataclass
@@ -149,12 +152,16 @@ class SyncEngine:
         refresh: called by the thread after a good round, at most every ``refresh_every``
             seconds (the device saves a fresh copy of the expected inventory with it).
         refreshed_at: monotonic time of the last refresh (the one at start), if any.
+        device_state: what the device adds to each heartbeat (firmware version, mode,
+            room); the heartbeat follows each round that reached the register, and a
+            failed one is only logged.
     """
 
     def __init__(self, queue: SightingQueue, register: Register, reports: PendingReports,
                  clock: Clock, *, batch_size: int = 50, interval: float = 30.0,
                  backoff: Backoff | None = None, refresh: Callable[[], object] | None = None,
-                 refresh_every: float = 3600.0, refreshed_at: float | None = None) -> None:
+                 refresh_every: float = 3600.0, refreshed_at: float | None = None,
+                 device_state: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.queue = queue
         self.register = register
         self.reports = reports
@@ -165,6 +172,8 @@ class SyncEngine:
         self.refresh = refresh
         self.refresh_every = refresh_every
         self.refreshed_at = refreshed_at
+        self.device_state = device_state
+        self._no_heartbeats = False
         self.failures = 0
         self.last_success: float | None = None  # monotonic seconds: the register's last answer
         self.answered: bool | None = None  # did the last round get its answers; None: no round yet
@@ -197,6 +206,7 @@ class SyncEngine:
                     self.register.check()
             except RegisterUnavailable as exc:
                 result.error, result.retry_after = str(exc), exc.retry_after
+                result.unreachable = True
             except (RegisterError, QueueError) as exc:
                 result.error, result.refused = str(exc), isinstance(exc, RegisterRefused)
             except Exception as exc:  # a fault in an adapter must not end the sync for good
@@ -204,7 +214,27 @@ class SyncEngine:
                 result.error = f"{type(exc).__name__}: {exc}"
             result.left = len(self.queue)
             self._record(result)
+            if not result.unreachable and not self._no_heartbeats:
+                self._heartbeat(result)
             return result
+
+    def _heartbeat(self, result: SyncResult) -> None:
+        """Tell the register how the device stands; a failure is logged, never fatal."""
+        try:
+            extra = self.device_state() if self.device_state is not None else None
+            state = heartbeat_state(self.queue.status(), queued=result.left,
+                                    now_wall=self.clock.wall(), error=result.error,
+                                    extra=extra)
+            self.register.heartbeat(state)
+        except RegisterError as exc:
+            if isinstance(exc, (RegisterUnavailable, RegisterRefused)):
+                log.info("heartbeat not sent: %s", terminal_safe(str(exc)))
+            else:  # a register without heartbeats (404): not asked again until restart
+                self._no_heartbeats = True
+                log.warning("heartbeat refused, none sent until restart: %s",
+                            terminal_safe(str(exc)))
+        except Exception as exc:  # the sightings are what matters; the next round tries again
+            log.info("heartbeat not sent: %s", terminal_safe(str(exc)))
 
     def _send_sightings(self, result: SyncResult) -> bool:
         """Send batch after batch; True when the register answered at least one."""

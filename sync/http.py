@@ -167,6 +167,21 @@ class HttpRegister(Register):
             headers={"Idempotency-Key": idempotency_key(self.device_id, records)})
         return _results(self.client.json(answer), records, answer.url)
 
+    def heartbeat(self, state: Mapping[str, Any]) -> None:
+        """Report the device's state (``POST /api/v1/heartbeat``).
+
+        Raises:
+            RegisterUnavailable: no answer, or not the protocol's.
+            RegisterError: the register refused it (bad token, a 404 from a register
+                without heartbeats).
+        """
+        body = {**state, "device_id": self.device_id}
+        answer = self.client.request("POST", f"{API}/heartbeat", body=body, ok=(200,))
+        recorded = self.client.json(answer)
+        if not isinstance(recorded, dict) or recorded.get("status") != "recorded":
+            raise RegisterUnavailable(f"POST {answer.url}: the register did not say the"
+                                      " heartbeat is recorded")
+
     def publish_report(self, report: Mapping[str, Any]) -> list[str]:
         """Store the report (``PUT /api/v1/reports/<session_id>``); returns its URL.
 

@@ -85,6 +85,16 @@ class Register(Resource, ABC):
             RegisterError: it answered, but not as a register of this kind would.
         """
 
+    def heartbeat(self, state: Mapping[str, Any]) -> None:
+        """Tell the register how the device stands (queue depth, oldest queued age, dead
+        letters, firmware version, last sync, mode and room: ``Heartbeat`` in
+        ``sync/openapi.yaml``); by default nowhere: a register without a place for it.
+
+        Raises:
+            RegisterUnavailable: the register cannot be reached now.
+            RegisterError: it refused the heartbeat.
+        """
+
     def state_time(self) -> float | None:
         """When the state :meth:`expected_assets` gives was true (Unix time), when that is
         not the moment it was fetched; None: the register answers with its present state.

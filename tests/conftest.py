@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from sync.receiver.pgcluster import ScratchPostgres
     from tests.nautobot.seed import Seeder
     from tests.nautobot.server import NautobotServer
 
@@ -15,17 +16,27 @@ if TYPE_CHECKING:
 # -- Nautobot integration tests (marker ``nautobot``): last in the run, skipped only on request --
 
 _NAUTOBOT_DESELECTED: list[int] = [0]
+_POSTGRES_DESELECTED: list[int] = [0]
+
+
+def _order(item: pytest.Item) -> int:
+    if item.get_closest_marker("nautobot") is not None:
+        return 2
+    return 1 if item.get_closest_marker("postgres") is not None else 0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Move the ``nautobot`` tests after every other test (they start a real server)."""
-    items.sort(key=lambda item: item.get_closest_marker("nautobot") is not None)
+    """Move the ``postgres`` tests, then the ``nautobot`` ones, after every other test
+    (they start real servers)."""
+    items.sort(key=_order)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    """Count the ``nautobot`` tests left out, for the summary line."""
+    """Count the ``nautobot`` and ``postgres`` tests left out, for the summary line."""
     _NAUTOBOT_DESELECTED[0] += sum(1 for item in items
                                    if item.get_closest_marker("nautobot") is not None)
+    _POSTGRES_DESELECTED[0] += sum(1 for item in items
+                                   if item.get_closest_marker("postgres") is not None)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
@@ -36,6 +47,31 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
             f"{_NAUTOBOT_DESELECTED[0]} Nautobot integration tests skipped on request"
             " (-m \"not nautobot\"): the nautobot adapter was not checked against a real"
             " Nautobot in this run", yellow=True)
+    if _POSTGRES_DESELECTED[0] and "postgres" in (config.getoption("markexpr") or ""):
+        terminalreporter.write_line(
+            f"{_POSTGRES_DESELECTED[0]} PostgreSQL tests skipped on request"
+            " (-m \"not postgres\"): the receiver was not checked on PostgreSQL in this run",
+            yellow=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[ScratchPostgres]:
+    """A real PostgreSQL on loopback for the whole session (tests/postgres.py).
+
+    A set-up that fails (apt refused, PostgreSQL would not start) fails the tests with
+    the reason.
+    """
+    from tests.postgres import PostgresMissing, start_postgres
+
+    try:
+        server = start_postgres()
+    except PostgresMissing as exc:
+        pytest.fail(f"the PostgreSQL for the receiver tests could not be set up: {exc}",
+                    pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

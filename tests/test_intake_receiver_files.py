@@ -112,6 +112,6 @@ def test_a_receiver_database_of_the_previous_schema_gains_the_intake_table(
         assert answer.json()["results"][0]["status"] == "accepted"
         assert len(call(receiver.address, "GET", "/api/v1/intakes").json()["intakes"]) == 1
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
         assert conn.execute("SELECT count(*) FROM sightings").fetchone()[0] == 2
     conn.close()

@@ -91,6 +91,8 @@ def test_the_document_and_the_receiver_share_their_rules() -> None:
     assert set(schemas["Report"]["properties"]) == set(protocol.REPORT_FIELDS)
     assert tuple(schemas["Report"]["required"]) == protocol.REPORT_REQUIRED
     assert tuple(schemas["SightingBatch"]["required"]) == protocol.BATCH_REQUIRED
+    assert set(schemas["Heartbeat"]["properties"]) == set(protocol.HEARTBEAT_FIELDS)
+    assert tuple(schemas["Heartbeat"]["required"]) == protocol.HEARTBEAT_REQUIRED
     assert schemas["SightingBatch"]["properties"]["sightings"]["maxItems"] == protocol.MAX_BATCH
     assert schemas["Identifier"]["pattern"] == f"^{protocol.IDENTIFIER.pattern}$"
     assert schemas["SessionId"]["pattern"] == f"^{protocol.SESSION_ID.pattern}$"

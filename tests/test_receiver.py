@@ -49,7 +49,8 @@ class Receiver:
 
     url: str
     proc: subprocess.Popen[str]
-    db: Path
+    db: Path | str
+    """A SQLite file, or a PostgreSQL URL."""
     manifest: Path
     token_file: Path
     log: Path
@@ -75,7 +76,7 @@ def write_manifest(path: Path, text: str = MANIFEST) -> Path:
     return path
 
 
-def receiver_command(db: Path, manifest: Path, token_file: Path, port: int = 0) -> list[str]:
+def receiver_command(db: Path | str, manifest: Path, token_file: Path, port: int = 0) -> list[str]:
     return [sys.executable, "-m", "firmware", "register-server", "--db", str(db),
             "--manifest", str(manifest), "--token-file", str(token_file),
             "--host", "127.0.0.1", "--port", str(port)]
@@ -104,7 +105,7 @@ def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
 
 
 @contextmanager
-def running_receiver(directory: Path, *, db: Path | None = None,
+def running_receiver(directory: Path, *, db: Path | str | None = None,
                      manifest: Path | None = None) -> Iterator[Receiver]:
     """Start ``stocktaker register-server --port 0`` in ``directory``; stop it on exit."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -128,14 +129,26 @@ def running_receiver(directory: Path, *, db: Path | None = None,
             proc.stdout.close()
 
 
-def stored_counts(db: Path, sighting_ids: list[str]) -> dict[str, int]:
-    """How many rows each sighting id has in the receiver's database."""
+def db_rows(db: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of a query (``?`` parameters) on the receiver's database, SQLite or
+    PostgreSQL, read directly, not through the receiver."""
+    if str(db).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(db)) as pg:
+            return list(pg.execute(sql.replace("?", "%s"), params).fetchall())
     with sqlite3.connect(db) as conn:
-        counts = {sid: 0 for sid in sighting_ids}
-        for sid, in conn.execute("SELECT sighting_id FROM sightings"):
-            if sid in counts:
-                counts[sid] += 1
+        rows = list(conn.execute(sql, params).fetchall())
     conn.close()
+    return rows
+
+
+def stored_counts(db: Path | str, sighting_ids: list[str]) -> dict[str, int]:
+    """How many rows each sighting id has in the receiver's database."""
+    counts = {sid: 0 for sid in sighting_ids}
+    for sid, in db_rows(db, "SELECT sighting_id FROM sightings"):
+        if sid in counts:
+            counts[sid] += 1
     return counts
 
 
@@ -213,9 +226,17 @@ def post_batch(address: tuple[str, int], records: list[Any], key: str | None = N
                 {"device_id": device_id, "sightings": records}, headers=headers, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
-    with running_receiver(tmp_path_factory.mktemp("receiver")) as running:
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def receiver(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
+    """The receiver for this module's protocol tests: on SQLite, and on PostgreSQL."""
+    db = None
+    if request.param == "postgresql":
+        from tests.postgres import fresh_database
+
+        db = fresh_database(request.getfixturevalue("postgres_server"))
+    with running_receiver(tmp_path_factory.mktemp("receiver"), db=db) as running:
         yield running
 
 
@@ -532,11 +553,8 @@ def test_a_report_is_stored_idempotently_and_read_back(receiver: Receiver) -> No
     assert again.status == 200 and again.json()["status"] == "stored"
     back = call(receiver.address, "GET", f"/api/v1/reports/{session}")
     assert back.status == 200 and back.json() == body
-    with sqlite3.connect(receiver.db) as conn:
-        rows = conn.execute("SELECT count(*) FROM reports WHERE session_id = ?",
-                            (session,)).fetchone()[0]
-    conn.close()
-    assert rows == 1
+    assert db_rows(receiver.db, "SELECT count(*) FROM reports WHERE session_id = ?",
+                   (session,)) == [(1,)]
 
 
 @pytest.mark.parametrize("path, body, status, error", [
@@ -649,3 +667,29 @@ def test_an_internal_failure_is_a_json_500_without_details(tmp_path: Path) -> No
         store.close()
     failed = [line for line in lines if "internal error" in line]
     assert len(failed) == 1 and "RuntimeError: disk on fire" in failed[0]
+
+
+def test_a_fleet_connecting_at_once_is_served(tmp_path: Path) -> None:
+    """80 devices open their connections at the same moment: none is refused or reset
+    (the listen backlog is not socketserver's 5)."""
+    with running_receiver(tmp_path) as receiver:
+        start = threading.Barrier(80)
+        statuses: list[str] = []
+
+        def device() -> None:
+            start.wait()
+            try:
+                with socket.create_connection(receiver.address, timeout=60) as conn:
+                    conn.sendall(b"GET /api/v1/manifest HTTP/1.1\r\nHost: x\r\n"
+                                 b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+                                 b"Connection: close\r\n\r\n")
+                    statuses.append(conn.makefile("rb").readline().decode().strip())
+            except OSError as exc:
+                statuses.append(f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=device) for _ in range(80)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert statuses == ["HTTP/1.1 200 OK"] * 80, sorted(set(statuses))

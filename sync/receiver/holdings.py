@@ -12,13 +12,16 @@ An event the state disagrees with is a **conflict**, answered with the register'
 
 A check-out to the person who already holds the asset is accepted and changes nothing.
 An asset the manifest does not list is rejected. The state lives in the receiver's
-SQLite file (table ``holdings``) and changes in the batch's own transaction.
+database (table ``holdings``) and changes in the batch's own transaction. Before reading
+an asset's state, the transaction locks the asset's row of ``asset_locks`` (an upsert,
+then an update: a row lock on PostgreSQL, where batches run side by side; SQLite runs
+one write transaction at a time anyway), so two events about one asset are judged one
+after the other.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,7 @@ from typing import Any
 from firmware.asset import DEFAULT_RETIRED_STATUSES, Asset
 from firmware.inventory import room_key
 from firmware.people import person_key
+from sync.receiver.database import Connection
 
 __all__ = ["HOLDINGS_SCHEMA", "Holdings", "Judgement", "same_person"]
 
@@ -37,6 +41,10 @@ CREATE TABLE IF NOT EXISTS holdings (
     location TEXT,
     sighting_id TEXT NOT NULL,
     changed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS asset_locks (
+    asset_key TEXT PRIMARY KEY,
+    judged INTEGER NOT NULL
 );
 """
 
@@ -80,13 +88,14 @@ class Holdings:
     def __init__(self, asset_of: Callable[[str], Asset | None]) -> None:
         self.asset_of = asset_of
 
-    def judge(self, db: sqlite3.Connection, record: Mapping[str, Any],
+    def judge(self, db: Connection, record: Mapping[str, Any],
               at: str) -> Judgement:
         """Decide one ``checked_out`` or ``checked_in`` event and, when accepted, apply it."""
         tag = str(record.get("asset_tag") or "")
         asset = self.asset_of(tag)
         if asset is None:
             return Judgement("rejected", f"the register has no asset {tag!r}")
+        self._lock(db, asset)
         holder, location = self._state(db, asset)
         side = {"asset_tag": asset.asset_tag, "holder": holder, "status": asset.status,
                 "location": location}
@@ -111,7 +120,14 @@ class Holdings:
         self._set(db, asset, None, room or location, record, at)
         return Judgement("accepted")
 
-    def _state(self, db: sqlite3.Connection,
+    @staticmethod
+    def _lock(db: Connection, asset: Asset) -> None:
+        key = asset.asset_tag.casefold()
+        db.execute("INSERT INTO asset_locks (asset_key, judged) VALUES (?, 0)"
+                   " ON CONFLICT (asset_key) DO NOTHING", (key,))
+        db.execute("UPDATE asset_locks SET judged = judged + 1 WHERE asset_key = ?", (key,))
+
+    def _state(self, db: Connection,
                asset: Asset) -> tuple[dict[str, Any] | None, str | None]:
         row = db.execute("SELECT holder, location FROM holdings WHERE asset_key = ?",
                          (asset.asset_tag.casefold(),)).fetchone()
@@ -121,16 +137,19 @@ class Holdings:
         return holder, asset.location or None
 
     @staticmethod
-    def _set(db: sqlite3.Connection, asset: Asset, holder: dict[str, Any] | None,
+    def _set(db: Connection, asset: Asset, holder: dict[str, Any] | None,
              location: str | None, record: Mapping[str, Any], at: str) -> None:
-        db.execute("INSERT OR REPLACE INTO holdings (asset_key, asset_tag, holder, location,"
-                   " sighting_id, changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+        db.execute("INSERT INTO holdings (asset_key, asset_tag, holder, location,"
+                   " sighting_id, changed_at) VALUES (?, ?, ?, ?, ?, ?)"
+                   " ON CONFLICT (asset_key) DO UPDATE SET asset_tag = excluded.asset_tag,"
+                   " holder = excluded.holder, location = excluded.location,"
+                   " sighting_id = excluded.sighting_id, changed_at = excluded.changed_at",
                    (asset.asset_tag.casefold(), asset.asset_tag,
                     None if holder is None else json.dumps(holder, ensure_ascii=True),
                     location, str(record.get("sighting_id")), at))
 
     @staticmethod
-    def holder(db: sqlite3.Connection, tag: str) -> dict[str, Any] | None:
+    def holder(db: Connection, tag: str) -> dict[str, Any] | None:
         """The holder the receiver has recorded for ``tag`` (None: none, or never changed)."""
         row = db.execute("SELECT holder FROM holdings WHERE asset_key = ?",
                          (tag.casefold(),)).fetchone()

@@ -24,6 +24,7 @@ __all__ = [
     "Invalid",
     "canonical",
     "check_batch",
+    "check_heartbeat",
     "check_report",
     "check_sighting",
     "parse_json",
@@ -126,6 +127,22 @@ REPORT_FIELDS: dict[str, Field] = {
     "scans": Field("array", items="object"),
 }
 REPORT_REQUIRED = ("session_id", "device_id", "counts", "scans")
+
+HEARTBEAT_FIELDS: dict[str, Field] = {
+    "device_id": Field("string", pattern=IDENTIFIER),
+    "sent_at": Field("string", date_time=True),
+    "queue_depth": Field("integer", minimum=0),
+    "oldest_queued_age": Field("number", nullable=True),
+    "dead_letters": Field("integer", minimum=0),
+    "conflicts": Field("integer", minimum=0),
+    "firmware_version": _TEXT,
+    "last_sync": Field("string", nullable=True, date_time=True),
+    "last_sync_ok": Field("boolean", nullable=True),
+    "last_sync_error": _NULLABLE_TEXT,
+    "mode": _NULLABLE_TEXT,
+    "room": _NULLABLE_TEXT,
+}
+HEARTBEAT_REQUIRED = ("device_id", "queue_depth")
 
 BATCH_FIELDS: dict[str, Field] = {
     "device_id": Field("string", pattern=IDENTIFIER),
@@ -291,6 +308,15 @@ def _check_intake(record: dict[str, Any]) -> None:
         raise Invalid(f"identifiers: {empty[0]} is empty")
     if not identifiers and not (record.get("unknown_label") or "").strip():
         raise Invalid("an intake needs at least one identifier or the unknown label")
+
+
+def check_heartbeat(body: Any) -> dict[str, Any]:
+    """Check a ``POST /heartbeat`` body: a device's state as it reports it.
+
+    Raises:
+        Invalid: not a heartbeat object (a field of the wrong type or form).
+    """
+    return _check_object(body, HEARTBEAT_FIELDS, HEARTBEAT_REQUIRED, "the heartbeat")
 
 
 def check_report(report: Any, session_id: str) -> dict[str, Any]:

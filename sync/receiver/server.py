@@ -50,6 +50,8 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "sightings": ("POST",),
     "intakes": ("GET",),
     "report": ("GET", "PUT"),
+    "heartbeat": ("POST",),
+    "devices": ("GET",),
 }
 
 
@@ -77,6 +79,9 @@ class ReceiverServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128
+    """Connections waiting to be accepted (socketserver's default, 5, refuses a fleet
+    connecting at once: the devices beyond it get a reset)."""
 
     def __init__(self, address: tuple[str, int], *, store: ReceiverStore,
                  manifest: ManifestSource, token: str,
@@ -149,7 +154,13 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         self._body_read = False
         try:
             try:
-                status, body, headers = self._route()
+                try:
+                    status, body, headers = self._route()
+                except self.server.store.unavailable as exc:
+                    self._log(f"database unavailable: {type(exc).__name__}:"
+                              f" {str(exc).strip()[:200]}")
+                    raise _Refusal(503, "the register's database is unavailable; try again"
+                                   " later", {"Retry-After": "5"}) from None
             except _Refusal as refusal:
                 status, headers = refusal.status, refusal.headers
                 body = _json({"error": refusal.message})
@@ -179,6 +190,10 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             route = "sightings"
         elif path == f"{API}/intakes":
             route = "intakes"
+        elif path == f"{API}/heartbeat":
+            route = "heartbeat"
+        elif path == f"{API}/devices":
+            route = "devices"
         elif path.startswith(_REPORTS) and "/" not in path[len(_REPORTS):]:
             route, session_id = "report", unquote(path[len(_REPORTS):], errors="replace")
         if route is None:
@@ -194,6 +209,13 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             return self._sightings()
         if route == "intakes":
             return self._intakes()
+        if route == "heartbeat":
+            return self._heartbeat()
+        if route == "devices":
+            if parts.query:
+                raise _Refusal(400, "GET /devices takes no query parameters")
+            return 200, _json({"devices": self.server.store.devices()}), {
+                "Cache-Control": "no-cache"}
         if route == "people":
             if self.server.people is None:
                 raise _Refusal(404, "this register keeps no people (start the receiver"
@@ -289,6 +311,15 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             f'{{"received_at":{json.dumps(at)},"intake":{record}}}' for at, record in rows)
             + "]}")
         return 200, body.encode("ascii"), {"Cache-Control": "no-cache"}
+    def _heartbeat(self) -> tuple[int, bytes | None, dict[str, str]]:
+        body = self._body()
+        try:
+            state = protocol.check_heartbeat(body)
+        except Invalid as exc:
+            raise _Refusal(422, str(exc)) from None
+        text = json.dumps(state, ensure_ascii=True, separators=(",", ":"))
+        at = self.server.store.record_heartbeat(state["device_id"], text)
+        return 200, _json({"status": "recorded", "server_time": at}), {}
 
     def _put_report(self, session_id: str) -> tuple[int, bytes | None, dict[str, str]]:
         report = self._body()
@@ -391,15 +422,18 @@ def _read_token(path: Path) -> str:
         raise ConfigError(str(exc).replace("register.token_file", "--token-file", 1)) from None
 
 
-def run_receiver(db: Path, manifest: Path, token_file: Path, host: str = "127.0.0.1",
+def run_receiver(db: str | Path, manifest: Path, token_file: Path, host: str = "127.0.0.1",
                  port: int = 8080, *, out: TextIO | None = None,
-                 err: TextIO | None = None, people: Path | None = None) -> int:
+                 err: TextIO | None = None, people: Path | None = None,
+                 db_password_file: Path | None = None) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop).
 
     The first line on ``out`` is the base URL, flushed at once (with port 0 it names the
     port picked). Each request is logged as one line on ``err``.
 
-    ``people`` is a people CSV served to door kiosks (``GET /api/v1/people``).
+    ``people`` is a people CSV served to door kiosks (``GET /api/v1/people``). ``db`` is a
+    SQLite path or URL, or a PostgreSQL URL (:mod:`sync.receiver.database`), its password
+    in ``db_password_file`` (or ``PGPASSWORD``, ``~/.pgpass``).
 
     Raises:
         ConfigError: the token file, the manifest, the people file, the database or the
@@ -420,7 +454,7 @@ def run_receiver(db: Path, manifest: Path, token_file: Path, host: str = "127.0.
         people_source = None if people is None else PeopleSource(people, log=log_line)
     except RegisterError as exc:
         raise ConfigError(str(exc).replace("register.people", "--people", 1)) from None
-    store = ReceiverStore(db)
+    store = ReceiverStore(db, password_file=db_password_file)
     try:
         try:
             server = ReceiverServer((host, port), store=store, manifest=source, token=token,

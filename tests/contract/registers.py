@@ -168,10 +168,11 @@ def files_bench(tmp_path: Path) -> Iterator[RegisterBench]:
 
 
 @contextmanager
-def http_bench(tmp_path: Path) -> Iterator[RegisterBench]:
+def http_bench(tmp_path: Path, db: str | None = None) -> Iterator[RegisterBench]:
     """The http adapter against a real ``stocktaker register-server`` subprocess, through
     the fault proxy of the http tests (for an answer lost after the batch was applied).
-    An outage stops the receiver by its PID; it comes back on the same database."""
+    An outage stops the receiver by its PID; it comes back on the same database (a SQLite
+    file, or the PostgreSQL database ``db`` names)."""
     from tests.test_http_register import FaultProxy
     from tests.test_receiver import TOKEN, running_receiver, stop_process, stored_counts
 
@@ -181,7 +182,7 @@ def http_bench(tmp_path: Path) -> Iterator[RegisterBench]:
     manifest.write_text("Asset Tag,Location\n" + "".join(f"{t},{ROOM}\n" for t in KNOWN_TAGS),
                         encoding="utf-8")
     stack: list[Any] = []
-    first = running_receiver(directory, manifest=manifest)
+    first = running_receiver(directory, manifest=manifest, db=db)
     receiver = first.__enter__()
     stack.append(first)
     proxy = FaultProxy(receiver.address)

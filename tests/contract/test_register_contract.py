@@ -35,10 +35,18 @@ BENCHES: dict[str, Callable[[Path, pytest.FixtureRequest],
     "memory": lambda tmp_path, request: memory_bench(tmp_path),
     "files": lambda tmp_path, request: files_bench(tmp_path),
     "http": lambda tmp_path, request: http_bench(tmp_path),
+    "http-postgresql": lambda tmp_path, request: http_bench(tmp_path, db=_fresh_postgres(request)),
     "snipeit": lambda tmp_path, request: snipeit_bench(tmp_path),
     "snipeit-per-asset": lambda tmp_path, request: snipeit_bench(tmp_path, bulk=False),
     "nautobot": nautobot_bench,
 }
+
+def _fresh_postgres(request: pytest.FixtureRequest) -> str:
+    """An empty database on the suite's PostgreSQL (tests/postgres.py)."""
+    from tests.postgres import fresh_database
+
+    return fresh_database(request.getfixturevalue("postgres_server"))
+
 
 NOT_APPLICABLE = {
     ("files", "refused token"): "a folder takes no token",
@@ -46,7 +54,7 @@ NOT_APPLICABLE = {
     ("files", "partial batch"): "a folder refuses no sighting",
     ("nautobot", "answer lost"): "a TCP gate cannot cut Nautobot's answer after the note",
 }
-UNPAGED = {"memory", "files", "http"}
+UNPAGED = {"memory", "files", "http", "http-postgresql"}
 """Kinds whose expected inventory is one document: the pages case gives them a large one."""
 
 
@@ -54,7 +62,8 @@ def kinds(case: str) -> list[Any]:
     """One row per register kind for ``case``; a not-applicable row says why in its id."""
     rows = []
     for kind in BENCHES:
-        marks = [pytest.mark.nautobot] if kind == "nautobot" else []
+        marks = ([pytest.mark.nautobot] if kind == "nautobot"
+                 else [pytest.mark.postgres] if kind.endswith("postgresql") else [])
         why = NOT_APPLICABLE.get((kind, case))
         if why is not None:
             rows.append(pytest.param(kind, id=f"{kind}: not applicable, {why}",
