@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.cards import CardRules
-from firmware.clock import SystemClock
+from hal.clock import SystemClock
 from firmware.config import Config
 from firmware.errors import ConfigError, DeviceError, RegisterRefused
 from firmware.door_kiosk import DoorKiosk, KioskSettings
@@ -25,9 +25,9 @@ from firmware.readers import merge_read_bursts
 from firmware.movements import MovementLog
 from firmware.people import PeopleIndex
 from firmware.service_reporter import ServiceReporter
-from firmware.sightings import Clock
+from hal.clock import Clock
 from firmware.start import load_inventory, load_people, require_reader
-from firmware.status import SyncStatus
+from sync.status import SyncStatus
 from firmware.stopping import StopRequested, StopSignals
 from hal.backends import fitted
 from hal.buttons import Buttons, open_buttons

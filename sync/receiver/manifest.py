@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from firmware.asset import Asset
-from firmware.errors import ManifestError
-from firmware.inventory import room_key
+from sync.asset import Asset
+from sync.errors import ManifestError
+from sync.asset import room_key
 from sync.manifest import read_manifest
 
 __all__ = ["ManifestSource", "etag_matches"]
