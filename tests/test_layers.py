@@ -163,3 +163,11 @@ def test_a_package_import_counts_as_its_init(tmp_path: Path, text: str) -> None:
                       "sync/__init__.py": "", "firmware/__init__.py": ""})
     graph = import_graph(tmp_path)
     assert cycles(graph) == [["hal", "hal.a"]]
+
+
+def test_the_way_out_names_the_version_the_package_is_built_with() -> None:
+    # sync reads the installed package's metadata, which is built from firmware.__version__.
+    import firmware
+    from sync.version import __version__
+
+    assert __version__ == firmware.__version__
