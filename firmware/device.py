@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, TextIO, TypeVar
 
 from sync.asset import Asset
 from firmware.cards import CardRules
-from hal.clock import SystemClock
+from hal.clock import SystemClock, Clock
 from firmware.config import Config
 from firmware.errors import ConfigError, DeviceError, RegisterRefused
 from firmware.door_kiosk import DoorKiosk, KioskSettings
@@ -25,7 +25,6 @@ from firmware.readers import merge_read_bursts
 from firmware.movements import MovementLog
 from firmware.people import PeopleIndex
 from firmware.service_reporter import ServiceReporter
-from hal.clock import Clock
 from firmware.start import load_inventory, load_people, require_reader
 from sync.status import SyncStatus
 from firmware.stopping import StopRequested, StopSignals

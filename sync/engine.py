@@ -36,9 +36,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hal.clock import corrected_wall
+from hal.clock import corrected_wall, Clock, iso_utc
 from sync.errors import QueueError, RegisterError, RegisterRefused, RegisterUnavailable
-from hal.clock import Clock, iso_utc
 from sync.status import SyncStatus
 from hal.text import terminal_safe
 from sync.queue import SightingQueue

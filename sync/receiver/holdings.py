@@ -23,8 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sync.asset import DEFAULT_RETIRED_STATUSES, Asset
-from sync.asset import room_key
+from sync.asset import DEFAULT_RETIRED_STATUSES, Asset, room_key
 from sync.person import person_key
 
 __all__ = ["HOLDINGS_SCHEMA", "Holdings", "Judgement", "same_person"]
