@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from firmware.asset import audit_overdue
+from sync.asset import audit_overdue
 from firmware.identity import Outcome
 from firmware.inventory import Asset, AssetState, Inventory, same_place
 from firmware.tags import Tag

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from firmware.clock import SystemClock
+from hal.clock import SystemClock
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Asset, Inventory
 from firmware.room import RoomJournal, open_rooms
@@ -76,7 +76,7 @@ def bench_frame_to_verdict(size: tuple[int, int] = (640, 480), fps: float = 30.0
     """
     import numpy as np
 
-    from firmware import labels
+    from hal import labels
     from hal.camera import open_decoder
     from hal.camera.reader import CameraReader
     from hal.camera.bench_stream import SyntheticCamera

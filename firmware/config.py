@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from firmware.errors import ConfigError
-from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES
+from sync.asset import ASSET_COLUMNS
 from firmware.cards import FORMATS as CARD_FORMATS
 from firmware.kiosk_rules import DEFAULT_BLOCKED_STATUSES
 from firmware.tags import DEFAULT_TAG_PATTERN
@@ -34,6 +34,7 @@ from hal.feedback.backends import FeedbackSettings
 from hal.rfid.backends import RfidSettings
 from hal.scanner.backends import ScannerSettings
 from sync.registers import ADAPTERS, sends_token
+from sync.settings import SNIPEIT_BATCH_SIZE, RegisterSettings
 from sync.transport import cleartext_host, cleartext_refusal
 
 
@@ -106,41 +107,11 @@ ButtonsConfig = ButtonsSettings
 """``[buttons]``: end room, next/confirm and mode buttons."""
 
 
-SNIPEIT_BATCH_SIZE = 500
-"""``register.batch_size`` when the adapter is ``snipeit`` and the key is not set."""
-
-
 @dataclass(frozen=True)
-class RegisterConfig:
-    """``[register]``: the asset register adapter."""
+class RegisterConfig(RegisterSettings):
+    """``[register]``: the asset register adapter; its ``adapter`` one of the table's."""
 
     adapter: str = field(default="files", metadata={"choices": ADAPTERS})
-    url: str | None = None
-    allow_insecure_http: bool = False
-    """Let the token-sending adapters use an ``http://`` URL to another machine (a
-    trusted network): the token travels in clear, and every start says so."""
-    label_hosts: list[str] = field(default_factory=list)
-    token_file: Path | None = None
-    timeout: float = 10.0
-    rate_per_minute: float | None = None
-    batch_size: int = 50
-    move_mislocated: bool = False
-    bulk_audit: bool = True
-    location_ids: dict[str, int] = field(default_factory=dict)
-    manifest: Path = Path("expected.csv")
-    people: Path = Path("people.csv")
-    columns: dict[str, str] = field(default_factory=dict)
-    outbox: Path = Path("out")
-    retired_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_RETIRED_STATUSES))
-    lost_statuses: list[str] = field(default_factory=lambda: list(DEFAULT_LOST_STATUSES))
-    locations: list[str] = field(default_factory=list)
-    audited_field: str = ""
-    intake: bool = False
-    """Unregistered assets found in an audit become intake records (new register assets)."""
-    intake_status: str = "Pending"
-    intake_unknown_model: str = "Unknown model"
-    intake_tag_range: str = ""
-    """``FIELD-0001..FIELD-9999``: the device tags intakes itself; empty: the register does."""
 
 
 @dataclass(frozen=True)

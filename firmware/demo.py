@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from firmware import labels
+from hal import labels
 from firmware.errors import ConfigError
 
 ROOM = "Storage B"

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
 from firmware import __version__
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.cards import CardRules
-from firmware.clock import SystemClock
+from hal.clock import SystemClock, Clock
 from firmware.config import Config
 from firmware.errors import ConfigError, DeviceError, RegisterRefused, StocktakerError
 from firmware.door_kiosk import DoorKiosk, KioskSettings
@@ -26,9 +26,8 @@ from firmware.readers import merge_read_bursts
 from firmware.movements import MovementLog
 from firmware.people import PeopleIndex
 from firmware.service_reporter import ServiceReporter
-from firmware.sightings import Clock
 from firmware.start import load_inventory, load_people, require_reader
-from firmware.status import SyncStatus
+from sync.status import SyncStatus
 from firmware.stopping import StopRequested, StopSignals
 from hal.backends import fitted
 from hal.buttons import Buttons, open_buttons

@@ -42,7 +42,7 @@ from firmware.start import (
     require_reader,
     unwritable_folder,
 )
-from firmware.status import short_age
+from sync.status import short_age
 from hal import buttons, camera, cards, display, feedback, rfid, scanner
 from hal.backends import Backend
 from hal.checks import Finding, InputDevice, System

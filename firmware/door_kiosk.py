@@ -34,12 +34,14 @@ from firmware.kiosk_rules import (
 )
 from firmware.mode import ScanningMode
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex, Person, person_key
+from firmware.people import PeopleIndex
+from sync.person import Person, person_key
 from firmware.readers import RepeatFilter
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
-from firmware.sightings import Clock, Sighting, Stamp, make_sighting
-from firmware.status import SyncStatus
+from hal.clock import Clock
+from firmware.sightings import Sighting, Stamp, make_sighting
+from sync.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text
 from hal.buttons.base import Press
 from hal.display.base import Display

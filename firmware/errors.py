@@ -1,8 +1,15 @@
-"""The error family: one root, raised at the boundary, worded for the person who must act."""
+"""The error family: one root, raised at the boundary, worded for the person who must act.
+
+Each error lives in the layer that raises it (:mod:`hal.errors`, :mod:`sync.errors`); the
+application imports the whole family from here.
+"""
 
 from __future__ import annotations
 
-from hal.errors import DeviceError, StocktakerError
+from hal.errors import ConfigError, DeviceError, StocktakerError
+from sync.errors import (
+    ManifestError, QueueError, RegisterError, RegisterRefused, RegisterUnavailable,
+)
 
 __all__ = [
     "ConfigError",
@@ -14,61 +21,3 @@ __all__ = [
     "RegisterUnavailable",
     "StocktakerError",
 ]
-
-
-class ConfigError(StocktakerError, ValueError):
-    """The configuration file is missing, unreadable or names a wrong key or value."""
-
-    exit_code = 2
-
-
-class ManifestError(ConfigError):
-    """The expected-inventory file cannot be used; the message names file, line and column."""
-
-    def __init__(self, path: object, line: int | None, column: str | None, problem: str) -> None:
-        where = str(path)
-        if line is not None:
-            where += f", line {line}"
-        if column is not None:
-            where += f", column {column!r}"
-        super().__init__(f"{where}: {problem}")
-        self.path = path
-        self.line = line
-        self.column = column
-        self.problem = problem
-
-
-class RegisterError(StocktakerError):
-    """The asset register (or its outbox folder) refused or failed a request.
-
-    Attributes:
-        retry_after: seconds the register asked to wait before the next try
-            (``Retry-After``), if it said.
-    """
-
-    exit_code = 4
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class RegisterUnavailable(RegisterError):
-    """The register could not be reached or answered as if down (timeout, reset, 5xx, 429).
-
-    Nothing is known to have been applied; the same batch is sent again later, which is
-    harmless because every transfer is idempotent.
-    """
-
-
-class RegisterRefused(RegisterError):
-    """The register refused the device's credentials (HTTP 401 or 403): the token is wrong,
-    expired or lacks a permission. Nothing is sent until an admin mends it; sending again
-    does not help, but what is queued is kept.
-    """
-
-
-class QueueError(StocktakerError, OSError):
-    """The on-device sighting queue cannot be read or written (full disk, corrupt file)."""
-
-    exit_code = 5

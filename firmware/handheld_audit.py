@@ -28,8 +28,9 @@ from firmware.print_jobs import labels_for_report
 from firmware.report import build_report
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
-from firmware.sightings import Clock, Sighting, Stamp, iso_utc, make_sighting, verdict_fields
-from firmware.status import SyncStatus
+from hal.clock import Clock, iso_utc
+from firmware.sightings import Sighting, Stamp, make_sighting, verdict_fields
+from sync.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text, symbology_from_aim
 from firmware.verdicts import Verdict, VerdictKind
 from hal.buttons.base import Press

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from firmware.asset import MAX_ID_DIGITS, Asset
+from sync.asset import MAX_ID_DIGITS, Asset
 from firmware.tags import Tag, TagKind, url_site
 
 __all__ = [

@@ -6,7 +6,9 @@ import difflib
 import enum
 from collections.abc import Iterable
 
-from firmware.asset import ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES, Asset
+from sync.asset import (
+    ASSET_COLUMNS, DEFAULT_LOST_STATUSES, DEFAULT_RETIRED_STATUSES, Asset, room_key, same_place,
+)
 from firmware.identity import AssetIndex, IdentityRules, Resolution, resolve
 from firmware.tags import Tag
 
@@ -20,16 +22,6 @@ __all__ = [
     "room_key",
     "same_place",
 ]
-
-
-def room_key(name: str) -> str:
-    """A room name as compared: case ignored, runs of white space as one space, outer ones gone."""
-    return " ".join(name.split()).casefold()
-
-
-def same_place(a: str, b: str) -> bool:
-    """True when two location names name the same room (case and spacing ignored)."""
-    return room_key(a) == room_key(b)
 
 
 class AssetState(str, enum.Enum):

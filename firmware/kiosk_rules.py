@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.identity import Outcome
 from firmware.inventory import AssetState, Inventory, same_place
-from firmware.people import Person, person_key
+from sync.person import Person, person_key
 from firmware.tags import Tag
 
 BADGE_PREFIX = "BADGE:"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.inventory import same_place
 from hal.text import terminal_safe
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from firmware.errors import QueueError
-from firmware.sightings import iso_utc
+from hal.clock import iso_utc
 from hal.printer.base import PrinterOffline
 from sync.storage import fsync_directory, replace_file
 

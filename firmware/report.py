@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.audit_rules import AuditSession
 from firmware.errors import ConfigError
 from firmware.identity import NO_ID_COLUMN

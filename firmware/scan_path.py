@@ -18,7 +18,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from firmware.errors import QueueError
 from firmware.service import scan_log_line
-from firmware.sightings import Clock, Sighting
+from hal.clock import Clock
+from firmware.sightings import Sighting
 from hal.read import Read
 from sync.queue import SightingQueue
 

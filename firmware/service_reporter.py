@@ -16,7 +16,7 @@ from typing import Any
 
 from firmware.health import Health, HealthFile
 from firmware.service import Notifier, Watchdog, status_text
-from firmware.status import SyncStatus
+from sync.status import SyncStatus
 
 log = logging.getLogger(__name__)
 

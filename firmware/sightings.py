@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from firmware import __version__
+from hal.clock import Clock, iso_utc
 from firmware.tags import Tag
 from firmware.verdicts import Verdict
 from hal.read import Read
-
-
-class Clock(Protocol):
-    """What a sighting needs to know about time (see :class:`firmware.clock.SystemClock`)."""
-
-    def wall(self) -> float: ...
-    def mono(self) -> float: ...
-    def boot_id(self) -> str: ...
-    def synced(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -79,12 +70,6 @@ class Stamp:
     session_id: str
     location: str | None
     technician: str
-
-
-def iso_utc(epoch: float) -> str:
-    """``epoch`` seconds as ISO 8601 in UTC with milliseconds (``2026-11-24T09:15:02.120Z``)."""
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def tag_record(tag: Tag | None) -> dict[str, Any] | None:

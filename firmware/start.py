@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.config import Config, RegisterConfig
 from firmware.errors import ConfigError, RegisterUnavailable
-from firmware.people import Person
+from sync.person import Person
 from sync.inventory_cache import InventoryCache, PeopleCache
 from sync.register import Register
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from firmware.asset import MAX_ID_DIGITS
+from sync.asset import MAX_ID_DIGITS
 from firmware.cards import CardNumberError, CardRules
 from firmware.epc import EpcError, decode_epc
 from firmware.gs1 import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from firmware.asset import Asset
+from sync.asset import Asset
 
 
 class VerdictKind(str, enum.Enum):

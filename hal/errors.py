@@ -1,4 +1,5 @@
-"""The root of stocktaker's error family, shared by every layer."""
+"""The root of stocktaker's error family, shared by every layer, and the errors of the
+lowest one: a part of the device failed, a setting is wrong."""
 
 from __future__ import annotations
 
@@ -16,3 +17,9 @@ class DeviceError(StocktakerError, OSError):
     """A part of the device (camera, scanner, display, buzzer) failed or is missing."""
 
     exit_code = 3
+
+
+class ConfigError(StocktakerError, ValueError):
+    """The configuration file is missing, unreadable or names a wrong key or value."""
+
+    exit_code = 2

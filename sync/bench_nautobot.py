@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from firmware.config import RegisterConfig
+from sync.settings import RegisterSettings
 from sync.nautobot import API_VERSION, NautobotRegister, api_base
 from sync.register import ItemStatus
 from sync.web import read_token
@@ -82,7 +82,7 @@ def bench_nautobot(url: str, token_file: Path, sightings: int = 1000,
                  "location": location, "status": active, "device_type": model, "role": role}
                 for n in range(start, min(sightings, start + 250))])
         seeded = time.monotonic() - started
-        config = RegisterConfig(adapter="nautobot", url=url, token_file=token_file,
+        config = RegisterSettings(adapter="nautobot", url=url, token_file=token_file,
                                 timeout=timeout, locations=[room])
         records = [{"sighting_id": str(uuid.uuid4()), "device_id": "bench",
                     "session_id": run, "location": room, "technician": "bench",

@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from types import ModuleType
 
-from firmware.config import RegisterConfig
+from sync.settings import RegisterSettings
 from sync.snipeit import SnipeItRegister
 
 _TOKEN = "bench-token"
@@ -70,7 +70,7 @@ def bench_snipeit(sightings: int = 150, rate_per_minute: float = 120.0,
         token = Path(tmp) / "token"
         token.write_text(_TOKEN + "\n")
         token.chmod(0o600)
-        config = RegisterConfig(adapter="snipeit", url=emulator.url, token_file=token,
+        config = RegisterSettings(adapter="snipeit", url=emulator.url, token_file=token,
                                 rate_per_minute=rate_per_minute, outbox=Path(tmp) / "out",
                                 bulk_audit=False)
         session = str(uuid.uuid4())
@@ -126,7 +126,7 @@ def bench_snipeit_handover(shelf: int = SHELF_TAGS, site: int = SITE_ASSETS,
     if module is None:
         return [f"snipeit: skipped, the emulator ({_EMULATOR}) is not here: run from a"
                 " source checkout"]
-    from firmware.config import SNIPEIT_BATCH_SIZE
+    from sync.settings import SNIPEIT_BATCH_SIZE
 
     cases = [(f"shelf {shelf:,} tags", [shelf], True, 1.0),
              (f"shelf {shelf:,} tags", [shelf], False, 10.0),
@@ -171,7 +171,7 @@ def _handover(module: ModuleType, sizes: list[int], bulk: bool, speed: float,
         token = Path(tmp) / "token"
         token.write_text(_TOKEN + "\n")
         token.chmod(0o600)
-        config = RegisterConfig(adapter="snipeit", url=emulator.url, token_file=token,
+        config = RegisterSettings(adapter="snipeit", url=emulator.url, token_file=token,
                                 rate_per_minute=rate_per_minute * speed, timeout=30.0,
                                 outbox=Path(tmp) / "out", bulk_audit=bulk)
         with SnipeItRegister(config, "bench") as register:

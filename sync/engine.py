@@ -36,10 +36,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from firmware.clock import corrected_wall
-from firmware.errors import QueueError, RegisterError, RegisterRefused, RegisterUnavailable
-from firmware.sightings import Clock, iso_utc
-from firmware.status import SyncStatus
+from hal.clock import corrected_wall, Clock, iso_utc
+from sync.errors import QueueError, RegisterError, RegisterRefused, RegisterUnavailable
+from sync.status import SyncStatus
 from hal.text import terminal_safe
 from sync.heartbeat import heartbeat_state
 from sync.queue import SightingQueue

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from firmware.errors import RegisterError, RegisterUnavailable
-from firmware.inventory import Asset
-from firmware.people import Person
+from sync.errors import RegisterError, RegisterUnavailable
+from sync.asset import Asset
+from sync.person import Person
 from sync.intake_csv import write_intakes
 from sync.manifest import read_manifest
 from sync.movements import write_movements

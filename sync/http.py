@@ -3,8 +3,8 @@
 For an inventory system that implements the protocol (``docs/protocol.md``), or the
 reference receiver (``stocktaker register-server``). Every request goes through
 :class:`sync.web.RegisterClient`: bearer token, timeouts, client-side rate limit, and
-failures turned into :class:`~firmware.errors.RegisterUnavailable` (try again later) or
-:class:`~firmware.errors.RegisterError` (refused).
+failures turned into :class:`~sync.errors.RegisterUnavailable` (try again later) or
+:class:`~sync.errors.RegisterError` (refused).
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ from urllib.parse import quote
 
 import requests
 
-from firmware.asset import Asset, audit_date
-from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
-from firmware.people import Person
+from sync.asset import Asset, audit_date
+from hal.errors import ConfigError
+from sync.errors import RegisterError, RegisterUnavailable
+from sync.person import Person
 from sync.outbox import FilesOutbox
 from sync.register import ItemResult, ItemStatus, Register
 from sync.web import RegisterClient, read_token
 
 if TYPE_CHECKING:
-    from firmware.config import RegisterConfig
+    from sync.settings import RegisterSettings
 
 __all__ = ["API", "HttpRegister", "idempotency_key"]
 
@@ -74,7 +75,7 @@ class HttpRegister(Register):
         self._assets: list[Asset] | None = None
 
     @classmethod
-    def from_config(cls, config: RegisterConfig, device_id: str) -> HttpRegister:
+    def from_config(cls, config: RegisterSettings, device_id: str) -> HttpRegister:
         """The adapter ``[register]`` describes.
 
         Raises:

@@ -19,14 +19,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from firmware.asset import Asset
-from firmware.errors import (
-    QueueError,
-    RegisterError,
-    RegisterRefused,
-    RegisterUnavailable,
-)
-from firmware.people import Person
+from sync.asset import Asset
+from sync.errors import QueueError, RegisterError, RegisterRefused, RegisterUnavailable
+from sync.person import Person
 from sync.register import Register
 from sync.storage import fsync_directory, replace_file
 

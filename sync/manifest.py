@@ -19,8 +19,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from firmware.asset import ASSET_COLUMNS, MAX_ID_DIGITS, Asset, audit_date
-from firmware.errors import ManifestError
+from sync.asset import ASSET_COLUMNS, MAX_ID_DIGITS, Asset, audit_date
+from sync.errors import ManifestError
 
 __all__ = ["ALIASES", "MAX_CELL_CHARS", "MAX_ID_DIGITS", "REQUIRED", "read_manifest"]
 
@@ -80,7 +80,7 @@ def read_manifest(path: str | Path, columns: Mapping[str, str] | None = None) ->
         path: the expected-inventory CSV file.
         columns: our column name -> the export's header for it (``[register.columns]``);
             wins over the built-in header names. Keys must be in
-            :data:`firmware.inventory.ASSET_COLUMNS`.
+            :data:`sync.asset.ASSET_COLUMNS`.
 
     Returns:
         One :class:`Asset` per data row, in file order; blank rows are skipped. Each

@@ -16,12 +16,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from firmware.errors import RegisterError, RegisterRefused, RegisterUnavailable
+from sync.errors import RegisterError, RegisterRefused, RegisterUnavailable
 from sync.register import ItemResult, ItemStatus, Register
 
 if TYPE_CHECKING:
-    from firmware.asset import Asset
-    from firmware.people import Person
+    from sync.asset import Asset
+    from sync.person import Person
 
 __all__ = ["MemoryRegister"]
 

@@ -2,7 +2,7 @@
 
 - The expected inventory is the devices of the locations in ``register.locations`` (each
   with its child locations; ``/api/dcim/devices/?location=…``, paged 1,000 at a time), or
-  every device when the list is empty. Each becomes an :class:`~firmware.asset.Asset` with
+  every device when the list is empty. Each becomes an :class:`~sync.asset.Asset` with
   its asset tag, serial, name, location and status.
 - A ``verified``, ``mislocated`` or ``recovered`` sighting becomes one **note** on its
   device (``POST /api/extras/notes/``) carrying the scan time, room, technician, the
@@ -40,19 +40,15 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from firmware.errors import (
-    ConfigError,
-    RegisterError,
-    RegisterRefused,
-    RegisterUnavailable,
-)
-from firmware.inventory import Asset
+from hal.errors import ConfigError
+from sync.errors import RegisterError, RegisterRefused, RegisterUnavailable
+from sync.asset import Asset
 from sync.intake import INTAKE_VERDICT
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.web import RegisterClient, read_token
 
 if TYPE_CHECKING:
-    from firmware.config import RegisterConfig
+    from sync.settings import RegisterSettings
 
 __all__ = ["API_VERSION", "NOTE_VERDICTS", "NautobotRegister", "api_base", "note_text"]
 
@@ -124,7 +120,7 @@ class NautobotRegister(OutboxReports, Register):
             file is unusable.
     """
 
-    def __init__(self, config: RegisterConfig, device_id: str, *,
+    def __init__(self, config: RegisterSettings, device_id: str, *,
                  session: requests.Session | None = None) -> None:
         if not config.url:
             raise ConfigError("register.url: the nautobot adapter needs the Nautobot address"

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from firmware.errors import RegisterError
+from sync.errors import RegisterError
 from sync.storage import fsync_directory, replace_file, write_and_fsync
 
 __all__ = ["CSV_COLUMNS", "FilesOutbox", "ReportError", "csv_cell", "report_csv_rows"]

@@ -15,8 +15,8 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-from firmware.errors import ManifestError, RegisterError, RegisterUnavailable
-from firmware.people import Person, person_key
+from sync.errors import ManifestError, RegisterError, RegisterUnavailable
+from sync.person import Person, person_key
 from sync import manifest as csv_rules
 from sync.manifest import MAX_CELL_CHARS, MAX_ID_DIGITS
 

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from firmware.errors import RegisterError
-from firmware.inventory import Asset
-from firmware.people import Person
+from sync.errors import RegisterError
+from sync.asset import Asset
+from sync.person import Person
 from hal.resource import Resource
 
 if TYPE_CHECKING:
-    from firmware.config import RegisterConfig
+    from sync.settings import RegisterSettings
 
 
 class ItemStatus(str, enum.Enum):
@@ -129,7 +129,7 @@ class OutboxReports:
     Mixed into a :class:`Register` that has ``config`` and ``device_id``.
     """
 
-    config: RegisterConfig
+    config: RegisterSettings
     device_id: str
     _outbox: Any = None
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from firmware.errors import ConfigError
+from hal.errors import ConfigError
 from sync.register import Register
 from sync.transport import cleartext_host, cleartext_refusal, cleartext_warning
 
 if TYPE_CHECKING:
-    from firmware.config import RegisterConfig
+    from sync.settings import RegisterSettings
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +34,11 @@ class Adapter:
             ``http://`` URL to another machine needs ``register.allow_insecure_http``).
     """
 
-    open: Callable[[RegisterConfig, str], Register]
+    open: Callable[[RegisterSettings, str], Register]
     sends_token: bool = False
 
 
-def _files(config: RegisterConfig, device_id: str) -> Register:
+def _files(config: RegisterSettings, device_id: str) -> Register:
     from sync.files import FilesRegister
 
     return FilesRegister(config.manifest, config.outbox, device_id, config.columns,
@@ -46,19 +46,19 @@ def _files(config: RegisterConfig, device_id: str) -> Register:
                          intake_unknown_model=config.intake_unknown_model)
 
 
-def _http(config: RegisterConfig, device_id: str) -> Register:
+def _http(config: RegisterSettings, device_id: str) -> Register:
     from sync.http import HttpRegister
 
     return HttpRegister.from_config(config, device_id)
 
 
-def _snipeit(config: RegisterConfig, device_id: str) -> Register:
+def _snipeit(config: RegisterSettings, device_id: str) -> Register:
     from sync.snipeit import SnipeItRegister
 
     return SnipeItRegister(config, device_id)
 
 
-def _nautobot(config: RegisterConfig, device_id: str) -> Register:
+def _nautobot(config: RegisterSettings, device_id: str) -> Register:
     from sync.nautobot import NautobotRegister
 
     return NautobotRegister(config, device_id)
@@ -79,7 +79,7 @@ def sends_token(adapter: str) -> bool:
     return entry is not None and entry.sends_token
 
 
-def check_transport(config: RegisterConfig) -> None:
+def check_transport(config: RegisterSettings) -> None:
     """Refuse a token-sending adapter's ``http://`` URL to another machine, or, with
     ``register.allow_insecure_http``, log a warning (at every start).
 
@@ -94,7 +94,7 @@ def check_transport(config: RegisterConfig) -> None:
     log.warning("%s", cleartext_warning(config.url, host))
 
 
-def open_register(config: RegisterConfig, device_id: str) -> Register:
+def open_register(config: RegisterSettings, device_id: str) -> Register:
     """The register adapter ``config.adapter`` names.
 
     Raises:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from firmware.errors import QueueError
+from sync.errors import QueueError
 from sync.storage import fsync_directory, replace_file
 
 log = logging.getLogger(__name__)

@@ -40,9 +40,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from firmware.asset import Asset, audit_date
-from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
-from firmware.people import Person
+from sync.asset import Asset, audit_date
+from hal.errors import ConfigError
+from sync.errors import RegisterError, RegisterUnavailable
+from sync.person import Person
 from sync.intake import INTAKE_VERDICT
 from sync.movements import KIOSK_VERDICTS
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
@@ -60,7 +61,7 @@ from sync.web import RegisterClient, parse_retry_after, read_token
 if TYPE_CHECKING:
     import requests
 
-    from firmware.config import RegisterConfig
+    from sync.settings import RegisterSettings
 
 __all__ = ["AUDIT_VERDICTS", "MARKER", "SnipeItRegister", "api_base", "audit_note",
            "sighting_in_note"]
@@ -192,7 +193,7 @@ class SnipeItRegister(OutboxReports, Register):
             file is unusable (missing, empty, readable by group or others).
     """
 
-    def __init__(self, config: RegisterConfig, device_id: str, *,
+    def __init__(self, config: RegisterSettings, device_id: str, *,
                  session: requests.Session | None = None) -> None:
         if not config.url:
             raise ConfigError("register.url: the snipeit adapter needs the Snipe-IT address"

@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from firmware.errors import RegisterUnavailable
+from sync.errors import RegisterUnavailable
 from sync.intake import INTAKE_MARKER, IntakeRecord, intake_note
 from sync.register import ItemResult, ItemStatus
 from sync.snipeit_kiosk import register_side

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from firmware.errors import RegisterUnavailable
+from sync.errors import RegisterUnavailable
 from sync.register import ItemResult, ItemStatus
 
 __all__ = ["KioskMoves", "kiosk_note"]

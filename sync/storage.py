@@ -22,7 +22,7 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from firmware.errors import QueueError
+from sync.errors import QueueError
 
 __all__ = [
     "AtomicJSONStorage",

@@ -4,8 +4,8 @@ Every adapter that speaks HTTP (``http``, ``snipeit``, ``nautobot``) goes throug
 :class:`RegisterClient`, so that each one sends JSON with its token (a bearer token, or a
 session already set up with the register's own scheme), waits at most ``timeout`` seconds, keeps
 to a client-side request rate, and turns the network's failures into the two errors the
-sync engine understands: :class:`~firmware.errors.RegisterUnavailable` (try again later,
-maybe after ``retry_after``) and :class:`~firmware.errors.RegisterError` (refused).
+sync engine understands: :class:`~sync.errors.RegisterUnavailable` (try again later,
+maybe after ``retry_after``) and :class:`~sync.errors.RegisterError` (refused).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from typing import Any
 
 import requests
 
-from firmware import __version__
-from firmware.errors import ConfigError, RegisterError, RegisterRefused, RegisterUnavailable
+from sync.version import __version__
+from hal.errors import ConfigError
+from sync.errors import RegisterError, RegisterRefused, RegisterUnavailable
 
 __all__ = ["RateLimiter", "RegisterClient", "parse_retry_after", "read_token"]
 

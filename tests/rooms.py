@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware import labels
+from hal import labels
 
 ROOMS = ("Storage A", "Storage B", "Server Room")
 RETIRED = ("Archived", "Disposed")

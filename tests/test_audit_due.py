@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.asset import Asset, audit_date, audit_overdue
+from sync.asset import Asset, audit_date, audit_overdue
 from firmware.audit_rules import AuditSession
 from firmware.config import RegisterConfig
 from firmware.errors import RegisterUnavailable

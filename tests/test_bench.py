@@ -97,7 +97,7 @@ def test_bench_decode_camera_times_the_configured_camera(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    from firmware import labels
+    from hal import labels
 
     (tmp_path / "frames").mkdir()
     for n in range(3):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from firmware.labels import DEMO_DISTORTIONS, blank_frame, code128_label, place_in_frame, qr_label
+from hal.labels import DEMO_DISTORTIONS, blank_frame, code128_label, place_in_frame, qr_label
 from hal.camera import (
     CameraReader,
     Decoder,

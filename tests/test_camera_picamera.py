@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-from firmware.labels import place_in_frame, qr_label
+from hal.labels import place_in_frame, qr_label
 from hal.camera import CameraReader, CameraSettings, ZbarDecoder, open_camera
 from hal.camera.picamera import PicameraFrames
 from hal.errors import DeviceError

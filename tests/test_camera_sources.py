@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware.labels import blank_frame, place_in_frame, qr_label
+from hal.labels import blank_frame, place_in_frame, qr_label
 from firmware.readers import ReaderFailed, merge_read_bursts
 from hal.camera import (BACKENDS, CameraReader, CameraSettings, CameraStats, Decoder,
                         FolderFrames, Frame, FrameSource, NullCamera, ZbarDecoder, open_camera,

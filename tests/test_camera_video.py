@@ -1,4 +1,4 @@
-"""A video file as the camera: written here with PyAV, labels drawn by firmware.labels."""
+"""A video file as the camera: written here with PyAV, labels drawn by hal.labels."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from firmware.labels import blank_frame, code128_label, place_in_frame, qr_label
+from hal.labels import blank_frame, code128_label, place_in_frame, qr_label
 from hal.camera import CameraSettings, CameraStats, ZbarDecoder, open_camera
 from hal.camera.video import VideoFileFrames, luminance
 from hal.errors import DeviceError

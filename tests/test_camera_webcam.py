@@ -25,7 +25,7 @@ from linuxpy.video.device import BufferType, Format, ImageFormat, PixelFormat
 from linuxpy.video.raw import v4l2_fourcc
 from PIL import Image
 
-from firmware.labels import place_in_frame, qr_label
+from hal.labels import place_in_frame, qr_label
 from hal.camera import CameraReader, CameraSettings, ZbarDecoder, open_camera
 from hal.camera.webcam import WebcamFrames
 from hal.errors import DeviceError

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmware import __version__, labels
+from firmware import __version__
+from hal import labels
 
 
 def stocktaker(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.movement_report import room_spelling
 from tests.test_repeat_window import write_config
 

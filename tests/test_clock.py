@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from firmware import clock
-from firmware.clock import SystemClock
+from hal import clock
+from hal.clock import SystemClock
 
 
 def test_wall_mono_and_boot_id_come_from_the_system() -> None:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from firmware.cli import main
-from firmware.labels import code128_label, place_in_frame
+from hal.labels import code128_label, place_in_frame
 from hal.camera.decode_sets import ImageSet, find_sets, generate_sets, judge
 
 pytest.importorskip("zxingcpp", reason="zxing-cpp is not installed (stocktaker[zxing])")

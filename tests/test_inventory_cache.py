@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.errors import RegisterRefused, RegisterUnavailable
 from sync.inventory_cache import InventoryCache
 from sync.memory_register import MemoryRegister

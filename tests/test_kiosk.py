@@ -21,8 +21,9 @@ from firmware.kiosk_rules import (
 )
 from firmware.mode import IDLE_LOOK_EVERY
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex, Person
-from firmware.status import SyncStatus
+from firmware.people import PeopleIndex
+from sync.person import Person
+from sync.status import SyncStatus
 from firmware.tags import parse_read
 from hal.buttons.base import Press
 from hal.display.terminal import TerminalDisplay

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from firmware.people import Person
+from sync.person import Person
 from firmware.sightings import Sighting
 from sync.engine import Backoff, SyncEngine, summarise
 from sync.files import FilesRegister

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from firmware.config import RegisterConfig
-from firmware.people import Person
+from sync.person import Person
 from sync.queue import read_status
 from sync.register import ItemStatus
 from sync.snipeit import SnipeItRegister

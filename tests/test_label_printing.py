@@ -304,7 +304,7 @@ def test_a_damaged_job_file_is_never_sent_and_does_not_stop_the_others(tmp_path,
     assert [j.id for j in jobs.jobs()] == [kept.id]
     assert sorted(jobs.damaged()) == sorted([path, torn])
     from firmware.print_jobs import labels_for_report
-    from firmware.sightings import iso_utc
+    from hal.clock import iso_utc
 
     listed = labels_for_report(jobs.folder, None, iso_utc(kept.created - 1),
                                iso_utc(kept.created + 1))

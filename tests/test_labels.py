@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from firmware.labels import (
-    DEMO_DISTORTIONS,
-    blank_frame,
-    code128_label,
-    place_in_frame,
-    qr_label,
-    serial_label,
+from hal.labels import (
+    DEMO_DISTORTIONS, blank_frame, code128_label, place_in_frame, qr_label, serial_label,
 )
 from hal.camera.decode import ZbarDecoder
 

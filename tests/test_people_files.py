@@ -8,7 +8,7 @@ import pytest
 
 from firmware.config import RegisterConfig
 from firmware.errors import RegisterError, RegisterUnavailable
-from firmware.people import Person
+from sync.person import Person
 from sync.files import FilesRegister
 from sync.inventory_cache import PeopleCache
 from sync.memory_register import MemoryRegister

@@ -11,7 +11,7 @@ import pytest
 import segno
 from PIL import Image, ImageFilter
 
-from firmware.labels import blank_frame, code128_label, place_in_frame, qr_label
+from hal.labels import blank_frame, code128_label, place_in_frame, qr_label
 from hal.camera.decode import DEFAULT_SYMBOLOGIES, open_decoder
 from hal.camera.decode_checks import code32_from_code39, gtin_check_ok, upce_to_upca, value_ok
 from hal.camera.decode_cues import barcode_region

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.errors import ConfigError
 from sync.receiver.holdings import Holdings
 from sync.receiver.store import CheckedRecord, KeyReused, ReceiverStore

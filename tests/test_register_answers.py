@@ -27,7 +27,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from firmware import screens
-from firmware.clock import SystemClock
+from hal.clock import SystemClock
 from firmware.config import RegisterConfig
 from firmware.errors import RegisterError, RegisterRefused, RegisterUnavailable
 from firmware.handheld_audit import HandheldAudit, Settings

@@ -24,9 +24,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from hal.camera.decode import (
-    DEFAULT_SYMBOLOGIES, SYMBOLOGIES, ZBAR_NAMES, ZXING_NAMES, open_decoder,
-)
+from hal.camera.decode import DEFAULT_SYMBOLOGIES, SYMBOLOGIES, open_decoder
+from hal.camera.symbologies import ZBAR_NAMES, ZXING_NAMES
 from hal.camera.decode_passes import HARDER, ZBAR_DEFAULT, ZXING_DEFAULT, Libraries
 from hal.camera.decode_sets import (
     ImageSet, correction, expected, find_sets, generate_sets, judge,
@@ -152,7 +151,7 @@ def _zxing_name(code: Any) -> str:
 def idle_frames(sets: Sequence[ImageSet], count: int = 12) -> list[np.ndarray]:
     """640x480 frames with nothing in view: desks drawn here, and the images of every
     ``falsepositives-*`` set given, resized."""
-    from firmware.labels import blank_frame
+    from hal.labels import blank_frame
 
     frames = [np.asarray(blank_frame(size=IDLE_SIZE, seed=seed)) for seed in range(count)]
     for image_set in sets:
@@ -231,7 +230,7 @@ def format_figures(figures: dict[str, Any]) -> list[str]:
 
 def _labelled_frames(size: tuple[int, int]) -> dict[str, np.ndarray]:
     # Drawn with the same generators as the demo room, so the figures match what it decodes.
-    from firmware import labels
+    from hal import labels
 
     qr = labels.qr_label("https://assets.example.com/hardware/4512", "IT-004512")
     bars = labels.code128_label("IT-004512")

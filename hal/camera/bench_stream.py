@@ -92,7 +92,7 @@ def measure_latency(source: FrameSource, decoder: Decoder,
 
 def qr_frame(size: tuple[int, int]) -> np.ndarray:
     """A camera-sized frame showing one QR label, as the demo draws them."""
-    from firmware import labels
+    from hal import labels
 
     label = labels.qr_label(PAYLOAD, "IT-004512")
     return np.asarray(labels.place_in_frame(label, size=size, seed=1))

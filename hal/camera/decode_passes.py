@@ -17,9 +17,9 @@ from typing import Any, Mapping
 import numpy as np
 from PIL import Image, ImageFilter
 
-from hal.camera.decode import ZBAR_NAMES, ZXING_FORMATS, ZXING_NAMES
 from hal.camera.decode_checks import LINEAR, normalise, upce_to_upca
 from hal.camera.decode_quiet import upce_is_whole
+from hal.camera.symbologies import ZBAR_NAMES, ZXING_FORMATS, ZXING_NAMES
 from hal.errors import DeviceError
 
 logger = logging.getLogger("hal.camera")

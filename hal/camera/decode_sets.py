@@ -184,7 +184,7 @@ def _symbol(kind: str, payload: str, rng: np.random.Generator) -> Image.Image | 
 
 def _distorted(label: Image.Image, rng: np.random.Generator, seed: int) -> Image.Image:
     """The label photographed badly: perspective, rotation, blur, noise, glare, low contrast."""
-    from firmware.labels import place_in_frame
+    from hal.labels import place_in_frame
 
     if rng.random() < 0.5:  # perspective: one side of the label farther away
         width, height = label.size
@@ -239,7 +239,7 @@ def generate_sets(folder: Path, per_set: int = 30, seed: int = 7) -> list[Path]:
     Returns:
         The set folders written (DataMatrix only when zxing-cpp is installed).
     """
-    from firmware.labels import blank_frame
+    from hal.labels import blank_frame
 
     rng = np.random.default_rng(seed)
     written = []

@@ -21,7 +21,7 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from firmware.errors import QueueError
+from sync.errors import QueueError
 from sync.queue import segments as seg
 from sync.queue.conflicts import conflict_lines, conflict_summary, read_conflicts
 from sync.queue.kept import open_store, read_store

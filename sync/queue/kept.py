@@ -11,7 +11,7 @@ from typing import Any
 
 from tinydb import TinyDB
 
-from firmware.errors import QueueError
+from sync.errors import QueueError
 from sync.queue import segments as seg
 from sync.storage import (
     AtomicJSONStorage,

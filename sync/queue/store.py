@@ -18,7 +18,7 @@ from typing import Any, Protocol, Self
 from tinydb import TinyDB
 from tinydb.table import Document
 
-from firmware.errors import QueueError
+from sync.errors import QueueError
 from sync.queue import segments as seg
 from sync.queue.conflicts import (
     CONFLICT_TABLE,

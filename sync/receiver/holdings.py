@@ -26,9 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from firmware.asset import DEFAULT_RETIRED_STATUSES, Asset
-from firmware.inventory import room_key
-from firmware.people import person_key
+from sync.asset import DEFAULT_RETIRED_STATUSES, Asset, room_key
+from sync.person import person_key
 from sync.receiver.database import Connection
 
 __all__ = ["HOLDINGS_SCHEMA", "Holdings", "Judgement", "same_person"]

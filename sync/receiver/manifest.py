@@ -15,9 +15,8 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from firmware.asset import Asset
-from firmware.errors import ManifestError
-from firmware.inventory import room_key
+from sync.asset import Asset, room_key
+from sync.errors import ManifestError
 from sync.manifest import read_manifest
 
 __all__ = ["ManifestSource", "etag_matches"]

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from firmware.errors import RegisterError
+from sync.errors import RegisterError
 from sync.people import read_people
 from sync.receiver.manifest import file_stamp
 

@@ -26,8 +26,9 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from firmware import __version__
-from firmware.errors import ConfigError, RegisterError
+from sync.version import __version__
+from hal.errors import ConfigError
+from sync.errors import RegisterError
 from hal.text import terminal_safe
 from sync.receiver import protocol
 from sync.receiver.holdings import Holdings

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from firmware.errors import ConfigError
+from hal.errors import ConfigError
 from hal.resource import Resource
 from sync.receiver.database import (
     BadDatabase,

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from firmware.asset import Asset
+from sync.asset import Asset
 from firmware.config import RegisterConfig
 from sync.files import FilesRegister
 from sync.http import HttpRegister

@@ -108,7 +108,7 @@ def uhf_reader(tmp_path: Path) -> ReaderBench:
 
 def camera_reader(tmp_path: Path) -> ReaderBench:
     """``CameraReader`` on ``FolderFrames``: one QR label per image file, in name order."""
-    from firmware.labels import DEMO_DISTORTIONS, place_in_frame, qr_label
+    from hal.labels import DEMO_DISTORTIONS, place_in_frame, qr_label
     from hal.camera import CameraReader, FolderFrames, ZbarDecoder
 
     folder = tmp_path / "frames"

@@ -1,4 +1,5 @@
-"""Time on a device with no real-time clock: wall time, monotonic time, boot id, NTP state."""
+"""Time on a device with no real-time clock: wall time, monotonic time, boot id, NTP state,
+and how a time stamped before the clock was synchronised is corrected."""
 
 from __future__ import annotations
 
@@ -6,13 +7,23 @@ import ctypes
 import ctypes.util
 import functools
 import time
+from datetime import datetime, timezone
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 _TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 _TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
+
+
+class Clock(Protocol):
+    """What a sighting needs to know about time (see :class:`SystemClock`)."""
+
+    def wall(self) -> float: ...
+    def mono(self) -> float: ...
+    def boot_id(self) -> str: ...
+    def synced(self) -> bool: ...
 
 
 class SystemClock:
@@ -91,3 +102,9 @@ def corrected_wall(record: Mapping[str, Any], *, now_wall: float, now_mono: floa
     if isinstance(monotonic, bool) or not 0 <= monotonic <= now_mono:
         return None
     return now_wall - (now_mono - monotonic)
+
+
+def iso_utc(epoch: float) -> str:
+    """``epoch`` seconds as ISO 8601 in UTC with milliseconds (``2026-11-24T09:15:02.120Z``)."""
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

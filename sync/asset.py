@@ -1,4 +1,5 @@
-"""``Asset``: one record of the asset register, as every register adapter delivers it."""
+"""``Asset``: one record of the asset register, as every register adapter delivers it, and how
+its fields compare (rooms by :func:`room_key`, audit dates by :func:`audit_date`)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,13 @@ def audit_overdue(asset: Asset, today: date | None) -> bool:
         return date.fromisoformat(asset.next_audit_date) < today
     except ValueError:
         return False
+
+
+def room_key(name: str) -> str:
+    """A room name as compared: case ignored, runs of white space as one space, outer ones gone."""
+    return " ".join(name.split()).casefold()
+
+
+def same_place(a: str, b: str) -> bool:
+    """True when two location names name the same room (case and spacing ignored)."""
+    return room_key(a) == room_key(b)
