@@ -41,7 +41,7 @@ from firmware.errors import QueueError, RegisterError, RegisterRefused, Register
 from firmware.sightings import Clock, iso_utc
 from firmware.status import SyncStatus
 from hal.text import terminal_safe
-from sync.queue import SightingQueue
+from sync.queue import SightingStore
 from sync.register import ItemStatus, Register
 from sync.reports import PendingReports
 
@@ -151,7 +151,7 @@ class SyncEngine:
         refreshed_at: monotonic time of the last refresh (the one at start), if any.
     """
 
-    def __init__(self, queue: SightingQueue, register: Register, reports: PendingReports,
+    def __init__(self, queue: SightingStore, register: Register, reports: PendingReports,
                  clock: Clock, *, batch_size: int = 50, interval: float = 30.0,
                  backoff: Backoff | None = None, refresh: Callable[[], object] | None = None,
                  refresh_every: float = 3600.0, refreshed_at: float | None = None) -> None:

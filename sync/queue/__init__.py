@@ -96,12 +96,8 @@ segment files (the health textfile's ``stocktaker_queue_bytes_written_total``).
 from __future__ import annotations
 
 from sync.queue.folder import LEGACY_FILE, SEGMENTS_DIR, format_status, read_status
-from sync.queue.store import (
-    DEFAULT_SEAL_AFTER,
-    DEFAULT_SEGMENT_SIZE,
-    SightingQueue,
-    SightingStore,
-)
+from sync.queue.protocol import SightingStore
+from sync.queue.store import DEFAULT_SEAL_AFTER, DEFAULT_SEGMENT_SIZE, SightingQueue
 
 __all__ = [
     "DEFAULT_SEAL_AFTER",

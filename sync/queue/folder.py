@@ -337,3 +337,26 @@ def legacy_docs(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if bad:
         raise seg.DamagedSegment(path, "not a complete queue file", docs, None)
     return docs
+
+
+def make_directory(directory: Path) -> None:
+    """Create the queue directory (and its entry durably) if it is missing."""
+    try:
+        if not directory.is_dir():
+            directory.mkdir(parents=True, exist_ok=True)
+            # The new directory's own entry must survive a power cut too.
+            fsync_directory(directory.parent)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise QueueError(f"cannot create the queue directory {directory}: {reason}") from exc
+
+
+def check_writable(directory: Path) -> None:
+    """Refuse a queue directory no file can be created in (a read-only mount, permissions).
+
+    Without this, the queue would open and every append, that is every scan, would fail.
+    """
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise QueueError(
+            f"the queue directory {directory} is read-only: no sighting could be saved in it"
+        )

@@ -23,8 +23,7 @@ from sync.queue.folder import (
     write_note,
 )
 from sync.queue.kept import add_new_entries
-
-Side = Mapping[str, Any] | None
+from sync.queue.protocol import Side
 
 
 def dead_letter_reasons(items: Iterable[tuple[str, str]]) -> dict[str, str]:

@@ -8,10 +8,12 @@ quiet open segment is sealed by writing the next one first, then renaming it
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from tinydb import TinyDB
@@ -239,3 +241,18 @@ def _log_of(segment: Segment) -> AppendLogStorage:
     storage = segment.db.storage
     assert isinstance(storage, AppendLogStorage)
     return storage
+
+
+def normalised_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a private, JSON-clean copy of ``record``, or raise ValueError."""
+    if not isinstance(record, Mapping):
+        raise ValueError(f"a sighting record must be a mapping, not {type(record).__name__}")
+    sighting_id = record.get("sighting_id")
+    if not isinstance(sighting_id, str) or not sighting_id:
+        raise ValueError("a sighting record needs a non-empty string 'sighting_id'")
+    try:
+        text = json.dumps(record, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"sighting {sighting_id} cannot be stored as JSON: {exc}") from exc
+    return json.loads(text)  # type: ignore[no-any-return]

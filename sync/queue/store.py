@@ -4,35 +4,41 @@ The parts, one job each: :mod:`sync.queue.index` (which sighting is where),
 :mod:`sync.queue.open_segment` (appending and sealing), :mod:`sync.queue.sealed` (the
 sealed segments), :mod:`sync.queue.recovery` (opening after a crash) and
 :mod:`sync.queue.ledger` (dead letters, conflicts, the sync note). The front holds the
-locks between threads and processes and says what callers may do: ``SightingStore``.
+locks between threads and processes, and implements :class:`sync.queue.SightingStore`.
+
+About 500 lines, over the house's 400, for one reason: most of it is the public
+methods' documentation (what each promises about durability and errors); the work
+itself is in the parts.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 from firmware.errors import QueueError
 from sync.queue.folder import (
     OPERATION_LOCK,
     SEGMENTS_DIR,
     WRITER_LOCK,
+    check_writable,
     folder_status,
+    make_directory,
     open_lock_file,
     operation_lock,
     read_status,
     try_lock,
 )
 from sync.queue.index import Segment, SegmentIndex
-from sync.queue.ledger import Ledger, Side, conflict_sides, dead_letter_reasons
-from sync.queue.open_segment import OpenSegment
+from sync.queue.ledger import Ledger, conflict_sides, dead_letter_reasons
+from sync.queue.open_segment import OpenSegment, normalised_record
+from sync.queue.protocol import Side
 from sync.queue.recovery import Recovery
 from sync.queue.sealed import SealedSegments
 from sync.storage import fsync_directory, io_error
@@ -40,58 +46,6 @@ from sync.storage import fsync_directory, io_error
 DEFAULT_SEGMENT_SIZE = 250
 DEFAULT_SEAL_AFTER = 60.0
 DEFAULT_WRITER_WAIT = 5.0
-
-
-class SightingStore(Protocol):
-    """What the rest of the device asks of the sighting queue, and nothing more.
-
-    The scan path appends; the handheld audit and the door kiosk look through what
-    is queued; the sync engine takes, acknowledges, dead-letters and sets aside
-    conflicts, and notes its attempts; the device loop reports the status and the
-    bytes written. :class:`SightingQueue` is the store; opening and closing it is the
-    business of whoever makes it.
-    """
-
-    def append_many(self, records: Iterable[Mapping[str, Any]]) -> int:
-        """Queue records durably with one write; ids already queued are skipped."""
-        ...
-
-    def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Return copies of the queued records, oldest first."""
-        ...
-
-    def iter_pending(self) -> Iterator[dict[str, Any]]:
-        """Yield copies of the queued records, oldest first, a segment at a time."""
-        ...
-
-    def acknowledge(self, sighting_ids: Iterable[str]) -> int:
-        """Remove the given sightings durably; return how many were removed."""
-        ...
-
-    def dead_letter(self, items: Iterable[tuple[str, str]]) -> int:
-        """Move refused sightings out of the queue with their reason."""
-        ...
-
-    def conflict(self, items: Iterable[tuple[str, str, Side]]) -> int:
-        """Move events the register disagreed with out of the queue, with both sides."""
-        ...
-
-    def conflicts(self) -> list[dict[str, Any]]:
-        """The conflicts kept, oldest first."""
-        ...
-
-    def note_sync(self, ok: bool, at_iso: str, error: str | None = None) -> None:
-        """Record a sync attempt durably."""
-        ...
-
-    def status(self) -> dict[str, Any]:
-        """The queue at a glance (see :func:`sync.queue.read_status`)."""
-        ...
-
-    @property
-    def bytes_written(self) -> int:
-        """Bytes this process has written into the queue's files."""
-        ...
 
 
 class SightingQueue:
@@ -148,10 +102,10 @@ class SightingQueue:
         self._unflushed_deletes = False
         self._writer_fd: int | None = None
         with ExitStack() as stack:
-            _make_directory(self._directory)
-            _check_writable(self._directory)
-            _make_directory(self._folder)
-            _check_writable(self._folder)
+            make_directory(self._directory)
+            check_writable(self._directory)
+            make_directory(self._folder)
+            check_writable(self._folder)
             self._op_fd = open_lock_file(self._folder / OPERATION_LOCK)
             stack.callback(os.close, self._op_fd)
             stack.callback(self._release_writer)
@@ -223,7 +177,7 @@ class SightingQueue:
                 stays usable; the record is not confirmed, so append it again (harmless
                 if it landed) or report it as not saved.
         """
-        self._append([_normalised(record)])
+        self._append([normalised_record(record)])
 
     def append_many(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Queue several records with one write and one fsync of the open segment.
@@ -239,7 +193,7 @@ class SightingQueue:
             ValueError: a record is not valid (nothing is written then).
             QueueError: as for ``append``; none of the records is confirmed.
         """
-        return self._append([_normalised(record) for record in records])
+        return self._append([normalised_record(record) for record in records])
 
     def _append(self, records: list[dict[str, Any]]) -> int:
         with self._lock:
@@ -558,40 +512,3 @@ class SightingQueue:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _normalised(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a private, JSON-clean copy of ``record``, or raise ValueError."""
-    if not isinstance(record, Mapping):
-        raise ValueError(f"a sighting record must be a mapping, not {type(record).__name__}")
-    sighting_id = record.get("sighting_id")
-    if not isinstance(sighting_id, str) or not sighting_id:
-        raise ValueError("a sighting record needs a non-empty string 'sighting_id'")
-    try:
-        text = json.dumps(record, ensure_ascii=False, allow_nan=False)
-        text.encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"sighting {sighting_id} cannot be stored as JSON: {exc}") from exc
-    return json.loads(text)  # type: ignore[no-any-return]
-
-
-def _make_directory(directory: Path) -> None:
-    try:
-        if not directory.is_dir():
-            directory.mkdir(parents=True, exist_ok=True)
-            # The new directory's own entry must survive a power cut too.
-            fsync_directory(directory.parent)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise QueueError(f"cannot create the queue directory {directory}: {reason}") from exc
-
-
-def _check_writable(directory: Path) -> None:
-    """Refuse a queue directory no file can be created in (a read-only mount, permissions).
-
-    Without this, the queue would open and every append, that is every scan, would fail.
-    """
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise QueueError(
-            f"the queue directory {directory} is read-only: no sighting could be saved in it"
-        )
