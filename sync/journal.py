@@ -50,6 +50,8 @@ class JsonLinesJournal:
         self._header = header
         self._keep_open = keep_open
         self._fd: int | None = None
+        # The file's size while this object holds it open (it is the only writer).
+        self._size: int | None = None
 
     def append(self, lines: Iterable[Mapping[str, Any]]) -> int:
         """Append ``lines`` (JSON-able mappings) with one write and one fsync.
@@ -72,19 +74,20 @@ class JsonLinesJournal:
             return 0
         fd = self._fd if self._fd is not None else self._open()
         try:
-            size = os.fstat(fd).st_size
+            if self._size is None:
+                self._size = os.fstat(fd).st_size
             try:
                 write_and_fsync(fd, data)
             except OSError:
                 try:
-                    os.ftruncate(fd, size)
+                    os.ftruncate(fd, self._size)
                 except OSError:
-                    pass  # a torn last line is cut off when the file is read
+                    self._size = None  # a torn last line is cut off when the file is read
                 raise
+            self._size += len(data)
         finally:
             if not self._keep_open:
-                self._fd = None
-                os.close(fd)
+                self.close()
         self.bytes_written += len(data)
         return len(data)
 
@@ -94,21 +97,23 @@ class JsonLinesJournal:
         directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            if os.fstat(fd).st_size == 0:
+            size = os.fstat(fd).st_size
+            if size == 0:
                 if self._header is not None:
                     header = encode_line(self._header)
                     write_and_fsync(fd, header)
-                    self.bytes_written += len(header)
+                    size = len(header)
+                    self.bytes_written += size
                 fsync_directory(directory)
         except OSError:
             os.close(fd)
             raise
-        self._fd = fd
+        self._fd, self._size = fd, size
         return fd
 
     def close(self) -> None:
         """Close the file if it is held open; the file stays."""
-        fd, self._fd = self._fd, None
+        fd, self._fd, self._size = self._fd, None, None
         if fd is not None:
             os.close(fd)
 
