@@ -127,15 +127,6 @@ class SightingQueue:
                     raise io_error(self._folder, "cannot open the queue in", exc) from exc
             self._resources = stack.pop_all()
 
-    # The index, as tests of its memory use look at it.
-    @property
-    def _sealed(self) -> dict[int, Segment]:
-        return self._index.sealed
-
-    @property
-    def _where(self) -> dict[str, int]:
-        return self._index.where
-
     # --- properties -------------------------------------------------------------------------
 
     @property
