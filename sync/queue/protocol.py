@@ -27,6 +27,10 @@ class SightingStore(Protocol):
         """Queue records durably with one write; ids already queued are skipped."""
         ...
 
+    def __len__(self) -> int:
+        """How many sightings are queued."""
+        ...
+
     def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Return copies of the queued records, oldest first."""
         ...
