@@ -7,7 +7,8 @@ Callers depend on the ``SightingStore`` protocol (:mod:`sync.queue.protocol`): e
 what the scan path, the two modes, the sync engine and the device loop use.
 ``SightingQueue`` (:mod:`sync.queue.store`) is a small front over parts of one job each:
 the index (:mod:`~sync.queue.index`), the open segment (:mod:`~sync.queue.open_segment`),
-the sealed segments (:mod:`~sync.queue.sealed`), recovery (:mod:`~sync.queue.recovery`)
+the sealed segments (:mod:`~sync.queue.sealed`), taking sightings out
+(:mod:`~sync.queue.removal`), recovery (:mod:`~sync.queue.recovery`)
 and the ledger of dead letters, conflicts and the sync note (:mod:`~sync.queue.ledger`).
 ``iter_pending()`` walks the whole queue one segment at a time: with 50,000 queued,
 ``pending()`` without a limit holds every record at once (about 110 MB at peak).

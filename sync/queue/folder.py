@@ -107,6 +107,34 @@ def operation_lock(fd: int, path: Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def take_writer_lock(folder: Path, wait: float, *, shared: bool) -> int | None:
+    """Take the writer lock of the queue in ``folder``: its descriptor, None when refused.
+
+    Args:
+        wait: seconds to wait for it (a shared process holds it for a moment).
+        shared: the caller opens the queue beside its owner: it does not wait, and
+            going without the lock is no error.
+
+    Raises:
+        QueueError: not ``shared`` and another process owns the queue.
+    """
+    path = folder / WRITER_LOCK
+    fd = open_lock_file(path)
+    try:
+        taken = try_lock(fd, path, 0.0 if shared else wait)
+    except BaseException:
+        os.close(fd)
+        raise
+    if taken:
+        return fd
+    os.close(fd)
+    if not shared:
+        raise QueueError(
+            f"the sighting queue in {folder.parent} is already open (one process owns"
+            " it: is the device loop running? A sync beside it opens the queue shared)")
+    return None
+
+
 # --- dead letters ---------------------------------------------------------------------------
 
 

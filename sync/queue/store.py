@@ -2,11 +2,12 @@
 
 The parts, one job each: :mod:`sync.queue.index` (which sighting is where),
 :mod:`sync.queue.open_segment` (appending and sealing), :mod:`sync.queue.sealed` (the
-sealed segments), :mod:`sync.queue.recovery` (opening after a crash) and
-:mod:`sync.queue.ledger` (dead letters, conflicts, the sync note). The front holds the
+sealed segments), :mod:`sync.queue.removal` (taking sightings out),
+:mod:`sync.queue.recovery` (opening after a crash) and :mod:`sync.queue.ledger` (dead
+letters, conflicts, the sync note). The front holds the
 locks between threads and processes, and implements :class:`sync.queue.SightingStore`.
 
-About 500 lines, over the house's 400, for one reason: most of it is the public
+About 440 lines, over the house's 400, for one reason: most of it is the public
 methods' documentation (what each promises about durability and errors); the work
 itself is in the parts.
 """
@@ -26,22 +27,22 @@ from firmware.errors import QueueError
 from sync.queue.folder import (
     OPERATION_LOCK,
     SEGMENTS_DIR,
-    WRITER_LOCK,
     check_writable,
     folder_status,
     make_directory,
     open_lock_file,
     operation_lock,
     read_status,
-    try_lock,
+    take_writer_lock,
 )
-from sync.queue.index import Segment, SegmentIndex
+from sync.queue.index import SegmentIndex
 from sync.queue.ledger import Ledger, conflict_sides, dead_letter_reasons
 from sync.queue.open_segment import OpenSegment, normalised_record
 from sync.queue.protocol import Side
 from sync.queue.recovery import Recovery
+from sync.queue.removal import Removal
 from sync.queue.sealed import SealedSegments
-from sync.storage import fsync_directory, io_error
+from sync.storage import io_error
 
 DEFAULT_SEGMENT_SIZE = 250
 DEFAULT_SEAL_AFTER = 60.0
@@ -98,8 +99,8 @@ class SightingQueue:
         self._writing = OpenSegment(self._index, segment_size, seal_after)
         self._segments = SealedSegments(self._index)
         self._ledger = Ledger(self._folder)
+        self._removal = Removal(self._index, self._writing, self._segments)
         self._closed = False
-        self._unflushed_deletes = False
         self._writer_fd: int | None = None
         with ExitStack() as stack:
             make_directory(self._directory)
@@ -109,12 +110,12 @@ class SightingQueue:
             self._op_fd = open_lock_file(self._folder / OPERATION_LOCK)
             stack.callback(os.close, self._op_fd)
             stack.callback(self._release_writer)
-            self._take_writer(writer_wait)
+            self._writer_fd = take_writer_lock(self._folder, writer_wait, shared=shared)
             with operation_lock(self._op_fd, self._folder / OPERATION_LOCK):
                 try:
                     if self._writer_fd is not None:
                         Recovery(self._directory, self._index, self._writing, self._segments,
-                                 self._ledger, segment_size, self._remove).run()
+                                 self._ledger, segment_size, self._removal.remove).run()
                         if shared:
                             with self._lock:
                                 self._writing.seal(force=True)
@@ -303,7 +304,7 @@ class SightingQueue:
         wanted = set(sighting_ids)
         with self._operation():
             self._refresh()
-            return self._remove(wanted)
+            return self._removal.remove(wanted)
 
     def dead_letter(self, items: Iterable[tuple[str, str]]) -> int:
         """Move sightings the register refused for good out of the queue, with the reason.
@@ -328,11 +329,11 @@ class SightingQueue:
             return 0
         with self._operation():
             self._refresh()
-            records = self._records_for(reasons)
+            records = self._removal.records_for(reasons)
             if not records:
                 return 0
             self._ledger.keep_dead(records, reasons)
-            return self._remove({record["sighting_id"] for record in records})
+            return self._removal.remove({record["sighting_id"] for record in records})
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """The dead letters, oldest first: the record, ``reason`` and ``dead_lettered_at`` each.
@@ -367,11 +368,11 @@ class SightingQueue:
             return 0
         with self._operation():
             self._refresh()
-            records = self._records_for(sides)
+            records = self._removal.records_for(sides)
             if not records:
                 return 0
             self._ledger.keep_conflicts(records, sides)
-            return self._remove({record["sighting_id"] for record in records})
+            return self._removal.remove({record["sighting_id"] for record in records})
 
     def conflicts(self) -> list[dict[str, Any]]:
         """The conflicts, oldest first (see :func:`sync.queue.conflicts.conflict_entry`)."""
@@ -392,78 +393,12 @@ class SightingQueue:
         with self._operation():
             self._ledger.note_sync(ok, at_iso, error)
 
-    def _remove(self, wanted: set[str]) -> int:
-        """Remove ``wanted`` from every segment holding them (operation lock held)."""
-        removed = 0
-        index = self._index
-        with self._lock:
-            here = [sid for sid in wanted if index.in_open(sid)]
-            if here:
-                removed += self._writing.remove(here)
-            groups: dict[Segment, list[str]] = {}
-            for sid in wanted:
-                holder = index.holder(sid)
-                if holder is not None:
-                    groups.setdefault(holder, []).append(sid)
-            if not here and not groups and index.open is not None:
-                # Nothing to remove: maybe an earlier removal raised after its rename.
-                self._writing.ensure_durable()
-        emptied = [s for s, sids in groups.items() if len(sids) == len(s.members)]
-        shrunk = [s for s in groups if s not in emptied]
-        self._unflushed_deletes |= bool(emptied)
-        try:
-            for segment in emptied:
-                removed += self._segments.delete(segment)
-            for segment in shrunk:
-                removed += self._segments.shrink(segment, groups[segment], self._remove)
-        finally:
-            if self._unflushed_deletes:
-                # Until this works, a deleted segment may come back after a power cut:
-                # every later removal tries again.
-                try:
-                    fsync_directory(self._folder)
-                except OSError as exc:
-                    raise io_error(self._folder, "cannot flush", exc) from exc
-                self._unflushed_deletes = False
-        return removed
-
-    def _records_for(self, wanted: Mapping[str, object]) -> list[dict[str, Any]]:
-        """Copies of the queued records among ``wanted``, oldest first (operation lock held)."""
-        index = self._index
-        with self._lock:
-            holders = [index.sealed[number] for number in
-                       sorted({index.where[sid] for sid in wanted if sid in index.where})
-                       if number in index.sealed]
-            newest = [r for r in self._writing.records() if r["sighting_id"] in wanted]
-        found: list[dict[str, Any]] = []
-        for segment in holders:
-            found += [r for r in self._segments.live_records(segment)
-                      if r["sighting_id"] in wanted]
-        return found + copy.deepcopy(newest)
-
     def _refresh(self) -> None:
         """Catch up with what another process changed in the sealed segments (op lock held)."""
         self._check_usable()
         self._segments.refresh(discover=self._writer_fd is None)
 
     # --- locks and closing ------------------------------------------------------------------
-
-    def _take_writer(self, wait: float) -> None:
-        path = self._folder / WRITER_LOCK
-        fd = open_lock_file(path)
-        try:
-            taken = try_lock(fd, path, 0.0 if self._shared else wait)
-        except BaseException:
-            os.close(fd)
-            raise
-        if taken:
-            self._writer_fd = fd
-            return
-        os.close(fd)
-        if not self._shared:
-            raise QueueError(
-                f"the sighting queue in {self._directory} is already open (one process owns"
-                " it: is the device loop running? A sync beside it opens the queue shared)")
 
     def _release_writer(self) -> None:
         with self._lock:
