@@ -39,7 +39,7 @@ from hal.rfid import open_rfid
 from hal.text import terminal_safe
 from hal.scanner import open_scanners, report_discards
 from sync.engine import Backoff, SyncEngine, SyncResult, summarise
-from sync.queue import SightingQueue
+from sync.queue import SightingQueue, SightingStore
 from sync.register import Register
 from sync.registers import open_register
 from sync.reports import PendingReports
@@ -149,7 +149,7 @@ def run_sync(config: Config, *, clock: Clock | None = None) -> SyncResult:
         return result
 
 
-def _engine(config: Config, queue: SightingQueue, register: Register, clock: Clock,
+def _engine(config: Config, queue: SightingStore, register: Register, clock: Clock,
             **extra: Any) -> SyncEngine:
     room = config.kiosk.location if config.device.mode == "kiosk" else None
     extra.setdefault("device_state", lambda: {"firmware_version": __version__,
@@ -249,7 +249,7 @@ def _open_buttons(config: Config, stack: contextlib.ExitStack) -> Buttons:
     return stack.enter_context(_or_nothing("buttons", config.buttons, open_buttons))
 
 
-def _reporter(config: Config, mode: ScanningMode, queue: SightingQueue,
+def _reporter(config: Config, mode: ScanningMode, queue: SightingStore,
               status: Callable[[], SyncStatus], readers: list[Any],
               clock: Clock) -> ServiceReporter:
     """Readiness, watchdog and health for systemd and node_exporter."""

@@ -48,7 +48,7 @@ from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.read import Read
 from hal.text import terminal_safe
-from sync.queue import SightingQueue
+from sync.queue import SightingStore
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class DoorKiosk(ScanningMode):
     count it, or a second scan would check the asset out twice."""
 
     def __init__(self, settings: KioskSettings, inventory: Inventory, people: PeopleIndex,
-                 queue: SightingQueue, movements: MovementLog, display: Display,
+                 queue: SightingStore, movements: MovementLog, display: Display,
                  feedback: Feedback, clock: Clock, *, fetched_at: float | None = None,
                  sync_status: Callable[[], SyncStatus] | None = None) -> None:
         super().__init__()

@@ -38,7 +38,7 @@ from hal.display.base import Display
 from hal.feedback.base import Feedback
 from hal.read import Read
 from hal.text import terminal_safe
-from sync.queue import SightingQueue
+from sync.queue import SightingStore
 from sync.register import Register
 from sync.reports import PendingReports
 
@@ -99,7 +99,7 @@ class HandheldAudit(ScanningMode):
     resumable = True
     journal_required = True
 
-    def __init__(self, settings: Settings, inventory: Inventory, queue: SightingQueue,
+    def __init__(self, settings: Settings, inventory: Inventory, queue: SightingStore,
                  register: Register, reports: PendingReports, display: Display,
                  feedback: Feedback, clock: Clock, *, rooms: Path | None = None,
                  on_room_end: Callable[[], None] | None = None,

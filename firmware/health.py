@@ -9,7 +9,6 @@ reads dropped as repeats and the bytes written into the queue (SD card wear).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware import __version__
+from sync.storage import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -194,17 +194,8 @@ class HealthFile:
         """Write ``health`` now; True when the file was replaced."""
         temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-            try:
-                os.write(fd, render_health(health).encode("utf-8"))
-                os.fchmod(fd, 0o644)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, self.path)
+            replace_file(self.path, render_health(health).encode("utf-8"), temp=temp, mode=0o644)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temp.unlink()
             if not self._failing:
                 log.warning("health file %s not written: %s", self.path,
                             exc.strerror or exc)

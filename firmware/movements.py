@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -22,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.errors import QueueError
-from firmware.room import encode_journal_line, read_journal_lines
-from sync.storage import fsync_directory, write_and_fsync
+from sync.journal import JsonLinesJournal, read_lines
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +43,9 @@ class MovementLog:
         if not records:
             return
         path = self.directory / f"movements-{_month(wall)}.jsonl"
-        data = b"".join(encode_journal_line({"wall": wall, "record": dict(r)}) for r in records)
+        lines = ({"wall": wall, "record": dict(r)} for r in records)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            new = not path.exists()
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                write_and_fsync(fd, data)
-            finally:
-                os.close(fd)
-            if new:
-                fsync_directory(self.directory)
+            JsonLinesJournal(path).append(lines)
         except OSError as exc:
             full = exc.errno == errno.ENOSPC
             raise QueueError(f"{path}: cannot save the movement: "
@@ -71,7 +61,7 @@ class MovementLog:
             if first is not None and path.name[len("movements-"):-len(".jsonl")] < first:
                 continue
             try:
-                entries, _ = read_journal_lines(path)
+                entries, _ = read_lines(path)
             except OSError as exc:
                 log.error("%s: movements unreadable: %s", path, exc.strerror or exc)
                 continue

@@ -15,16 +15,15 @@ and drops the journal: one report per session, never two, never none.
 from __future__ import annotations
 
 import errno
-import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from firmware.errors import QueueError
-from sync.storage import fsync_directory, write_and_fsync
+from sync.journal import JsonLinesJournal, encode_line, read_lines
+from sync.storage import fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +77,9 @@ class RoomJournal:
     def __init__(self, directory: Path, session_id: str, header: Mapping[str, Any]) -> None:
         self.directory = directory
         self.path = directory / f"{_PREFIX}{session_id}{_SUFFIX}"
-        self._header = {"type": "room", "session_id": session_id, **header}
-        self._fd: int | None = None
+        self._journal = JsonLinesJournal(
+            self.path, header={"type": "room", "session_id": session_id, **header},
+            keep_open=True)
 
     def locate(self, location: str, wall: float) -> None:
         """Record that a room label set the room of a session that began without one."""
@@ -110,40 +110,19 @@ class RoomJournal:
 
     def close(self) -> None:
         """Stop writing; the file stays (it is the room's state until its report is saved)."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)
+        self._journal.close()
 
     def delete(self) -> None:
         """Remove the journal once the room's report is saved (nothing to do if never written)."""
-        opened, self._fd = self._fd, None
-        if opened is not None:
-            os.close(opened)
-        if opened is not None or self.path.exists():
+        self._journal.close()
+        if self.path.exists():
             remove_journal(self.path)
 
     def _append(self, *lines: Mapping[str, Any]) -> None:
         try:
-            if self._fd is None:
-                self._open()
-            assert self._fd is not None
-            write_and_fsync(self._fd, b"".join(encode_journal_line(line) for line in lines))
+            self._journal.append(lines)
         except OSError as exc:
             raise _error(self.path, exc) from None
-
-    def _open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            if os.fstat(fd).st_size == 0:
-                write_and_fsync(fd, encode_journal_line(self._header))
-                fsync_directory(self.directory)
-        except OSError:
-            os.close(fd)
-            raise
-        self._fd = fd
-
-
 
 
 def remove_journal(path: Path) -> None:
@@ -179,38 +158,11 @@ def open_rooms(directory: Path) -> list[OpenRoom]:
     return sorted(found, key=lambda r: r.started_wall)
 
 
-def read_journal_lines(path: Path) -> tuple[list[Any], int]:
-    """The JSON lines of an append-only journal, and how many were damaged.
+read_journal_lines = read_lines
+"""The JSON lines of a journal (see :func:`sync.journal.read_lines`)."""
 
-    A last line torn by a kill (no newline) is cut off the file; a damaged line
-    elsewhere is skipped and logged.
-
-    Raises:
-        OSError: the file cannot be read or repaired.
-    """
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    if not data.endswith(b"\n"):
-        torn, lines = lines[-1], lines[:-1]
-        log.warning("%s: a line torn by a power cut was cut off (%d bytes)", path, len(torn))
-        with path.open("r+b") as fh:
-            fh.truncate(len(data) - len(torn))
-            os.fsync(fh.fileno())
-    entries, damaged = [], 0
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            entries.append(json.loads(raw))
-        except ValueError:
-            damaged += 1
-            log.error("%s, line %d: damaged journal line skipped", path, number)
-    return entries, damaged
-
-
-def encode_journal_line(line: Mapping[str, Any]) -> bytes:
-    """One journal line: compact JSON, UTF-8, newline-terminated."""
-    return (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+encode_journal_line = encode_line
+"""One journal line (see :func:`sync.journal.encode_line`)."""
 
 
 def _read(path: Path) -> OpenRoom | None:

@@ -21,7 +21,7 @@ from firmware.service import scan_log_line
 from hal.clock import Clock
 from firmware.sightings import Sighting
 from hal.read import Read
-from sync.queue import SightingQueue
+from sync.queue import SightingStore
 
 log = logging.getLogger(__name__)
 scan_log = logging.getLogger("stocktaker.scan")
@@ -110,7 +110,7 @@ class ScanPath(Generic[O]):
         clock: the wall time journal entries are stamped with.
     """
 
-    def __init__(self, rules: ScanRules[O], queue: SightingQueue, clock: Clock) -> None:
+    def __init__(self, rules: ScanRules[O], queue: SightingStore, clock: Clock) -> None:
         self.rules = rules
         self.queue = queue
         self.clock = clock

@@ -41,7 +41,7 @@ from sync.errors import QueueError, RegisterError, RegisterRefused, RegisterUnav
 from sync.status import SyncStatus
 from hal.text import terminal_safe
 from sync.heartbeat import heartbeat_state
-from sync.queue import SightingQueue
+from sync.queue import SightingStore
 from sync.register import ItemStatus, Register
 from sync.reports import PendingReports
 
@@ -156,7 +156,7 @@ class SyncEngine:
             failed one is only logged.
     """
 
-    def __init__(self, queue: SightingQueue, register: Register, reports: PendingReports,
+    def __init__(self, queue: SightingStore, register: Register, reports: PendingReports,
                  clock: Clock, *, batch_size: int = 50, interval: float = 30.0,
                  backoff: Backoff | None = None, refresh: Callable[[], object] | None = None,
                  refresh_every: float = 3600.0, refreshed_at: float | None = None,

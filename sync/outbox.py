@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import RegisterError
-from sync.storage import fsync_directory, replace_file, write_and_fsync
+from sync.journal import JsonLinesJournal
+from sync.storage import fsync_directory, replace_file
 
 __all__ = ["CSV_COLUMNS", "FilesOutbox", "ReportError", "csv_cell", "report_csv_rows"]
 
@@ -111,9 +112,9 @@ class FilesOutbox:
             known, size = self._tail(tail_bytes)
             fresh_ids = [sid for sid in lines if sid not in known and sid not in self._recent]
             if fresh_ids:
-                _append(self.sightings_path, b"".join(lines[sid] for sid in fresh_ids), size)
-                if size == 0:
-                    fsync_directory(self.directory)
+                # A new file's entry is made durable by the journal.
+                JsonLinesJournal(self.sightings_path).write(
+                    b"".join(lines[sid] for sid in fresh_ids))
             elif size:
                 # Lines already there may still sit in the page cache only (a push cut
                 # short by a crash): make them durable before the caller drops those
@@ -176,7 +177,8 @@ class FilesOutbox:
         body, _, last = data.rpartition(b"\n") if not data.endswith(b"\n") else (data, b"", b"")
         if last:
             if _sighting_id(last) is not None:
-                _append(self.sightings_path, b"\n", size)  # a whole line saved without its end
+                # A whole line saved without its end.
+                JsonLinesJournal(self.sightings_path).write(b"\n")
                 size += 1
                 body += b"\n" + last
             else:
@@ -356,21 +358,6 @@ def _truncate(path: Path, size: int) -> None:
     try:
         os.ftruncate(fd, size)
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _append(path: Path, data: bytes, size: int) -> None:
-    """Append ``data`` to a file of ``size`` bytes and fsync; on error, cut it back."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        write_and_fsync(fd, data)
-    except OSError:
-        try:
-            os.ftruncate(fd, size)
-        except OSError:
-            pass  # the next push cuts a torn tail anyway
-        raise
     finally:
         os.close(fd)
 

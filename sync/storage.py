@@ -89,7 +89,8 @@ def write_and_fsync(fd: int, data: bytes) -> None:
     os.fsync(fd)
 
 
-def replace_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+def replace_file(path: Path, data: bytes, *, durable: bool = True,
+                 temp: Path | None = None, mode: int | None = None) -> None:
     """Replace the contents of ``path`` with ``data`` in one atomic step.
 
     The data goes to a temporary file in the same directory, which is flushed and
@@ -101,15 +102,19 @@ def replace_file(path: Path, data: bytes, *, durable: bool = True) -> None:
         data: the complete new contents.
         durable: False skips the fsync, for a cache that is checked before use and
             rebuilt when a power cut left it empty or stale.
+        temp: the temporary file (default :func:`temp_path`), in the same directory.
+        mode: permissions set on the file whatever the umask (default: 0644 less the umask).
 
     Raises:
         OSError: writing failed; the temporary file is removed and ``path`` is as
             it was.
     """
-    tmp = temp_path(path)
+    tmp = temp if temp is not None else temp_path(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
+            if mode is not None:
+                os.fchmod(fd, mode)
             if durable:
                 write_and_fsync(fd, data)
             else:

@@ -179,10 +179,10 @@ def test_the_index_holds_ids_not_records(tmp_path: Path) -> None:
         for start in range(0, 500, 50):
             queue.append_many([{**sighting(start + n), "payload": "x" * 500} for n in range(50)])
     with SightingQueue(tmp_path, segment_size=50) as queue:
-        held = [segment.members for segment in queue._sealed.values()]
+        held = [segment.members for segment in queue._index.sealed.values()]
         assert sum(len(members) for members in held) == 450
         assert all(isinstance(seq, int) for members in held for seq in members.values())
-        assert all(isinstance(number, int) for number in queue._where.values())
+        assert all(isinstance(number, int) for number in queue._index.where.values())
 
 
 @pytest.mark.parametrize("arguments", [{"segment_size": 0}, {"seal_after": -1.0}])

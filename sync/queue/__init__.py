@@ -3,9 +3,13 @@
 A sighting is appended here before any feedback is given, and stays until the
 register (or its outbox folder) has it. ``append`` returns only once the record
 would survive a power cut; appending the same ``sighting_id`` twice is harmless.
-Callers depend on the ``SightingStore`` protocol; the sync engine also uses
-``append_many``, ``dead_letter``, ``dead_letters``, ``conflict``, ``conflicts``,
-``note_sync`` and ``status``.
+Callers depend on the ``SightingStore`` protocol (:mod:`sync.queue.protocol`): exactly
+what the scan path, the two modes, the sync engine and the device loop use.
+``SightingQueue`` (:mod:`sync.queue.store`) is a small front over parts of one job each:
+the index (:mod:`~sync.queue.index`), the open segment (:mod:`~sync.queue.open_segment`),
+the sealed segments (:mod:`~sync.queue.sealed`), taking sightings out
+(:mod:`~sync.queue.removal`), recovery (:mod:`~sync.queue.recovery`)
+and the ledger of dead letters, conflicts and the sync note (:mod:`~sync.queue.ledger`).
 ``iter_pending()`` walks the whole queue one segment at a time: with 50,000 queued,
 ``pending()`` without a limit holds every record at once (about 110 MB at peak).
 
@@ -96,12 +100,8 @@ segment files (the health textfile's ``stocktaker_queue_bytes_written_total``).
 from __future__ import annotations
 
 from sync.queue.folder import LEGACY_FILE, SEGMENTS_DIR, format_status, read_status
-from sync.queue.store import (
-    DEFAULT_SEAL_AFTER,
-    DEFAULT_SEGMENT_SIZE,
-    SightingQueue,
-    SightingStore,
-)
+from sync.queue.protocol import SightingStore
+from sync.queue.store import DEFAULT_SEAL_AFTER, DEFAULT_SEGMENT_SIZE, SightingQueue
 
 __all__ = [
     "DEFAULT_SEAL_AFTER",

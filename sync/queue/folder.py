@@ -107,6 +107,34 @@ def operation_lock(fd: int, path: Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def take_writer_lock(folder: Path, wait: float, *, shared: bool) -> int | None:
+    """Take the writer lock of the queue in ``folder``: its descriptor, None when refused.
+
+    Args:
+        wait: seconds to wait for it (a shared process holds it for a moment).
+        shared: the caller opens the queue beside its owner: it does not wait, and
+            going without the lock is no error.
+
+    Raises:
+        QueueError: not ``shared`` and another process owns the queue.
+    """
+    path = folder / WRITER_LOCK
+    fd = open_lock_file(path)
+    try:
+        taken = try_lock(fd, path, 0.0 if shared else wait)
+    except BaseException:
+        os.close(fd)
+        raise
+    if taken:
+        return fd
+    os.close(fd)
+    if not shared:
+        raise QueueError(
+            f"the sighting queue in {folder.parent} is already open (one process owns"
+            " it: is the device loop running? A sync beside it opens the queue shared)")
+    return None
+
+
 # --- dead letters ---------------------------------------------------------------------------
 
 
@@ -337,3 +365,26 @@ def legacy_docs(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if bad:
         raise seg.DamagedSegment(path, "not a complete queue file", docs, None)
     return docs
+
+
+def make_directory(directory: Path) -> None:
+    """Create the queue directory (and its entry durably) if it is missing."""
+    try:
+        if not directory.is_dir():
+            directory.mkdir(parents=True, exist_ok=True)
+            # The new directory's own entry must survive a power cut too.
+            fsync_directory(directory.parent)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise QueueError(f"cannot create the queue directory {directory}: {reason}") from exc
+
+
+def check_writable(directory: Path) -> None:
+    """Refuse a queue directory no file can be created in (a read-only mount, permissions).
+
+    Without this, the queue would open and every append, that is every scan, would fail.
+    """
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise QueueError(
+            f"the queue directory {directory} is read-only: no sighting could be saved in it"
+        )
