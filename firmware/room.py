@@ -87,9 +87,8 @@ class RoomJournal:
 
     def tag_campaign(self, campaign: str, wall: float) -> None:
         """Record the campaign a ``CAMPAIGN:<name>`` label gave the session."""
-        if self._fd is None and not self.path.exists():
-            self._header["campaign"] = campaign  # nothing written yet: the header says it
-            return
+        if self._journal.amend_header({"campaign": campaign}):
+            return  # nothing written yet: the header says it
         self._append({"type": "campaign", "campaign": campaign, "wall": wall})
 
     def add(self, record: Mapping[str, Any], wall: float) -> None:

@@ -53,6 +53,17 @@ class JsonLinesJournal:
         # The file's size while this object holds it open (it is the only writer).
         self._size: int | None = None
 
+    def amend_header(self, fields: Mapping[str, Any]) -> bool:
+        """Add ``fields`` to the header while nothing is written yet.
+
+        Returns:
+            False when the file exists already: its header is written, say it in a line.
+        """
+        if self._fd is not None or self.path.exists():
+            return False
+        self._header = {**(self._header or {}), **fields}
+        return True
+
     def append(self, lines: Iterable[Mapping[str, Any]]) -> int:
         """Append ``lines`` (JSON-able mappings) with one write and one fsync.
 

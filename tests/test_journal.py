@@ -115,3 +115,14 @@ def _write_all(write, fd: int, data: bytes) -> None:  # type: ignore[no-untyped-
     view = memoryview(data)
     while view:
         view = view[write(fd, view):]
+
+
+def test_the_header_takes_fields_until_the_file_is_written(tmp_path: Path) -> None:
+    journal = JsonLinesJournal(tmp_path / "j.jsonl", header={"type": "room"})
+    assert journal.amend_header({"campaign": "Q4"})
+    journal.append([{"n": 1}])
+    assert not journal.amend_header({"campaign": "later"})
+    journal.close()
+    lines = (tmp_path / "j.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [{"type": "room", "campaign": "Q4"},
+                                                   {"n": 1}]
