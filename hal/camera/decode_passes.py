@@ -198,11 +198,13 @@ class Libraries:
         return kept
 
     def _zxing(self, picture: np.ndarray, step: Pass) -> list[tuple[bytes, str, Box, bool]]:
+        zxing = self.zxing
+        assert zxing is not None  # run() gives zxing passes nothing without it
         options = dict(step.options)
         if "binarizer" in options:
-            options["binarizer"] = getattr(self.zxing.Binarizer, options["binarizer"])
-        found = self.zxing.read_barcodes(picture, formats=self._zxing_formats,
-                                         text_mode=self.zxing.TextMode.Plain, **options)
+            options["binarizer"] = getattr(zxing.Binarizer, options["binarizer"])
+        found = zxing.read_barcodes(picture, formats=self._zxing_formats,
+                                    text_mode=zxing.TextMode.Plain, **options)
         out = []
         for code in found:
             corners = code.position

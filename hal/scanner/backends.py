@@ -33,7 +33,7 @@ def open_hid(device: str, *, key: str, keymap: str, terminator: str = "enter",
     if not device:
         raise DeviceError(f"{key}: name the scanner (/dev/input/by-id/…,"
                           " vendor:product or its name)")
-    return HidScanner(device, keymap=keymap, terminator=terminator,  # type: ignore[return-value]
+    return HidScanner(device, keymap=keymap, terminator=terminator,
                       inter_key_timeout=inter_key_timeout, max_length=max_length,
                       source=source, symbology=symbology)
 

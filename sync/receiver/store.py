@@ -159,9 +159,11 @@ class ReceiverStore(Resource):
             self._db = open_database(db, password_file=password_file, **extra)
         except BadDatabase as exc:
             raise ConfigError(str(exc)) from None
+        failures: tuple[type[BaseException], ...] = (*self._db.errors, DatabaseUnavailable,
+                                                     ValueError)
         try:
             self._setup()
-        except (*self._db.errors, DatabaseUnavailable, ValueError) as exc:
+        except failures as exc:
             self._db.close()
             raise ConfigError(f"--db {self.url}: cannot use it as the receiver's database:"
                               f" {exc}") from None
