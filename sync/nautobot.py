@@ -426,8 +426,8 @@ def _ref_name(value: Any) -> str:
     """The name of a related object (``depth=1``): ``name``, else ``display``."""
     if isinstance(value, dict):
         for key in ("name", "display", "model"):
-            if isinstance(value.get(key), str):
-                return value[key]
+            if isinstance(name := value.get(key), str):
+                return name
     return ""
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -89,7 +90,7 @@ def _sharpened(gray: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(gray)).filter(mask))
 
 
-PICTURES = MappingProxyType({
+PICTURES: Mapping[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = MappingProxyType({
     "as-is": (lambda gray: gray, 1.0),
     "half": (lambda gray: _scaled(gray, 0.5), 0.5),
     "x1.5": (lambda gray: _scaled(gray, 1.5), 1.5),

@@ -171,9 +171,10 @@ def _descriptor(stream: object) -> int | None:
     if fileno is None:
         return None
     try:
-        return fileno()
+        fd: int = fileno()
     except (OSError, ValueError):  # io.UnsupportedOperation; a closed stream
         return None
+    return fd
 
 
 def _extend(line: bytearray, piece: bytes) -> None:

@@ -364,7 +364,7 @@ class ReceiverStore(Resource):
             try:
                 with self._db.transaction() as db:
                     at = _now_iso()
-                    new = db.execute("INSERT INTO reports (session_id, device_id, received_at,"
+                    new: bool = db.execute("INSERT INTO reports (session_id, device_id, received_at,"
                                      " report) VALUES (?, ?, ?, ?)"
                                      " ON CONFLICT (session_id) DO NOTHING",
                                      (session_id, device_id, at, report_json)).rowcount == 1
