@@ -57,9 +57,11 @@ fi
 case "$job" in
   demo) exec "$venv/bin/stocktaker" demo "$@" ;;
   test)
-    # The build gate before any test: the linter (rules in pyproject.toml), then every
-    # module compiled and imported, so a module no test imports cannot hide a syntax error.
+    # The build gate before any test: the linter, the type checker on hal and sync (both
+    # configured in pyproject.toml), then every module compiled and imported, so a module
+    # no test imports cannot hide a syntax error.
     "$venv/bin/ruff" check firmware hal sync tests images
+    "$venv/bin/mypy"
     "$venv/bin/python" tests/check_modules.py
     exec "$venv/bin/python" -m pytest "$@" ;;
 esac

@@ -77,7 +77,8 @@ def qr_label(payload: str | bytes, caption: str | None = None) -> Image.Image:
         The label, mode ``"L"``.
     """
     qr = segno.make_qr(payload)
-    if qr.version < QR_MIN_VERSION:
+    # version is a str only for a Micro QR ("M3"), which make_qr never gives.
+    if not isinstance(qr.version, int) or qr.version < QR_MIN_VERSION:
         qr = segno.make_qr(payload, version=QR_MIN_VERSION)
     rows = list(qr.matrix_iter(scale=QR_MODULE_PX, border=QR_BORDER_MODULES))
     code = Image.fromarray(np.where(np.array(rows, dtype=bool), _INK, _WHITE).astype(np.uint8))
@@ -217,7 +218,8 @@ def _text_image(text: str, px: int) -> Image.Image:
     """One line of dark text on white, cropped to its ink."""
     font = ImageFont.load_default(size=px)
     left, top, right, bottom = font.getbbox(text)
-    line = Image.new("L", (max(1, right - left), max(1, bottom - top)), _WHITE)
+    # Whole pixels at runtime; the stubs allow floats for fractional layouts.
+    line = Image.new("L", (max(1, int(right - left)), max(1, int(bottom - top))), _WHITE)
     ImageDraw.Draw(line).text((-left, -top), text, font=font, fill=_INK)
     return line
 

@@ -45,7 +45,8 @@ class _Admin:
 
     def one(self, path: str, lookup: dict[str, Any], body: dict[str, Any]) -> str:
         found = self.call("GET", path, **lookup)["results"]
-        return found[0]["id"] if found else self.call("POST", path, body)["id"]
+        object_id: str = found[0]["id"] if found else self.call("POST", path, body)["id"]
+        return object_id
 
 
 def bench_nautobot(url: str, token_file: Path, sightings: int = 1000,

@@ -58,10 +58,10 @@ class SavedList(Generic[Item]):
         self.origin = None if origin is None else dict(origin)
         self.problem: RegisterError | None = None
         self.doing = doing
-        self.kind = kind
+        self.kind: type[Item] = kind
         self.what = what
         self.key = key
-        self._ask = ask
+        self._ask: Callable[[Register], list[Item]] = ask
         self._fields = {f.name for f in dataclasses.fields(kind)}
 
     def fetch(self, register: Register, now: float, *,

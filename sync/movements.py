@@ -49,7 +49,7 @@ def movement_day(record: Mapping[str, Any]) -> str:
 
 def movement_row(record: Mapping[str, Any]) -> list[str]:
     """One event as the cells of :data:`MOVEMENT_COLUMNS`."""
-    person = record.get("person") if isinstance(record.get("person"), Mapping) else {}
+    person = found if isinstance(found := record.get("person"), Mapping) else {}
     cells = {
         "sighting_id": record.get("sighting_id"), "at": record.get("wall_time"),
         "movement": record.get("verdict"), "asset_tag": record.get("asset_tag"),

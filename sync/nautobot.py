@@ -154,7 +154,7 @@ class NautobotRegister(OutboxReports, Register):
                 changing while it was read.
             RegisterError: it refused (token, permission) or answered something else.
         """
-        scopes = self.config.locations or [None]
+        scopes: list[str | None] = [*self.config.locations] or [None]
         found: dict[str, Asset] = {}
         untagged: set[str] = set()
         for location in scopes:
@@ -426,8 +426,8 @@ def _ref_name(value: Any) -> str:
     """The name of a related object (``depth=1``): ``name``, else ``display``."""
     if isinstance(value, dict):
         for key in ("name", "display", "model"):
-            if isinstance(value.get(key), str):
-                return value[key]
+            if isinstance(name := value.get(key), str):
+                return name
     return ""
 
 
@@ -436,14 +436,14 @@ def _asset(row: dict[str, Any]) -> Asset | None:
     device_id = row.get("id")
     if not isinstance(device_id, str):
         return None
-    tag = row.get("asset_tag") if isinstance(row.get("asset_tag"), str) else ""
-    serial = row.get("serial") if isinstance(row.get("serial"), str) else ""
+    tag = found if isinstance(found := row.get("asset_tag"), str) else ""
+    serial = found if isinstance(found := row.get("serial"), str) else ""
     if not tag.strip():
         return None  # the sighting names its device by asset tag
     return Asset(
         asset_tag=tag,
         serial=serial,
-        name=row.get("name") if isinstance(row.get("name"), str) else "",
+        name=found if isinstance(found := row.get("name"), str) else "",
         location=_ref_name(row.get("location")),
         status=_ref_name(row.get("status")),
         origin=f"Nautobot device {device_id}",

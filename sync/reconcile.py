@@ -139,9 +139,9 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
     used_sessions: set[str] = set()
     room_entries: dict[str, dict[str, Any]] = {}
     for key, name in rooms.items():
-        entry, used = _room_entry(name, by_room.get(key, []))
+        entry, sessions = _room_entry(name, by_room.get(key, []))
         room_entries[key] = entry
-        used_sessions.update(used)
+        used_sessions.update(sessions)
 
     items = _Items()
     home: dict[str, tuple[str, ExpectedAsset | None]] = {}  # asset tag -> (room, record)
@@ -149,11 +149,11 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
         for tag, asset in register.items():
             home[tag] = (asset.location, asset)
     for audit in sorted(chosen, key=_Audit.order):
-        used = audit.session_id in used_sessions
+        counted = audit.session_id in used_sessions
         for sighting, scan in audit.sightings(notes):
             item = items.get(sighting.key, scan, sighting.verdict)
-            item["sightings"].append({**sighting.shown(), "used": used})
-            if register is None and used and sighting.key.startswith("asset:"):
+            item["sightings"].append({**sighting.shown(), "used": counted})
+            if register is None and counted and sighting.key.startswith("asset:"):
                 tag = sighting.key[len("asset:"):]
                 if sighting.verdict == "verified":
                     home.setdefault(tag, (audit.room, None))

@@ -119,6 +119,7 @@ def parse_bulk_answer(data: Any) -> BulkAnswer | None:
     for row in data["results"]:
         if isinstance(row, dict):
             try:
+                # A missing id (None) raises TypeError like any other non-number.
                 rows[int(row.get("id"))] = row  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 continue

@@ -43,7 +43,7 @@ ErrorMessage = Callable[[Any], str | None]
 
 def kiosk_note(record: Mapping[str, Any], marker: str) -> str:
     """The note of a kiosk event's check-out or check-in: marker, time, room, person, device."""
-    person = record.get("person") if isinstance(record.get("person"), Mapping) else {}
+    person = found if isinstance(found := record.get("person"), Mapping) else {}
     parts = [f"{marker} {record['sighting_id']}",
              f"scanned {_text(record.get('wall_time')) or 'at an unknown time'}"]
     if record.get("location"):
@@ -127,7 +127,7 @@ class KioskMoves:
 
     def _check_out(self, sighting_id: str, row: dict[str, Any],
                    record: Mapping[str, Any]) -> ItemResult:
-        person = record.get("person") if isinstance(record.get("person"), Mapping) else {}
+        person = found if isinstance(found := record.get("person"), Mapping) else {}
         user_id = person.get("id")
         if type(user_id) is not int or user_id <= 0:
             return ItemResult(sighting_id, ItemStatus.REJECTED, "the person has no Snipe-IT"
@@ -208,7 +208,7 @@ class KioskMoves:
 def register_side(row: Mapping[str, Any]) -> dict[str, Any]:
     """What Snipe-IT holds for an asset: holder, status and location (names unescaped)."""
     holder = row.get("assigned_to") if isinstance(row.get("assigned_to"), dict) else None
-    label = row.get("status_label") if isinstance(row.get("status_label"), dict) else {}
+    label = found if isinstance(found := row.get("status_label"), dict) else {}
     location = row.get("location") if isinstance(row.get("location"), dict) else None
     return {
         "asset_tag": html.unescape(str(row.get("asset_tag") or "")),
@@ -223,7 +223,7 @@ def register_side(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _available(row: Mapping[str, Any]) -> bool:
-    label = row.get("status_label") if isinstance(row.get("status_label"), dict) else {}
+    label = found if isinstance(found := row.get("status_label"), dict) else {}
     return row.get("assigned_to") is None and label.get("status_type") == "deployable" \
         and not row.get("deleted_at")
 

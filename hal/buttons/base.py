@@ -68,9 +68,9 @@ class PressQueue:
             if self._closed and self._queue.empty():
                 return
             item = self._queue.get()
-            if item is _CLOSED:
+            if not isinstance(item, Press):  # only _CLOSED is put besides presses
                 return
-            yield item  # type: ignore[misc]
+            yield item
 
     def close(self) -> None:
         """End :meth:`drain`, waking it if it is waiting. Safe to call twice."""

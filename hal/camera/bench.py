@@ -122,9 +122,10 @@ def measure_set(image_set: ImageSet, symbologies: Sequence[str] | None = None) -
                   wanted_value)[0] for step in (ZXING_DEFAULT, ZBAR_DEFAULT, *HARDER))
     corrected = tuple(image.name for image in image_set.images
                       if image_set.has_codes and correction(image) is not None)
-    return SetFigures(name=image_set.name, images=len(image_set.images), **counts,
-                      **{f"ms_{k}": round(statistics.median(v), 2) if v else 0.0
-                         for k, v in times.items()}, corrected=corrected)
+    figures: dict[str, Any] = {**counts, **{f"ms_{k}": round(statistics.median(v), 2) if v else 0.0
+                                             for k, v in times.items()}}
+    return SetFigures(name=image_set.name, images=len(image_set.images), corrected=corrected,
+                      **figures)
 
 
 STREAM_FRAMES = 4

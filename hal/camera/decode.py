@@ -176,6 +176,7 @@ def open_decoder(name: str, symbologies: Sequence[str] | None = None, *,
 
         Redundancy(redundancy)  # refused before any library is loaded
         wanted = _restriction(symbologies, {n: n for n in SYMBOLOGIES["auto"]}, "auto")
+        assert wanted is not None  # symbologies was given its default above
         libraries = Libraries(frozenset(wanted))
         return StillDecoder(libraries) if still else StreamDecoder(libraries, redundancy)
     try:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -89,7 +90,7 @@ def _sharpened(gray: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(gray)).filter(mask))
 
 
-PICTURES = MappingProxyType({
+PICTURES: Mapping[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = MappingProxyType({
     "as-is": (lambda gray: gray, 1.0),
     "half": (lambda gray: _scaled(gray, 0.5), 0.5),
     "x1.5": (lambda gray: _scaled(gray, 1.5), 1.5),
@@ -198,11 +199,13 @@ class Libraries:
         return kept
 
     def _zxing(self, picture: np.ndarray, step: Pass) -> list[tuple[bytes, str, Box, bool]]:
+        zxing = self.zxing
+        assert zxing is not None  # run() gives zxing passes nothing without it
         options = dict(step.options)
         if "binarizer" in options:
-            options["binarizer"] = getattr(self.zxing.Binarizer, options["binarizer"])
-        found = self.zxing.read_barcodes(picture, formats=self._zxing_formats,
-                                         text_mode=self.zxing.TextMode.Plain, **options)
+            options["binarizer"] = getattr(zxing.Binarizer, options["binarizer"])
+        found = zxing.read_barcodes(picture, formats=self._zxing_formats,
+                                    text_mode=zxing.TextMode.Plain, **options)
         out = []
         for code in found:
             corners = code.position

@@ -262,7 +262,7 @@ def generate_sets(folder: Path, per_set: int = 30, seed: int = 7) -> list[Path]:
     negatives.mkdir(parents=True, exist_ok=True)
     for n in range(per_set):
         frame = np.asarray(blank_frame(seed=seed * 1000 + n), dtype=np.float32)
-        lines = rng.integers(0, 2, size=frame.shape[1]) * rng.uniform(0, 25)  # wood grain
+        lines = rng.integers(0, 2, size=(frame.shape[1],)) * rng.uniform(0, 25)  # wood grain
         frame = np.clip(frame - lines[None, :] * (rng.random() < 0.5), 0, 255)
         Image.fromarray(frame.astype(np.uint8)).save(negatives / f"{n:03d}.png")
     written.append(negatives)

@@ -9,6 +9,7 @@ thread through a one-frame :class:`FrameMailbox`.
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 from dataclasses import dataclass
@@ -27,7 +28,11 @@ CLOSE_WAIT = 2.0
 #: One log line stands for this many frames the decoder failed on.
 LOG_FAILURES_EVERY = 100
 #: What :meth:`FrameMailbox.take` returns once the source has ended or the mailbox is closed.
-END = object()
+class _End(enum.Enum):
+    END = "end"
+
+
+END = _End.END
 
 
 
@@ -44,7 +49,7 @@ class FrameMailbox:
         self.replace = replace
         self._ready = threading.Condition()
         self._frame: Frame | None = None
-        self._end: object = None  # END or the source's exception, once it has ended
+        self._end: _End | BaseException | None = None  # END or the source's exception, once it has ended
         self._closed = False
         self._captured = 0
         self._dropped = 0
@@ -70,7 +75,7 @@ class FrameMailbox:
             self._end = END if error is None else error
             self._ready.notify_all()
 
-    def take(self) -> Frame | BaseException | object:
+    def take(self) -> Frame | BaseException | _End:
         """The waiting frame; else, once no frame will follow, the error or :data:`END`.
 
         Waits for one of them. A closed mailbox gives :data:`END` at once.
@@ -84,6 +89,7 @@ class FrameMailbox:
                 frame, self._frame = self._frame, None
                 self._ready.notify_all()
                 return frame
+            assert self._end is not None  # the wait above ended on it
             return self._end
 
     def close(self) -> None:

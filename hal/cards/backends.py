@@ -14,12 +14,12 @@ from hal.scanner.backends import KEYMAPS, open_hid
 from hal.scanner.base import NullScanner, Scanner
 
 
-def _open_evdev(settings: CardsSettings) -> Scanner:
+def _open_evdev(settings: CardsSettings) -> Scanner[object]:
     return open_hid(settings.device, key="cards.device", keymap=settings.keymap,
                     source="card", symbology="CARD")
 
 
-def _open_none(settings: CardsSettings) -> Scanner:
+def _open_none(settings: CardsSettings) -> Scanner[object]:
     return NullScanner()
 
 
@@ -33,7 +33,7 @@ def _needs_device(value: str, settings: CardsSettings) -> None:
                          " vendor:product (08ff:0009) or its name")
 
 
-BACKENDS: dict[str, Backend[Scanner]] = {
+BACKENDS: dict[str, Backend[Scanner[object]]] = {
     "evdev": Backend(_open_evdev, _check_evdev, rules={"device": _needs_device}),
     "none": Backend(_open_none),
 }
@@ -59,7 +59,7 @@ class CardsSettings:
     keymap: str = field(default="us", metadata=choices(*KEYMAPS))
 
 
-def open_cards(settings: CardsSettings) -> Scanner:
+def open_cards(settings: CardsSettings) -> Scanner[object]:
     """Open the card reader ``settings.backend`` names.
 
     Returns:

@@ -124,6 +124,7 @@ class GpioFeedback(Feedback):
                 if self._closing:
                     return
                 pattern, self._pending = self._pending, None
+                assert pattern is not None  # the wait ends on a pattern or on closing
                 self._cancel.clear()
             try:
                 self._play(pattern)

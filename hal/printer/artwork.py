@@ -112,7 +112,7 @@ def draw_label(url: str, tag: str, line: str, size: LabelSize) -> Image.Image:
     """
     image = Image.new("L", (size.width, size.height), _WHITE)
     qr = _qr(url)
-    modules = qr.symbol_size(scale=1, border=QR_QUIET_MODULES)[0]
+    modules = int(qr.symbol_size(scale=1, border=QR_QUIET_MODULES)[0])  # whole at scale 1
     module_dots = size.height // modules
     if module_dots < 2 or size.mm(module_dots) < MIN_MODULE_MM:
         raise LabelTooSmall(
@@ -130,7 +130,8 @@ def draw_label(url: str, tag: str, line: str, size: LabelSize) -> Image.Image:
 
 def _qr(url: str) -> segno.QRCode:
     qr = segno.make_qr(url, error="m")
-    if qr.version < QR_MIN_VERSION:
+    # version is a str only for a Micro QR ("M3"), which make_qr never gives.
+    if not isinstance(qr.version, int) or qr.version < QR_MIN_VERSION:
         qr = segno.make_qr(url, error="m", version=QR_MIN_VERSION)
     return qr
 

@@ -21,4 +21,4 @@ def report_discards(readers: Iterable[object]) -> None:
     other than the configured one); the others are left as they are."""
     for reader in readers:
         if hasattr(reader, "report_discards"):
-            reader.report_discards = True  # type: ignore[attr-defined]
+            reader.report_discards = True

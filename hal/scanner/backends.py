@@ -21,7 +21,7 @@ KEYMAPS = ("us", "uk", "de", "fr")
 
 def open_hid(device: str, *, key: str, keymap: str, terminator: str = "enter",
              inter_key_timeout: float = 0.1, max_length: int = 4096, source: str = "hid",
-             symbology: str = "UNKNOWN") -> Scanner:
+             symbology: str = "UNKNOWN") -> Scanner[object]:
     """A keyboard-wedge device read through evdev, its reads of ``source`` and ``symbology``.
 
     Raises:
@@ -33,20 +33,20 @@ def open_hid(device: str, *, key: str, keymap: str, terminator: str = "enter",
     if not device:
         raise DeviceError(f"{key}: name the scanner (/dev/input/by-id/…,"
                           " vendor:product or its name)")
-    return HidScanner(device, keymap=keymap, terminator=terminator,  # type: ignore[return-value]
+    return HidScanner(device, keymap=keymap, terminator=terminator,
                       inter_key_timeout=inter_key_timeout, max_length=max_length,
                       source=source, symbology=symbology)
 
 
 def _open_stdin(settings: ScannerSettings, *, stream: BinaryIO | None = None,
-                device: str = "", source: str = "hid") -> Scanner:
+                device: str = "", source: str = "hid") -> Scanner[object]:
     from hal.scanner.stdin import StdinScanner
 
     return StdinScanner(stream)
 
 
 def _open_evdev(settings: ScannerSettings, *, stream: BinaryIO | None = None,
-                device: str = "", source: str = "hid") -> Scanner:
+                device: str = "", source: str = "hid") -> Scanner[object]:
     return open_hid(device, key="scanner.device", keymap=settings.keymap,
                     terminator=settings.terminator,
                     inter_key_timeout=settings.inter_key_timeout,
@@ -54,7 +54,7 @@ def _open_evdev(settings: ScannerSettings, *, stream: BinaryIO | None = None,
 
 
 def _open_none(settings: ScannerSettings, *, stream: BinaryIO | None = None,
-               device: str = "", source: str = "hid") -> Scanner:
+               device: str = "", source: str = "hid") -> Scanner[object]:
     return NullScanner()
 
 
@@ -76,7 +76,7 @@ def _needs_device(value: str, settings: ScannerSettings) -> None:
                          " vendor:product (0c2e:0b61) or its name")
 
 
-BACKENDS: dict[str, Backend[Scanner]] = {
+BACKENDS: dict[str, Backend[Scanner[object]]] = {
     "stdin": Backend(_open_stdin, _check_stdin),
     "evdev": Backend(_open_evdev, _check_evdev, rules={"device": _needs_device}),
     "none": Backend(_open_none),
@@ -118,7 +118,7 @@ def named_devices(settings: ScannerSettings) -> list[str]:
 
 
 def open_scanners(settings: ScannerSettings, *, stream: BinaryIO | None = None
-                  ) -> list[Scanner]:
+                  ) -> list[Scanner[object]]:
     """One scanner per device ``settings`` name, their reads of source ``hid``, ``hid2``…
 
     Args:
@@ -135,7 +135,7 @@ def open_scanners(settings: ScannerSettings, *, stream: BinaryIO | None = None
     """
     backend = choose(BACKENDS, settings.backend, lambda name: ValueError(
         f"unknown scanner backend {name!r} (known: {known(BACKENDS)})"))
-    opened: list[Scanner] = []
+    opened: list[Scanner[object]] = []
     try:
         for number, device in enumerate(named_devices(settings), start=1):
             opened.append(backend.open(settings, stream=stream, device=device,

@@ -13,6 +13,7 @@ it again when it is back. A scanner absent at start is waited for the same way.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import re
@@ -69,7 +70,7 @@ class ScanDiscarded:
         return out + ([f"{self.source:<8} {self.hint}"] if self.hint else [])
 
 
-class HidScanner(Scanner):
+class HidScanner(Scanner[Read | ReaderState | ScanDiscarded]):
     """Scans from a USB HID (keyboard-wedge) scanner, one :class:`Read` each.
 
     Args:
@@ -115,9 +116,10 @@ class HidScanner(Scanner):
                  wall_clock: Callable[[], float] = time.time) -> None:
         if not device:
             raise ValueError("no scanner device given")
-        self._decoder_args = {"keymap": keymap, "terminator": terminator,
-                              "inter_key_timeout": inter_key_timeout, "max_length": max_length}
-        self._decoder = KeyDecoder(**self._decoder_args)
+        self._new_decoder = functools.partial(
+            KeyDecoder, keymap=keymap, terminator=terminator,
+            inter_key_timeout=inter_key_timeout, max_length=max_length)
+        self._decoder = self._new_decoder()
         if list_devices is None or open_device is None:
             try:
                 import evdev
@@ -171,7 +173,7 @@ class HidScanner(Scanner):
                                 detail)
                     self._release()
                     self._report(self._decoder.finish(), hints=False)  # cut by the unplug
-                    self._decoder = KeyDecoder(**self._decoder_args)
+                    self._decoder = self._new_decoder()
                     reconnecting = True
                     yield ReaderState(self.source, False, detail, self._clock())
         finally:

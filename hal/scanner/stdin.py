@@ -35,7 +35,7 @@ _LINE_END = re.compile(rb"[\r\n]")
 _CHUNK = 4096
 
 
-class StdinScanner(Scanner):
+class StdinScanner(Scanner[Read | Press]):
     """One scan per line of a byte stream (standard input by default).
 
     A line ends with CR, LF or CR LF: scanners are set to send any of them. The bytes of
@@ -141,9 +141,11 @@ class StdinScanner(Scanner):
         # read1 returns what has arrived, at most one system call: a scan ending in CR must
         # be seen at once, not when the next scan fills a buffer. A stream without it is
         # read a byte at a time, as read(n) may wait for all n bytes.
-        read1 = getattr(self._stream, "read1", None)
+        stream = self._stream
+        assert stream is not None  # reads() ends at once without a stream
+        read1 = getattr(stream, "read1", None)
         try:
-            return read1(_CHUNK) if read1 is not None else self._stream.read(1)
+            return read1(_CHUNK) if read1 is not None else stream.read(1)
         except (OSError, ValueError) as exc:  # a terminal gone; a closed stream
             raise DeviceError(f"cannot read scans from standard input: {exc}") from exc
 
@@ -169,9 +171,10 @@ def _descriptor(stream: object) -> int | None:
     if fileno is None:
         return None
     try:
-        return fileno()
+        fd: int = fileno()
     except (OSError, ValueError):  # io.UnsupportedOperation; a closed stream
         return None
+    return fd
 
 
 def _extend(line: bytearray, piece: bytes) -> None:

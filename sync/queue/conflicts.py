@@ -56,9 +56,9 @@ def read_conflicts(folder: Path) -> list[dict[str, Any]]:
 
 def conflict_summary(entry: Mapping[str, Any]) -> dict[str, Any]:
     """What the queue status says of one conflict: who, what, when, and the register's holder."""
-    record = entry.get("record") if isinstance(entry.get("record"), Mapping) else {}
-    person = record.get("person") if isinstance(record.get("person"), Mapping) else {}
-    side = entry.get("register_side") if isinstance(entry.get("register_side"), Mapping) else {}
+    record = found if isinstance(found := entry.get("record"), Mapping) else {}
+    person = found if isinstance(found := record.get("person"), Mapping) else {}
+    side = found if isinstance(found := entry.get("register_side"), Mapping) else {}
     holder = side.get("holder")
     if isinstance(holder, Mapping):
         holder = holder.get("name") or holder.get("username") or holder.get("id")

@@ -255,4 +255,5 @@ def normalised_record(record: Mapping[str, Any]) -> dict[str, Any]:
         text.encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"sighting {sighting_id} cannot be stored as JSON: {exc}") from exc
-    return json.loads(text)  # type: ignore[no-any-return]
+    copy: dict[str, Any] = json.loads(text)
+    return copy

@@ -84,9 +84,10 @@ class Database:
                 raise BadDatabase(f"--db {self.url}: PostgreSQL needs the psycopg driver:"
                                   " pip install 'stocktaker[postgres]'") from None
             self._driver_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
-            self._transient = (psycopg.errors.DeadlockDetected,
+            self._transient: tuple[type[BaseException], ...] = (
+                psycopg.errors.DeadlockDetected,
                                psycopg.errors.SerializationFailure)
-            self._unavailable = (psycopg.OperationalError,)
+            self._unavailable: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
         else:
             self._driver_errors = (sqlite3.Error,)
             self._transient = ()
@@ -122,9 +123,9 @@ class Database:
             return Connection(raw, self.dialect)
         import psycopg
 
-        extra = {"password": self._password} if self._password is not None else {}
-        raw = psycopg.connect(self._target, autocommit=True, connect_timeout=10, **extra)
-        return Connection(raw, self.dialect)
+        extra: dict[str, Any] = {} if self._password is None else {"password": self._password}
+        server = psycopg.connect(self._target, autocommit=True, connect_timeout=10, **extra)
+        return Connection(server, self.dialect)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 __all__ = ["PostgresMissing", "ScratchPostgres", "postgres_bin_dir"]
 
@@ -87,7 +88,7 @@ class ScratchPostgres:
             settings = [] if self.durable else ["-c", "fsync=off", "-c",
                                                 "synchronous_commit=off", "-c",
                                                 "full_page_writes=off"]
-            kwargs: dict[str, object] = {}
+            kwargs: dict[str, Any] = {}
             if user:
                 kwargs.update(user=user, group=user, extra_groups=[], cwd="/")
             log = (self.folder / "postgres.log").open("ab")
@@ -95,7 +96,7 @@ class ScratchPostgres:
                 [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port),
                  "-h", "127.0.0.1", "-k", "", "-c", "max_connections=200", *settings],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, **kwargs)  # type: ignore[call-overload]
+                start_new_session=True, **kwargs)
             log.close()
             deadline = time.monotonic() + 60
             while not self._ready(bin_dir):
@@ -138,13 +139,13 @@ class ScratchPostgres:
 
 
 def _run(argv: list[str], what: str, user: str | None) -> None:
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if user:
         kwargs.update(user=user, group=user, extra_groups=[], cwd="/")
     try:
         done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, timeout=300,
-                              **kwargs)  # type: ignore[call-overload]
+                              **kwargs)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise PostgresMissing(f"{what} could not run: {exc}") from None
     if done.returncode != 0:

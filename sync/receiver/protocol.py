@@ -325,11 +325,11 @@ def check_report(report: Any, session_id: str) -> dict[str, Any]:
     Raises:
         Invalid: not a report object, or its ``session_id`` is not the one in the URL.
     """
-    _check_object(report, REPORT_FIELDS, REPORT_REQUIRED, "the report")
-    if report["session_id"] != session_id:
-        raise Invalid(f"the report's session_id {_shown(report['session_id'])} is not the"
+    checked = _check_object(report, REPORT_FIELDS, REPORT_REQUIRED, "the report")
+    if checked["session_id"] != session_id:
+        raise Invalid(f"the report's session_id {_shown(checked['session_id'])} is not the"
                       f" one in the URL ({_shown(session_id)})")
-    return report
+    return checked
 
 
 def _shown(value: str, limit: int = 60) -> str:

@@ -108,7 +108,9 @@ class ReceiverServer(ThreadingHTTPServer):
     def url(self) -> str:
         """The base URL clients use (``register.url``)."""
         host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        if isinstance(host, bytes):  # only an AF_UNIX server has a bytes address
+            host = host.decode()
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}"
 
     def handle_error(self, request: Any, client_address: Any) -> None:

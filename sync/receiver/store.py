@@ -159,9 +159,11 @@ class ReceiverStore(Resource):
             self._db = open_database(db, password_file=password_file, **extra)
         except BadDatabase as exc:
             raise ConfigError(str(exc)) from None
+        failures: tuple[type[BaseException], ...] = (*self._db.errors, DatabaseUnavailable,
+                                                     ValueError)
         try:
             self._setup()
-        except (*self._db.errors, DatabaseUnavailable, ValueError) as exc:
+        except failures as exc:
             self._db.close()
             raise ConfigError(f"--db {self.url}: cannot use it as the receiver's database:"
                               f" {exc}") from None
@@ -362,7 +364,7 @@ class ReceiverStore(Resource):
             try:
                 with self._db.transaction() as db:
                     at = _now_iso()
-                    new = db.execute("INSERT INTO reports (session_id, device_id, received_at,"
+                    new: bool = db.execute("INSERT INTO reports (session_id, device_id, received_at,"
                                      " report) VALUES (?, ?, ?, ?)"
                                      " ON CONFLICT (session_id) DO NOTHING",
                                      (session_id, device_id, at, report_json)).rowcount == 1
