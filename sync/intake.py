@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync.snipeit_notes import note_text
+
 __all__ = ["IDENTIFIER_KINDS", "INTAKE_MARKER", "INTAKE_VERDICT", "IntakeRecord",
            "intake_note", "is_intake"]
 
@@ -34,7 +36,6 @@ IDENTIFIER_KINDS = ("serial", "gtin", "model", "mac")
 box or the device), the manufacturer's model number, a MAC address."""
 
 _MAX_TEXT = 255
-_NOTE_FIELD_MAX = 120
 
 
 def is_intake(record: Mapping[str, Any]) -> bool:
@@ -164,21 +165,17 @@ def _text(record: Mapping[str, Any], key: str) -> str:
 def intake_note(intake: IntakeRecord) -> str:
     """The register note of an intake's asset: the marker (``stocktaker intake <uuid>``),
     then when, where, by whom and what was scanned; one line, each field capped."""
-    scanned = f"found {_note_text(intake.wall_time)}"
+    scanned = f"found {note_text(intake.wall_time)}"
     if not intake.clock_synchronized:
         scanned += " (device clock not synchronised)"
-    parts = [f"{INTAKE_MARKER} {intake.intake_id}", scanned, f"in {_note_text(intake.location)}"]
+    parts = [f"{INTAKE_MARKER} {intake.intake_id}", scanned, f"in {note_text(intake.location)}"]
     if intake.technician:
-        parts.append(f"by {_note_text(intake.technician)}")
-    parts.append(f"device {_note_text(intake.device_id)}")
+        parts.append(f"by {note_text(intake.technician)}")
+    parts.append(f"device {note_text(intake.device_id)}")
     for kind in IDENTIFIER_KINDS:
         if kind in intake.identifiers:
-            parts.append(f"{kind} {_note_text(intake.identifiers[kind])}")
+            parts.append(f"{kind} {note_text(intake.identifiers[kind])}")
     if intake.unknown_label:
-        parts.append(f"unknown label {_note_text(intake.unknown_label)}")
+        parts.append(f"unknown label {note_text(intake.unknown_label)}")
     return "; ".join(parts)
 
-
-def _note_text(value: Any) -> str:
-    text = " ".join(str(value if value is not None else "").split())
-    return text if len(text) <= _NOTE_FIELD_MAX else text[: _NOTE_FIELD_MAX - 3] + "..."

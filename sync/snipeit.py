@@ -55,6 +55,7 @@ from sync.snipeit_bulk import (
     session_in_bulk_note,
 )
 from sync.snipeit_intake import SnipeItIntake
+from sync.snipeit_notes import audit_details, clock_remark, note_text
 from sync.snipeit_kiosk import KioskMoves
 from sync.web import RegisterClient, parse_retry_after, read_token
 
@@ -117,7 +118,6 @@ _MARKER_RE = re.compile(re.escape(MARKER) + r" ([A-Za-z0-9-]{8,64})")
 # '%', spaces, non-ASCII) is looked up through the list filter: an encoded slash (%2F) is
 # refused by Apache's default configuration before Snipe-IT sees it.
 _PATH_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
-_NOTE_FIELD_MAX = 120
 
 
 def api_base(url: str) -> str:
@@ -137,23 +137,9 @@ def audit_note(record: Mapping[str, Any]) -> str:
     session = record.get("session_id")
     if isinstance(session, str) and _SAFE_ID.fullmatch(session):
         parts.append(f"session {session}")
-    scanned = f"scanned {_text(record.get('wall_time')) or 'at an unknown time'}"
-    if record.get("wall_time_corrected"):
-        scanned += " (device time corrected after clock sync)"
-    elif record.get("clock_synchronized") is False:
-        scanned += " (device clock not synchronised)"
-    parts.append(scanned)
-    if record.get("location"):
-        parts.append(f"in {_text(record['location'])}")
-    if record.get("technician"):
-        parts.append(f"by {_text(record['technician'])}")
-    if record.get("device_id"):
-        parts.append(f"device {_text(record['device_id'])}")
-    verdict = _text(record.get("verdict"))
-    if record.get("recorded_location"):
-        verdict += f" (recorded in {_text(record['recorded_location'])})"
-    parts.append(f"verdict {verdict}")
-    return "; ".join(parts)
+    scanned = note_text(record.get("wall_time")) or "at an unknown time"
+    parts.append(f"scanned {scanned}{clock_remark(record)}")
+    return "; ".join(parts + audit_details(record))
 
 
 def sighting_in_note(note: str | None) -> str | None:
@@ -163,11 +149,6 @@ def sighting_in_note(note: str | None) -> str | None:
     match = _MARKER_RE.search(html.unescape(note))
     return match[1] if match else None
 
-
-def _text(value: Any) -> str:
-    """One line of free text for a note: control characters out, length capped."""
-    text = " ".join(str(value if value is not None else "").split())
-    return text if len(text) <= _NOTE_FIELD_MAX else text[: _NOTE_FIELD_MAX - 3] + "..."
 
 
 _NO_ROUTE = object()

@@ -19,23 +19,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["BULK_MARKER", "BulkAnswer", "bulk_note", "clock_remark", "group_key",
+from sync.snipeit_notes import audit_details, clock_remark, note_text
+
+__all__ = ["BULK_MARKER", "BulkAnswer", "bulk_note", "group_key",
            "message_text", "parse_bulk_answer", "session_in_bulk_note"]
 
 BULK_MARKER = "stocktaker bulk audit of session"
 """Starts every bulk audit note: ``stocktaker bulk audit of session <session-id>``."""
 
 _BULK_RE = re.compile(re.escape(BULK_MARKER) + r" ([A-Za-z0-9-]{8,64})")
-_NOTE_FIELD_MAX = 120
-
-
-def clock_remark(record: Mapping[str, Any]) -> str:
-    """What a note says about the device clock of a sighting ('' when it was fine)."""
-    if record.get("wall_time_corrected"):
-        return " (device time corrected after clock sync)"
-    if record.get("clock_synchronized") is False:
-        return " (device clock not synchronised)"
-    return ""
 
 
 def group_key(record: Mapping[str, Any], location_id: int | None,
@@ -54,7 +46,7 @@ def bulk_note(records: Sequence[Mapping[str, Any]], batch_id: str) -> str:
     verdict they share.
     """
     first = records[0]
-    times = sorted(_text(r.get("wall_time")) for r in records if r.get("wall_time"))
+    times = sorted(note_text(r.get("wall_time")) for r in records if r.get("wall_time"))
     parts = [f"{BULK_MARKER} {first['session_id']}", f"batch {batch_id}"]
     if not times:
         scanned = "scanned at an unknown time"
@@ -64,17 +56,7 @@ def bulk_note(records: Sequence[Mapping[str, Any]], batch_id: str) -> str:
         scanned = f"scanned {times[0]} to {times[-1]}"
     count = f"{len(records)} sighting{'s' if len(records) != 1 else ''}"
     parts.append(f"{count} {scanned}{clock_remark(first)}")
-    if first.get("location"):
-        parts.append(f"in {_text(first['location'])}")
-    if first.get("technician"):
-        parts.append(f"by {_text(first['technician'])}")
-    if first.get("device_id"):
-        parts.append(f"device {_text(first['device_id'])}")
-    verdict = _text(first.get("verdict"))
-    if first.get("recorded_location"):
-        verdict += f" (recorded in {_text(first['recorded_location'])})"
-    parts.append(f"verdict {verdict}")
-    return "; ".join(parts)
+    return "; ".join(parts + audit_details(first))
 
 
 def session_in_bulk_note(note: str | None) -> str | None:
@@ -138,8 +120,3 @@ def message_text(messages: Any) -> str:
         return html.unescape("; ".join(parts)) or "error"
     return html.unescape(str(messages)) if messages not in (None, "") else "error"
 
-
-def _text(value: Any) -> str:
-    """One line of free text for a note: control characters out, length capped."""
-    text = " ".join(str(value if value is not None else "").split())
-    return text if len(text) <= _NOTE_FIELD_MAX else text[: _NOTE_FIELD_MAX - 3] + "..."

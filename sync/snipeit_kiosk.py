@@ -28,12 +28,12 @@ from typing import Any
 
 from sync.errors import RegisterUnavailable
 from sync.register import ItemResult, ItemStatus
+from sync.snipeit_notes import note_text
 
 __all__ = ["KioskMoves", "kiosk_note"]
 
 MOVE_VERDICTS = frozenset({"checked_out", "checked_in"})
 _NOT_FOUND = re.compile(r"does not exist|not found", re.IGNORECASE)
-_NOTE_FIELD_MAX = 120
 
 Read = Callable[..., Any]
 ListAll = Callable[[str, Mapping[str, Any]], list[dict[str, Any]]]
@@ -45,16 +45,16 @@ def kiosk_note(record: Mapping[str, Any], marker: str) -> str:
     """The note of a kiosk event's check-out or check-in: marker, time, room, person, device."""
     person = found if isinstance(found := record.get("person"), Mapping) else {}
     parts = [f"{marker} {record['sighting_id']}",
-             f"scanned {_text(record.get('wall_time')) or 'at an unknown time'}"]
+             f"scanned {note_text(record.get('wall_time')) or 'at an unknown time'}"]
     if record.get("location"):
-        parts.append(f"at the door of {_text(record['location'])}")
+        parts.append(f"at the door of {note_text(record['location'])}")
     who = person.get("name") or person.get("username") or person.get("employee_num")
     if who:
-        parts.append(f"by {_text(who)}")
+        parts.append(f"by {note_text(who)}")
     if person.get("badge"):
-        parts.append(f"badge {_text(person['badge'])}")
+        parts.append(f"badge {note_text(person['badge'])}")
     if record.get("device_id"):
-        parts.append(f"kiosk {_text(record['device_id'])}")
+        parts.append(f"kiosk {note_text(record['device_id'])}")
     return "; ".join(parts)
 
 
@@ -231,8 +231,3 @@ def _available(row: Mapping[str, Any]) -> bool:
 def _holder_name(holder: Mapping[str, Any]) -> str:
     return html.unescape(str(holder.get("name") or holder.get("username")
                              or holder.get("id")))
-
-
-def _text(value: Any) -> str:
-    text = " ".join(str(value if value is not None else "").split())
-    return text if len(text) <= _NOTE_FIELD_MAX else text[: _NOTE_FIELD_MAX - 3] + "..."

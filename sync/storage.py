@@ -55,6 +55,24 @@ def temp_path(path: Path) -> Path:
     return path.with_name(path.name + ".tmp")
 
 
+def flush_found_file(path: Path) -> None:
+    """Make a file found at open durable, with its folder entry: a crash may have left its
+    last write or replace in the page cache only.
+
+    Raises:
+        QueueError: the file or its folder cannot be flushed.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_directory(path.parent)
+    except OSError as exc:
+        raise io_error(path, "cannot flush", exc) from exc
+
+
 def fsync_directory(directory: Path) -> None:
     """Make the entries of ``directory`` (a create, rename or unlink) durable.
 
@@ -169,7 +187,7 @@ class AtomicJSONStorage(Storage):
         self._data: Tables | None = tables if tables is not None else self._load()
         self._loaded = True
         if self._data is not None and flush_found:
-            self._flush_found_file()
+            flush_found_file(self._path)
 
     @property
     def path(self) -> Path:
@@ -264,17 +282,6 @@ class AtomicJSONStorage(Storage):
         except ValueError as exc:
             raise damaged_file_error(self._path, str(exc)) from exc
 
-    def _flush_found_file(self) -> None:
-        # A crash may have left the last replace in the page cache only.
-        try:
-            fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            fsync_directory(self._path.parent)
-        except OSError as exc:
-            raise io_error(self._path, "cannot flush", exc) from exc
 
 
 _json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode

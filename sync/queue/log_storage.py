@@ -46,6 +46,7 @@ from sync.storage import (
     closed_storage_error,
     damaged_file_error,
     dump_tables,
+    flush_found_file,
     fsync_directory,
     io_error,
     load_tables,
@@ -281,7 +282,7 @@ class AppendLogStorage(Storage):
                               or not raw.endswith(b"\n"))
         self.torn = contents.torn
         if raw is not None and flush_found and not self._must_compact:
-            self._flush_found_file()
+            flush_found_file(self._path)
 
     @property
     def path(self) -> Path:
@@ -421,16 +422,6 @@ class AppendLogStorage(Storage):
         if self._closed:
             raise closed_storage_error(self._path)
 
-    def _flush_found_file(self) -> None:
-        try:
-            fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            fsync_directory(self._path.parent)
-        except OSError as exc:
-            raise io_error(self._path, "cannot flush", exc) from exc
 
 
 def _size_change(old: Tables, change: dict[str, Any]) -> int:
