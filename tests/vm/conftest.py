@@ -49,10 +49,14 @@ class Box:
     """A machine and its disk and stick, in one folder."""
 
     def __init__(self, image: Path, folder: Path, manifest: Path | None = None,
-                 keymap: str = "us", register_port: int | None = None) -> None:
+                 keymap: str = "us", register_port: int | None = None,
+                 drop_in: str | None = None) -> None:
         self.folder = folder
         self.disk = Disk(image, folder / "disk.img")
         self.disk.fit_box(keymap=keymap)
+        if drop_in is not None:  # the harness's own tests: a unit made to fail
+            self.disk.put("/etc/systemd/system/stocktaker.service.d/zz-test.conf", drop_in,
+                          0o644)
         self.stick = folder / "stick.img"
         make_stick(self.stick, manifest or REPO / "firmware/sample/expected.csv")
         self.machine = Machine(image, self.disk.path, folder, stick=self.stick,

@@ -351,6 +351,17 @@ class Machine:
         assert self.agent is not None
         return self.agent.sh(script, **kwargs)  # type: ignore[arg-type]
 
+    def power_off(self, timeout: float = 180.0) -> None:
+        """A clean shutdown; returns when QEMU has exited."""
+        self.sh("systemctl --no-block poweroff")
+        self.wait_exit(timeout)
+
+    def reboot(self) -> None:
+        """A clean reboot (QEMU stays, the guest starts again); call :meth:`wait_agent`."""
+        assert self.agent is not None
+        self.sh("systemctl --no-block reboot")
+        self.agent.close()
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 

@@ -70,3 +70,12 @@ def test_the_running_unit_is_as_exposed_as_readme_says(first_boot) -> None:
 def test_no_error_lines_in_the_boot_journal(first_boot) -> None:
     box, _ = first_boot
     assert error_lines(box.machine) == []
+
+
+def test_systemd_finds_the_folders_as_the_units_declare_them(first_boot) -> None:
+    """ConfigurationDirectory= once said 0755 where the installer makes 0750: systemd warned
+    at every start."""
+    box, _ = first_boot
+    _, journal = box.machine.sh("journalctl -b --no-pager -o cat -u stocktaker.service",
+                                check=False)
+    assert "mode is different" not in journal
