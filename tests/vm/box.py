@@ -148,6 +148,6 @@ def stick_files(path: Path, folder: str = "::out") -> dict[str, bytes]:
         files = {}
         for item in Path(local).rglob("*"):
             if item.is_file():
-                files[str(item.relative_to(local))] = item.read_bytes()
+                files[item.name] = item.read_bytes()
         return files
 

@@ -353,14 +353,21 @@ class Machine:
 
     def power_off(self, timeout: float = 180.0) -> None:
         """A clean shutdown; returns when QEMU has exited."""
-        self.sh("systemctl --no-block poweroff")
+        self._last_words("systemctl --no-block poweroff")
         self.wait_exit(timeout)
 
     def reboot(self) -> None:
         """A clean reboot (QEMU stays, the guest starts again); call :meth:`wait_agent`."""
         assert self.agent is not None
-        self.sh("systemctl --no-block reboot")
+        self._last_words("systemctl --no-block reboot")
         self.agent.close()
+
+    def _last_words(self, script: str) -> None:
+        """Run a command that takes the guest agent down: its answer may never come."""
+        try:
+            self.sh(script, timeout=30.0)
+        except (OSError, MachineError):
+            pass
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
