@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,10 @@ import pytest
 if TYPE_CHECKING:
     from tests.nautobot.seed import Seeder
     from tests.nautobot.server import NautobotServer
+
+
+# The device-in-a-box rig (tests/vm/) boots QEMU machines: collected only when asked for.
+collect_ignore = [] if os.environ.get("STOCKTAKER_VM") == "1" else ["vm"]
 
 
 # -- Nautobot integration tests (marker ``nautobot``): last in the run, skipped only on request --
