@@ -38,10 +38,9 @@ def manifest(path: Path, per_room: int) -> dict[str, str]:
     return tags
 
 
-def acknowledged_before(machine, start: int, cut_at: float) -> list[str]:
+def acknowledged_before(feedback, start: int, cut_at: float) -> list[str]:
     """Feedback lines from index ``start`` that arrived before ``cut_at``."""
-    assert machine.feedback is not None
-    return [line for at, line in machine.feedback.lines[start:]
+    return [line for at, line in feedback.lines[start:]
             if at < cut_at and line.startswith("[feedback]")]
 
 
@@ -118,9 +117,10 @@ def test_power_cuts_lose_no_acknowledged_scan(make_box, tmp_path: Path) -> None:
             tag = None
             machine.sh("systemctl start --no-block stocktaker-sync.service", check=False)
             time.sleep(rng.uniform(0.0, 4.0))
+        feedback = machine.feedback
         cut_at = time.monotonic()
         machine.kill()
-        lines = acknowledged_before(machine, start, cut_at)
+        lines = acknowledged_before(feedback, start, cut_at)
         if tag is not None:
             (acknowledged if any("verified" in line for line in lines)
              else unacknowledged).append(tag)
