@@ -90,15 +90,32 @@ def read_epc(machine: Machine, epc: str, timeout: float = 300.0) -> str:
     return feedback_after(machine, start, timeout)[1]
 
 
-def sightings(files: dict[str, bytes]) -> list[dict]:
-    """Every sighting the files register holds (its JSON Lines files on the stick)."""
+def sightings(files: dict[str, bytes], broken: list[str] | None = None) -> list[dict]:
+    """Every sighting the files register holds (its JSON Lines files on the stick); a line
+    that is not JSON is named in ``broken`` when given."""
     records = []
     for name, data in files.items():
         if name.startswith("sightings-") and name.endswith(".jsonl"):
-            records += [json.loads(line) for line in data.splitlines() if line.strip()]
+            for number, line in enumerate(data.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    if broken is not None:
+                        broken.append(f"{name} line {number}: {line[:80]!r}")
     return records
 
 
-def reports(files: dict[str, bytes]) -> list[dict]:
-    return [json.loads(data) for name, data in files.items()
-            if name.startswith("report-") and name.endswith(".json")]
+def reports(files: dict[str, bytes], broken: list[str] | None = None) -> list[dict]:
+    """Every report the files register holds; a file that is not JSON is named in
+    ``broken`` when given."""
+    found = []
+    for name, data in files.items():
+        if name.startswith("report-") and name.endswith(".json"):
+            try:
+                found.append(json.loads(data))
+            except ValueError:
+                if broken is not None:
+                    broken.append(f"{name}: not JSON ({len(data)} bytes: {data[:40]!r})")
+    return found

@@ -31,6 +31,9 @@ def test_a_lost_scan_fails_the_power_cut_check() -> None:
     assert check_outcome(["A", "B"], [], unreported) == ["B: 1 at the register, 0 in reports"]
     doubled = {**whole, "report-2.json": report("B")}
     assert check_outcome(["A", "B"], [], doubled) == ["B: 1 at the register, 2 in reports"]
+    torn = {**whole, "report-2.json": b'{"location": "Sto'}
+    assert check_outcome(["A", "B"], [], torn) == [
+        "torn: report-2.json: not JSON (17 bytes: b'{\"location\": \"Sto')"]
     damaged = {**whole, "sightings-box-20261207-damaged.jsonl": b""}
     assert check_outcome(["A", "B"], [], damaged) == [
         "set aside: sightings-box-20261207-damaged.jsonl"]

@@ -48,10 +48,12 @@ def check_outcome(acknowledged: list[str], unacknowledged: list[str],
                   files: dict[str, bytes]) -> list[str]:
     """What is wrong at the end: an acknowledged scan not exactly once at the register and
     in the reports, a scan counted twice, a file set aside as damaged."""
-    at_register = Counter(s["asset_tag"] for s in sightings(files))
-    in_reports = Counter(scan["asset_tag"] for report in reports(files)
+    broken: list[str] = []
+    at_register = Counter(s.get("asset_tag") for s in sightings(files, broken))
+    in_reports = Counter(scan.get("asset_tag") for report in reports(files, broken)
                          for scan in report.get("scans", []))
-    problems = [f"{tag}: {at_register[tag]} at the register, {in_reports[tag]} in reports"
+    problems = [f"torn: {what}" for what in broken]
+    problems += [f"{tag}: {at_register[tag]} at the register, {in_reports[tag]} in reports"
                 for tag in acknowledged if at_register[tag] != 1 or in_reports[tag] != 1]
     problems += [f"{tag} (not acknowledged): doubled" for tag in unacknowledged
                  if at_register[tag] > 1 or in_reports[tag] > 1]
