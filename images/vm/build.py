@@ -17,10 +17,10 @@ with the same inputs prints the same folder without building. The folder holds
 ``disk.img``, the kernel ``vmlinuz``, ``initrd.img`` and ``image.json`` (partitions, kernel
 command line, build time). The last line printed is that folder.
 
-arm64: Debian's packages are unpacked with ``mmdebstrap --variant=...`` for a foreign
-architecture and configured by their own maintainer scripts at the first boot of
-``qemu-system-aarch64`` (this machine cannot run arm64 binaries itself), see
-``images/vm/README.md``.
+arm64: only the wheelhouse is made so far (``pip download --platform
+manylinux2014_aarch64 --only-binary=:all:``; evdev as its source, built in the guest); the
+root needs ``debootstrap --foreign`` and its second stage inside ``qemu-system-aarch64``
+(this machine cannot run arm64 binaries itself), which is not written yet.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def build(arch: str, cache: Path, force: bool) -> Path:
         say(f"cached: {out}")
         return out
     if arch != "amd64":
-        raise BuildError("arm64: see images/vm/README.md (images/vm/build_arm64.py)")
+        raise BuildError("arm64 images are not built yet (see this script's docstring)")
     started = time.monotonic()
     cache.mkdir(parents=True, exist_ok=True)
     wheels = wheelhouse(arch, cache)
