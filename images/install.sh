@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install stocktaker as a service on Raspberry Pi OS (Bookworm or Trixie), from a clone of
-# the repository:
+# Install stocktaker as a service on Raspberry Pi OS (Bookworm or Trixie) or Debian 12+,
+# from a clone of the repository:
 #
 #   sudo ./images/install.sh               the running system
 #   sudo ./images/install.sh --image       inside an image being built (pi-gen chroot):
@@ -8,23 +8,27 @@
 #   sudo ./images/install.sh --root DIR    lay the files out under DIR (DESTDIR=DIR works
 #                                          too): no apt, nothing started; for checking
 #                                          what is installed (the venv's paths point into DIR)
+#   --wheels DIR                           pip installs offline, only from the wheels in DIR
 #
-# It installs the apt packages, enables I2C, creates the 'stocktaker' system user and its
+# It installs the apt packages (python3-picamera2 and python3-lgpio only where the archive
+# has them: Raspberry Pi OS does, Debian does not), enables I2C, creates the 'stocktaker' system user and its
 # device groups, a venv in /opt/stocktaker/venv that sees apt's picamera2 and libcamera,
 # the package, the systemd units and udev rules, /etc/stocktaker/config.toml (only when
 # missing: an admin's file is never overwritten) and the token file (mode 0600), and
 # enables the units. Running it again changes nothing unless the source changed.
 set -euo pipefail
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 root=${DESTDIR:-/}
 apt=yes     # install apt packages
 live=yes    # the system is running: reload systemd and udev, start the service
+wheels=""   # a folder of wheels: pip installs from it alone, offline
 while (($#)); do
   case "$1" in
     --root) root=${2:?--root needs a folder}; shift 2 ;;
     --image) live=no; shift ;;
+    --wheels) wheels=$(cd "${2:?--wheels needs a folder}" && pwd) || exit 2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -39,8 +43,9 @@ fi
 src=$(cd "$(dirname "$0")/.." && pwd)
 user=stocktaker
 opt=/opt/stocktaker
-packages=(python3-venv python3-dev gcc libzbar0 python3-picamera2 python3-lgpio
-  python3-evdev python3-numpy python3-pil)
+packages=(python3-venv python3-dev gcc libzbar0 python3-evdev python3-numpy python3-pil)
+# only in Raspberry Pi OS's archive: installed where apt has them, left out elsewhere
+pi_packages=(python3-picamera2 python3-lgpio)
 groups=(input video i2c gpio spi dialout)
 changed=()
 
@@ -48,17 +53,37 @@ say() { echo "stocktaker install: $*"; }
 
 # --- apt packages --------------------------------------------------------------------------
 install_packages() {
-  local missing=() package
+  local missing=() pi_missing=() package
   for package in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
-      || missing+=("$package")
+    installed "$package" || missing+=("$package")
+  done
+  for package in "${pi_packages[@]}"; do
+    installed "$package" || pi_missing+=("$package")
+  done
+  ((${#missing[@]} + ${#pi_missing[@]})) || return 0
+  apt-get update -qq
+  for package in "${pi_missing[@]}"; do
+    if in_archive "$package"; then
+      missing+=("$package")
+    else
+      say "$package: not in this system's apt archive (Raspberry Pi OS only), left out"
+    fi
   done
   ((${#missing[@]})) || return 0
   say "apt packages: ${missing[*]}"
-  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
   changed+=(packages)
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+
+# a package apt can install: it has a candidate version (not just a name some other
+# package mentions)
+in_archive() {
+  local candidate
+  candidate=$(apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+  [ -n "$candidate" ] && [ "$candidate" != "(none)" ]
 }
 
 # --- user and groups (read from the root's own files, so --root sees the same) -------------
@@ -184,7 +209,9 @@ install_venv() {
   # a copy, so that the build leaves nothing in the source tree
   mkdir -p "$tmp/src"
   (cd "$src" && cp -r pyproject.toml README.md firmware hal sync "$tmp/src/")
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$tmp/src"
+  local offline=()
+  [ -n "$wheels" ] && offline=(--no-index --find-links "$wheels")
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${offline[@]}" "$tmp/src"
   printf '%s\n' "$want" > "$root$opt/.installed"
   changed+=(package)
 }

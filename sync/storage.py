@@ -14,7 +14,9 @@ still be read from a damaged one).
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import json
 import os
 from pathlib import Path
@@ -105,6 +107,35 @@ def write_and_fsync(fd: int, data: bytes) -> None:
     """Write all of ``data`` to ``fd`` (a short write is continued), then fsync it."""
     write_all(fd, data)
     os.fsync(fd)
+
+
+def sync_filesystem(folder: str | Path) -> None:
+    """Write out everything the kernel caches for the file system holding ``folder``
+    (``syncfs``; ``sync`` where the C library has no ``syncfs``).
+
+    On FAT (a USB stick) a file's directory entry, with its size, sits in the block
+    device's cache, which an fsync of the file or of its folder does not write out: a
+    rename or an append can be lost to a power cut after both fsyncs returned.
+
+    Raises:
+        OSError: the folder cannot be opened, or the file system not written.
+    """
+    syncfs = getattr(_libc(), "syncfs", None)
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(folder))
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def replace_file(path: Path, data: bytes, *, durable: bool = True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,10 @@ if TYPE_CHECKING:
     from sync.receiver.pgcluster import ScratchPostgres
     from tests.nautobot.seed import Seeder
     from tests.nautobot.server import NautobotServer
+
+
+# The device-in-a-box rig (tests/vm/) boots QEMU machines: collected only when asked for.
+collect_ignore = [] if os.environ.get("STOCKTAKER_VM") == "1" else ["vm"]
 
 
 # -- Nautobot integration tests (marker ``nautobot``): last in the run, skipped only on request --
@@ -52,6 +57,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
             f"{_POSTGRES_DESELECTED[0]} PostgreSQL tests skipped on request"
             " (-m \"not postgres\"): the receiver was not checked on PostgreSQL in this run",
             yellow=True)
+    if collect_ignore:
+        terminalreporter.write_line(
+            "the device-in-a-box tests (tests/vm/, QEMU) were not collected: they run with"
+            " STOCKTAKER_VM=1 (README, \"The device in a box\"); the image, systemd and"
+            " power cuts were not checked in this run", yellow=True)
 
 
 @pytest.fixture(scope="session")

@@ -139,6 +139,22 @@ def test_files_modes_and_owners(installed: tuple) -> None:
     assert boot == ["dtparam=audio=on", "dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=400000"]
 
 
+def test_the_units_state_directory_modes_match_the_installed_folders(installed: tuple) -> None:
+    """systemd checks ConfigurationDirectory= and StateDirectory= against their modes at
+    every start and logs a warning when the folder differs (found on the booted image)."""
+    root = installed[0]
+    for unit in ("stocktaker.service", "stocktaker-sync.service"):
+        text = (REPO / "systemd" / unit).read_text()
+        for key, folder in (("ConfigurationDirectory", "etc/stocktaker"),
+                            ("StateDirectory", "var/lib/stocktaker")):
+            if f"\n{key}=" not in text:
+                continue
+            found = [line.split("=", 1)[1] for line in text.splitlines()
+                     if line.startswith(f"{key}Mode=")]
+            declared = int(found[0], 8) if found else 0o755
+            assert declared == stat.S_IMODE((root / folder).stat().st_mode), (unit, key)
+
+
 def test_the_venv_sees_system_packages_and_holds_the_command(installed: tuple,
                                                            source: Path) -> None:
     root = installed[0]

@@ -20,6 +20,7 @@ from sync.storage import (
     load_tables,
     replace_file,
     salvage_tables,
+    sync_filesystem,
     temp_path,
 )
 
@@ -301,3 +302,13 @@ def test_tables_given_at_opening_are_not_read_again_nor_flushed(
     assert calls == []
     AtomicJSONStorage(path)
     assert len(calls) == 2  # the file and its directory
+
+
+def test_sync_filesystem_writes_out_the_folders_file_system(tmp_path: Path) -> None:
+    """What a FAT stick's directory entries need after a write (tests/vm/
+    test_stick_durability.py shows the report lost without it); here: it runs, and a
+    folder that is not there is an OSError, not a silent success."""
+    (tmp_path / "report.json").write_text("{}")
+    sync_filesystem(tmp_path)
+    with pytest.raises(OSError):
+        sync_filesystem(tmp_path / "gone")

@@ -1,0 +1,82 @@
+"""The device-in-a-box rig: fixtures that build (or reuse) the image and boot machines.
+
+The rig's tests are marked ``vm``. They need root (the image build), qemu-system-x86_64,
+mmdebstrap, mtools, dosfstools and e2fsprogs; a missing tool fails them with the reason.
+They are collected only with ``STOCKTAKER_VM=1`` (see README, "The device in a box").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.vm.box import Disk, make_stick
+from tests.vm.machine import Machine
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = ("qemu-system-x86_64", "mmdebstrap", "mcopy", "mkfs.vfat", "debugfs", "sfdisk")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/vm/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.vm)
+
+
+@pytest.fixture(scope="session")
+def vm_image() -> Path:
+    """The built amd64 image's folder (built once, then from the cache)."""
+    if os.geteuid() != 0:
+        pytest.fail("the VM rig builds its image as root (mmdebstrap, chroot)", pytrace=False)
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"the VM rig needs {', '.join(missing)} (apt-get install qemu-system-x86"
+                    " mmdebstrap mtools dosfstools fdisk)", pytrace=False)
+    done = subprocess.run([sys.executable, str(REPO / "images/vm/build.py")],
+                          capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        pytest.fail(f"the image build failed:\n{done.stderr[-3000:]}", pytrace=False)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+class Box:
+    """A machine and its disk and stick, in one folder."""
+
+    def __init__(self, image: Path, folder: Path, manifest: Path | None = None,
+                 keymap: str = "us", register_port: int | None = None,
+                 drop_in: str | None = None) -> None:
+        self.folder = folder
+        self.disk = Disk(image, folder / "disk.img")
+        self.disk.fit_box(keymap=keymap)
+        if drop_in is not None:  # the harness's own tests: a unit made to fail
+            self.disk.put("/etc/systemd/system/stocktaker.service.d/zz-test.conf", drop_in,
+                          0o644)
+        self.stick = folder / "stick.img"
+        make_stick(self.stick, manifest or REPO / "firmware/sample/expected.csv")
+        self.machine = Machine(image, self.disk.path, folder, stick=self.stick,
+                               register_port=register_port)
+
+    def close(self) -> None:
+        self.machine.kill()
+
+
+@pytest.fixture
+def make_box(tmp_path_factory: pytest.TempPathFactory, vm_image: Path) -> Iterator:
+    """Makes boxes; every machine is killed at the end of the test."""
+    boxes: list[Box] = []
+
+    def make(**kwargs: object) -> Box:
+        folder = tmp_path_factory.mktemp("box")
+        box = Box(vm_image, folder, **kwargs)  # type: ignore[arg-type]
+        boxes.append(box)
+        return box
+
+    yield make
+    for box in boxes:
+        box.close()
