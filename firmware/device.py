@@ -224,9 +224,19 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
         inventory, queue, register, engine.reports, display, feedback, clock,
         rooms=config.queue.path / "rooms", on_room_end=engine.wake, sync_status=status,
         intake_tags=device_tags(config.register.intake_tag_range, config.queue.path)
-        if config.register.intake else None)
+        if config.register.intake else None,
+        label_url=_label_url(config), label_line=config.printer.organisation)
     return audit, readers, buttons, engine, _reporter(config, audit, queue, status, readers,
                                                       clock)
+
+
+def _label_url(config: Config) -> Callable[[str], str] | None:
+    """What an intake's label QR code holds, when a printer is configured (else None)."""
+    if config.printer.backend == "none":
+        return None
+    from firmware.printing import label_url
+
+    return lambda tag: label_url(config, tag)
 
 
 def open_inventory(config: Config, assets: list[Asset]) -> Inventory:

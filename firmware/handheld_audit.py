@@ -25,7 +25,7 @@ from firmware.inventory import Inventory, same_place
 from firmware.mode import ScanningMode
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
-from firmware.print_jobs import labels_for_report
+from firmware.print_jobs import PrintJobs, labels_for_report
 from firmware.report import build_report
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
@@ -111,10 +111,13 @@ class HandheldAudit(ScanningMode):
                  feedback: Feedback, clock: Clock, *, rooms: Path | None = None,
                  on_room_end: Callable[[], None] | None = None,
                  sync_status: Callable[[], SyncStatus] | None = None,
-                 intake_tags: DeviceTags | None = None) -> None:
+                 intake_tags: DeviceTags | None = None,
+                 label_url: Callable[[str], str] | None = None, label_line: str = "") -> None:
         super().__init__()
         self.intake = IntakeGatherer(settings.intake_timeout)
         self.intake_tags = intake_tags
+        self.label_url = label_url  # set when a printer is configured
+        self.label_line = label_line
         self.settings = settings
         self.inventory = inventory
         self.queue = queue
@@ -582,9 +585,23 @@ class HandheldAudit(ScanningMode):
         self.intakes.append(record)
         log.info("intake %s saved: %s", record["sighting_id"],
                  terminal_safe(", ".join(f"{k} {v}" for k, v in intake.identifiers.items())))
-        self.show(screens.intake_saved_screen(tag, len(intake.identifiers)),
+        label = tag is not None and self.label_url is not None and self._queue_label(tag, wall)
+        self.show(screens.intake_saved_screen(tag, len(intake.identifiers), label=label),
                   f"intake saved {tag or ''}".rstrip())
         self.signal(signal_for(Event.DONE))
+
+    def _queue_label(self, tag: str, wall: float) -> bool:
+        """Queue the label of an intake's new tag (the label spooler prints it); False
+        when the job could not be saved (``stocktaker label TAG`` prints it later)."""
+        assert self.label_url is not None
+        try:
+            PrintJobs(self.labels).add(tag, self.label_url(tag), self.label_line,
+                                       location=self.session.location, at=wall)
+        except QueueError as exc:
+            log.error("label %s not queued (print it with stocktaker label): %s", tag, exc)
+            return False
+        log.info("label %s queued", tag)
+        return True
 
     def _save_report(self, report: dict[str, Any]) -> bool:
         """Keep the report on the device, or hand it over at once; False when neither worked.

@@ -623,9 +623,10 @@ def intake_screen(gathered: Mapping[str, str], expected: Sequence[str], *,
     return image
 
 
-def intake_saved_screen(asset_tag: str | None, gathered: int) -> Image.Image:
-    """An intake made durable: the tag it was given (if the device gives tags) and how
-    many identifiers it carries.
+def intake_saved_screen(asset_tag: str | None, gathered: int, *,
+                        label: bool = False) -> Image.Image:
+    """An intake made durable: the tag it was given (if the device gives tags), and how
+    many identifiers it carries or, when ``label``, that its label is being printed.
 
     Returns:
         A 128x64 mode-"1" image.
@@ -635,7 +636,7 @@ def intake_saved_screen(asset_tag: str | None, gathered: int) -> Image.Image:
     lines = ["intake saved",
              keep_end(f"tag {printable(asset_tag)}", COLUMNS) if asset_tag
              else "register gives a tag",
-             f"{gathered} identifier(s)"]
+             "label printing" if label else f"{gathered} identifier(s)"]
     for y, line in zip(_DETAIL_Y, lines):
         _text(image, _X, y, line)
     return image

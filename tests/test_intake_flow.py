@@ -18,6 +18,7 @@ import pytest
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.intake_rules import IntakeGatherer, classify
 from firmware.inventory import Inventory
+from firmware.print_jobs import PrintJobs
 from firmware.report import format_report
 from firmware.tags import DEFAULT_TAG_PATTERN
 from hal.buttons.base import Press
@@ -316,3 +317,25 @@ def test_an_intake_survives_a_kill_once(tmp_path: Path) -> None:
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert [i["intake_id"] for i in report["intakes"]] == [row["Intake Id"]]
     assert report["resumed"] == 1
+
+
+def test_with_a_printer_the_new_tag_s_label_is_queued_and_reported(parts) -> None:
+    tmp_path, queue = parts
+    register = FilesRegister(tmp_path / "expected.csv", tmp_path / "out", "hh-1")
+    audit = HandheldAudit(
+        Settings("hh-1", "ana", "Storage B", 0.0, DEFAULT_TAG_PATTERN, intake=True),
+        Inventory(register.expected_assets()), queue, register,
+        PendingReports(tmp_path / "state" / "reports"), TerminalDisplay(stream=io.StringIO()),
+        TerminalFeedback(stream=io.StringIO()), Clock(),
+        intake_tags=device_tags("FIELD-0001..FIELD-0009", tmp_path / "state"),
+        label_url=lambda tag: f"https://assets.example/ht/{tag}", label_line="ACME")
+    audit.handle(scan("IT-999"))
+    audit.handle(scan("5CG1234XYZ"))
+    audit.press(press("end"))
+    [job] = PrintJobs(tmp_path / "state" / "labels").jobs()
+    assert (job.tag, job.url, job.line, job.state) == (
+        "FIELD-0001", "https://assets.example/ht/FIELD-0001", "ACME", "queued")
+    assert job.location == "Storage B"
+    report = audit.finish_room()
+    assert [label["asset_tag"] for label in report["labels"]] == ["FIELD-0001"]
+    assert [i["asset_tag"] for i in report["intakes"]] == ["FIELD-0001"]

@@ -122,6 +122,7 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
                                               ["model", "mac"]),
     "intake-saved": lambda: intake_saved_screen("FIELD-0001", 3),
     "intake-saved-no-tag": lambda: intake_saved_screen(None, 1),
+    "intake-saved-label": lambda: intake_saved_screen("FIELD-0002", 2, label=True),
     "error": lambda: error_screen(
         "CAMERA", "No camera found. Check the ribbon cable, then run rpicam-hello --list-cameras"
     ),
