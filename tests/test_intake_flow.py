@@ -243,7 +243,7 @@ def test_without_register_intake_nothing_changes(parts) -> None:
 
 # The real command -----------------------------------------------------------------------
 
-def intake_config(folder: Path) -> Path:
+def intake_config(folder: Path, *, printer: bool = False) -> Path:
     room = make_room(3, location="Server Room")
     room.write_manifest(folder / "expected.csv")
     config = folder / "stocktaker.toml"
@@ -251,6 +251,8 @@ def intake_config(folder: Path) -> Path:
     text = config.read_text(encoding="utf-8").replace(
         'outbox = "out/"\n',
         'outbox = "out/"\nintake = true\nintake_tag_range = "FIELD-0001..FIELD-0999"\n')
+    if printer:
+        text += '[printer]\nbackend = "file"\nfolder = "printed/"\n'
     config.write_text(text, encoding="utf-8")
     return config
 
@@ -260,8 +262,9 @@ def intake_rows(folder: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def test_stocktaker_run_records_an_intake(tmp_path: Path) -> None:
-    config = intake_config(tmp_path)
+@pytest.mark.parametrize("printer", [False, True])
+def test_stocktaker_run_records_an_intake(tmp_path: Path, printer: bool) -> None:
+    config = intake_config(tmp_path, printer=printer)
     lines = ["IT-999999", "5CG1234XYZ", f"(01){GTIN}"]
 
     done = subprocess.run([sys.executable, "-m", "firmware", "run", "--config", str(config)],
@@ -280,6 +283,8 @@ def test_stocktaker_run_records_an_intake(tmp_path: Path) -> None:
     assert intake["unknown_label"] == "IT-999999"
     assert [u["payload"] for u in report["unregistered"]] == ["IT-999999"]
     assert "FIELD-0001       serial 5CG1234XYZ" in done.stdout.decode()
+    assert [label["asset_tag"] for label in report["labels"]] == (["FIELD-0001"] if printer
+                                                                  else [])
 
 
 def test_an_intake_survives_a_kill_once(tmp_path: Path) -> None:
