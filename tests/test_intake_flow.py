@@ -344,3 +344,11 @@ def test_with_a_printer_the_new_tag_s_label_is_queued_and_reported(parts) -> Non
     report = audit.finish_room()
     assert [label["asset_tag"] for label in report["labels"]] == ["FIELD-0001"]
     assert [i["asset_tag"] for i in report["intakes"]] == ["FIELD-0001"]
+
+
+@pytest.mark.parametrize("text", ["INTAKE", "intake", "]Q1INTAKE", " Intake "])
+def test_an_intake_label_is_read_as_one(text) -> None:
+    from firmware.tags import TagKind, parse_read
+
+    assert parse_read(scan(text)).kind is TagKind.INTAKE
+    assert parse_read(scan("INTAKE-7")).kind is not TagKind.INTAKE
