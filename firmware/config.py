@@ -62,6 +62,8 @@ class AuditConfig:
     resume_within: float = 12.0
     on_stop: str = field(default="report", metadata=_choice("report", "keep"))
     campaign: str | None = None
+    intake_timeout: float = 20.0
+    """Seconds without a scan after which an intake being gathered closes."""
 
 
 @dataclass(frozen=True)
@@ -543,6 +545,7 @@ _VALUE_RULES: dict[str, _Rule] = {
     "audit.repeat_window": _in_range(0, unit=" seconds"),
     "audit.tag_pattern": _tag_pattern,
     "audit.room_confirm_window": _in_range(0, unit=" seconds"),
+    "audit.intake_timeout": _in_range(0, 3600, above=True, unit=" seconds"),
     "audit.resume_within": _in_range(0, above=True, unit=" hours"),
     "audit.campaign": _campaign,
     "device.mode": _device_mode,

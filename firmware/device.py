@@ -11,6 +11,7 @@ from typing import Any, BinaryIO, TextIO, TypeVar
 
 from firmware import __version__
 from sync.asset import Asset
+from sync.intake_tags import device_tags
 from firmware.cards import CardRules
 from hal.clock import SystemClock, Clock
 from firmware.config import Config
@@ -218,11 +219,24 @@ def _open_mode(config: Config, stack: contextlib.ExitStack, *, stdin: BinaryIO |
                  config.audit.repeat_window, config.audit.tag_pattern,
                  config.audit.room_confirm_window, config.audit.resume_within * 3600.0,
                  CardRules(config.cards.format, config.identity.card_format),
-                 campaign=config.audit.campaign),
+                 campaign=config.audit.campaign, intake=config.register.intake,
+                 intake_timeout=config.audit.intake_timeout),
         inventory, queue, register, engine.reports, display, feedback, clock,
-        rooms=config.queue.path / "rooms", on_room_end=engine.wake, sync_status=status)
+        rooms=config.queue.path / "rooms", on_room_end=engine.wake, sync_status=status,
+        intake_tags=device_tags(config.register.intake_tag_range, config.queue.path)
+        if config.register.intake else None,
+        label_url=_label_url(config), label_line=config.printer.organisation)
     return audit, readers, buttons, engine, _reporter(config, audit, queue, status, readers,
                                                       clock)
+
+
+def _label_url(config: Config) -> Callable[[str], str] | None:
+    """What an intake's label QR code holds, when a printer is configured (else None)."""
+    if config.printer.backend == "none":
+        return None
+    from firmware.printing import label_url
+
+    return lambda tag: label_url(config, tag)
 
 
 def open_inventory(config: Config, assets: list[Asset]) -> Inventory:

@@ -16,15 +16,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from firmware import screens
+from firmware import __version__, screens
 from firmware.audit_rules import AuditSession
 from firmware.cards import CardRules
 from firmware.errors import QueueError, RegisterError
+from firmware.intake_rules import IntakeGatherer
 from firmware.inventory import Inventory, same_place
 from firmware.mode import ScanningMode
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
-from firmware.print_jobs import labels_for_report
+from firmware.print_jobs import PrintJobs, labels_for_report
 from firmware.report import build_report
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
@@ -39,6 +40,8 @@ from hal.feedback.base import Feedback
 from hal.read import Read
 from hal.text import terminal_safe
 from sync.queue import SightingStore
+from sync.intake import IntakeRecord, is_intake
+from sync.intake_tags import DeviceTags, TagRangeExhausted
 from sync.register import Register
 from sync.reports import PendingReports
 
@@ -61,6 +64,10 @@ class Settings:
     """How the RFID card reader types card numbers and how the register spells them."""
     campaign: str | None = None
     """The audit campaign reports are tagged with until a ``CAMPAIGN:`` label changes it."""
+    intake: bool = False
+    """Whether an unregistered asset can be taken in on the spot (``register.intake``)."""
+    intake_timeout: float = 20.0
+    """Seconds without a scan after which an intake being gathered closes."""
 
 
 BURST_SHOWN_ONE_BY_ONE = 3
@@ -103,8 +110,14 @@ class HandheldAudit(ScanningMode):
                  register: Register, reports: PendingReports, display: Display,
                  feedback: Feedback, clock: Clock, *, rooms: Path | None = None,
                  on_room_end: Callable[[], None] | None = None,
-                 sync_status: Callable[[], SyncStatus] | None = None) -> None:
+                 sync_status: Callable[[], SyncStatus] | None = None,
+                 intake_tags: DeviceTags | None = None,
+                 label_url: Callable[[str], str] | None = None, label_line: str = "") -> None:
         super().__init__()
+        self.intake = IntakeGatherer(settings.intake_timeout)
+        self.intake_tags = intake_tags
+        self.label_url = label_url  # set when a printer is configured
+        self.label_line = label_line
         self.settings = settings
         self.inventory = inventory
         self.queue = queue
@@ -144,6 +157,7 @@ class HandheldAudit(ScanningMode):
         self.stamp = Stamp(self.settings.device_id, str(uuid.uuid4()), location,
                            self.settings.technician)
         self.sightings: list[Sighting] = []
+        self.intakes: list[dict[str, Any]] = []
         wall = self.clock.wall()
         self.started_at = iso_utc(wall)
         self.clock_ok = self.clock.synced()
@@ -207,6 +221,8 @@ class HandheldAudit(ScanningMode):
         session = AuditSession(self.inventory, room.location, self._today())
         sightings = []
         for record in room.sightings:
+            if is_intake(record):
+                continue
             try:
                 sighting = Sighting.from_record(record)
                 session.recount(record)
@@ -219,6 +235,7 @@ class HandheldAudit(ScanningMode):
 
     def _resume(self, room: OpenRoom) -> None:
         self.session, self.sightings = self._replayed(room)
+        self.intakes = [r for r in room.sightings if is_intake(r)]
         self.stamp = Stamp(room.device_id, room.session_id, room.location, room.technician)
         self.started_at = room.started_at
         self.clock_ok = room.clock_synchronized
@@ -245,7 +262,8 @@ class HandheldAudit(ScanningMode):
             clock_synchronized=room.clock_synchronized, interrupted=True, resumed=room.resumed,
             campaign=room.campaign,
             labels=labels_for_report(self.labels, room.location, room.started_at,
-                                     iso_utc(room.last_wall)))
+                                     iso_utc(room.last_wall)),
+            intakes=[r for r in room.sightings if is_intake(r)])
         self.reports.append(report)
         if self._save_report(report):
             remove_journal(room.path)
@@ -278,11 +296,14 @@ class HandheldAudit(ScanningMode):
         if tag is not None and tag.kind is TagKind.CAMPAIGN:
             self._tag_campaign(tag.value)
             return None
+        if tag is not None and tag.kind is TagKind.INTAKE and self.settings.intake:
+            return self._start_intake
         if tag is not None and tag.kind is TagKind.LOCATION:
             self.repeats.restart(read.source, key)  # an asset read again here is new here
             label = tag.value
 
             def enter_room() -> None:
+                self._close_intake()
                 self._enter_room(label)
                 self.session.begin()
             return enter_room
@@ -292,14 +313,24 @@ class HandheldAudit(ScanningMode):
         payload = payload_text(read.payload)
         verdict = (self.session.judge(tag) if tag is not None
                    else self.session.rejection(payload, rejection or "not a tag"))
+        if self.intake.gathering:
+            if verdict.asset is None and verdict.kind is not VerdictKind.AMBIGUOUS:
+                return self._gather(payload)
+            self.intake.close()  # a known asset: not an intake, its verdict as usual
+            log.info("intake dropped: %s is in the register", terminal_safe(verdict.label))
         self.session.count(verdict, tag)
         sighting = make_sighting(self.stamp, read, payload, tag, self.clock,
                                  **verdict_fields(verdict))
+        if (self.settings.intake and verdict.kind is VerdictKind.UNREGISTERED
+                and read.symbology != "EPC"):
+            # the reads after it (in this burst too) are gathered as the same asset
+            self.intake.start(self.clock.mono(), sighting.payload)
         return Judged(read.source, key, verdict, sighting)
 
     def not_kept(self, burst: list[Judged[Verdict]]) -> None:
         """Count none of a burst that could not be saved; its reads may come again."""
         self.session.rollback()
+        self.intake.close()  # an intake its unknown label started is not begun either
         for judged in burst:
             self.repeats.forget(judged.source, judged.key)
 
@@ -326,6 +357,7 @@ class HandheldAudit(ScanningMode):
             self.show(screens.verdict_screen(verdict, progress),
                        f"{verdict.kind.value} {verdict.label}")
             self.signal(signal_for(verdict.kind))
+        self._show_intake()
 
     def _tag_campaign(self, name: str) -> None:
         """A ``CAMPAIGN:<name>`` label: this room and the next ones belong to campaign ``name``."""
@@ -423,6 +455,7 @@ class HandheldAudit(ScanningMode):
 
         Returns the report, or None when the session saw nothing and had no room.
         """
+        self._close_intake()
         if self.session.location is None and not self.sightings:
             self.journal.delete()
             return None
@@ -435,6 +468,7 @@ class HandheldAudit(ScanningMode):
             campaign=self.campaign,
             labels=labels_for_report(self.labels, self.session.location, self.started_at,
                                      ended_at),
+            intakes=self.intakes,
         )
         self.reports.append(report)
         if self._save_report(report):
@@ -457,6 +491,12 @@ class HandheldAudit(ScanningMode):
         After ``end`` the next room's label starts the next session.
         """
         log.info("button %s", press.button)
+        if self.intake.gathering and press.button in ("end", "next"):
+            self._close_intake()
+            return
+        if (press.button == "next" and self._unconfirmed is None and self.settings.intake):
+            self._start_intake()
+            return
         if press.button == "end":
             self._unconfirmed = None
             if self.finish_room() is not None:
@@ -472,8 +512,96 @@ class HandheldAudit(ScanningMode):
         self.show_progress()
 
     def tick(self) -> None:
-        """Timers while nothing is scanned: the idle screen follows the sync's state."""
+        """Timers while nothing is scanned: an intake left alone closes, the idle screen
+        follows the sync's state."""
+        if self.intake.expired(self.clock.mono()):
+            self._close_intake()
         self.refresh_idle(self.sync_status, self.clock.mono())
+
+    # Intake: an asset the register does not know, taken in on the spot ----------------
+
+    def _start_intake(self) -> None:
+        """Open an intake (an ``INTAKE`` label, the *next* button): one already open is
+        closed (and saved) first."""
+        self._close_intake()
+        if self.session.location is None:
+            self.show(screens.error_screen("NO ROOM", "scan a room label (LOC:<room>)"
+                                           " before an intake"), "error")
+            self.signal(signal_for(Event.ERROR))
+            return
+        self.intake.start(self.clock.mono())
+        self._show_intake()
+
+    def _gather(self, payload: str) -> BurstEnd:
+        """Take a read as one of the open intake's identifiers (shown, or saved when the
+        intake is full, once the reads before it are durable)."""
+        kind = self.intake.add(payload, self.clock.mono())
+        log.info("intake: %s %s", kind or "not taken", terminal_safe(payload))
+
+        def shown() -> None:
+            current = self.intake.current
+            if current is not None and current.full():
+                self._close_intake()
+            elif current is not None:
+                self._show_intake()
+        return shown
+
+    def _show_intake(self) -> None:
+        current = self.intake.current
+        if current is not None:
+            self.show(screens.intake_screen(current.identifiers, current.expected(),
+                                            unknown_label=current.unknown_label),
+                      f"intake {len(current.identifiers)}")
+
+    def _close_intake(self) -> None:
+        """Close the open intake: an intake record, durable in the queue and the room's
+        journal before the screen says so; nothing when nothing was gathered."""
+        intake = self.intake.close()
+        if intake is None:
+            return
+        if not intake.identifiers or self.session.location is None:
+            log.info("intake closed with nothing gathered: no record")
+            self.show_progress()
+            return
+        tag = None
+        if self.intake_tags is not None:
+            try:
+                tag = self.intake_tags.take()
+            except (TagRangeExhausted, OSError) as exc:
+                log.error("intake: no tag from the device's range, the register gives one:"
+                          " %s", exc)
+        wall = self.clock.wall()
+        record = IntakeRecord(
+            str(uuid.uuid4()), self.stamp.device_id, self.stamp.session_id,
+            self.session.location, self.stamp.technician, iso_utc(wall), self.clock.synced(),
+            intake.identifiers, intake.unknown_label, tag, __version__).to_record()
+        error = self.path.store([record], self.journal, wall)
+        if error is not None:
+            intake.last = self.clock.mono()
+            self.intake.current = intake  # kept open: end or the timeout tries again
+            self.show(screens.error_screen("NOT SAVED", f"intake: {error}"), "error")
+            self.signal(signal_for(Event.ERROR))
+            return
+        self.intakes.append(record)
+        log.info("intake %s saved: %s", record["sighting_id"],
+                 terminal_safe(", ".join(f"{k} {v}" for k, v in intake.identifiers.items())))
+        label = tag is not None and self.label_url is not None and self._queue_label(tag, wall)
+        self.show(screens.intake_saved_screen(tag, len(intake.identifiers), label=label),
+                  f"intake saved {tag or ''}".rstrip())
+        self.signal(signal_for(Event.DONE))
+
+    def _queue_label(self, tag: str, wall: float) -> bool:
+        """Queue the label of an intake's new tag (the label spooler prints it); False
+        when the job could not be saved (``stocktaker label TAG`` prints it later)."""
+        assert self.label_url is not None
+        try:
+            PrintJobs(self.labels).add(tag, self.label_url(tag), self.label_line,
+                                       location=self.session.location, at=wall)
+        except QueueError as exc:
+            log.error("label %s not queued (print it with stocktaker label): %s", tag, exc)
+            return False
+        log.info("label %s queued", tag)
+        return True
 
     def _save_report(self, report: dict[str, Any]) -> bool:
         """Keep the report on the device, or hand it over at once; False when neither worked.

@@ -202,6 +202,8 @@ def resolve(tag: Tag, index: AssetIndex) -> Resolution:
         return Resolution(Outcome.UNKNOWN, reason="a room label names no asset")
     if tag.kind is TagKind.CAMPAIGN:
         return Resolution(Outcome.UNKNOWN, reason="a campaign label names no asset")
+    if tag.kind is TagKind.INTAKE:
+        return Resolution(Outcome.UNKNOWN, reason="an intake label names no asset")
     if tag.scheme == "url":
         if not rules.on_register(tag.site):
             why = ("register.url is not set, so register URL labels cannot be checked"

@@ -31,6 +31,7 @@ def build_report(
     repeat_reads_dropped: int = 0,
     campaign: str | None = None,
     labels: Sequence[dict[str, Any]] = (),
+    intakes: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The report of one room's audit, as written to ``report-<session_id>.json``.
 
@@ -42,7 +43,8 @@ def build_report(
     within ``audit.repeat_window`` since the room was opened or last resumed.
     ``campaign`` names the audit campaign the session is part of (None: none).
     ``labels`` are the asset labels asked for during the audit
-    (:func:`firmware.print_jobs.labels_for_report`).
+    (:func:`firmware.print_jobs.labels_for_report`); ``intakes`` the intake records
+    (:class:`sync.intake.IntakeRecord`) made in the room: assets the register lacked.
     """
     counts = {key: session.counts[key] for key in COUNT_KEYS}
     ghosts = session.ghosts()
@@ -78,6 +80,10 @@ def build_report(
         "overdue": _overdue(session, sightings, ghosts, by_tag),
         "warnings": _warnings(session, sightings),
         "labels": [dict(label) for label in labels],
+        "intakes": [{"intake_id": i.get("sighting_id"), "asset_tag": i.get("asset_tag"),
+                     "identifiers": dict(i.get("identifiers") or {}),
+                     "unknown_label": i.get("unknown_label"), "at": i.get("wall_time")}
+                    for i in intakes],
         "scans": [{"sighting_id": s.sighting_id, "asset_tag": s.asset_tag, "verdict": s.verdict,
                    **_register_fields(by_tag.get(s.asset_tag or "")),
                    "source": s.source, "at": s.wall_time, "payload": s.payload,
@@ -272,6 +278,14 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [f"  {_show(label.get('asset_tag')):<16} {_show(label.get('state'))}"
                   + (f" at {_show(label['printed_at'])}" if label.get("printed_at") else "")
                   for label in labels]
+    if intakes := _entries(report, "intakes", "intake_id", notes):
+        lines.append("Intakes (assets the register lacks):")
+        lines += [f"  {_show(i.get('asset_tag'), '(register gives a tag)'):<16} "
+                  + ", ".join(f"{_show(kind)} {_show(value)}" for kind, value
+                              in (i.get("identifiers") or {}).items()
+                              if isinstance(i.get("identifiers"), dict))
+                  + (f"; label {_show(i['unknown_label'])}" if i.get("unknown_label") else "")
+                  for i in intakes]
     warnings = report.get("warnings")
     if isinstance(warnings, str):
         warnings = [warnings]

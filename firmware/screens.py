@@ -8,7 +8,7 @@ shortened with an ellipsis; characters the font cannot draw become ``?``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -591,4 +591,52 @@ def label_screen(tag: str, outcome: str, *, waiting: int = 0) -> Image.Image:
     if waiting:
         ImageDraw.Draw(image).line([(0, _RULE_Y), (WIDTH - 1, _RULE_Y)], fill=ON)
         _text(image, _X, _FOOTER_Y, keep_start(f"{waiting} label(s) waiting", COLUMNS))
+    return image
+
+
+# Intake: an asset the register does not know, gathered on the spot. ---------------------
+
+def intake_screen(gathered: Mapping[str, str], expected: Sequence[str], *,
+                  unknown_label: str | None = None) -> Image.Image:
+    """An intake being gathered: what was scanned on the asset, what may still come.
+
+    Args:
+        gathered: identifiers so far, by kind (``serial``, ``model``, ``gtin``, ``mac``).
+        expected: the kinds not gathered yet.
+        unknown_label: the unknown label that started it, shown while nothing is gathered.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    _headline(image, "INTAKE", alert=False)
+    lines = [keep_end(f"{kind} {printable(value)}", COLUMNS) for kind, value in gathered.items()]
+    if not lines and unknown_label:
+        lines.append(keep_end(f"for {printable(unknown_label)}", COLUMNS))
+    still = ", ".join(expected)
+    lines += wrap(f"scan {still}" if not gathered else f"still: {still}", COLUMNS,
+                  len(_DETAIL_Y) - min(len(lines), 2))
+    for y, line in zip(_DETAIL_Y, lines[-len(_DETAIL_Y):]):
+        _text(image, _X, y, line)
+    ImageDraw.Draw(image).line([(0, _RULE_Y), (WIDTH - 1, _RULE_Y)], fill=ON)
+    _text(image, _X, _FOOTER_Y, keep_start("END to finish", COLUMNS))
+    return image
+
+
+def intake_saved_screen(asset_tag: str | None, gathered: int, *,
+                        label: bool = False) -> Image.Image:
+    """An intake made durable: the tag it was given (if the device gives tags), and how
+    many identifiers it carries or, when ``label``, that its label is being printed.
+
+    Returns:
+        A 128x64 mode-"1" image.
+    """
+    image = _blank()
+    _headline(image, "SAVED", alert=False, icon=_tick)
+    lines = ["intake saved",
+             keep_end(f"tag {printable(asset_tag)}", COLUMNS) if asset_tag
+             else "register gives a tag",
+             "label printing" if label else f"{gathered} identifier(s)"]
+    for y, line in zip(_DETAIL_Y, lines):
+        _text(image, _X, y, line)
     return image

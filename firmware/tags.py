@@ -8,6 +8,7 @@ as ``]Q1`` is stripped and recorded):
 
 * ``LOC:<room>``: a room label;
 * ``CAMPAIGN:<name>``: the audit campaign the next rooms belong to;
+* ``INTAKE``: start an intake (an asset the register does not know) on the device;
 * an ``http(s)`` URL: a register page (``.../hardware/42``, ``.../ht/IT-004512``,
   ``...?tag=IT-004512``) or a GS1 Digital Link (``https://id.example.com/8004/...``);
 * GS1 data (AI 8004 GIAI and AI 21 serial), recognised by a GS1 AIM identifier or
@@ -72,6 +73,7 @@ class TagKind(str, enum.Enum):
     GIAI = "giai"
     LOCATION = "location"
     CAMPAIGN = "campaign"
+    INTAKE = "intake"
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ _REJECTED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 _LOCATION_RE = re.compile(r"LOC:", re.IGNORECASE)
 _CAMPAIGN_RE = re.compile(r"CAMPAIGN:", re.IGNORECASE)
+_INTAKE_RE = re.compile(r"INTAKE", re.IGNORECASE)
 _URL_RE = re.compile(r"https?://", re.IGNORECASE)
 # Register page URLs, matched at the end of the path so any base path may come before.
 # QR codes in alphanumeric mode are upper case, hence IGNORECASE.
@@ -176,6 +179,8 @@ def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_P
         return _location(text, aim)
     if _CAMPAIGN_RE.match(text):
         return _campaign(text, aim)
+    if _INTAKE_RE.fullmatch(text):
+        return Tag(TagKind.INTAKE, "INTAKE", "intake", aim)
     if _URL_RE.match(text):
         return _from_url(text, aim)
     if is_hri(text):

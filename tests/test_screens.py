@@ -32,6 +32,8 @@ from firmware.screens import (
     error_screen,
     keep_end,
     keep_start,
+    intake_saved_screen,
+    intake_screen,
     label_screen,
     new_room_screen,
     printable,
@@ -114,6 +116,13 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
     "label-printed": lambda: label_screen("IT-004512", "printed"),
     "label-queued": lambda: label_screen("IT-004512", "queued", waiting=3),
     "label-uncertain": lambda: label_screen("LAB-CHEM-2024-000815-X", "uncertain"),
+    "intake-started": lambda: intake_screen({}, ["serial", "model", "gtin", "mac"],
+                                            unknown_label="IT-009999"),
+    "intake-gathering": lambda: intake_screen({"serial": "5CG1234XYZ", "gtin": "09506000134352"},
+                                              ["model", "mac"]),
+    "intake-saved": lambda: intake_saved_screen("FIELD-0001", 3),
+    "intake-saved-no-tag": lambda: intake_saved_screen(None, 1),
+    "intake-saved-label": lambda: intake_saved_screen("FIELD-0002", 2, label=True),
     "error": lambda: error_screen(
         "CAMERA", "No camera found. Check the ribbon cable, then run rpicam-hello --list-cameras"
     ),
