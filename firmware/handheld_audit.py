@@ -118,6 +118,8 @@ class HandheldAudit(ScanningMode):
         self.intake_tags = intake_tags
         self.label_url = label_url  # set when a printer is configured
         self.label_line = label_line
+        self._relabel_armed: float | None = None  # when a RELABEL label was scanned (mono)
+        self._relabel_tag: str | None = None  # the judged scan's asset tag to print
         self.settings = settings
         self.inventory = inventory
         self.queue = queue
@@ -298,12 +300,17 @@ class HandheldAudit(ScanningMode):
             return None
         if tag is not None and tag.kind is TagKind.INTAKE and self.settings.intake:
             return self._start_intake
+        if tag is not None and tag.kind is TagKind.RELABEL:
+            return self._arm_relabel
+        relabel = self._relabel_armed is not None
+        self._relabel_armed = None  # one-shot: the next scan, whatever it is
         if tag is not None and tag.kind is TagKind.LOCATION:
             self.repeats.restart(read.source, key)  # an asset read again here is new here
             label = tag.value
 
             def enter_room() -> None:
                 self._close_intake()
+                self._relabel_armed = None
                 self._enter_room(label)
                 self.session.begin()
             return enter_room
@@ -319,6 +326,11 @@ class HandheldAudit(ScanningMode):
             self.intake.close()  # a known asset: not an intake, its verdict as usual
             log.info("intake dropped: %s is in the register", terminal_safe(verdict.label))
         self.session.count(verdict, tag)
+        if relabel and verdict.asset is not None and verdict.kind is not VerdictKind.AMBIGUOUS:
+            self._relabel_tag = verdict.asset.asset_tag
+        elif relabel:
+            log.info("relabel: %s names no single asset, nothing printed",
+                     terminal_safe(verdict.label))
         sighting = make_sighting(self.stamp, read, payload, tag, self.clock,
                                  **verdict_fields(verdict))
         if (self.settings.intake and verdict.kind is VerdictKind.UNREGISTERED
@@ -331,6 +343,7 @@ class HandheldAudit(ScanningMode):
         """Count none of a burst that could not be saved; its reads may come again."""
         self.session.rollback()
         self.intake.close()  # an intake its unknown label started is not begun either
+        self._relabel_tag = None
         for judged in burst:
             self.repeats.forget(judged.source, judged.key)
 
@@ -358,6 +371,13 @@ class HandheldAudit(ScanningMode):
                        f"{verdict.kind.value} {verdict.label}")
             self.signal(signal_for(verdict.kind))
         self._show_intake()
+        tag, self._relabel_tag = self._relabel_tag, None
+        if tag is not None and self._queue_label(tag, self.clock.wall()):
+            self.show(screens.label_screen(tag, "printed"), f"relabel {tag}")
+        elif tag is not None:
+            self.show(screens.error_screen("NOT SAVED", f"label {tag}: print it with"
+                                           " stocktaker label"), "error")
+            self.signal(signal_for(Event.ERROR))
 
     def _tag_campaign(self, name: str) -> None:
         """A ``CAMPAIGN:<name>`` label: this room and the next ones belong to campaign ``name``."""
@@ -456,6 +476,7 @@ class HandheldAudit(ScanningMode):
         Returns the report, or None when the session saw nothing and had no room.
         """
         self._close_intake()
+        self._relabel_armed = None
         if self.session.location is None and not self.sightings:
             self.journal.delete()
             return None
@@ -516,6 +537,11 @@ class HandheldAudit(ScanningMode):
         follows the sync's state."""
         if self.intake.expired(self.clock.mono()):
             self._close_intake()
+        if (self._relabel_armed is not None
+                and self.clock.mono() - self._relabel_armed >= self.settings.intake_timeout):
+            self._relabel_armed = None
+            log.info("relabel: no scan in time, disarmed")
+            self.show_progress()
         self.refresh_idle(self.sync_status, self.clock.mono())
 
     # Intake: an asset the register does not know, taken in on the spot ----------------
@@ -602,6 +628,18 @@ class HandheldAudit(ScanningMode):
             return False
         log.info("label %s queued", tag)
         return True
+
+    def _arm_relabel(self) -> None:
+        """A ``RELABEL`` label: the next scan's asset gets a new label (printer needed)."""
+        if self.label_url is None:
+            self.show(screens.error_screen("NO PRINTER", "no printer configured"), "error")
+            self.signal(signal_for(Event.ERROR))
+            return
+        self._relabel_armed = self.clock.mono()
+        log.info("relabel armed: scan the asset")
+        self.show(screens.error_screen("RELABEL", "scan the asset to relabel"),
+                  "relabel armed")
+        self.signal(signal_for(Event.CONFIRM))
 
     def _save_report(self, report: dict[str, Any]) -> bool:
         """Keep the report on the device, or hand it over at once; False when neither worked.

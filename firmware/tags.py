@@ -74,6 +74,7 @@ class TagKind(str, enum.Enum):
     LOCATION = "location"
     CAMPAIGN = "campaign"
     INTAKE = "intake"
+    RELABEL = "relabel"
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ _REJECTED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _LOCATION_RE = re.compile(r"LOC:", re.IGNORECASE)
 _CAMPAIGN_RE = re.compile(r"CAMPAIGN:", re.IGNORECASE)
 _INTAKE_RE = re.compile(r"INTAKE", re.IGNORECASE)
+_RELABEL_RE = re.compile(r"RELABEL", re.IGNORECASE)
 _URL_RE = re.compile(r"https?://", re.IGNORECASE)
 # Register page URLs, matched at the end of the path so any base path may come before.
 # QR codes in alphanumeric mode are upper case, hence IGNORECASE.
@@ -181,6 +183,8 @@ def parse_read(read: Read, *, tag_pattern: str | re.Pattern[str] = DEFAULT_TAG_P
         return _campaign(text, aim)
     if _INTAKE_RE.fullmatch(text):
         return Tag(TagKind.INTAKE, "INTAKE", "intake", aim)
+    if _RELABEL_RE.fullmatch(text):
+        return Tag(TagKind.RELABEL, "RELABEL", "relabel", aim)
     if _URL_RE.match(text):
         return _from_url(text, aim)
     if is_hri(text):
