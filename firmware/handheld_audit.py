@@ -364,6 +364,7 @@ class HandheldAudit(ScanningMode):
             self.show(screens.burst_screen(counts, progress, overdue=overdue),
                       f"burst {len(burst)}")
             self.signal(signal_for(min(counts, key=_URGENCY.index)))
+            self._relabel()
             return
         for judged in burst:
             verdict = judged.outcome
@@ -371,13 +372,19 @@ class HandheldAudit(ScanningMode):
                        f"{verdict.kind.value} {verdict.label}")
             self.signal(signal_for(verdict.kind))
         self._show_intake()
+        self._relabel()
+
+    def _relabel(self) -> None:
+        """Queue the label a ``RELABEL`` label asked for, once its scan is durable."""
         tag, self._relabel_tag = self._relabel_tag, None
-        if tag is not None and self._queue_label(tag, self.clock.wall()):
+        if tag is None:
+            return
+        if self._queue_label(tag, self.clock.wall()):
             self.show(screens.label_screen(tag, "printed"), f"relabel {tag}")
-        elif tag is not None:
-            self.show(screens.error_screen("NOT SAVED", f"label {tag}: print it with"
-                                           " stocktaker label"), "error")
-            self.signal(signal_for(Event.ERROR))
+            return
+        self.show(screens.error_screen("NOT SAVED", f"label {tag}: print it with"
+                                       " stocktaker label"), "error")
+        self.signal(signal_for(Event.ERROR))
 
     def _tag_campaign(self, name: str) -> None:
         """A ``CAMPAIGN:<name>`` label: this room and the next ones belong to campaign ``name``."""
