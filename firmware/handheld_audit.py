@@ -380,7 +380,7 @@ class HandheldAudit(ScanningMode):
         if tag is None:
             return
         if self._queue_label(tag, self.clock.wall()):
-            self.show(screens.label_screen(tag, "printed"), f"relabel {tag}")
+            self.show(screens.label_screen(tag, "asked"), f"relabel {tag}")
             return
         self.show(screens.error_screen("NOT SAVED", f"label {tag}: print it with"
                                        " stocktaker label"), "error")

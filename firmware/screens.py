@@ -555,7 +555,7 @@ def visit_summary_screen(person: str, taken: list[str], returned: list[str]) -> 
 
 # Label printing. -----------------------------------------------------------------------
 
-LABEL_OUTCOMES = ("printed", "queued", "uncertain")
+LABEL_OUTCOMES = ("asked", "printed", "queued", "uncertain")
 """What became of a label print: sent to the printer, kept for when the printer is back, or
 interrupted mid-send (it may or may not have come out)."""
 
@@ -577,7 +577,10 @@ def label_screen(tag: str, outcome: str, *, waiting: int = 0) -> Image.Image:
     if outcome not in LABEL_OUTCOMES:
         raise ValueError(f"unknown label outcome {outcome!r}")
     image = _blank()
-    if outcome == "printed":
+    if outcome == "asked":  # a job saved for the spooler: nothing sent yet
+        _headline(image, "LABEL", alert=False)
+        lines = [keep_end(tag, COLUMNS), "saved, prints next", "from the label queue"]
+    elif outcome == "printed":
         _headline(image, "LABEL", alert=False, icon=_tick)
         lines = [keep_end(tag, COLUMNS), "sent to the printer"]
     elif outcome == "queued":

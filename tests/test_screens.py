@@ -113,6 +113,7 @@ SCREENS: dict[str, Callable[[], Image.Image]] = {
     "new-room": lambda: new_room_screen("Storage  C", ["Storage B", "Storage A"]),
     "new-room-unknown": lambda: new_room_screen("Basement", []),
     "summary": lambda: summary_screen(Summary("Store B2", 30, 27, 1, 3, 0, 4, 12, 2, 1, 5)),
+    "label-asked": lambda: label_screen("IT-004512", "asked"),
     "label-printed": lambda: label_screen("IT-004512", "printed"),
     "label-queued": lambda: label_screen("IT-004512", "queued", waiting=3),
     "label-uncertain": lambda: label_screen("LAB-CHEM-2024-000815-X", "uncertain"),
