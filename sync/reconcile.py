@@ -25,6 +25,9 @@ category, is counted in exactly one room, and lists every sighting of it in the 
     an asset the register records as lost, or as retired, seen in a room.
 ``unregistered``, ``ambiguous``
     a label unknown to the register, or matching several of its assets.
+``new``
+    an asset the register lacked, taken in on the spot (an intake of the report: its
+    identifiers, and the tag the device gave it, if any).
 
 A room audited more than once uses its latest complete audit (not ``interrupted``); the
 others are listed as superseded and their sightings are shown but not used. A room with
@@ -45,7 +48,7 @@ __all__ = ["CATEGORIES", "EXPECTED_CATEGORIES", "ExpectedAsset", "reconcile"]
 
 #: Every category, in the order they are shown.
 CATEGORIES = ("found", "moved", "missing", "not_audited", "out_of_scope", "recovered",
-              "retired", "unregistered", "ambiguous")
+              "retired", "unregistered", "ambiguous", "new")
 #: The categories an expected asset can be in.
 EXPECTED_CATEGORIES = ("found", "moved", "missing", "not_audited")
 
@@ -189,6 +192,9 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
         item["needs_look"] = len(rooms_seen) > 1
         result_items.append(item)
 
+    for audit in chosen:
+        if audit.session_id in used_sessions:
+            result_items += audit.intakes(rooms.name(audit.room), notes)
     result_items.sort(key=lambda i: (name_key(i["room"]), CATEGORIES.index(i["category"]),
                                      i["key"]))
     counts = dict.fromkeys(CATEGORIES, 0)
@@ -391,6 +397,36 @@ class _Audit:
                              _text(scan.get("recorded_location"))), scan)
         if odd:
             notes.append(f"report {self.session_id}: {odd} scan(s) of an unexpected shape skipped")
+
+    def intakes(self, room: str, notes: list[str]) -> list[dict[str, Any]]:
+        """The report's intakes as items of category ``new``, each once."""
+        intakes = self.report.get("intakes")
+        if not isinstance(intakes, list):
+            return []
+        items = []
+        for intake in intakes:
+            intake_id = _text(intake.get("intake_id")) if isinstance(intake, Mapping) else None
+            if intake is None or not intake_id:
+                notes.append(f"report {self.session_id}: an intake of an unexpected shape"
+                             " skipped")
+                continue
+            identifiers = intake.get("identifiers")
+            identifiers = dict(identifiers) if isinstance(identifiers, Mapping) else {}
+            label = _text(intake.get("unknown_label")) or ", ".join(
+                f"{kind} {value}" for kind, value in identifiers.items())
+            items.append({
+                "key": "intake:" + intake_id, "asset_tag": _text(intake.get("asset_tag")),
+                "label": label or None, "name": "",
+                "serial": _text(identifiers.get("serial")) or "", "category": "new",
+                "room": room, "from": None, "to": None, "expected": False, "candidates": [],
+                "needs_look": False,
+                "sightings": [{"room": room, "session_id": self.session_id,
+                               "device_id": _text(self.report.get("device_id")),
+                               "technician": _text(self.report.get("technician")),
+                               "at": _text(intake.get("at")), "verdict": "intake",
+                               "payload": label, "reader": None, "recorded_location": None,
+                               "used": True}]})
+        return items
 
     def ghosts(self, notes: list[str]) -> list[Mapping[str, Any]]:
         ghosts = self.report.get("ghosts")

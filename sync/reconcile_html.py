@@ -27,6 +27,7 @@ CATEGORY_TITLES: dict[str, tuple[str, str]] = {
     "retired": ("Retired", "recorded as retired in the register, seen here"),
     "unregistered": ("Unregistered", "a label the register does not know"),
     "ambiguous": ("Ambiguous", "a label matching several assets of the register"),
+    "new": ("New", "an asset the register lacked, taken in on the spot (an intake)"),
 }
 
 _ISO = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z")
@@ -51,6 +52,7 @@ color:#fff}
 .found{background:#2f8f46}.moved{background:#c77700}.missing{background:#c62828}
 .not_audited{background:#7b8691}.out_of_scope{background:#6a4fb3}.recovered{background:#1f6fb2}
 .retired{background:#6d5d4b}.unregistered{background:#d4571c}.ambiguous{background:#9a7d00}
+.new{background:#00796b}
 .status-audited{color:#2f8f46;font-weight:600}.status-incomplete{color:#c77700;font-weight:600}
 .status-not_audited{color:#7b8691;font-weight:600}
 .look{color:#c62828;font-weight:600}

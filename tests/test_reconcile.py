@@ -347,3 +347,20 @@ def test_property_order_of_reports_does_not_matter(drawn: tuple, rnd: Any) -> No
 def test_sources_must_be_one_per_report() -> None:
     with pytest.raises(ValueError, match="2 reports but 1 sources"):
         reconcile([report("Storage A", []), report("Storage B", [])], sources=["a.json"])
+
+
+def test_intakes_are_new_items_of_their_room_once_and_only_from_the_audit_used() -> None:
+    intake = {"intake_id": "5f0c1a62-0000-4000-8000-000000000001", "asset_tag": "FIELD-0001",
+              "identifiers": {"serial": "SN-NEW", "gtin": "09506000134352"},
+              "unknown_label": "<b>faded</b>", "at": "2026-12-01T10:05:00.000Z"}
+    old = report("Lab", [scan("verified", "IT-1")], day=1)
+    old["intakes"] = [dict(intake, intake_id="5f0c1a62-0000-4000-8000-000000000009")]
+    latest = report("Lab", [scan("verified", "IT-1")], day=2)
+    latest["intakes"] = [intake, "not an intake"]
+    result = reconcile([old, latest], expected=[ExpectedAsset("IT-1", "Lab")])
+    new = [i for i in result["items"] if i["category"] == "new"]
+    assert [(i["key"], i["asset_tag"], i["serial"], i["room"], i["label"]) for i in new] == [
+        ("intake:" + intake["intake_id"], "FIELD-0001", "SN-NEW", "Lab", "<b>faded</b>")]
+    assert result["counts"]["new"] == 1 and result["counts"]["found"] == 1
+    assert result["rooms"][0]["counts"]["new"] == 1
+    assert any("intake of an unexpected shape" in note for note in result["notes"])
