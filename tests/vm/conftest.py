@@ -50,7 +50,8 @@ class Box:
 
     def __init__(self, image: Path, folder: Path, manifest: Path | None = None,
                  keymap: str = "us", register_port: int | None = None,
-                 drop_in: str | None = None) -> None:
+                 drop_in: str | None = None,
+                 disk_throttle: dict[str, int] | None = None) -> None:
         self.folder = folder
         self.disk = Disk(image, folder / "disk.img")
         self.disk.fit_box(keymap=keymap)
@@ -60,7 +61,7 @@ class Box:
         self.stick = folder / "stick.img"
         make_stick(self.stick, manifest or REPO / "firmware/sample/expected.csv")
         self.machine = Machine(image, self.disk.path, folder, stick=self.stick,
-                               register_port=register_port)
+                               register_port=register_port, disk_throttle=disk_throttle)
 
     def close(self) -> None:
         self.machine.kill()

@@ -34,6 +34,13 @@ from pathlib import Path
 
 MIB = 1024 * 1024
 
+#: A slow SD card, for ``Machine(disk_throttle=...)``: 10 MB/s and 300 I/O operations per
+#: second, reads and writes together. The A1 class promises 1,500 random-write IOPS (A2
+#: 2,000) and class 10 a 10 MB/s sequential write; cards without an A rating manage a few
+#: hundred small random writes per second or fewer. QEMU limits reads and writes; flushes
+#: pass unthrottled to the host's file.
+SD_CARD_THROTTLE = {"bps-total": 10_000_000, "iops-total": 300}
+
 
 class MachineError(Exception):
     """The machine did not do what was asked in time; the message says what and shows the
@@ -262,10 +269,13 @@ class Machine:
         workdir: where sockets and the console log go.
         stick: a raw image of the USB stick, or None for no stick.
         register_port: a host 127.0.0.1 port the guest reaches as 10.0.2.100:80.
+        disk_throttle: QEMU ``throttling.*`` limits of the root disk (``-drive``), by
+            name without the prefix, e.g. :data:`SD_CARD_THROTTLE`; None for none.
     """
 
     def __init__(self, image: Path, disk: Path, workdir: Path, stick: Path | None = None,
-                 register_port: int | None = None, scanner_serial: str = "SCANNER01") -> None:
+                 register_port: int | None = None, scanner_serial: str = "SCANNER01",
+                 disk_throttle: dict[str, int] | None = None) -> None:
         self.image = image
         self.info = json.loads((image / "image.json").read_text())
         self.disk = disk
@@ -273,6 +283,7 @@ class Machine:
         self.stick = stick
         self.register_port = register_port
         self.scanner_serial = scanner_serial
+        self.disk_throttle = disk_throttle
         self.process: subprocess.Popen | None = None
         self.qmp: Qmp | None = None
         self.agent: Agent | None = None
@@ -286,11 +297,14 @@ class Machine:
     def command(self) -> list[str]:
         w = self.workdir
         arch = self.info["arch"]
+        throttle = "".join(f",throttling.{name}={value}"
+                           for name, value in (self.disk_throttle or {}).items())
         args = [qemu_binary(arch), "-accel", "tcg", "-smp", "1", "-m", "1024",
                 "-nodefaults", "-no-user-config", "-display", "none",
                 "-kernel", str(self.image / "vmlinuz"), "-initrd", str(self.image / "initrd.img"),
                 "-append", self.info["cmdline"],
-                "-drive", f"file={self.disk},format=raw,if=virtio,cache=writeback",
+                "-drive", f"file={self.disk},format=raw,if=virtio,cache=writeback,id=root"
+                f"{throttle}",
                 "-serial", f"file:{self.console}",
                 "-chardev", f"socket,id=feedback,path={w / 'feedback.sock'},server=on,wait=off",
                 "-serial", "chardev:feedback",
@@ -346,6 +360,17 @@ class Machine:
             self.agent.sync(timeout)
         except MachineError as exc:
             raise MachineError(f"{exc}\n{self.console_tail()}") from None
+
+    def set_disk_throttle(self, throttle: dict[str, int] | None) -> None:
+        """Change the root disk's limits while running (None or {}: no limits)."""
+        assert self.qmp is not None
+        limits = {"bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0}
+        names = {"bps-total": "bps", "bps-read": "bps_rd", "bps-write": "bps_wr",
+                 "iops-total": "iops", "iops-read": "iops_rd", "iops-write": "iops_wr"}
+        for name, value in (throttle or {}).items():
+            limits[names[name]] = value
+        self.qmp.command("block_set_io_throttle", device="root", **limits)
+        self.disk_throttle = throttle or None
 
     def sh(self, script: str, **kwargs: object) -> tuple[int, str]:
         assert self.agent is not None
