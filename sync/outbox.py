@@ -21,7 +21,7 @@ from typing import Any
 
 from sync.errors import RegisterError
 from sync.journal import JsonLinesJournal
-from sync.storage import fsync_directory, replace_file, sync_filesystem
+from sync.storage import fsync_directory, replace_file, sync_if_fat
 
 __all__ = ["CSV_COLUMNS", "FilesOutbox", "ReportError", "csv_cell", "report_csv_rows"]
 
@@ -122,7 +122,7 @@ class FilesOutbox:
                 _fsync_file(self.sightings_path)
                 fsync_directory(self.directory)
             if fresh_ids or size:
-                sync_filesystem(self.directory)  # FAT: the file's new size too
+                sync_if_fat(self.directory)  # FAT: the file's new size too
         except OSError as exc:
             raise folder_error(self.directory, exc) from exc
         for sighting_id in fresh_ids:
@@ -246,7 +246,7 @@ class FilesOutbox:
             replace_file(json_path, json_data)
             replace_file(csv_path, csv_data)
             fsync_directory(self.directory)
-            sync_filesystem(self.directory)  # FAT: the folder's entries too
+            sync_if_fat(self.directory)  # FAT: the folder's entries too
         except OSError as exc:
             raise folder_error(self.directory, exc) from exc
         return json_path, csv_path

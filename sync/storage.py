@@ -133,6 +133,36 @@ def sync_filesystem(folder: str | Path) -> None:
         os.close(fd)
 
 
+FAT_LIKE = frozenset({0x4D44, 0x2011BAB0})
+"""``statfs`` magic numbers of the file systems whose directory entries an fsync leaves
+in the cache: FAT (vfat, msdos) and exFAT."""
+
+
+def filesystem_type(folder: str | Path) -> int:
+    """The ``statfs`` magic number of the file system holding ``folder``.
+
+    Raises:
+        OSError: the folder cannot be looked at.
+    """
+    buffer = ctypes.create_string_buffer(256)  # larger than any struct statfs
+    if _libc().statfs(os.fsencode(folder), buffer) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(folder))
+    return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF  # f_type comes first
+
+
+def sync_if_fat(folder: str | Path) -> None:
+    """:func:`sync_filesystem` where ``folder`` is on FAT or exFAT (a USB stick); nothing
+    elsewhere, where the fsyncs already made the directory entries durable and a
+    ``syncfs`` would only flush the whole file system (an SD card) for nothing.
+
+    Raises:
+        OSError: the folder cannot be looked at, or its file system not written.
+    """
+    if filesystem_type(folder) in FAT_LIKE:
+        sync_filesystem(folder)
+
+
 @functools.cache
 def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)

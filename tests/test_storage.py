@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import stat
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,24 @@ def test_sync_filesystem_writes_out_the_folders_file_system(tmp_path: Path) -> N
     sync_filesystem(tmp_path)
     with pytest.raises(OSError):
         sync_filesystem(tmp_path / "gone")
+
+
+def test_the_outbox_flushes_a_whole_file_system_only_on_fat(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """syncfs on a USB stick's FAT, never on the device's own ext4 (an SD card flushed
+    whole at every sync round for nothing)."""
+    from sync import storage
+
+    told = subprocess.run(["stat", "-f", "-c", "%t", str(tmp_path)], capture_output=True,
+                          text=True, check=True).stdout
+    assert storage.filesystem_type(tmp_path) == int(told, 16)  # what coreutils reads
+    assert storage.filesystem_type(tmp_path) not in storage.FAT_LIKE
+    with pytest.raises(OSError):
+        storage.sync_if_fat(tmp_path / "gone")
+    synced: list[str] = []
+    monkeypatch.setattr(storage, "sync_filesystem", lambda folder: synced.append(str(folder)))
+    storage.sync_if_fat(tmp_path)
+    assert synced == []
+    monkeypatch.setattr(storage, "filesystem_type", lambda folder: 0x4D44)
+    storage.sync_if_fat(tmp_path)
+    assert synced == [str(tmp_path)]
