@@ -248,7 +248,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="address to listen on (default 127.0.0.1)")
     server.add_argument("--port", type=int, default=8080,
                         help="port to listen on; 0 picks a free one (default 8080)")
+    server.add_argument("--viewers", type=Path, metavar="FILE", help=(
+        "viewer credentials (made by register-viewer) that turn on the read-only"
+        " dashboard at /dashboard/"))
     server.set_defaults(command=_register_server)
+
+    viewer = sub.add_parser("register-viewer", help=(
+        "add a viewer of register-server's dashboard (or give one a new password)"))
+    viewer.add_argument("viewers", type=Path, metavar="FILE",
+                        help="the viewers file (made with mode 600 when missing)")
+    viewer.add_argument("name", help="the viewer's user name")
+    viewer.set_defaults(command=_register_viewer)
     return parser
 
 
@@ -607,7 +617,26 @@ def _register_server(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: not a port (0 to 65535)")
     return run_receiver(args.db, args.manifest, args.token_file, args.host, args.port,
-                        people=args.people, db_password_file=args.db_password_file)
+                        people=args.people, db_password_file=args.db_password_file,
+                        viewers=args.viewers)
+
+
+def _register_viewer(args: argparse.Namespace) -> int:
+    """Ask the password (twice on a terminal; one line from a pipe) and store its hash."""
+    import getpass
+
+    from firmware.errors import ConfigError
+    from sync.receiver.viewers import add_viewer
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    new = add_viewer(args.viewers, args.name, password)
+    print(f"{'added' if new else 'new password for'} viewer {args.name} in {args.viewers}")
+    return 0
 
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")

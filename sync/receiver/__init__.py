@@ -8,7 +8,8 @@ their own inventory system (``docs/protocol.md``).
 
 from sync.receiver.manifest import ManifestSource
 from sync.receiver.people import PeopleSource
-from sync.receiver.server import ReceiverServer, run_receiver, start_in_thread
+from sync.receiver.run import run_receiver
+from sync.receiver.server import ReceiverServer, start_in_thread
 from sync.receiver.store import ReceiverStore
 
 __all__ = ["ManifestSource", "PeopleSource", "ReceiverServer", "ReceiverStore", "run_receiver",

@@ -69,6 +69,13 @@ class ManifestSource:
         self._assets = assets
         self._answers.clear()
 
+    def assets(self) -> tuple[tuple[int, int, int] | None, list[Asset]]:
+        """The file's stamp (it changes when the file does) and its assets, read again
+        when the file changed."""
+        with self._lock:
+            self._refresh()
+            return self._stamp, list(self._assets)
+
     def asset(self, asset_tag: str) -> Asset | None:
         """The manifest's asset with this tag (case ignored), or None."""
         key = asset_tag.casefold()

@@ -96,6 +96,7 @@ SIGHTING_FIELDS: dict[str, Field] = {
     "person": Field("object", nullable=True),
     "identifiers": Field("object", nullable=True, items="string"),
     "unknown_label": _NULLABLE_TEXT,
+    "campaign": _NULLABLE_TEXT,
 }
 INTAKE_IDENTIFIERS = ("serial", "gtin", "model", "mac")
 """The identifier kinds an intake record may carry (``identifiers``)."""

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import logging
-import signal
 import socket
 import socketserver
 import sys
@@ -21,23 +20,21 @@ import time
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from sync.version import __version__
-from hal.errors import ConfigError
-from sync.errors import RegisterError
 from hal.text import terminal_safe
 from sync.receiver import protocol
 from sync.receiver.holdings import Holdings
 from sync.receiver.manifest import ManifestSource, etag_matches
+from sync.receiver.dashboard import Dashboard
+from sync.receiver.dashboard_pages import BASE as _DASHBOARD
 from sync.receiver.people import PeopleSource
 from sync.receiver.protocol import API, Invalid
 from sync.receiver.store import CheckedRecord, KeyReused, ReceiverStore
 
-__all__ = ["ReceiverServer", "run_receiver", "start_in_thread"]
+__all__ = ["ReceiverServer", "start_in_thread"]
 
 log = logging.getLogger("stocktaker.receiver")
 
@@ -54,6 +51,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "heartbeat": ("POST",),
     "devices": ("GET",),
 }
+_PATHS = {f"{API}/{route}": route for route in _ROUTES if route != "report"}
 
 
 class _Refusal(Exception):
@@ -77,6 +75,7 @@ class ReceiverServer(ThreadingHTTPServer):
         token: the bearer token every request must carry.
         log_line: called with one line per request (None: no request log).
         people: the people to serve to door kiosks (None: ``/people`` answers 404).
+        dashboard: the read-only dashboard under ``/dashboard/`` (None: answers 404).
     """
 
     daemon_threads = True
@@ -87,12 +86,14 @@ class ReceiverServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], *, store: ReceiverStore,
                  manifest: ManifestSource, token: str,
                  log_line: Callable[[str], None] | None = None,
-                 people: PeopleSource | None = None) -> None:
+                 people: PeopleSource | None = None,
+                 dashboard: Dashboard | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.store = store
         self.manifest = manifest
         self.people = people
+        self.dashboard = dashboard
         self.holdings = Holdings(manifest.asset)
         self.token = token.encode("ascii")
         self.log_line = log_line or (lambda line: None)
@@ -184,20 +185,10 @@ class ReceiverHandler(BaseHTTPRequestHandler):
     def _route(self) -> tuple[int, bytes | None, dict[str, str]]:
         parts = urlsplit(self.path)
         path = parts.path
-        route, session_id = None, None
-        if path == f"{API}/manifest":
-            route = "manifest"
-        elif path == f"{API}/people":
-            route = "people"
-        elif path == f"{API}/sightings":
-            route = "sightings"
-        elif path == f"{API}/intakes":
-            route = "intakes"
-        elif path == f"{API}/heartbeat":
-            route = "heartbeat"
-        elif path == f"{API}/devices":
-            route = "devices"
-        elif path.startswith(_REPORTS) and "/" not in path[len(_REPORTS):]:
+        if path == _DASHBOARD or path.startswith(_DASHBOARD + "/"):
+            return self._dashboard(path, parts.query)
+        route, session_id = _PATHS.get(path), None
+        if route is None and path.startswith(_REPORTS) and "/" not in path[len(_REPORTS):]:
             route, session_id = "report", unquote(path[len(_REPORTS):], errors="replace")
         if route is None:
             raise _Refusal(404, f"no such endpoint: {path[:200]}")
@@ -230,6 +221,14 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         if self.command == "GET":
             return self._get_report(session_id)
         return self._put_report(session_id)
+
+    def _dashboard(self, path: str, query: str) -> tuple[int, bytes | None, dict[str, str]]:
+        if self.server.dashboard is None:
+            raise _Refusal(404, "the dashboard is off (start the receiver with --viewers)")
+        answer = self.server.dashboard.answer(
+            self.command, path, parse_qs(query, keep_blank_values=True),
+            self.headers.get("Authorization"))
+        return answer.status, answer.body, answer.headers
 
     def _authenticate(self) -> None:
         given = self.headers.get("Authorization", "")
@@ -351,7 +350,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        if body is not None:
+        if body is not None and "Content-Type" not in headers:
             self.send_header("Content-Type", "application/json")
         if status not in (204, 304):
             self.send_header("Content-Length", str(len(body or b"")))
@@ -414,76 +413,3 @@ def start_in_thread(server: ReceiverServer) -> threading.Thread:
                               name="receiver", daemon=True)
     thread.start()
     return thread
-
-
-def _read_token(path: Path) -> str:
-    from sync.web import read_token
-
-    try:
-        return read_token(path)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("register.token_file", "--token-file", 1)) from None
-
-
-def run_receiver(db: str | Path, manifest: Path, token_file: Path, host: str = "127.0.0.1",
-                 port: int = 8080, *, out: TextIO | None = None,
-                 err: TextIO | None = None, people: Path | None = None,
-                 db_password_file: Path | None = None) -> int:
-    """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop).
-
-    The first line on ``out`` is the base URL, flushed at once (with port 0 it names the
-    port picked). Each request is logged as one line on ``err``.
-
-    ``people`` is a people CSV served to door kiosks (``GET /api/v1/people``). ``db`` is a
-    SQLite path or URL, or a PostgreSQL URL (:mod:`sync.receiver.database`), its password
-    in ``db_password_file`` (or ``PGPASSWORD``, ``~/.pgpass``).
-
-    Raises:
-        ConfigError: the token file, the manifest, the people file, the database or the
-            address cannot be used (exit code 2).
-    """
-    out = out or sys.stdout
-    err = err or sys.stderr
-    lock = threading.Lock()
-
-    def log_line(line: str) -> None:
-        with lock:
-            err.write(line + "\n")
-            err.flush()
-
-    token = _read_token(token_file)
-    source = ManifestSource(manifest, log=log_line)
-    try:
-        people_source = None if people is None else PeopleSource(people, log=log_line)
-    except RegisterError as exc:
-        raise ConfigError(str(exc).replace("register.people", "--people", 1)) from None
-    store = ReceiverStore(db, password_file=db_password_file)
-    try:
-        try:
-            server = ReceiverServer((host, port), store=store, manifest=source, token=token,
-                                    log_line=log_line, people=people_source)
-        except OSError as exc:
-            raise ConfigError(f"--host {host} --port {port}: cannot listen:"
-                              f" {exc.strerror or exc}") from None
-        stopping = threading.Event()
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            if not stopping.is_set():
-                stopping.set()
-                # shutdown() waits for serve_forever(), which runs in this very thread.
-                threading.Thread(target=server.shutdown, daemon=True).start()
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            print(server.url, file=out, flush=True)
-            log_line(f"receiver {__version__} serving {server.url} (manifest {manifest},"
-                     f" database {db})")
-            server.serve_forever(poll_interval=0.5)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            server.server_close()
-        log_line("receiver stopped")
-    finally:
-        store.close()
-    return 0

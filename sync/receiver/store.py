@@ -36,6 +36,7 @@ from sync.receiver.database import (
     open_database,
 )
 from sync.receiver.holdings import HOLDINGS_SCHEMA, Holdings
+from sync.receiver.schema import SCHEMA as _SCHEMA
 
 __all__ = ["BatchAnswer", "CheckedRecord", "DatabaseUnavailable", "KeyReused", "ReceiverStore"]
 
@@ -61,50 +62,6 @@ After that a retry of the batch is applied again, which stores nothing twice: ea
 sighting it holds then answers ``duplicate``.
 """
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sightings (
-    sighting_id TEXT PRIMARY KEY,
-    device_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sightings_by_session ON sightings (session_id);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    key TEXT PRIMARY KEY,
-    body_sha256 TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    created DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outcomes (
-    sighting_id TEXT PRIMARY KEY,
-    result TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS intakes (
-    intake_id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    device_id TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    location TEXT NOT NULL,
-    asset_tag TEXT,
-    received_at TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS intakes_by_session ON intakes (session_id);
-CREATE TABLE IF NOT EXISTS reports (
-    session_id TEXT PRIMARY KEY,
-    device_id TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    report TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS devices (
-    device_id TEXT PRIMARY KEY,
-    last_contact TEXT NOT NULL,
-    last_contact_unix DOUBLE PRECISION NOT NULL,
-    last_heartbeat TEXT,
-    state TEXT
-);
-"""
 
 
 class KeyReused(Exception):
@@ -411,6 +368,12 @@ class ReceiverStore(Resource):
                  "seconds_since_contact": round(max(0.0, now - float(row[2])), 3),
                  "last_heartbeat": row[3],
                  "state": json.loads(row[4]) if row[4] else None} for row in rows]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read-only ``SELECT`` (``?`` placeholders), for the dashboard's
+        views (:mod:`sync.receiver.campaigns`)."""
+        with self._db.connection() as db:
+            return [tuple(row) for row in db.execute(sql, list(params)).fetchall()]
 
     def sighting_count(self) -> int:
         """How many sightings are stored."""
