@@ -27,6 +27,8 @@ if [ "$job" = test ]; then
   # the operations tests: systemd-analyze (units), shellcheck (installer)
   command -v systemd-analyze >/dev/null || missing+=(systemd)
   command -v shellcheck >/dev/null || missing+=(shellcheck)
+  # the dashboard's browser tests: a headless Chromium
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 if ((${#missing[@]})); then
   echo "installing apt packages: ${missing[*]}"

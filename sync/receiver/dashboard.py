@@ -28,7 +28,7 @@ from sync.reconcile import CATEGORIES
 from sync.reconcile_csv import reconciliation_csv
 from sync.receiver import dashboard_pages as pages
 from sync.receiver.campaigns import CampaignBoard, room_summary
-from sync.receiver.dashboard_assets import LIVE_JS, STYLE_CSS
+from sync.receiver.dashboard_assets import ICON_SVG, LIVE_JS, STYLE_CSS
 from sync.receiver.viewers import ViewerFile
 
 __all__ = ["CSP", "Dashboard", "DashboardAnswer"]
@@ -95,6 +95,8 @@ class Dashboard:
         page = path[len(pages.BASE):].lstrip("/")
         if page == "style.css":
             return DashboardAnswer(200, STYLE_CSS.encode(), _headers("text/css; charset=utf-8"))
+        if page == "icon.svg":
+            return DashboardAnswer(200, ICON_SVG.encode(), _headers("image/svg+xml"))
         if page == "live.js":
             return DashboardAnswer(200, LIVE_JS.encode(),
                                    _headers("text/javascript; charset=utf-8"))

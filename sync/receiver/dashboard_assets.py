@@ -6,7 +6,12 @@ The script only polls the campaign's JSON (same origin) and writes numbers with
 
 from __future__ import annotations
 
-__all__ = ["LIVE_JS", "STYLE_CSS"]
+__all__ = ["ICON_SVG", "LIVE_JS", "STYLE_CSS"]
+
+ICON_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+            '<rect width="16" height="16" rx="3" fill="#2f8f46"/>'
+            '<path d="M4 8.5l3 3 5-6" stroke="#fff" stroke-width="2" fill="none"/></svg>')
+"""The page icon (a browser asks for one; without it, every page logs a failed load)."""
 
 STYLE_CSS = """
 body{font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d2228;

@@ -64,6 +64,7 @@ def _page(title: str, body: Sequence[str], *, poll: str | None = None,
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)} · stocktaker</title>",
+        f'<link rel="icon" href="{BASE}/icon.svg" type="image/svg+xml">',
         f'<link rel="stylesheet" href="{BASE}/style.css">{script}</head>',
         f"<body{live}>",
         f'<nav><a href="{BASE}/">Campaigns</a></nav>',
@@ -99,7 +100,8 @@ def _devices(devices: Sequence[Mapping[str, Any]]) -> str:
         rows.append([
             f"<code>{_e(device['device_id'])}</code>", _time(device.get("last_contact")),
             _e(_ago(device.get("seconds_since_contact"))),
-            _e(state.get("queue_depth", "?")), _e(state.get("dead_letters", "")),
+            _e(state["queue_depth"]) if "queue_depth" in state
+            else '<span class="muted">no heartbeat yet</span>', _e(state.get("dead_letters", "")),
             _e(state.get("mode") or ""), _e(state.get("room") or ""),
             "" if ok is None else ("ok" if ok else f"failed: {_e(state.get('last_sync_error'))}"),
             _e(state.get("firmware_version") or "")])
