@@ -471,7 +471,8 @@ BENCHES = {
     "camera": "a live camera stand-in: frames per second and frame to verdict",
     "nautobot": "1,000 sightings to a test Nautobot (--url URL --token-file FILE)",
     "receiver": "a fleet pushing into the receiver at once, SQLite and PostgreSQL (--json)",
-    "all": "every bench above but nautobot and receiver",
+    "dashboard": "the receiver's dashboard pages for 200 rooms and 20,000 assets",
+    "all": "every bench above but nautobot, receiver and dashboard",
 }
 """The ``stocktaker bench`` benches, each with what it measures."""
 
@@ -503,6 +504,11 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     if args.what == "receiver":
         return _bench_receiver(args)
+    if args.what == "dashboard":
+        from sync.receiver.bench_dashboard import bench_dashboard
+
+        print("\n".join(bench_dashboard()), flush=True)
+        return 0
     if args.generate:
         from hal.camera.decode_sets import generate_sets
 

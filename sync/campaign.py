@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -20,8 +21,12 @@ class CampaignError(ValueError):
     """A campaign definition that cannot be used; the message says which part and why."""
 
 
+@lru_cache(maxsize=1 << 16)
 def name_key(name: str) -> str:
-    """A room or campaign name as compared: case ignored, runs of white space as one space."""
+    """A room or campaign name as compared: case ignored, runs of white space as one space.
+
+    Remembered: a reconciliation compares the same few hundred room names many times.
+    """
     return " ".join(name.split()).casefold()
 
 

@@ -90,15 +90,11 @@ class CampaignBoard:
         self._stamp: Any = None
         self._data: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
         self._results: dict[str | None, dict[str, Any]] = {}
+        self._expected: list[ExpectedAsset] = []
 
     def expected(self) -> list[ExpectedAsset]:
         """The manifest's active assets (neither retired nor lost): the expected inventory."""
-        return self._expected(self.manifest.assets()[1])
-
-    @staticmethod
-    def _expected(assets: list[Any]) -> list[ExpectedAsset]:
-        return [ExpectedAsset(a.asset_tag, a.location, a.name, a.serial) for a in assets
-                if a.status.strip().casefold() not in _INACTIVE]
+        return self._load()[2]
 
     def _load(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[ExpectedAsset]]:
         manifest_stamp, assets = self.manifest.assets()
@@ -107,7 +103,9 @@ class CampaignBoard:
                  tuple(self.store.query("SELECT count(*), max(received_at) FROM sightings")[0]))
         with self._lock:
             if stamp == self._stamp:
-                return (*self._data, self._expected(assets))
+                return (*self._data, self._expected)
+        expected = [ExpectedAsset(a.asset_tag, a.location, a.name, a.serial) for a in assets
+                    if a.status.strip().casefold() not in _INACTIVE]
         reports: list[dict[str, Any]] = []
         device_campaigns: dict[str, str | None] = {}
         for device_id, text in self.store.query(
@@ -126,19 +124,25 @@ class CampaignBoard:
         live = live_reports(rows, device_campaigns)
         with self._lock:
             self._stamp, self._data, self._results = stamp, (reports, live), {}
-        return reports, live, self._expected(assets)
+            self._expected = expected
+        return reports, live, expected
 
-    def campaigns(self) -> list[dict[str, Any]]:
-        """Every campaign named by a report or an audit under way (first spelling kept),
-        by name, then None (every report): name, reports, audits under way, progress."""
+    def names(self) -> list[str]:
+        """The campaigns named by a report or an audit under way (first spelling kept)."""
         reports, live, _ = self._load()
         names: dict[str, str] = {}
         for report in reports + live:
             name = report_campaign(report)
             if name is not None:
                 names.setdefault(name_key(name), name)
+        return sorted(names.values(), key=name_key)
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        """Every campaign named by a report or an audit under way (first spelling kept),
+        by name, then None (every report): name, reports, audits under way, progress."""
+        reports, live, _ = self._load()
         shown: list[dict[str, Any]] = []
-        for name in [*sorted(names.values(), key=name_key), None]:
+        for name in [*self.names(), None]:
             result = self.reconciliation(name)
             shown.append({"name": name, "progress": result["progress"],
                           "counts": result["counts"], "expected": result["expected"],

@@ -110,9 +110,7 @@ class Dashboard:
             category, room = _one(query, "category"), _one(query, "room")
             if category is not None and category not in CATEGORIES:
                 raise ValueError(f"no such category (known: {', '.join(CATEGORIES)})")
-            if name is not None and not any(
-                    c["name"] is not None and name_key(c["name"]) == name_key(name)
-                    for c in self.board.campaigns()):
+            if name is not None and name_key(name) not in map(name_key, self.board.names()):
                 return _text(404, "no report names this campaign")
             result = self.board.reconciliation(name)
         except (ValueError, CampaignError) as exc:
