@@ -23,7 +23,7 @@ def test_bench_alone_lists_the_benches_and_exits_2() -> None:
     assert lines[0] == "stocktaker: error: bench needs BENCH, one of:"
     names = [line.split()[0] for line in lines[1:]]
     assert names == ["scan", "room", "queue", "sync", "decode", "camera", "nautobot", "receiver",
-                     "all"]
+                     "dashboard", "all"]
     assert all(len(line.split()) > 3 for line in lines[1:])  # each says what it measures
     assert "required" not in done.stderr and "what" not in done.stderr
 
