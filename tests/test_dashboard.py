@@ -148,7 +148,7 @@ def campaign_query(name: str | None = CAMPAIGN) -> str:
 
 
 @contextmanager
-def dashboard_receiver(directory: Path) -> Iterator[Dashboard]:
+def dashboard_receiver(directory: Path, db: str | None = None) -> Iterator[Dashboard]:
     """``stocktaker register-server --viewers FILE`` with the scenario's manifest, its
     viewers file made by ``stocktaker register-viewer``; stopped by PID on exit."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def dashboard_receiver(directory: Path) -> Iterator[Dashboard]:
                           timeout=60)
     assert made.returncode == 0, made.stderr
     log = directory / "receiver.log"
-    command = receiver_command(directory / "db.sqlite", manifest, token_file) + [
+    command = receiver_command(db or str(directory / "db.sqlite"), manifest, token_file) + [
         "--viewers", str(viewers)]
     with log.open("w", encoding="utf-8") as log_file:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -199,9 +199,16 @@ def room_numbers(result: dict[str, Any]) -> list[tuple[str, str, int, int]]:
             for r in result["rooms"]]
 
 
-@pytest.fixture
-def board(tmp_path: Path) -> Iterator[Dashboard]:
-    with dashboard_receiver(tmp_path / "receiver") as running:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def board(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dashboard]:
+    """The scenario's reports in a receiver on SQLite, and on PostgreSQL (marker
+    ``postgres``): one code path, both checked."""
+    db = None
+    if request.param == "postgresql":
+        from tests.postgres import fresh_database
+
+        db = fresh_database(request.getfixturevalue("postgres_server"))
+    with dashboard_receiver(tmp_path / "receiver", db) as running:
         for item in reports():
             running.put_report(item)
         yield running
