@@ -31,6 +31,7 @@ from hal.camera.backends import CameraSettings
 from hal.cards.backends import CardsSettings
 from hal.display.backends import DisplaySettings
 from hal.feedback.backends import FeedbackSettings
+from hal.printer.backends import PrinterSettings
 from hal.rfid.backends import RfidSettings
 from hal.scanner.backends import ScannerSettings
 from sync.registers import ADAPTERS, sends_token
@@ -140,19 +141,8 @@ class ServiceConfig:
     health_interval: float = 15.0
 
 
-@dataclass(frozen=True)
-class PrinterConfig:
-    """``[printer]``: the label printer (``stocktaker label``)."""
-
-    backend: str = field(default="none", metadata=_choice("none", "brother_ql", "zpl", "file"))
-    address: str = ""
-    model: str = "QL-820NWB"
-    dpi: int = 300
-    label: str = field(default="62", metadata=_choice("62", "29x90", "2x1in"))
-    organisation: str = ""
-    url: str = ""
-    folder: Path = Path("labels")
-    timeout: float = 10.0
+PrinterConfig = PrinterSettings
+"""``[printer]``: the label printer (``stocktaker label``)."""
 
 
 @dataclass(frozen=True)
@@ -245,9 +235,9 @@ def _check_values(config: Config) -> None:
     """Checks of values that types alone cannot express.
 
     Every key of every section is checked, by its rule in ``_VALUE_RULES`` or, for a number
-    without one, as ``0 or more``; then, in a part's section, by the rule the chosen
-    backend has for it (:attr:`hal.backends.Backend.rules`: ``evdev`` needs its device).
-    Whatever a rule raises becomes a :class:`ConfigError` naming the key.
+    without one here or in its backend, as ``0 or more``; then, in a part's section, by the
+    rule the chosen backend has for it (:attr:`hal.backends.Backend.rules`: ``evdev`` needs
+    its device). Whatever a rule raises becomes a :class:`ConfigError` naming the key.
     """
     for section_field in dataclasses.fields(config):
         section = getattr(config, section_field.name)
@@ -256,9 +246,9 @@ def _check_values(config: Config) -> None:
             key = f"{section_field.name}.{spec.name}"
             value = getattr(section, spec.name)
             rule = _VALUE_RULES.get(key)
-            if rule is None and _is_number(value):
-                rule = _in_range(0)
             backend_rule = backend.rules.get(spec.name) if backend is not None else None
+            if rule is None and backend_rule is None and _is_number(value):
+                rule = _in_range(0)
             if value is None:
                 continue
             try:
@@ -490,44 +480,6 @@ def _columns(value: dict[str, str], config: Config) -> None:
             raise ValueError(f"unknown column {column!r} (known: {', '.join(ASSET_COLUMNS)})")
 
 
-_PRINTER_STOCK = {"brother_ql": (("62", 300), ("29x90", 300)),
-                  "zpl": (("2x1in", 203), ("2x1in", 300))}
-"""The label sizes (name, dpi) each printer kind is set up for."""
-
-
-def _printer_backend(value: str, config: Config) -> None:
-    printer = config.printer
-    if value in ("none", "file"):
-        return
-    if not printer.address:
-        raise ValueError(f"{value!r} needs printer.address (tcp://host[:port] or"
-                         " file:///dev/usb/lp0)")
-    from hal.printer.raw import parse_address
-
-    try:
-        scheme = parse_address(printer.address)[0]
-    except ValueError as exc:
-        raise ConfigError(f"printer.address: {exc}") from None
-    if scheme == "usb" and value == "zpl":
-        raise ConfigError("printer.address: a ZPL printer on USB is reached through its"
-                          " device file (file:///dev/usb/lp0)")
-
-
-def _printer_dpi(value: int, config: Config) -> None:
-    if value not in (203, 300):
-        raise ValueError("must be 203 or 300 (the print head's dots per inch)")
-
-
-def _printer_label(value: str, config: Config) -> None:
-    backend = config.printer.backend
-    stock = [size for kind, sizes in _PRINTER_STOCK.items() for size in sizes
-             if backend in (kind, "none", "file")]
-    if (value, config.printer.dpi) not in stock:
-        sizes = ", ".join(f"{n} at {d} dpi" for n, d in stock)
-        raise ValueError(f"{value} at {config.printer.dpi} dpi is not a label size of"
-                         f" {backend!r} (sizes: {sizes})")
-
-
 def _printer_url(value: str, config: Config) -> None:
     if value and (urlsplit(value).scheme not in ("http", "https")
                   or not urlsplit(value).hostname or any(ch.isspace() for ch in value)):
@@ -593,9 +545,6 @@ _VALUE_RULES: dict[str, _Rule] = {
     "sync.retry_after_max": _in_range(1, 86400, unit=" seconds"),
     "service.health_file": _health_file,
     "service.health_interval": _in_range(1, 3600, unit=" seconds"),
-    "printer.backend": _printer_backend,
-    "printer.dpi": _printer_dpi,
-    "printer.label": _printer_label,
     "printer.url": _printer_url,
     "printer.timeout": _in_range(0, 600, above=True, unit=" seconds"),
 }
