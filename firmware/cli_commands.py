@@ -24,7 +24,7 @@ __all__ = ["decode", "demo", "doctor", "hid_replay", "label", "queue_status", "r
 def run(args: argparse.Namespace) -> int:
     from firmware.config import load_config
     from firmware.device import run_device
-    from firmware.report import format_report
+    from firmware.room_report import format_report
 
     config = load_config(args.config)
     reports = run_device(config, screens_dir=args.screens)
@@ -85,7 +85,7 @@ def doctor(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from firmware.report import format_report, load_report
+    from firmware.room_report import format_report, load_report
 
     if args.movements:
         return _movements(args)

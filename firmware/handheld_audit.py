@@ -26,7 +26,7 @@ from firmware.mode import ScanningMode
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
 from firmware.print_jobs import PrintJobs, labels_for_report
-from firmware.report import build_report
+from firmware.room_report import build_report
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
 from hal.clock import Clock, iso_utc

@@ -18,7 +18,7 @@ from firmware.config import RegisterConfig
 from firmware.errors import RegisterUnavailable
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Inventory
-from firmware.report import format_report
+from firmware.room_report import format_report
 from firmware.screens import progress_screen, verdict_screen
 from firmware.tags import DEFAULT_TAG_PATTERN, Tag, TagKind
 from firmware.verdicts import Progress, Verdict, VerdictKind

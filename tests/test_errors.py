@@ -18,7 +18,7 @@ from PIL import Image
 
 import firmware.cli_commands
 from firmware.cli import main
-from firmware.report import format_report, load_report
+from firmware.room_report import format_report, load_report
 from firmware.tags import payload_text
 from firmware.text import terminal_safe
 from hal.display.terminal import TerminalDisplay

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from firmware.errors import QueueError
-from firmware.report import format_report
+from firmware.room_report import format_report
 from sync.reports import PendingReports
 
 HOSTILE = "\x1b[2J\u202e"

@@ -316,7 +316,7 @@ def test_a_card_reader_number_is_matched_as_the_register_spells_it(parts) -> Non
 def test_the_room_report_lists_the_labels_printed_during_the_audit(parts) -> None:
     from firmware.print_jobs import PrintJobs
     from firmware.printing import printer_job
-    from firmware.report import format_report
+    from firmware.room_report import format_report
     from hal.printer import PrinterSettings, open_printer
 
     tmp_path, queue, display, feedback = parts

@@ -19,7 +19,7 @@ from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.intake_rules import IntakeGatherer, classify
 from firmware.inventory import Inventory
 from firmware.print_jobs import PrintJobs
-from firmware.report import format_report
+from firmware.room_report import format_report
 from firmware.tags import DEFAULT_TAG_PATTERN
 from hal.buttons.base import Press
 from hal.display.terminal import TerminalDisplay
