@@ -28,7 +28,7 @@ from hal.feedback import FeedbackSettings, open_feedback
 from hal.read import Read
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 
 @contextlib.contextmanager

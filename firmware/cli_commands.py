@@ -38,7 +38,7 @@ def _handed_over_lines(config: Any) -> list[str]:
     """Where the run's sightings and reports went: the outbox, or the register, and what
     still waits on the device."""
     from firmware.service import without_credentials
-    from sync.reports import waiting_reports
+    from sync.pending_reports import waiting_reports
 
     register = config.register
     lines = [f"Outbox: {register.outbox}" if register.adapter == "files" else
@@ -137,7 +137,7 @@ def _movements(args: argparse.Namespace) -> int:
 def queue_status(args: argparse.Namespace) -> int:
     from firmware.config import load_config
     from sync.queue import format_status, read_status
-    from sync.reports import waiting_reports
+    from sync.pending_reports import waiting_reports
 
     path = load_config(args.config).queue.path
     status = read_status(path)

@@ -43,7 +43,7 @@ from sync.engine import Backoff, SyncEngine, SyncResult, summarise
 from sync.queue import SightingQueue, SightingStore
 from sync.register import Register
 from sync.registers import open_register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -43,7 +43,7 @@ from sync.queue import SightingStore
 from sync.intake import IntakeRecord, is_intake
 from sync.intake_tags import DeviceTags, TagRangeExhausted
 from sync.register import Register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 log = logging.getLogger(__name__)
 

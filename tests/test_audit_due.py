@@ -29,7 +29,7 @@ from sync.files import FilesRegister
 from sync.http import _assets
 from sync.manifest import ManifestError, read_manifest
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from sync.snipeit import SnipeItRegister
 from tests.snipeit_emulator import SnipeItEmulator
 

@@ -23,7 +23,7 @@ from hal.read import Read
 from sync.engine import SyncEngine
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 ASSETS = [Asset("IT-1", "S1", "Laptop", "Storage B", id=1),
           Asset("IT-2", "S2", "Dock", "Storage B", id=2)]

@@ -29,7 +29,7 @@ from sync.files import FilesRegister
 from sync.intake import IntakeRecord, is_intake
 from sync.intake_tags import device_tags
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from tests.rooms import make_room, write_config
 
 GTIN = "09506000134352"

@@ -20,7 +20,7 @@ from hal.read import Read
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
 from sync.receiver.protocol import check_report
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from tests.test_resume import MANIFEST, VirtualClock, reports
 
 

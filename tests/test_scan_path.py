@@ -28,7 +28,7 @@ from hal.feedback.terminal import TerminalFeedback
 from hal.read import Read
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 ROOM = "Storage B"
 ANA = Person(badge="0009351929", employee_num="1001", name="Ana Lima", username="ana", id=11)
