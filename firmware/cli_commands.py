@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 def _handed_over_lines(config: Any) -> list[str]:
     """Where the run's sightings and reports went: the outbox, or the register, and what
     still waits on the device."""
-    from firmware.service import without_credentials
+    from firmware.systemd_notify import without_credentials
     from sync.pending_reports import waiting_reports
 
     register = config.register
