@@ -25,7 +25,7 @@ from firmware.loop import run_loop
 from firmware.mode import ScanningMode
 from firmware.readers import merge_read_bursts
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex
+from firmware.people_index import PeopleIndex
 from firmware.service_reporter import ServiceReporter
 from firmware.start import load_inventory, load_people, require_reader
 from sync.status import SyncStatus

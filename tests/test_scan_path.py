@@ -18,7 +18,7 @@ from firmware.errors import QueueError
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Asset, Inventory
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex
+from firmware.people_index import PeopleIndex
 from sync.person import Person
 from firmware.scan_path import Judged, ScanPath
 from firmware.sightings import Sighting, Stamp, make_sighting
