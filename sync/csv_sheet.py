@@ -1,5 +1,5 @@
 """A register's CSV export read strictly: the rules the expected inventory
-(:mod:`sync.manifest`) and the people file (:mod:`sync.people`) share.
+(:mod:`sync.manifest`) and the people file (:mod:`sync.people_csv`) share.
 
 UTF-8 with or without a byte-order mark (bytes that are not UTF-8 reported by line and
 column), comma- or semicolon-separated, LF, CRLF or CR line endings, quoted fields over
