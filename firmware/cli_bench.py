@@ -68,7 +68,7 @@ def _bench_queue_json(args: argparse.Namespace) -> int:
         print("stocktaker: error: --json is only for 'bench queue' and 'bench decode'",
               file=sys.stderr)
         return 2
-    from firmware.bench import room_journal
+    from firmware.bench_scan import room_journal
     from sync.bench import queue_figures
 
     print(json_line(queue_figures(journal=room_journal)), flush=True)
@@ -128,15 +128,15 @@ def bench(args: argparse.Namespace) -> int:
 
     print(f"stocktaker {__version__}, Python {platform.python_version()}, {platform.machine()}")
     if args.what in ("scan", "all"):
-        from firmware.bench import bench_scan
+        from firmware.bench_scan import bench_scan
 
         print("\n".join(bench_scan()), flush=True)
     if args.what in ("room", "all"):
-        from firmware.bench import bench_room
+        from firmware.bench_scan import bench_room
 
         print("\n".join(bench_room()), flush=True)
     if args.what in ("queue", "all"):
-        from firmware.bench import room_journal
+        from firmware.bench_scan import room_journal
         from sync.bench import bench_queue
 
         print("\n".join(bench_queue(journal=room_journal)), flush=True)
@@ -150,7 +150,7 @@ def bench(args: argparse.Namespace) -> int:
         print("\n".join(bench_snipeit()), flush=True)
         print("\n".join(bench_snipeit_handover()), flush=True)
     if args.what in ("camera", "all"):
-        from firmware.bench import bench_frame_to_verdict
+        from firmware.bench_scan import bench_frame_to_verdict
         from hal.camera.bench_stream import bench_camera
 
         print("\n".join(bench_camera()), flush=True)

@@ -67,7 +67,7 @@ def test_decode_bench_reads_the_codes_and_not_the_empty_frame() -> None:
 
 
 def test_scan_bench_times_every_read() -> None:
-    from firmware.bench import bench_scan
+    from firmware.bench_scan import bench_scan
 
     header, row = bench_scan(scans=20)
     assert header.split()[:4] == ["read", "to", "verdict", "shown"]
@@ -75,7 +75,7 @@ def test_scan_bench_times_every_read() -> None:
 
 
 def test_room_bench_prints_a_row_per_room_size() -> None:
-    from firmware.bench import bench_room
+    from firmware.bench_scan import bench_room
 
     header, *rows = bench_room(sizes=(0, 30), appends=5)
     assert header.split()[:2] == ["room", "journal"]
@@ -84,7 +84,7 @@ def test_room_bench_prints_a_row_per_room_size() -> None:
 
 
 def test_frame_to_verdict_gives_every_frame_its_verdict() -> None:
-    from firmware.bench import bench_frame_to_verdict
+    from firmware.bench_scan import bench_frame_to_verdict
 
     header, row = bench_frame_to_verdict(size=(320, 240), frames=12)
     assert header.split()[:4] == ["frame", "to", "verdict", "shown"]
