@@ -69,7 +69,7 @@ def _bench_queue_json(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     from firmware.bench_scan import room_journal
-    from sync.bench import queue_figures
+    from sync.bench_queue import queue_figures
 
     print(json_line(queue_figures(journal=room_journal)), flush=True)
     return 0
@@ -137,7 +137,7 @@ def bench(args: argparse.Namespace) -> int:
         print("\n".join(bench_room()), flush=True)
     if args.what in ("queue", "all"):
         from firmware.bench_scan import room_journal
-        from sync.bench import bench_queue
+        from sync.bench_queue import bench_queue
 
         print("\n".join(bench_queue(journal=room_journal)), flush=True)
     if args.what in ("sync", "all"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hal.camera.bench import bench_decode
-from sync.bench import bench_queue
+from sync.bench_queue import bench_queue
 
 NUMBER = r"\d+\.\d\d"
 
@@ -34,11 +34,11 @@ def test_queue_bench_prints_a_row_per_design_and_backlog() -> None:
 
 def test_queue_bench_json_has_the_headline_figures(capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import sync.bench
+    import sync.bench_queue
     from firmware.cli import main
 
-    measure = sync.bench.queue_figures
-    monkeypatch.setattr(sync.bench, "queue_figures",
+    measure = sync.bench_queue.queue_figures
+    monkeypatch.setattr(sync.bench_queue, "queue_figures",
                         lambda **kwargs: measure((0, 40), 5, 10, **kwargs))
     assert main(["bench", "queue", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)

@@ -31,7 +31,7 @@ QUEUE_SCRIPT = f"""
 import json
 from pathlib import Path
 from firmware.bench_scan import room_journal
-from sync.bench import queue_figures
+from sync.bench_queue import queue_figures
 figures = queue_figures(backlogs={BACKLOGS!r}, appends={APPENDS}, group=100,
                         journal=room_journal, directory=Path({BENCH_DIR!r}))
 print(json.dumps(figures))
