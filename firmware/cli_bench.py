@@ -60,7 +60,7 @@ def _bench_receiver(args: argparse.Namespace) -> int:
 
 def _bench_queue_json(args: argparse.Namespace) -> int:
     if args.what == "decode":
-        from hal.camera.bench import bench_decode_figures
+        from hal.camera.bench_decode import bench_decode_figures
 
         print(json_line(bench_decode_figures(args.dirs)), flush=True)
         return 0
@@ -156,7 +156,7 @@ def bench(args: argparse.Namespace) -> int:
         print("\n".join(bench_camera()), flush=True)
         print("\n".join(bench_frame_to_verdict()), flush=True)
     if args.what in ("decode", "all"):
-        from hal.camera.bench import bench_decode_figures, format_figures
+        from hal.camera.bench_decode import bench_decode_figures, format_figures
 
         figures = bench_decode_figures(args.dirs)
         print("\n".join(terminal_safe(line) for line in format_figures(figures)), flush=True)

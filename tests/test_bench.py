@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hal.camera.bench import bench_decode
+from hal.camera.bench_decode import bench_decode
 from sync.bench_queue import bench_queue
 
 NUMBER = r"\d+\.\d\d"
