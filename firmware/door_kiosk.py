@@ -34,7 +34,7 @@ from firmware.kiosk_rules import (
 )
 from firmware.mode import ScanningMode
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex
+from firmware.people_index import PeopleIndex
 from sync.person import Person, person_key
 from firmware.readers import RepeatFilter
 from firmware.signals import Event, signal_for

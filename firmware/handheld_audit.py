@@ -26,7 +26,7 @@ from firmware.mode import ScanningMode
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
 from firmware.print_jobs import PrintJobs, labels_for_report
-from firmware.report import build_report
+from firmware.room_report import build_report
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
 from hal.clock import Clock, iso_utc
@@ -43,7 +43,7 @@ from sync.queue import SightingStore
 from sync.intake import IntakeRecord, is_intake
 from sync.intake_tags import DeviceTags, TagRangeExhausted
 from sync.register import Register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 log = logging.getLogger(__name__)
 

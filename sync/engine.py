@@ -43,7 +43,7 @@ from hal.text import terminal_safe
 from sync.heartbeat import heartbeat_state
 from sync.queue import SightingStore
 from sync.register import ItemStatus, Register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 log = logging.getLogger(__name__)
 

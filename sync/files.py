@@ -22,7 +22,7 @@ from sync.intake_csv import write_intakes
 from sync.manifest import read_manifest
 from sync.movements import write_movements
 from sync.outbox import FilesOutbox, folder_error
-from sync.people import read_people
+from sync.people_csv import read_people
 from sync.register import ItemResult, ItemStatus, Register
 
 
@@ -93,7 +93,7 @@ class FilesRegister(Register):
                                 " writable by this user")
 
     def people(self) -> list[Person]:
-        """The people of ``register.people`` (see :func:`sync.people.read_people`).
+        """The people of ``register.people`` (see :func:`sync.people_csv.read_people`).
 
         Raises:
             RegisterError: no people file is configured, or it cannot be used (the

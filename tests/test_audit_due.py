@@ -18,7 +18,7 @@ from firmware.config import RegisterConfig
 from firmware.errors import RegisterUnavailable
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Inventory
-from firmware.report import format_report
+from firmware.room_report import format_report
 from firmware.screens import progress_screen, verdict_screen
 from firmware.tags import DEFAULT_TAG_PATTERN, Tag, TagKind
 from firmware.verdicts import Progress, Verdict, VerdictKind
@@ -29,7 +29,7 @@ from sync.files import FilesRegister
 from sync.http import _assets
 from sync.manifest import ManifestError, read_manifest
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from sync.snipeit import SnipeItRegister
 from tests.snipeit_emulator import SnipeItEmulator
 

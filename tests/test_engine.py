@@ -18,7 +18,7 @@ from sync.engine import Backoff, SyncEngine, corrected_record, corrected_report
 from sync.memory_register import MemoryRegister
 from sync.queue import SightingQueue
 from sync.register import ItemResult, ItemStatus
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 
 class Clock:

@@ -16,7 +16,7 @@ from sync.heartbeat import heartbeat_state
 from sync.http import HttpRegister
 from sync.memory_register import MemoryRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from tests.test_engine import Clock, record
 from tests.test_receiver import TOKEN, Receiver, running_receiver, sighting
 

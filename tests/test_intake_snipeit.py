@@ -17,7 +17,7 @@ from sync.intake import IntakeRecord
 from sync.queue import SightingQueue
 from sync.register import ItemStatus
 from sync.snipeit import SnipeItRegister
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from sync.snipeit_intake import gtin14
 from tests.snipeit_emulator import SnipeItEmulator
 from tests.test_kiosk_sync import FixedClock

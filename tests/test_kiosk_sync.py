@@ -23,7 +23,7 @@ from sync.memory_register import MemoryRegister
 from sync.movements import MOVEMENT_COLUMNS
 from sync.queue import SightingQueue, format_status, read_status
 from sync.register import ItemStatus, Register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 ANA = Person("0004211234", "E-100", "Ana Lopes", "ana", 7)
 BEN = Person("0004215678", "E-101", "=HYPERLINK(\"x\")", "ben", 8)

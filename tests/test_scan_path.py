@@ -18,7 +18,7 @@ from firmware.errors import QueueError
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Asset, Inventory
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex
+from firmware.people_index import PeopleIndex
 from sync.person import Person
 from firmware.scan_path import Judged, ScanPath
 from firmware.sightings import Sighting, Stamp, make_sighting
@@ -28,7 +28,7 @@ from hal.feedback.terminal import TerminalFeedback
 from hal.read import Read
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 ROOM = "Storage B"
 ANA = Person(badge="0009351929", employee_num="1001", name="Ana Lima", username="ana", id=11)

@@ -19,7 +19,7 @@ from firmware.errors import RegisterError, RegisterRefused, RegisterUnavailable
 from sync.engine import SyncEngine
 from sync.queue import SightingQueue
 from sync.register import ItemStatus
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from tests.contract.registers import (
     RegisterBench,
     files_bench,

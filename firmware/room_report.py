@@ -1,4 +1,5 @@
-"""The audit report: built from a finished session, printed for a person."""
+"""A room's audit report: built from the finished session, read back and printed for a
+person (``stocktaker report``)."""
 
 from __future__ import annotations
 
