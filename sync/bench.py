@@ -31,6 +31,7 @@ from typing import Any
 from tinydb import TinyDB
 
 from sync.queue import DEFAULT_SEGMENT_SIZE, SEGMENTS_DIR, SightingQueue
+from sync.sighting import Sighting
 from sync.storage import write_and_fsync
 
 Journal = Callable[[dict[str, Any]], None]
@@ -53,6 +54,16 @@ def sample_record(n: int) -> dict[str, Any]:
         "monotonic": 1234.5 + n, "boot_id": "d6677f11-8fd8-43dd-ae22-471e769fa1c7",
         "firmware_version": "0.1.0",
     }
+
+
+def audit_sighting(session: str, room: str, asset_tag: str, wall_time: str) -> Sighting:
+    """A ``verified`` sighting of ``asset_tag`` in ``room``, as the register benches send it."""
+    return Sighting(
+        sighting_id=str(uuid.uuid4()), device_id="bench", session_id=session, location=room,
+        technician="bench", tag=None, asset_tag=asset_tag, payload=asset_tag,
+        symbology="CODE128", source="bench", verdict="verified", recorded_location=None,
+        reason=None, wall_time=wall_time, clock_synchronized=True, monotonic=0.0,
+        boot_id="", firmware_version="")
 
 
 def _time_ms(action: Callable[[], object], repeat: int) -> list[float]:
