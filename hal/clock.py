@@ -86,7 +86,7 @@ def corrected_wall(record: Mapping[str, Any], *, now_wall: float, now_mono: floa
     synchronised, ``now_wall - (now_mono - monotonic)`` is the scan's real time.
 
     Args:
-        record: a sighting record (or report scan) with ``clock_synchronized``,
+        record: a report's scan (or any record) with ``clock_synchronized``,
             ``monotonic`` and ``boot_id``.
         now_wall, now_mono, boot_id: the synchronised clock now.
 
