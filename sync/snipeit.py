@@ -205,7 +205,7 @@ class SnipeItRegister(OutboxReports, Register):
             if not SAFE_ID.fullmatch(sighting_id):
                 return ItemResult(sighting_id, ItemStatus.REJECTED, "sighting id cannot be"
                                   " written into a Snipe-IT note (use a UUID)")
-            return self._kiosk.push_one(sighting_id, record)
+            return self._kiosk.push_one(record)
         if verdict not in AUDIT_VERDICTS:
             return ItemResult(sighting_id, ItemStatus.ACCEPTED, f"not an audit: {verdict}")
         return self.audits.push_one(record)

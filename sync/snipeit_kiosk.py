@@ -96,14 +96,14 @@ class KioskMoves:
         self.done: set[str] = set()
         """Events applied by this process (answered again as duplicates)."""
 
-    def push_one(self, sighting_id: str, record: Sighting) -> ItemResult:
+    def push_one(self, record: Sighting) -> ItemResult:
         """One kiosk event (``checked_out``, ``checked_in`` or ``refused``) as a result.
 
         Raises:
             RegisterUnavailable: Snipe-IT cannot be reached or failed; the event is
                 looked up in the activity log before it is sent again.
         """
-        verdict = record.verdict
+        sighting_id, verdict = record.sighting_id, record.verdict
         if verdict not in MOVE_VERDICTS:
             return ItemResult(sighting_id, ItemStatus.ACCEPTED, "refused at the door: recorded"
                               " on the device only")
