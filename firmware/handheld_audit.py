@@ -30,7 +30,8 @@ from firmware.room_report import build_report
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
 from hal.clock import Clock, iso_utc
-from firmware.sightings import Sighting, Stamp, make_sighting, verdict_fields
+from firmware.sightings import Stamp, make_sighting, verdict_fields
+from sync.sighting import Sighting
 from sync.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text, symbology_from_aim
 from firmware.verdicts import Verdict, VerdictKind

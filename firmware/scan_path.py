@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from firmware.errors import QueueError
 from firmware.systemd_notify import scan_log_line
 from hal.clock import Clock
-from firmware.sightings import Sighting
+from sync.sighting import Sighting
 from hal.read import Read
 from sync.queue import SightingStore
 
