@@ -2,10 +2,14 @@
 
 Each open session has a journal, ``<state>/rooms/room-<session_id>.jsonl``: a first line
 with who, where and when, then one line per counted sighting (and one when a room label
-sets the room). A line is appended and fsynced before the scan is counted or shown, so
-a scan costs one short append whatever the room's size, and after any kill the journal
-holds every acknowledged scan of the room. Replaying it rebuilds the counts, the repeat
-keys and the report.
+sets the room). A sighting's line is written (one ``write``, its fsync deferred) before
+the sighting queue holds the record durably, and both before the scan is counted or
+shown: a scan costs one short append and one flush (the queue's) whatever the room's
+size. The deferred lines are flushed before the queue lets any record go (see
+:mod:`sync.journal`), and a start adds back the room's queued sightings a power cut
+took from the journal, so after any kill the journal and the queue together hold every
+acknowledged scan of the room. Other lines (room label, campaign, resume) are fsynced
+when written. Replaying it rebuilds the counts, the repeat keys and the report.
 
 A journal is deleted only once the room's report is saved (see
 :class:`firmware.handheld_audit.HandheldAudit`), so a kill between the two finds the report
@@ -100,8 +104,27 @@ class RoomJournal:
         self.add_many([record], wall)
 
     def add_many(self, records: Sequence[Mapping[str, Any]], wall: float) -> None:
-        """Record a burst of sightings with one write and one fsync."""
-        self._append(*({"type": "sighting", "wall": wall, "record": dict(r)} for r in records))
+        """Record a burst of sightings with one write, its fsync deferred.
+
+        Only for records the sighting queue holds durably, or is about to (the scan
+        path queues them next): the queue flushes this file before it lets one go.
+        """
+        lines = [{"type": "sighting", "wall": wall, "record": dict(r)} for r in records]
+        try:
+            self._journal.append(lines, flush=False)
+        except OSError as exc:
+            raise _error(self.path, exc) from None
+
+    def take_back(self) -> None:
+        """Remove the lines of the last :meth:`add_many` (the queue refused them).
+
+        Raises:
+            QueueError: the file cannot be cut back.
+        """
+        try:
+            self._journal.take_back()
+        except OSError as exc:
+            raise _error(self.path, exc) from None
 
     def mark_resumed(self, wall: float) -> None:
         """Record that the room was resumed after an interruption."""
