@@ -2,7 +2,7 @@
 
 Every kiosk event (check-out, check-in, refusal) is appended to
 ``<state>/kiosk/movements-<YYYY-MM>.jsonl`` (one file per month of the scan's UTC date)
-right before the sighting queue holds it durably; the log's fsync is deferred until the
+right after the sighting queue holds it durably; the log's fsync is deferred until the
 queue lets a record go (see :mod:`sync.journal`), and a start adds back the queued
 events a power cut took from it. The queue forgets a sighting once the register
 has it; this log keeps it, so the kiosk still knows, until the register's state it
@@ -35,41 +35,26 @@ class MovementLog:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self._last: JsonLinesJournal | None = None
 
-    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float) -> None:
-        """Append a burst of events with one write, its fsync deferred.
+    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float, *,
+                 flush: bool = False) -> None:
+        """Append a burst of events with one write, its fsync deferred (or not: ``flush``).
 
-        Only for records the sighting queue holds durably, or is about to (the scan path
-        queues them next): the queue flushes this file before it lets one go.
+        Deferred only for records the sighting queue holds durably, written inside
+        :func:`sync.journal.deferred_write` (the scan path does): the queue flushes this
+        file before it lets one go.
 
         Raises:
             QueueError: the log cannot be written (a full disk).
         """
-        self._last = None
         if not records:
             return
         path = self.directory / f"movements-{_month(wall)}.jsonl"
         lines = ({"wall": wall, "record": dict(r)} for r in records)
-        journal = JsonLinesJournal(path)
         try:
-            journal.append(lines, flush=False)
+            JsonLinesJournal(path).append(lines, flush=flush)
         except OSError as exc:
             raise _error(path, exc) from None
-        self._last = journal
-
-    def take_back(self) -> None:
-        """Remove the events of the last :meth:`add_many` (the queue refused them).
-
-        Raises:
-            QueueError: the file cannot be cut back.
-        """
-        journal, self._last = self._last, None
-        if journal is not None:
-            try:
-                journal.take_back()
-            except OSError as exc:
-                raise _error(journal.path, exc) from None
 
     def events(self, since: float | None = None) -> Iterator[tuple[float, dict[str, Any]]]:
         """Every ``(wall, record)`` in scan order, from ``since`` (epoch seconds) on.

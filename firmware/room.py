@@ -2,9 +2,9 @@
 
 Each open session has a journal, ``<state>/rooms/room-<session_id>.jsonl``: a first line
 with who, where and when, then one line per counted sighting (and one when a room label
-sets the room). A sighting's line is written (one ``write``, its fsync deferred) before
-the sighting queue holds the record durably, and both before the scan is counted or
-shown: a scan costs one short append and one flush (the queue's) whatever the room's
+sets the room). A sighting's line is written (one ``write``, its fsync deferred) right
+after the sighting queue holds the record durably, and both before the scan is counted
+or shown: a scan costs one short append and one flush (the queue's) whatever the room's
 size. The deferred lines are flushed before the queue lets any record go (see
 :mod:`sync.journal`), and a start adds back the room's queued sightings a power cut
 took from the journal, so after any kill the journal and the queue together hold every
@@ -96,33 +96,27 @@ class RoomJournal:
         self._append({"type": "campaign", "campaign": campaign, "wall": wall})
 
     def add(self, record: Mapping[str, Any], wall: float) -> None:
-        """Record a sighting that is about to be counted.
+        """Record a sighting with one write and one fsync (a repair from the queue).
 
         Raises:
             QueueError: the journal cannot be written (full disk): do not count the scan.
         """
-        self.add_many([record], wall)
+        self.add_many([record], wall, flush=True)
 
-    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float) -> None:
-        """Record a burst of sightings with one write, its fsync deferred.
+    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float, *,
+                 flush: bool = False) -> None:
+        """Record a burst of sightings with one write, its fsync deferred (or not: ``flush``).
 
-        Only for records the sighting queue holds durably, or is about to (the scan
-        path queues them next): the queue flushes this file before it lets one go.
+        Deferred only for records the sighting queue holds durably, written inside
+        :func:`sync.journal.deferred_write` (the scan path does): the queue flushes this
+        file before it lets one go.
+
+        Raises:
+            QueueError: the journal cannot be written (full disk): do not count the scan.
         """
         lines = [{"type": "sighting", "wall": wall, "record": dict(r)} for r in records]
         try:
-            self._journal.append(lines, flush=False)
-        except OSError as exc:
-            raise _error(self.path, exc) from None
-
-    def take_back(self) -> None:
-        """Remove the lines of the last :meth:`add_many` (the queue refused them).
-
-        Raises:
-            QueueError: the file cannot be cut back.
-        """
-        try:
-            self._journal.take_back()
+            self._journal.append(lines, flush=flush)
         except OSError as exc:
             raise _error(self.path, exc) from None
 

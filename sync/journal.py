@@ -9,12 +9,14 @@ by a power cut off the file and skips (and logs) a damaged line elsewhere.
 
 A **deferred** write (``write(..., flush=False)``) is the same single ``write`` without
 the fsync: it survives a kill of the process (the page cache keeps it) but not a power
-cut until it is flushed. It is for lines whose records the sighting queue holds durably
-(the scan path writes them here first, then to the queue): the file is named in a
-register of deferred files, and :func:`flush_deferred` fsyncs them all. The queue calls
-it before any record leaves it (acknowledged, dead-lettered, or sealed where another
-process may acknowledge it), so a record is always durable in the queue, in the
-journal, or in both (docs/queue-storage.md has the argument).
+cut until it is flushed. It is for lines whose records the sighting queue holds durably:
+the scan path queues a burst (one fsync) and then writes its journal lines, both inside
+:func:`deferred_write`; the file is named in a register of deferred files, and
+:func:`flush_deferred` — which first waits for every :func:`deferred_write` under way —
+fsyncs them all. The queue calls it before any record leaves it (acknowledged,
+dead-lettered, or sealed where another process may acknowledge it), so a record is
+always durable in the queue, in the journal, or in both (docs/queue-storage.md has the
+argument).
 """
 
 from __future__ import annotations
@@ -23,14 +25,24 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from sync.storage import fsync_directory, write_all, write_and_fsync
 
-__all__ = ["JsonLinesJournal", "deferred_paths", "encode_line", "flush_deferred", "read_lines"]
+__all__ = [
+    "FLUSH_WAIT",
+    "JsonLinesJournal",
+    "deferred_paths",
+    "deferred_write",
+    "encode_line",
+    "flush_deferred",
+    "journals_unflushed",
+    "read_lines",
+]
 
 log = logging.getLogger("sync.journal")
 
@@ -38,6 +50,36 @@ log = logging.getLogger("sync.journal")
 # deferred writes: a file leaves only when an fsync began after its last write.
 _deferred: dict[Path, int] = {}
 _deferred_lock = threading.Lock()
+_idle = threading.Condition(_deferred_lock)
+_writing = [0]  # deferred_write blocks under way
+
+FLUSH_WAIT = 10.0
+"""Seconds :func:`flush_deferred` waits for the writes under way to end."""
+
+
+@contextmanager
+def deferred_write() -> Iterator[None]:
+    """Around queueing records and then writing their journal lines (deferred).
+
+    A :func:`flush_deferred` called meanwhile waits for the block to end: the queue may
+    hand a record to the sync as soon as it holds it, and must not let it go before
+    its journal line is written and flushed.
+    """
+    with _idle:
+        _writing[0] += 1
+    try:
+        yield
+    finally:
+        with _idle:
+            _writing[0] -= 1
+            if not _writing[0]:
+                _idle.notify_all()
+
+
+def journals_unflushed() -> bool:
+    """True while a deferred write is under way or a deferred file is not flushed yet."""
+    with _deferred_lock:
+        return bool(_deferred) or _writing[0] > 0
 
 
 def deferred_paths() -> list[Path]:
@@ -60,9 +102,12 @@ def flush_deferred() -> int:
     gone (a room journal deleted once its report was saved) simply leaves it.
 
     Raises:
-        OSError: a file could not be flushed; it stays in the register.
+        OSError: a file could not be flushed (it stays in the register), or the writes
+            under way did not end within ``FLUSH_WAIT`` seconds.
     """
-    with _deferred_lock:
+    with _idle:
+        if not _idle.wait_for(lambda: _writing[0] == 0, timeout=FLUSH_WAIT):
+            raise TimeoutError(f"journal writes still under way after {FLUSH_WAIT:.0f} s")
         found = dict(_deferred)
     failure: OSError | None = None
     done: list[Path] = []
@@ -107,7 +152,6 @@ class JsonLinesJournal:
 
     Attributes:
         bytes_written: bytes written into the file through this object.
-        last_start: the file's size before the last write (for :meth:`take_back`).
     """
 
     def __init__(self, path: str | Path, *, header: Mapping[str, Any] | None = None,
@@ -119,7 +163,6 @@ class JsonLinesJournal:
         self._fd: int | None = None
         # The file's size while this object holds it open (it is the only writer).
         self._size: int | None = None
-        self.last_start: int | None = None
 
     def amend_header(self, fields: Mapping[str, Any]) -> bool:
         """Add ``fields`` to the header while nothing is written yet.
@@ -174,29 +217,12 @@ class JsonLinesJournal:
                 except OSError:
                     self._size = None  # a torn last line is cut off when the file is read
                 raise
-            self.last_start = self._size
             self._size += len(data)
         finally:
             if not self._keep_open:
                 self.close()
         self.bytes_written += len(data)
         return len(data)
-
-    def take_back(self) -> None:
-        """Cut the file back to before the last write (its records were not kept elsewhere).
-
-        Raises:
-            OSError: the file cannot be cut.
-        """
-        start, self.last_start = self.last_start, None
-        if start is None:
-            return
-        if self._fd is not None:
-            os.ftruncate(self._fd, start)
-            self._size = start
-            return
-        with open(self.path, "r+b") as fh:
-            fh.truncate(start)
 
     def _open(self) -> int:
         """Open the file for appending; a new one gets its header and a durable entry."""

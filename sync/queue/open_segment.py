@@ -29,7 +29,7 @@ from tinydb import TinyDB
 from tinydb.table import Document
 
 from sync.errors import QueueError
-from sync.journal import deferred_paths
+from sync.journal import journals_unflushed
 from sync.queue import segments as seg
 from sync.queue.index import Segment, SegmentIndex
 from sync.queue.log_storage import AppendLogStorage
@@ -157,7 +157,7 @@ class OpenSegment:
                 sealed[previous.number] = previous
             return
         self._close_log(previous)
-        if previous.members and deferred_paths():
+        if previous.members and journals_unflushed():
             self._park(previous)
             return
         self._rename_sealed(previous)
