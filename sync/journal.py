@@ -111,6 +111,7 @@ def flush_deferred() -> int:
         found = dict(_deferred)
     failure: OSError | None = None
     done: list[Path] = []
+    flushed = 0
     for path in found:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -123,6 +124,7 @@ def flush_deferred() -> int:
         try:
             os.fsync(fd)
             done.append(path)
+            flushed += 1
         except OSError as exc:
             failure = failure or exc
         finally:
@@ -133,7 +135,7 @@ def flush_deferred() -> int:
                 del _deferred[path]
     if failure is not None:
         raise failure
-    return len(done)
+    return flushed
 
 
 def encode_line(line: Mapping[str, Any]) -> bytes:
