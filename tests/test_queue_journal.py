@@ -298,3 +298,32 @@ def test_any_scans_acks_and_power_cuts_keep_every_saved_scan_once(
             journal.close()
             queue.close()
             flush_deferred()
+
+
+def test_a_segment_parked_during_the_flush_waits_for_the_next_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sync.queue.store as store_module
+
+    journal = room_journal(tmp_path / "rooms")
+    folder = tmp_path / "q" / SEGMENTS_DIR
+    with SightingQueue(tmp_path / "q", segment_size=2) as queue:
+        path = ScanPath(None, queue, _Clock())  # type: ignore[arg-type]
+        for n in range(4):  # the 3rd rolls over: segment 1 parked
+            assert path.store([sighting(n)], journal, 1.0) is None
+        real_flush = store_module.flush_journals
+
+        def flush_then_a_scan_rolls() -> None:
+            real_flush()
+            assert path.store([sighting(9)], journal, 1.0) is None  # parks segment 2
+
+        monkeypatch.setattr(store_module, "flush_journals", flush_then_a_scan_rolls)
+        queue.pending()
+        monkeypatch.undo()
+        assert sorted(p.name for p in folder.glob("*.json")) == [
+            "open-0000000002.json", "open-0000000003.json", "seg-0000000001.json"], \
+            "a segment parked after the flush was sealed with its journal lines unflushed"
+        assert deferred_paths() == [journal.path]
+        queue.pending()
+        assert sorted(p.name for p in folder.glob("*.json")) == [
+            "open-0000000003.json", "seg-0000000001.json", "seg-0000000002.json"]
+    journal.close()

@@ -170,10 +170,11 @@ class OpenSegment:
         self._index.sealed[previous.number] = previous
         self.parked.append(previous)
 
-    def seal_parked(self) -> None:
-        """Rename the parked segments sealed; call only once the journals are flushed."""
-        parked, self.parked = self.parked, []
-        for segment in parked:
+    def seal_parked(self, segments: list[Segment]) -> None:
+        """Rename ``segments`` (parked before the journals were last flushed) sealed."""
+        for segment in segments:
+            if segment in self.parked:
+                self.parked.remove(segment)
             if (self._index.sealed.get(segment.number) is segment and segment.members
                     and segment.path.name.startswith(f"{seg.OPEN}-")):
                 self._rename_sealed(segment)

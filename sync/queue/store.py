@@ -407,15 +407,19 @@ class SightingQueue:
 
     def _seal_parked(self) -> None:
         """Seal the segments parked until the journals are flushed (off the scan path)."""
-        if not self._writing.parked:
+        with self._lock:
+            parked = list(self._writing.parked)
+        if not parked:
             return
         try:
-            flush_journals()  # outside the index lock: a scan does not wait for it
+            # Outside the index lock: a scan does not wait for it. Only the segments
+            # parked before it are sealed: one parked meanwhile may hold lines unflushed.
+            flush_journals()
         except QueueError as exc:
             log.warning("full segment(s) not sealed yet: %s", exc)
             return
         with self._lock:
-            self._writing.seal_parked()
+            self._writing.seal_parked(parked)
 
     def _release_writer(self) -> None:
         with self._lock:
