@@ -144,12 +144,12 @@ def room_journal(path: Path) -> Callable[[dict[str, Any]], None]:
     """The room journal of a session at ``path``, adding one sighting per call, as a scan does.
 
     For ``stocktaker bench queue``, which counts what a durable scan writes: the queue's
-    append and this line.
+    append and this line, written as the scan path writes it (its fsync deferred).
     """
     journal = RoomJournal(path, "bench", {
         "device_id": "bench", "technician": "bench", "location": "Storage B",
         "started_at": "2026-11-30T00:00:00.000Z", "clock_synchronized": True, "wall": 0.0})
-    return lambda record: journal.add(record, 0.0)
+    return lambda record: journal.add_many([record], 0.0)
 
 
 def _sample_record() -> dict[str, object]:

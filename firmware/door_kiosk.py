@@ -148,7 +148,7 @@ class DoorKiosk(ScanningMode):
             log.warning("%d kiosk event(s) queued but not in the movement log: added back",
                         len(missing))
             wall = self.clock.wall()
-            self.movements.add_many(missing, wall)
+            self.movements.add_many(missing, wall, flush=True)
             events += [(wall, record) for record in missing]
         queued_ids = {str(r.get("sighting_id")) for r in queued}
         return [record for wall, record in events

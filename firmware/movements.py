@@ -1,8 +1,10 @@
 """The door kiosk's own record of what left and came back: its offline memory and its report.
 
-Every kiosk event (check-out, check-in, refusal) is appended, fsynced, to
+Every kiosk event (check-out, check-in, refusal) is appended to
 ``<state>/kiosk/movements-<YYYY-MM>.jsonl`` (one file per month of the scan's UTC date)
-right after the sighting queue holds it. The queue forgets a sighting once the register
+right after the sighting queue holds it durably; the log's fsync is deferred until the
+queue lets a record go (see :mod:`sync.journal`), and a start adds back the queued
+events a power cut took from it. The queue forgets a sighting once the register
 has it; this log keeps it, so the kiosk still knows, until the register's state it
 caches catches up, that an asset checked out here is out — and so ``stocktaker report
 --movements`` can say who took what and what is out now.
@@ -34,8 +36,13 @@ class MovementLog:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float) -> None:
-        """Append a burst of events with one write and one fsync.
+    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float, *,
+                 flush: bool = False) -> None:
+        """Append a burst of events with one write, its fsync deferred (or not: ``flush``).
+
+        Deferred only for records the sighting queue holds durably, written inside
+        :func:`sync.journal.deferred_write` (the scan path does): the queue flushes this
+        file before it lets one go.
 
         Raises:
             QueueError: the log cannot be written (a full disk).
@@ -45,11 +52,9 @@ class MovementLog:
         path = self.directory / f"movements-{_month(wall)}.jsonl"
         lines = ({"wall": wall, "record": dict(r)} for r in records)
         try:
-            JsonLinesJournal(path).append(lines)
+            JsonLinesJournal(path).append(lines, flush=flush)
         except OSError as exc:
-            full = exc.errno == errno.ENOSPC
-            raise QueueError(f"{path}: cannot save the movement: "
-                             f"{'disk full' if full else exc.strerror or exc}") from None
+            raise _error(path, exc) from None
 
     def events(self, since: float | None = None) -> Iterator[tuple[float, dict[str, Any]]]:
         """Every ``(wall, record)`` in scan order, from ``since`` (epoch seconds) on.
@@ -78,6 +83,12 @@ class MovementLog:
         if not self.directory.is_dir():
             return []
         return sorted(p for p in self.directory.iterdir() if _NAME.fullmatch(p.name))
+
+
+def _error(path: Path, exc: OSError) -> QueueError:
+    full = exc.errno == errno.ENOSPC
+    return QueueError(f"{path}: cannot save the movement: "
+                      f"{'disk full' if full else exc.strerror or exc}")
 
 
 def _month(wall: float) -> str:

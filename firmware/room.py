@@ -2,10 +2,14 @@
 
 Each open session has a journal, ``<state>/rooms/room-<session_id>.jsonl``: a first line
 with who, where and when, then one line per counted sighting (and one when a room label
-sets the room). A line is appended and fsynced before the scan is counted or shown, so
-a scan costs one short append whatever the room's size, and after any kill the journal
-holds every acknowledged scan of the room. Replaying it rebuilds the counts, the repeat
-keys and the report.
+sets the room). A sighting's line is written (one ``write``, its fsync deferred) right
+after the sighting queue holds the record durably, and both before the scan is counted
+or shown: a scan costs one short append and one flush (the queue's) whatever the room's
+size. The deferred lines are flushed before the queue lets any record go (see
+:mod:`sync.journal`), and a start adds back the room's queued sightings a power cut
+took from the journal, so after any kill the journal and the queue together hold every
+acknowledged scan of the room. Other lines (room label, campaign, resume) are fsynced
+when written. Replaying it rebuilds the counts, the repeat keys and the report.
 
 A journal is deleted only once the room's report is saved (see
 :class:`firmware.handheld_audit.HandheldAudit`), so a kill between the two finds the report
@@ -92,16 +96,29 @@ class RoomJournal:
         self._append({"type": "campaign", "campaign": campaign, "wall": wall})
 
     def add(self, record: Mapping[str, Any], wall: float) -> None:
-        """Record a sighting that is about to be counted.
+        """Record a sighting with one write and one fsync (a repair from the queue).
 
         Raises:
             QueueError: the journal cannot be written (full disk): do not count the scan.
         """
-        self.add_many([record], wall)
+        self.add_many([record], wall, flush=True)
 
-    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float) -> None:
-        """Record a burst of sightings with one write and one fsync."""
-        self._append(*({"type": "sighting", "wall": wall, "record": dict(r)} for r in records))
+    def add_many(self, records: Sequence[Mapping[str, Any]], wall: float, *,
+                 flush: bool = False) -> None:
+        """Record a burst of sightings with one write, its fsync deferred (or not: ``flush``).
+
+        Deferred only for records the sighting queue holds durably, written inside
+        :func:`sync.journal.deferred_write` (the scan path does): the queue flushes this
+        file before it lets one go.
+
+        Raises:
+            QueueError: the journal cannot be written (full disk): do not count the scan.
+        """
+        lines = [{"type": "sighting", "wall": wall, "record": dict(r)} for r in records]
+        try:
+            self._journal.append(lines, flush=flush)
+        except OSError as exc:
+            raise _error(self.path, exc) from None
 
     def mark_resumed(self, wall: float) -> None:
         """Record that the room was resumed after an interruption."""

@@ -2,9 +2,15 @@
 
 Every mode of the device (the handheld audit, the door kiosk) scans the same way: each
 read of a burst is judged by the mode's rules in order, the judged reads are made durable
-together — the sighting queue first, then the mode's own journal, one write and one fsync
-each — and only then are they counted, shown and sounded. A burst that cannot be made
-durable counts nothing and says so. The rules (:class:`ScanRules`) decide what a read
+together — one write and one fsync of the sighting queue, the only flush a scan waits
+for, then one write of their lines to the mode's own journal, its fsync deferred — and
+only then are they counted, shown and sounded. A burst that cannot be made durable
+counts nothing and says so. The journal's lines are flushed before the queue lets any
+of their records go (:func:`sync.journal.flush_deferred`, which waits for a
+:func:`sync.journal.deferred_write` under way), and a mode's start adds back to its
+journal the queued records a kill or a power cut took from it: at every moment each
+acknowledged scan is durable in the queue, in the journal, or in both
+(docs/queue-storage.md). The rules (:class:`ScanRules`) decide what a read
 means, what they journal and what is shown; this module decides the order.
 """
 
@@ -21,6 +27,7 @@ from firmware.systemd_notify import scan_log_line
 from hal.clock import Clock
 from sync.sighting import Sighting
 from hal.read import Read
+from sync.journal import deferred_write
 from sync.queue import SightingStore
 
 log = logging.getLogger(__name__)
@@ -65,7 +72,8 @@ class Journal(Protocol):
     """A mode's own durable record of what it counted (a room's journal, the movement log)."""
 
     def add_many(self, records: Sequence[Mapping[str, Any]], wall: float) -> None:
-        """Append records with one write and one fsync; QueueError when it cannot."""
+        """Append records (the queue holds them) with one write, its fsync deferred until
+        the queue lets them go; QueueError when it cannot."""
 
 
 class ScanRules(Protocol[O]):
@@ -162,24 +170,27 @@ class ScanPath(Generic[O]):
               journal_required: bool = True) -> QueueError | None:
         """Make a burst durable in the queue, then in ``journal``; the error when it failed.
 
-        When the queue refuses, nothing is kept. When only the journal refuses, the
-        queue has the records (they will reach the register, and the mode's next start
-        adds them back to the journal from the queue): with ``journal_required`` the
-        mode counts nothing now; without, it counts them as saved.
+        One flush: the queue's. The journal's write follows, its fsync deferred (see the
+        module docstring), both inside :func:`sync.journal.deferred_write`. When the
+        queue refuses, nothing is kept. When only the journal refuses, the queue has the
+        records (they will reach the register, and the mode's next start adds them back
+        to the journal from the queue): with ``journal_required`` the mode counts
+        nothing now; without, it counts them as saved.
         """
-        try:
-            self.queue.append_many(records)
-        except QueueError as exc:
-            log.error("%d scan(s) not saved: %s", len(records), exc)
-            return exc
-        try:
-            journal.add_many(records, wall)
-        except QueueError as exc:
-            if journal_required:
+        with deferred_write():
+            try:
+                self.queue.append_many(records)
+            except QueueError as exc:
                 log.error("%d scan(s) not saved: %s", len(records), exc)
                 return exc
-            log.error("%d scan(s) queued but not in the journal (repaired at the next"
-                      " start): %s", len(records), exc)
+            try:
+                journal.add_many(records, wall)
+            except QueueError as exc:
+                if journal_required:
+                    log.error("%d scan(s) not saved: %s", len(records), exc)
+                    return exc
+                log.error("%d scan(s) queued but not in the journal (repaired at the next"
+                          " start): %s", len(records), exc)
         logged = scan_log.isEnabledFor(logging.INFO)  # the line costs a URL parse: skip it unread
         for record in records:
             self.scans[str(record.get("verdict"))] += 1

@@ -1,15 +1,19 @@
 """``stocktaker bench queue``: what a durable append costs as the backlog grows, and more.
 
-In one run, at each backlog: the queue's append, timed alternately with the floor (a
-bare ``O_APPEND`` write and fsync of the same record as one JSON line, in the same
-folder: what any durable append costs on that disk), and a single plain TinyDB table
-(its default JSONStorage, rewritten in place with one fsync); what a durable scan
-writes (the queue's append and the room journal's line: bytes from ``/proc/self/io``,
-both ``write_bytes``, the pages sent towards the disk, and ``wchar``, the bytes handed
-to ``write``) and how many flushes it takes; the cost of taking a sync batch; a group
-commit (how many fsyncs, counted by wrapping ``os.fsync``); the resident memory of a
-process holding a large queue; and the time to open it. ``queue_figures`` returns the
-numbers, ``bench_queue`` the printed lines.
+In one run, at each backlog: a durable scan as the scan path makes it (the queue's
+append, fsynced, then the room journal's line with its fsync deferred, inside
+:func:`sync.journal.deferred_write`), timed alternately with the floor (a bare
+``O_APPEND`` write and fsync of the same record as one JSON line, in the same folder:
+what any durable append costs on that disk) and with the scan as it was before the
+journal's fsync was deferred (queue append, then the journal line fsynced), and a
+single plain TinyDB table (its default JSONStorage, rewritten in place with one fsync);
+what a durable scan writes (bytes from ``/proc/self/io``, both ``write_bytes``, the
+pages dirtied towards the disk, and ``wchar``, the bytes handed to ``write``) and how
+many flushes it takes — on average, with the sync's flush of the journals counted once
+every ``ROUND`` scans, and at most on the scan path (a segment roll included); the cost
+of taking a sync batch; a group commit (how many fsyncs, counted by wrapping
+``os.fsync``); the resident memory of a process holding a large queue; and the time to
+open it. ``queue_figures`` returns the numbers, ``bench_queue`` the printed lines.
 """
 
 from __future__ import annotations
@@ -30,13 +34,17 @@ from typing import Any
 
 from tinydb import TinyDB
 
+from sync.journal import JsonLinesJournal, deferred_write, flush_deferred
 from sync.queue import DEFAULT_SEGMENT_SIZE, SEGMENTS_DIR, SightingQueue
 from sync.storage import write_and_fsync
 
 Journal = Callable[[dict[str, Any]], None]
-"""Records one scan's sighting durably beside the queue (the room journal's line)."""
+"""Writes one scan's sighting into the mode's journal as the scan path does (the room
+journal's line, its fsync deferred)."""
 
 BACKLOGS = (0, 1000, 10000, 50000)
+ROUND = 50
+"""Scans per sync round in the bytes and flushes figures (each round flushes the journals)."""
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -108,7 +116,17 @@ def _journal_line(record: dict[str, Any]) -> bytes:
 
 
 def line_journal(path: Path) -> Journal:
-    """A journal of sightings as the room journal writes it: one O_APPEND line, one fsync."""
+    """A journal of sightings as the room journal writes it: one O_APPEND line, fsync deferred."""
+    journal = JsonLinesJournal(path, keep_open=True)
+
+    def append(record: dict[str, Any]) -> None:
+        journal.write(_journal_line(record), flush=False)
+
+    return append
+
+
+def _fsynced_journal(path: Path) -> Journal:
+    """The journal line as the scan path wrote it before: one O_APPEND line, one fsync."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     return lambda record: write_and_fsync(fd, _journal_line(record))
 
@@ -123,16 +141,26 @@ def _floor(path: Path) -> Callable[[dict[str, Any]], None]:
     return append
 
 
-def _per_scan(action: Callable[[], None], scans: int) -> dict[str, float]:
-    """Bytes written (``write_bytes``, ``wchar``) and flushes per call of ``action``."""
+def _per_scan(action: Callable[[], None], scans: int,
+              between: Callable[[], object] | None = None) -> dict[str, float]:
+    """Bytes written (``write_bytes``, ``wchar``) and flushes per call of ``action``.
+
+    ``between`` (the sync round's work off the scan path) runs after every ``ROUND``
+    calls and counts in the averages, not in ``max_flushes`` (the most one call took).
+    """
+    most = 0
     with _counting_fsyncs() as flushes:
         before = _io()
-        for _ in range(scans):
+        for n in range(1, scans + 1):
+            start = flushes[0]
             action()
+            most = max(most, flushes[0] - start)
+            if between is not None and n % ROUND == 0:
+                between()
         after = _io()
     return {"write_bytes": (after.get("write_bytes", 0) - before.get("write_bytes", 0)) / scans,
             "wchar": (after.get("wchar", 0) - before.get("wchar", 0)) / scans,
-            "flushes": flushes[0] / scans}
+            "flushes": flushes[0] / scans, "max_flushes": most}
 
 
 def _fill(queue: SightingQueue, backlog: int, counter: Iterator[int]) -> None:
@@ -149,23 +177,40 @@ def _append_row(base: Path, backlog: int, appends: int, counter: Iterator[int],
         take = _time_ms(lambda: queue.acknowledge(
             [r["sighting_id"] for r in queue.pending(50)]), 5)
         floor_append = _floor(base / "floor.jsonl")
+        journal_append = journal(base / "journal")
+        fsynced_append = _fsynced_journal(base / "journal-before")
+
+        def scan(record: dict[str, Any]) -> None:
+            """A durable scan as the scan path makes it."""
+            with deferred_write():
+                queue.append(record)
+                journal_append(record)
+
+        def scan_before(record: dict[str, Any]) -> None:
+            """A durable scan as the scan path made it before: two fsyncs."""
+            queue.append(record)
+            fsynced_append(record)
+
+        def sync_round() -> None:
+            """The sync's work off the scan path: seal a parked segment, flush journals."""
+            queue.pending(1)
+            flush_deferred()
+
         ours: list[float] = []
         floor: list[float] = []
-        for _ in range(appends):
-            # Alternately, so that both see the same disk at the same moments.
-            record = sample_record(next(counter))
-            ours += _time_ms(partial(queue.append, record), 1)
-            floor += _time_ms(partial(floor_append, record), 1)
+        before: list[float] = []
+        for n in range(1, appends + 1):
+            # Alternately, so that all see the same disk at the same moments.
+            ours += _time_ms(partial(scan, sample_record(next(counter))), 1)
+            floor += _time_ms(partial(floor_append, sample_record(next(counter))), 1)
+            before += _time_ms(partial(scan_before, sample_record(next(counter))), 1)
+            if n % ROUND == 0:
+                sync_round()
+        sync_round()
         scans = max(appends, 50)
         alone = _per_scan(lambda: queue.append(sample_record(next(counter))), scans)
-        journal_append = journal(base / "journal")
-
-        def scan() -> None:
-            record = sample_record(next(counter))
-            queue.append(record)
-            journal_append(record)
-
-        per_scan = _per_scan(scan, scans)
+        per_scan = _per_scan(lambda: scan(sample_record(next(counter))), scans, sync_round)
+        old = _per_scan(lambda: scan_before(sample_record(next(counter))), scans)
         bare = _per_scan(lambda: floor_append(sample_record(next(counter))), scans)
     # Fewer baseline appends at large backlogs: each rewrites the whole file.
     plain_appends = min(appends, max(10, 300_000 // max(backlog, 1)))
@@ -175,14 +220,18 @@ def _append_row(base: Path, backlog: int, appends: int, counter: Iterator[int],
     return {
         "queued": backlog, "p50_ms": statistics.median(ours), "p99_ms": _p99(ours),
         "appends": appends, "floor_p50_ms": statistics.median(floor),
-        "floor_p99_ms": _p99(floor), "baseline_p50_ms": statistics.median(plain),
+        "floor_p99_ms": _p99(floor), "before_p50_ms": statistics.median(before),
+        "before_p99_ms": _p99(before), "baseline_p50_ms": statistics.median(plain),
         "baseline_p99_ms": _p99(plain), "baseline_appends": plain_appends,
         "ratio": _p99(ours) / _p99(plain), "acknowledge_50_ms": statistics.median(take),
         "queue_write_bytes": alone["write_bytes"], "queue_wchar": alone["wchar"],
         "queue_flushes": alone["flushes"], "scan_write_bytes": per_scan["write_bytes"],
         "scan_wchar": per_scan["wchar"], "scan_flushes": per_scan["flushes"],
+        "scan_max_flushes": per_scan["max_flushes"],
+        "before_write_bytes": old["write_bytes"], "before_wchar": old["wchar"],
+        "before_flushes": old["flushes"], "before_max_flushes": old["max_flushes"],
         "floor_write_bytes": bare["write_bytes"], "floor_wchar": bare["wchar"],
-        "floor_flushes": bare["flushes"],
+        "floor_flushes": bare["flushes"], "floor_max_flushes": bare["max_flushes"],
     }
 
 
@@ -248,21 +297,27 @@ def queue_figures(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
 
     Args:
         backlogs: sightings already queued for each row.
-        appends: timed appends per row for the queue and the floor, alternately (fewer
-            for the baseline at large backlogs); at least 50 scans for the bytes.
+        appends: timed scans per row, the floor's appends and the scans as before,
+            alternately (fewer for the baseline at large backlogs); at least 50 scans
+            for the bytes.
         group: records in the group commit.
         journal: opens the journal a scan also writes, given its file (the room
-            journal's line by default).
+            journal's line, its fsync deferred, by default).
         directory: where to measure (a temporary folder in it); the system's
             temporary folder when None. Put it on the disk that matters.
 
     Returns:
-        ``queued``, ``p50_ms``, ``p99_ms``, ``floor_p50_ms``, ``floor_p99_ms``,
-        ``baseline_p50_ms``, ``baseline_p99_ms``, ``ratio`` (queue p99 / baseline p99),
-        ``scan_write_bytes``, ``scan_wchar``, ``scan_flushes`` (per durable scan: queue and
-        journal) for the largest backlog; ``rows`` (the same for every backlog, with
-        ``acknowledge_50_ms``, the queue's own ``queue_write_bytes``, ``queue_wchar``,
-        ``queue_flushes`` and the floor's ``floor_write_bytes``, ``floor_wchar``);
+        ``queued``, ``p50_ms``, ``p99_ms`` (a durable scan: queue and journal),
+        ``floor_p50_ms``, ``floor_p99_ms``, ``before_p50_ms``, ``before_p99_ms`` (the scan
+        with its journal line fsynced, as before), ``baseline_p50_ms``,
+        ``baseline_p99_ms``, ``ratio`` (scan p99 / baseline p99), ``scan_write_bytes``,
+        ``scan_wchar``, ``scan_flushes`` (per durable scan, the sync's journal flush
+        included), ``scan_max_flushes`` (the most one scan waited for) for the largest
+        backlog; ``rows`` (the same for every backlog, with ``acknowledge_50_ms``, the
+        queue's own ``queue_write_bytes``, ``queue_wchar``, ``queue_flushes``, the scan
+        as before's ``before_write_bytes``, ``before_wchar``, ``before_flushes``,
+        ``before_max_flushes`` and the floor's ``floor_write_bytes``, ``floor_wchar``,
+        ``floor_flushes``);
         ``group_commit``; ``process`` (memory and start-up of a process opening the
         largest queue); ``platform``.
     """
@@ -285,9 +340,10 @@ def queue_figures(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
     top = rows[-1]
     return {
         **{key: top[key] for key in ("queued", "p50_ms", "p99_ms", "floor_p50_ms",
-                                     "floor_p99_ms", "baseline_p50_ms", "baseline_p99_ms",
-                                     "ratio", "scan_write_bytes", "scan_wchar",
-                                     "scan_flushes")},
+                                     "floor_p99_ms", "before_p50_ms", "before_p99_ms",
+                                     "baseline_p50_ms", "baseline_p99_ms", "ratio",
+                                     "scan_write_bytes", "scan_wchar", "scan_flushes",
+                                     "scan_max_flushes")},
         "segment_size": DEFAULT_SEGMENT_SIZE, "rows": rows, "group_commit": commit,
         "process": process,
         "platform": {"python": platform.python_version(), "machine": platform.machine(),
@@ -300,10 +356,14 @@ def bench_queue(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
                 directory: Path | None = None) -> list[str]:
     """Measure (see ``queue_figures``) and return the printed lines."""
     figures = queue_figures(backlogs, appends, group, journal, directory)
-    lines = [f"{'append, durable':<30}{'queued':>8}{'p50 ms':>10}{'p99 ms':>10}{'appends':>9}"]
+    lines = [f"{'durable scan (queue + journal)':<30}{'queued':>8}{'p50 ms':>10}{'p99 ms':>10}"
+             f"{'appends':>9}"]
     for row in figures["rows"]:
         lines.append(f"{'SightingQueue (segments)':<30}{row['queued']:>8}{row['p50_ms']:>10.2f}"
                      f"{row['p99_ms']:>10.2f}{row['appends']:>9}")
+        lines.append(f"{'  before: journal fsynced':<30}{row['queued']:>8}"
+                     f"{row['before_p50_ms']:>10.2f}{row['before_p99_ms']:>10.2f}"
+                     f"{row['appends']:>9}")
         lines.append(f"{'floor: O_APPEND line + fsync':<30}{row['queued']:>8}"
                      f"{row['floor_p50_ms']:>10.2f}{row['floor_p99_ms']:>10.2f}"
                      f"{row['appends']:>9}")
@@ -317,12 +377,17 @@ def bench_queue(backlogs: Sequence[int] = BACKLOGS, appends: int = 300,
         lines.append(f"{'  acknowledge 50 oldest':<30}{row['queued']:>8}"
                      f"{row['acknowledge_50_ms']:>10.2f}")
     lines.append(f"{'written per durable scan':<30}{'queued':>8}{'pages B':>10}{'write() B':>10}"
-                 f"{'flushes':>9}")
+                 f"{'flushes':>9}{'most':>6}")
     for row in figures["rows"]:
         for label, prefix in (("queue append + journal line", "scan"),
+                              ("  before: journal fsynced", "before"),
                               ("  queue append alone", "queue"), ("  floor", "floor")):
+            most = row.get(f"{prefix}_max_flushes")
             lines.append(f"{label:<30}{row['queued']:>8}{row[f'{prefix}_write_bytes']:>10.0f}"
-                         f"{row[f'{prefix}_wchar']:>10.0f}{row[f'{prefix}_flushes']:>9.2f}")
+                         f"{row[f'{prefix}_wchar']:>10.0f}{row[f'{prefix}_flushes']:>9.2f}"
+                         + (f"{most:>6}" if most is not None else ""))
+    lines.append(f"  (a sync round every {ROUND} scans flushes the journals; 'most': the"
+                 " flushes one scan waited for, a segment roll included)")
     commit = figures["group_commit"]
     lines.append(
         f"group commit: {commit['records']} sightings in one append_many: {commit['fsyncs']}"

@@ -73,6 +73,13 @@ shared open takes the writer lock for a moment, recovers the folder, seals the
 open segment and lets go, so the one-shot sees everything and a device loop
 starting meanwhile waits for it (``writer_wait``).
 
+The modes' journals (a room's journal, the kiosk's movement log) are written right
+after the queue with their fsync deferred (:mod:`sync.journal`): before any record
+leaves the queue, the owner flushes them, and a full segment is renamed ``seg-<N>``
+(where a one-shot sync may acknowledge it) only once they are flushed — until then it is
+*parked* under its ``open-`` name, and ``pending``, ``status`` and closing seal it, off
+the scan path. docs/queue-storage.md has the argument.
+
 ``read_status(directory)`` reads the files without any lock or write, for
 ``stocktaker queue status`` while the device runs.
 

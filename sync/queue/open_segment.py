@@ -4,6 +4,15 @@ Held by the process that owns the queue. An append is one line written and fsync
 into ``open-<N>.json`` (:class:`sync.queue.log_storage.AppendLogStorage`); a full or
 quiet open segment is sealed by writing the next one first, then renaming it
 ``seg-<N>.json`` beside its id sidecar.
+
+A sealed segment is where another process may acknowledge records, so it is renamed
+only once the journals written with a deferred flush are flushed
+(:mod:`sync.journal`). When some are not, a roll on the scan path does not flush them
+(a scan waits for one flush only): the full segment is **parked** — kept under its
+``open-`` name, no longer appended to, known to this process as sealed — and
+:meth:`OpenSegment.seal_parked` renames it once they are (the queue does so, off the
+scan path, at ``pending``, ``status`` and closing). A start seals a parked segment like
+any older open segment.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from tinydb import TinyDB
 from tinydb.table import Document
 
 from sync.errors import QueueError
+from sync.journal import journals_unflushed
 from sync.queue import segments as seg
 from sync.queue.index import Segment, SegmentIndex
 from sync.queue.log_storage import AppendLogStorage
@@ -44,6 +54,8 @@ class OpenSegment:
         self._seal_after = seal_after
         self._last_append = time.monotonic()
         self._bytes_written = 0
+        self.parked: list[Segment] = []
+        """Full segments waiting for the journals' flush before they are renamed sealed."""
 
     @property
     def bytes_written(self) -> int:
@@ -129,7 +141,10 @@ class OpenSegment:
         self._index.adopt(self._index.open, pairs)
 
     def _retire(self, previous: Segment) -> None:
-        """Seal the segment that was open (or delete it when it holds nothing)."""
+        """Seal the segment that was open (or delete it when it holds nothing).
+
+        Parked instead (see the module docstring) while journals wait for their flush.
+        """
         sealed = self._index.sealed
         try:
             if previous.db is not None:
@@ -142,6 +157,31 @@ class OpenSegment:
                 sealed[previous.number] = previous
             return
         self._close_log(previous)
+        if previous.members and journals_unflushed():
+            self._park(previous)
+            return
+        self._rename_sealed(previous)
+
+    def _park(self, previous: Segment) -> None:
+        try:
+            previous.stamp = seg.stamp_of(os.stat(previous.path))
+        except OSError:
+            previous.stamp = None
+        self._index.sealed[previous.number] = previous
+        self.parked.append(previous)
+
+    def seal_parked(self, segments: list[Segment]) -> None:
+        """Rename ``segments`` (parked before the journals were last flushed) sealed."""
+        for segment in segments:
+            if segment in self.parked:
+                self.parked.remove(segment)
+            if (self._index.sealed.get(segment.number) is segment and segment.members
+                    and segment.path.name.startswith(f"{seg.OPEN}-")):
+                self._rename_sealed(segment)
+
+    def _rename_sealed(self, previous: Segment) -> None:
+        """Write a closed segment's id sidecar and rename it ``seg-<N>.json``."""
+        sealed = self._index.sealed
         folder = self._index.folder
         try:
             if not previous.members:

@@ -3,6 +3,9 @@
 Acknowledged, dead-lettered or conflicting sightings leave whichever segment holds them:
 the open one is rewritten (one appended line), a sealed one is deleted when emptied or
 rewritten smaller. Either process may do this, under the folder's operation lock.
+Before anything leaves, the journals written with a deferred flush are flushed
+(:func:`sync.journal.flush_deferred`): a record the queue lets go is durable in its
+mode's journal.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from sync.errors import QueueError
+from sync.journal import flush_deferred
 from sync.queue.index import Segment, SegmentIndex
 from sync.queue.open_segment import OpenSegment
 from sync.queue.sealed import SealedSegments
@@ -36,7 +41,12 @@ class Removal:
 
         A sealed segment left with no record is deleted; one left with some is rewritten
         smaller, one at a time (deletions first: they free space).
+
+        Raises:
+            QueueError: the journals could not be flushed (nothing is removed), or the
+                disk is full or failing.
         """
+        flush_journals()
         removed = 0
         index = self._index
         with self._index.lock:
@@ -83,3 +93,16 @@ class Removal:
             found += [r for r in self._sealed.live_records(segment)
                       if r["sighting_id"] in wanted]
         return found + copy.deepcopy(newest)
+
+
+def flush_journals() -> None:
+    """Flush the journals written with a deferred flush, before records leave the queue.
+
+    Raises:
+        QueueError: a journal could not be flushed.
+    """
+    try:
+        flush_deferred()
+    except OSError as exc:
+        raise QueueError(f"cannot flush a journal before records leave the queue: "
+                         f"{exc.strerror or exc}") from exc
