@@ -29,6 +29,7 @@ MANIFEST = "asset_tag,serial,location\n" + "".join(
 WALK = (["LOC:Storage A"] + [f"IT-{n}" for n in range(9)]
         + ["LOC:Storage B"] + [f"IT-{n}" for n in range(20, 29)])
 ACK_TIMEOUT = 60.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class Run:
@@ -36,6 +37,9 @@ class Run:
 
     def __init__(self, folder: Path, kill: str | None, segment: int | None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKTAKER_TEST_")}
+        # the child imports tests.kill_hooks: the repository root on its path
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         if kill:
             env["STOCKTAKER_TEST_KILL"] = kill
         if segment:

@@ -329,13 +329,13 @@ NAUTOBOT_PAGE = 2
 def nautobot_bench(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RegisterBench]:
     """The nautobot adapter against the suite's real Nautobot, through a TCP gate (an outage
     shuts the gate), reading pages of :data:`NAUTOBOT_PAGE` devices."""
-    from sync import nautobot
+    from sync import nautobot_api
     from sync.nautobot import NautobotRegister
 
     server = request.getfixturevalue("nautobot_server")
     seeder = request.getfixturevalue("seeder")
     monkeypatch = request.getfixturevalue("monkeypatch")
-    monkeypatch.setattr(nautobot, "PAGE_LIMIT", NAUTOBOT_PAGE)
+    monkeypatch.setattr(nautobot_api, "PAGE_LIMIT", NAUTOBOT_PAGE)
     room = f"Contract {uuid.uuid4().hex[:8]}"
     tags = [f"CT-{uuid.uuid4().hex[:10].upper()}" for _ in range(2)]
     device_ids = [d["id"] for d in seeder.devices([{"asset_tag": tag, "location": room}
