@@ -251,6 +251,9 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--viewers", type=Path, metavar="FILE", help=(
         "viewer credentials (made by register-viewer) that turn on the read-only"
         " dashboard at /dashboard/"))
+    server.add_argument("--campaigns", type=Path, metavar="TOML", help=(
+        "campaigns the dashboard shows with their rooms and period (name, rooms, from, to:"
+        " the keys of reconcile --campaign-file; several as [[campaign]])"))
     server.set_defaults(command=_register_server)
 
     viewer = sub.add_parser("register-viewer", help=(
@@ -624,7 +627,7 @@ def _register_server(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port {args.port}: not a port (0 to 65535)")
     return run_receiver(args.db, args.manifest, args.token_file, args.host, args.port,
                         people=args.people, db_password_file=args.db_password_file,
-                        viewers=args.viewers)
+                        viewers=args.viewers, campaigns=args.campaigns)
 
 
 def _register_viewer(args: argparse.Namespace) -> int:
