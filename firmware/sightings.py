@@ -45,6 +45,8 @@ class Sighting:
     person: dict[str, Any] | None = None
     """At a door kiosk: who took or returned the asset (``id``, ``username``,
     ``employee_num``, ``name``, ``badge``); None for an audit, or a return without a badge."""
+    campaign: str | None = None
+    """In an audit, the campaign of its room (``audit.campaign``, a ``CAMPAIGN:`` label)."""
 
     def to_record(self) -> dict[str, Any]:
         """The sighting as a JSON-able dict (the queue and outbox format)."""
@@ -85,6 +87,7 @@ def make_sighting(
     stamp: Stamp, read: Read, payload: str, tag: Tag | None, clock: Clock, *, verdict: str,
     asset_tag: str | None, recorded_location: str | None = None, reason: str | None = None,
     candidates: tuple[str, ...] = (), person: dict[str, Any] | None = None,
+    campaign: str | None = None,
 ) -> Sighting:
     """Stamp what a mode made of a read into a new :class:`Sighting`: a fresh UUID, the
     read, the clock's state. Every mode makes its sightings here (see :func:`verdict_fields`
@@ -102,6 +105,7 @@ def make_sighting(
         reason: why, for a refusal or a rejection.
         candidates: for ``ambiguous``, every asset tag the label fits.
         person: at a kiosk, who took or returned it.
+        campaign: in an audit, its room's campaign.
     """
     return Sighting(
         sighting_id=str(uuid.uuid4()),
@@ -124,6 +128,7 @@ def make_sighting(
         firmware_version=__version__,
         candidates=candidates,
         person=person,
+        campaign=campaign,
     )
 
 

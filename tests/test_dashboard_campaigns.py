@@ -180,3 +180,15 @@ def test_reconcile_takes_one_campaign_of_a_file_of_several(tmp_path: Path) -> No
             capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and message in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_audit_under_way_takes_the_campaign_of_its_latest_sighting(board: Dashboard) -> None:
+    """A ``CAMPAIGN:`` label scanned in a room tags the sightings after it; the room's report
+    will carry that campaign, so the audit under way is placed by it already."""
+    board.push("s-relabelled", "hh-08", "Storage C", ["IT-007"], campaign=None)
+    assert "hh-08" not in shown(board, CAMPAIGN)["devices"]
+    board.push("s-relabelled", "hh-08", "Storage C", ["IT-008"])
+    data = shown(board, CAMPAIGN)
+    assert data["live_sessions"] == ["s-relabelled"] and "hh-08" in data["devices"]
+    storage = next(r for r in data["rooms"] if r["room"] == "Storage C")
+    assert (storage["status"], storage["found"], storage["live"]) == ("incomplete", 2, True)

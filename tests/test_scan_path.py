@@ -115,7 +115,7 @@ def test_the_kiosk_record_keeps_its_shape(tmp_path: Path) -> None:
         "verdict": "checked_out", "recorded_location": ROOM, "reason": None,
         "wall_time": "2026-11-18T11:06:40.000Z", "clock_synchronized": True,
         "monotonic": 12.5, "boot_id": "boot-1", "firmware_version": firmware.__version__,
-        "candidates": [], "person": ANA.to_record()}
+        "candidates": [], "person": ANA.to_record(), "campaign": None}
 
 
 @dataclasses.dataclass
