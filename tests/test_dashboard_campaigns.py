@@ -10,6 +10,7 @@ scenario), stopped by its PID whatever happens.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,9 +20,11 @@ from typing import Any
 import pytest
 
 from sync.reconcile_csv import reconciliation_csv
-from tests.test_dashboard import (CAMPAIGN, MANIFEST, TOKEN, Dashboard, campaign_query,
-                                  cli_reconcile, dashboard_receiver, report, reports, room_numbers,
-                                  scan)
+from tests import chromium
+from tests.test_dashboard import (CAMPAIGN, MANIFEST, PASSWORD, TOKEN, VIEWER, Dashboard, basic,
+                                  campaign_query, cli_reconcile, dashboard_receiver, report,
+                                  reports, room_numbers, scan)
+from tests.test_dashboard_browser import SCREENSHOTS
 from tests.test_receiver import receiver_command, write_token
 
 Q1 = "Q1 spot check"
@@ -192,3 +195,22 @@ def test_an_audit_under_way_takes_the_campaign_of_its_latest_sighting(board: Das
     assert data["live_sessions"] == ["s-relabelled"] and "hh-08" in data["devices"]
     storage = next(r for r in data["rooms"] if r["room"] == "Storage C")
     assert (storage["status"], storage["found"], storage["live"]) == ("incomplete", 2, True)
+
+
+@pytest.mark.skipif(not chromium.available(), reason=f"no Chromium at {chromium.CHROMIUM}")
+def test_a_defined_campaigns_page_in_a_browser(board: Dashboard) -> None:
+    """What a person sees: the rooms and period, the room nobody audited, the reports left
+    out, only the campaign's devices; no console error. Screenshot in build/screenshots/."""
+    with chromium.Browser() as browser:
+        browser.headers({"Authorization": basic(VIEWER, PASSWORD)})
+        assert browser.open(board.url + "/dashboard/campaign" + campaign_query()) == 200
+        text = browser.evaluate("document.body.innerText")
+        assert "3 named rooms · 2026-12-01 to 2026-12-31" in text
+        assert re.search(r"Storage C\s+not yet audited", text), text
+        assert re.search(r"s-early\s+Room B\s+started before the campaign's period", text)
+        devices = browser.evaluate(
+            "Array.from(document.querySelectorAll('table.devices tbody tr td:first-child'),"
+            " td => td.textContent)")
+        assert devices == ["hh-01", "hh-02", "hh-05"]
+        browser.screenshot(SCREENSHOTS / "dashboard-defined-campaign.png")
+        assert browser.problems == []
