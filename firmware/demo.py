@@ -138,7 +138,7 @@ def run_demo(out: Path, *, screens_dir: Path | None = None, style: str = "braill
     """Prepare the sample room in ``out`` and audit it; prints the report. Returns 0."""
     from firmware.config import load_config
     from firmware.device import run_device
-    from firmware.report import format_report
+    from firmware.room_report import format_report
 
     config_path = prepare(out, style)
     print(f"Sample room {ROOM!r}: {len(WALK)} labels drawn into {out / 'frames'}", flush=True)

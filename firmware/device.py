@@ -25,7 +25,7 @@ from firmware.loop import run_loop
 from firmware.mode import ScanningMode
 from firmware.readers import merge_read_bursts
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex
+from firmware.people_index import PeopleIndex
 from firmware.service_reporter import ServiceReporter
 from firmware.start import load_inventory, load_people, require_reader
 from sync.status import SyncStatus
@@ -43,7 +43,7 @@ from sync.engine import Backoff, SyncEngine, SyncResult, summarise
 from sync.queue import SightingQueue, SightingStore
 from sync.register import Register
 from sync.registers import open_register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,9 +18,7 @@ health-file folders can be written. Nothing is saved: a fresh list is not kept.
 
 from __future__ import annotations
 
-import getpass
-import importlib.util
-import os
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -43,7 +41,7 @@ from firmware.start import (
     unwritable_folder,
 )
 from sync.status import short_age
-from hal import buttons, camera, cards, display, feedback, rfid, scanner
+from hal import buttons, camera, cards, display, feedback, printer, rfid, scanner
 from hal.backends import Backend
 from hal.checks import Finding, InputDevice, System
 from hal.text import terminal_safe
@@ -66,7 +64,9 @@ PART_TABLES: Mapping[str, Mapping[str, Backend[Any]]] = {
     "buttons": buttons.BACKENDS,
 }
 """Each part's configuration section and its table of backends, in the order the doctor
-reports them; the chosen backend checks itself (see :class:`hal.backends.Backend`)."""
+reports them; the chosen backend checks itself (see :class:`hal.backends.Backend`). The
+label printer's table (:data:`hal.printer.BACKENDS`) is checked last, after the register,
+with the labels queued for it."""
 
 
 def examine(config: Config, system: System | None = None) -> list[Finding]:
@@ -85,49 +85,23 @@ def examine(config: Config, system: System | None = None) -> list[Finding]:
     findings.append(_queue(system, config))
     findings += _folders(system, config)
     findings += _cleartext_token(config)
-    if config.printer.backend != "none":
-        findings.append(_printer(config))
+    findings += _printer(config, system)
     return findings
 
 
-def _printer(config: Config) -> Finding:
-    """The label printer: reachable now (a connection opened and closed, nothing sent), and
-    how many labels wait for it."""
-    import socket
-
+def _printer(config: Config, system: System) -> list[Finding]:
+    """The label printer, checked by its backend (a network printer accepts a connection,
+    nothing sent), and how many labels wait for it."""
     from firmware.print_jobs import PrintJobs
     from firmware.printing import labels_folder
-    from hal.printer.raw import parse_address
 
     settings = config.printer
-    waiting = len(PrintJobs(labels_folder(config)).jobs("queued"))
-    queued = f"; {waiting} label(s) queued for it" if waiting else ""
-    if settings.backend == "file":
-        return Finding("printer", f"file {settings.folder}", True,
-                       f"the stand-in writes PNGs there{queued}")
-    wanted = f"{settings.backend} {settings.address}"
-    if settings.backend == "brother_ql" and importlib.util.find_spec("brother_ql") is None:
-        return Finding("printer", wanted, False, "brother_ql is not installed",
-                       "pip install 'stocktaker[printing]'")
-    scheme, where, port = parse_address(settings.address)
-    if scheme == "tcp":
-        try:
-            socket.create_connection((where, port), timeout=settings.timeout).close()
-        except OSError as exc:
-            return Finding("printer", wanted, False,
-                           f"not reachable: {exc.strerror or exc}{queued}",
-                           "switch the printer on, check its address and that raw printing"
-                           " (port 9100) is enabled")
-        return Finding("printer", wanted, True, f"accepts connections{queued}")
-    if scheme == "file":
-        if not os.path.exists(where):
-            return Finding("printer", wanted, False, f"no such device{queued}",
-                           "plug the printer in and switch it on")
-        if not os.access(where, os.W_OK):
-            return Finding("printer", wanted, False, "permission denied",
-                           f"add {getpass.getuser()} to the group of {where} (lp)")
-        return Finding("printer", wanted, True, f"present{queued}")
-    return Finding("printer", wanted, True, f"checked when a label is printed{queued}")
+    findings = printer.BACKENDS[settings.backend].check(settings, system)
+    waiting = len(PrintJobs(labels_folder(config)).jobs("queued")) if findings else 0
+    if not waiting:
+        return findings
+    return [dataclasses.replace(f, found=f"{f.found}; {waiting} label(s) queued for it")
+            for f in findings]
 
 
 def _register(config: Config) -> list[Finding]:

@@ -34,13 +34,14 @@ from firmware.kiosk_rules import (
 )
 from firmware.mode import ScanningMode
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex
+from firmware.people_index import PeopleIndex
 from sync.person import Person, person_key
 from firmware.readers import RepeatFilter
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
 from hal.clock import Clock
-from firmware.sightings import Sighting, Stamp, make_sighting
+from firmware.sightings import Stamp, make_sighting
+from sync.sighting import Sighting
 from sync.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text
 from hal.buttons.base import Press

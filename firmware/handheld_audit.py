@@ -26,11 +26,12 @@ from firmware.mode import ScanningMode
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.readers import RepeatFilter
 from firmware.print_jobs import PrintJobs, labels_for_report
-from firmware.report import build_report
+from firmware.room_report import build_report
 from firmware.signals import Event, signal_for
 from firmware.scan_path import BurstEnd, Judged, ScanPath
 from hal.clock import Clock, iso_utc
-from firmware.sightings import Sighting, Stamp, make_sighting, verdict_fields
+from firmware.sightings import Stamp, make_sighting, verdict_fields
+from sync.sighting import Sighting
 from sync.status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text, symbology_from_aim
 from firmware.verdicts import Verdict, VerdictKind
@@ -43,7 +44,7 @@ from sync.queue import SightingStore
 from sync.intake import IntakeRecord, is_intake
 from sync.intake_tags import DeviceTags, TagRangeExhausted
 from sync.register import Register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ this register); with no register URL configured it holds the tag itself.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from urllib.parse import quote
 from firmware.errors import ConfigError, StocktakerError
 from firmware.print_jobs import FlushResult, PrintJob, PrintJobs
 from firmware.text import terminal_safe
+from hal.backends import fitted
 from hal.printer import LabelTooSmall, Printer, draw_label, label_size, open_printer
 
 if TYPE_CHECKING:
@@ -59,16 +61,16 @@ def open_configured_printer(config: Config, address: str | None = None) -> Print
         ConfigError: no printer is configured, or the address is not one.
     """
     settings = config.printer
-    if settings.backend == "none":
-        raise ConfigError("no label printer is configured: set [printer] backend"
-                          " (brother_ql, zpl or file) and address")
+    if address is not None:
+        settings = dataclasses.replace(settings, address=address)
     try:
-        return open_printer(settings.backend, label=settings.label, dpi=settings.dpi,
-                            address=address if address is not None else settings.address,
-                            model=settings.model, folder=settings.folder,
-                            timeout=settings.timeout)
+        printer = open_printer(settings)
     except ValueError as exc:
         raise ConfigError(f"printer: {exc}") from None
+    if not fitted(printer):
+        raise ConfigError("no label printer is configured: set [printer] backend"
+                          " (brother_ql, zpl or file) and address")
+    return printer
 
 
 class printer_job:  # noqa: N801 - used as a function: printer_job(printer)

@@ -52,7 +52,7 @@ def add_parser(sub: Any) -> None:
 
 def run_reconcile(args: argparse.Namespace) -> int:
     """Run ``stocktaker reconcile``; 0 done, 2 a bad input file or campaign."""
-    from firmware.report import load_report
+    from firmware.room_report import load_report
     from sync.reconcile import reconcile
     from sync.reconcile_csv import reconciliation_csv
     from sync.reconcile_html import reconciliation_html

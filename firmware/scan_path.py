@@ -17,15 +17,15 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from firmware.errors import QueueError
-from firmware.service import scan_log_line
+from firmware.systemd_notify import scan_log_line
 from hal.clock import Clock
-from firmware.sightings import Sighting
+from sync.sighting import Sighting
 from hal.read import Read
 from sync.queue import SightingStore
 
 log = logging.getLogger(__name__)
 scan_log = logging.getLogger("stocktaker.scan")
-"""One line per saved scan (see :func:`firmware.service.scan_log_line`), at INFO."""
+"""One line per saved scan (see :func:`firmware.systemd_notify.scan_log_line`), at INFO."""
 
 
 class Outcome(Protocol):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.health import Health, HealthFile
-from firmware.service import Notifier, Watchdog, status_text
+from firmware.systemd_notify import Notifier, Watchdog, status_text
 from sync.status import SyncStatus
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,10 @@
-"""``Sighting``: the durable record of one scan event, and how it is stamped."""
+"""How a scan event is stamped into a :class:`~sync.sighting.Sighting` (the record type
+itself is the sync layer's: the queue and every register take it)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from firmware import __version__
@@ -12,56 +12,7 @@ from hal.clock import Clock, iso_utc
 from firmware.tags import Tag
 from firmware.verdicts import Verdict
 from hal.read import Read
-
-
-@dataclass(frozen=True)
-class Sighting:
-    """One scan event, as queued on the device and synced to the register.
-
-    ``sighting_id`` is a UUID made at scan time; it is the idempotency key of every later
-    transfer, so a sighting sent twice is applied once.
-    """
-
-    sighting_id: str
-    device_id: str
-    session_id: str
-    location: str | None
-    technician: str
-    tag: dict[str, Any] | None
-    asset_tag: str | None
-    payload: str
-    symbology: str
-    source: str
-    verdict: str
-    recorded_location: str | None
-    reason: str | None
-    wall_time: str
-    clock_synchronized: bool
-    monotonic: float
-    boot_id: str
-    firmware_version: str
-    candidates: tuple[str, ...] = ()
-    """For an ``ambiguous`` verdict, the asset tags of every asset the label fits."""
-    person: dict[str, Any] | None = None
-    """At a door kiosk: who took or returned the asset (``id``, ``username``,
-    ``employee_num``, ``name``, ``badge``); None for an audit, or a return without a badge."""
-    campaign: str | None = None
-    """In an audit, the campaign of its room (``audit.campaign``, a ``CAMPAIGN:`` label)."""
-
-    def to_record(self) -> dict[str, Any]:
-        """The sighting as a JSON-able dict (the queue and outbox format)."""
-        return asdict(self)
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Sighting:
-        """A sighting from its record (as :meth:`to_record` made it).
-
-        Raises:
-            TypeError: a field is missing or unknown.
-        """
-        fields = dict(record)
-        fields["candidates"] = tuple(fields.get("candidates") or ())
-        return cls(**fields)
+from sync.sighting import Sighting
 
 
 @dataclass(frozen=True)

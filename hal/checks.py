@@ -88,6 +88,10 @@ class System:
         """Whether the device node can be read and written by this user."""
         return self._access(str(self.path(name)), os.R_OK | os.W_OK)
 
+    def writable(self, name: str) -> bool:
+        """Whether the path can be written by this user (a printer's device file)."""
+        return self._access(str(self.path(name)), os.W_OK)
+
     def group_of(self, name: str) -> str | None:
         """The group owning a device node, by name."""
         try:

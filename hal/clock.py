@@ -86,7 +86,7 @@ def corrected_wall(record: Mapping[str, Any], *, now_wall: float, now_mono: floa
     synchronised, ``now_wall - (now_mono - monotonic)`` is the scan's real time.
 
     Args:
-        record: a sighting record (or report scan) with ``clock_synchronized``,
+        record: a report's scan (or any record) with ``clock_synchronized``,
             ``monotonic`` and ``boot_id``.
         now_wall, now_mono, boot_id: the synchronised clock now.
 
@@ -94,10 +94,18 @@ def corrected_wall(record: Mapping[str, Any], *, now_wall: float, now_mono: floa
         The corrected epoch seconds, or None when the record needs no correction or
         cannot have one (its time was synchronised, or it was made in another boot).
     """
-    if record.get("clock_synchronized") is not False or not boot_id:
+    return corrected_epoch(record.get("clock_synchronized"), record.get("monotonic"),
+                           record.get("boot_id"), now_wall=now_wall, now_mono=now_mono,
+                           boot_id=boot_id)
+
+
+def corrected_epoch(clock_synchronized: object, monotonic: object, made_in_boot: object, *,
+                    now_wall: float, now_mono: float, boot_id: str) -> float | None:
+    """:func:`corrected_wall` from the three stamps of a scan: whether its clock was
+    synchronised, its monotonic time and the boot it was made in (see there)."""
+    if clock_synchronized is not False or not boot_id:
         return None
-    monotonic = record.get("monotonic")
-    if record.get("boot_id") != boot_id or not isinstance(monotonic, (int, float)):
+    if made_in_boot != boot_id or not isinstance(monotonic, (int, float)):
         return None
     if isinstance(monotonic, bool) or not 0 <= monotonic <= now_mono:
         return None

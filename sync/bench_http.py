@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.http import HttpRegister
+from sync.sighting import Sighting
 from sync.receiver import ManifestSource, ReceiverServer, ReceiverStore, start_in_thread
 
 _TOKEN = "bench-token"
@@ -46,7 +47,7 @@ def _record(n: int) -> dict[str, Any]:
 
 
 def _drain(url: str, total: int, batch: int, rate: float) -> float:
-    records = [_record(n) for n in range(total)]
+    records = [Sighting.from_record(_record(n)) for n in range(total)]
     with HttpRegister(url, _TOKEN, "hh-01", timeout=30.0, rate_per_minute=rate) as register:
         start = time.perf_counter()
         for first in range(0, total, batch):

@@ -18,7 +18,9 @@ from typing import Any
 import requests
 
 from sync.settings import RegisterSettings
-from sync.nautobot import API_VERSION, NautobotRegister, api_base
+from sync.bench_sightings import audit_sighting
+from sync.nautobot import NautobotRegister
+from sync.nautobot_api import API_VERSION, api_base
 from sync.register import ItemStatus
 from sync.web import read_token
 
@@ -85,10 +87,7 @@ def bench_nautobot(url: str, token_file: Path, sightings: int = 1000,
         seeded = time.monotonic() - started
         config = RegisterSettings(adapter="nautobot", url=url, token_file=token_file,
                                 timeout=timeout, locations=[room])
-        records = [{"sighting_id": str(uuid.uuid4()), "device_id": "bench",
-                    "session_id": run, "location": room, "technician": "bench",
-                    "asset_tag": d["asset_tag"], "verdict": "verified",
-                    "wall_time": "2026-11-30T09:15:02.120Z", "clock_synchronized": True}
+        records = [audit_sighting(run, room, d["asset_tag"], "2026-11-30T09:15:02.120Z")
                    for d in devices]
         with NautobotRegister(config, "bench") as register:
             started = time.monotonic()
@@ -100,7 +99,7 @@ def bench_nautobot(url: str, token_file: Path, sightings: int = 1000,
                 answers += register.push(records[start:start + batch_size])
             pushed = time.monotonic() - started
             replay = register.push(records[:batch_size])
-        notes = _count_notes(admin, [r["sighting_id"] for r in records])
+        notes = _count_notes(admin, [r.sighting_id for r in records])
         accepted = sum(a.status is ItemStatus.ACCEPTED for a in answers)
         duplicates = sum(a.status is ItemStatus.DUPLICATE for a in replay)
         return [

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.http import HttpRegister
+from sync.sighting import Sighting
 
 __all__ = ["ReceiverFigures", "bench_receiver", "format_figures"]
 
@@ -128,7 +129,7 @@ def _device(url: str, device: str, sightings: int, start: threading.Barrier,
             latencies: list[float], counts: list[int]) -> None:
     """One device: its records made, then (when every device is ready) pushed."""
     session = str(uuid.uuid4())
-    records = [_record(device, session, n) for n in range(sightings)]
+    records = [Sighting.from_record(_record(device, session, n)) for n in range(sightings)]
     start.wait()
     with HttpRegister(url, _TOKEN, device, timeout=120.0) as register:
         for number, first in enumerate(range(0, sightings, BATCH), 1):

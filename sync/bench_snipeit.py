@@ -26,6 +26,8 @@ from pathlib import Path
 from types import ModuleType
 
 from sync.settings import RegisterSettings
+from sync.bench_sightings import audit_sighting
+from sync.sighting import Sighting
 from sync.snipeit import SnipeItRegister
 
 _TOKEN = "bench-token"
@@ -74,11 +76,8 @@ def bench_snipeit(sightings: int = 150, rate_per_minute: float = 120.0,
                                 rate_per_minute=rate_per_minute, outbox=Path(tmp) / "out",
                                 bulk_audit=False)
         session = str(uuid.uuid4())
-        records = [{"sighting_id": str(uuid.uuid4()), "device_id": "bench",
-                    "session_id": session, "location": "Storage B", "technician": "bench",
-                    "asset_tag": f"IT-{n:06d}", "verdict": "verified",
-                    "wall_time": "2026-11-24T09:15:02.120Z", "clock_synchronized": True}
-                   for n in range(sightings)]
+        records = [audit_sighting(session, "Storage B", f"IT-{n:06d}",
+                                  "2026-11-24T09:15:02.120Z") for n in range(sightings)]
         answers = []
         with SnipeItRegister(config, "bench") as register:
             started = time.monotonic()
@@ -88,7 +87,7 @@ def bench_snipeit(sightings: int = 150, rate_per_minute: float = 120.0,
         requests = len(emulator.requests)
         audits = emulator.audits_by_sighting()
         doubled = sum(1 for count in audits.values() if count > 1)
-        missing = sum(1 for r in records if audits[r["sighting_id"]] == 0)
+        missing = sum(1 for r in records if audits[r.sighting_id] == 0)
         refused = sum(1 for a in answers if a.status.value == "rejected")
         return [
             f"snipeit: {sightings} audits, {requests} requests in {elapsed:.1f} s:"
@@ -155,7 +154,7 @@ def _handover(module: ModuleType, sizes: list[int], bulk: bool, speed: float,
     with tempfile.TemporaryDirectory() as tmp, \
             module.SnipeItEmulator(_TOKEN, throttle_limit=limit,
                                    throttle_window=60.0 / speed) as emulator:
-        records = []
+        records: list[Sighting] = []
         for room_number, size in enumerate(sizes):
             room = f"Room {room_number + 1:03d}"
             location = emulator.add_location(room)
@@ -163,11 +162,7 @@ def _handover(module: ModuleType, sizes: list[int], bulk: bool, speed: float,
             for n in range(size):
                 tag = f"R{room_number:03d}-{n:05d}"
                 emulator.add_asset(tag, location=location)
-                records.append({"sighting_id": str(uuid.uuid4()), "device_id": "bench",
-                                "session_id": session, "location": room,
-                                "technician": "bench", "asset_tag": tag,
-                                "verdict": "verified", "wall_time": "2026-12-07T09:15:02.120Z",
-                                "clock_synchronized": True})
+                records.append(audit_sighting(session, room, tag, "2026-12-07T09:15:02.120Z"))
         token = Path(tmp) / "token"
         token.write_text(_TOKEN + "\n")
         token.chmod(0o600)
@@ -181,7 +176,7 @@ def _handover(module: ModuleType, sizes: list[int], bulk: bool, speed: float,
             elapsed = time.monotonic() - started
         audits = emulator.audits_by_asset()
         ids = {asset.asset_tag: asset.id for asset in emulator.assets.values()}
-        wanted = {ids[r["asset_tag"]] for r in records}
+        wanted = {ids[str(r.asset_tag)] for r in records}
         twice = sum(1 for asset_id in wanted if audits[asset_id] > 1)
         missed = sum(1 for asset_id in wanted if audits[asset_id] == 0)
         if emulator.statuses_seen()[429]:

@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sync.bench import sample_record
+from sync.bench_queue import sample_record
 from sync.outbox import FilesOutbox
 
 

@@ -24,7 +24,12 @@ one waits with exponential backoff and full jitter, capped, and at least as long
 Reports go after their session's sightings: a report waits while any sighting of its
 session is still queued. Sightings made before the clock was synchronised get their
 corrected wall time when they are sent, if the device has not rebooted since (the
-original is kept beside it).
+original is kept beside it: :meth:`sync.sighting.Sighting.corrected`).
+
+The queue keeps JSON objects; each batch is read back into typed records once, here
+(:func:`readable_batch`), and the register receives those. A queued record that is no
+sighting (damaged, or from another version) goes to the dead letters with the reason;
+the round goes on with the rest.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +48,12 @@ from hal.text import terminal_safe
 from sync.heartbeat import heartbeat_state
 from sync.queue import SightingStore
 from sync.register import ItemStatus, Register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
+from sync.sighting import Outgoing, Sighting, UnreadableRecord, read_queued
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Backoff", "SyncEngine", "SyncResult", "corrected_record", "corrected_report"]
+__all__ = ["Backoff", "SyncEngine", "SyncResult", "corrected_report", "readable_batch"]
 
 
 @dataclass
@@ -94,21 +100,21 @@ class Backoff:
         return wait
 
 
-def corrected_record(record: Mapping[str, Any], clock: Clock) -> dict[str, Any]:
-    """``record`` with its wall time corrected when it was made before NTP, in this boot.
-
-    The original stays in ``wall_time_device``; ``wall_time_corrected`` says it happened.
-    """
-    copy = dict(record)
-    if not clock.synced():
-        return copy
-    fixed = corrected_wall(record, now_wall=clock.wall(), now_mono=clock.mono(),
-                           boot_id=clock.boot_id())
-    if fixed is not None:
-        copy["wall_time_device"] = record.get("wall_time")
-        copy["wall_time"] = iso_utc(fixed)
-        copy["wall_time_corrected"] = True
-    return copy
+def readable_batch(records: Sequence[Mapping[str, Any]], clock: Clock
+                   ) -> tuple[list[Outgoing], list[tuple[str, str]]]:
+    """The queued ``records`` as typed records, sightings with their time corrected
+    (:meth:`~sync.sighting.Sighting.corrected`), and the (sighting_id, reason) of those
+    that cannot be read."""
+    readable: list[Outgoing] = []
+    unreadable: list[tuple[str, str]] = []
+    for record in records:
+        try:
+            item = read_queued(record)
+        except UnreadableRecord as exc:
+            unreadable.append((str(record.get("sighting_id")), f"unreadable record: {exc}"))
+            continue
+        readable.append(item.corrected(clock) if isinstance(item, Sighting) else item)
+    return readable, unreadable
 
 
 def corrected_report(report: Mapping[str, Any], clock: Clock) -> dict[str, Any]:
@@ -242,9 +248,19 @@ class SyncEngine:
             batch = self.queue.pending(self.batch_size)
             if not batch:
                 return contacted
-            answers = self.register.push([corrected_record(r, self.clock) for r in batch])
+            sendable, unreadable = readable_batch(batch, self.clock)
+            if unreadable:
+                if not self.queue.dead_letter(unreadable):
+                    raise QueueError("unreadable records could not leave the queue")
+                result.dead_lettered += len(unreadable)
+                for sighting_id, reason in unreadable:
+                    log.warning("sighting %s not sent: %s", terminal_safe(sighting_id),
+                                terminal_safe(reason))
+                if not sendable:
+                    continue
+            answers = self.register.push(sendable)
             contacted = True
-            sent_ids = [str(r["sighting_id"]) for r in batch]
+            sent_ids = [item.sighting_id for item in sendable]
             if [a.sighting_id for a in answers] != sent_ids:
                 raise RegisterUnavailable("the register's answer does not match the batch"
                                           " sent; it is sent again later")

@@ -22,8 +22,9 @@ from sync.intake_csv import write_intakes
 from sync.manifest import read_manifest
 from sync.movements import write_movements
 from sync.outbox import FilesOutbox, folder_error
-from sync.people import read_people
+from sync.people_csv import read_people
 from sync.register import ItemResult, ItemStatus, Register
+from sync.sighting import Outgoing
 
 
 class FilesRegister(Register):
@@ -93,7 +94,7 @@ class FilesRegister(Register):
                                 " writable by this user")
 
     def people(self) -> list[Person]:
-        """The people of ``register.people`` (see :func:`sync.people.read_people`).
+        """The people of ``register.people`` (see :func:`sync.people_csv.read_people`).
 
         Raises:
             RegisterError: no people file is configured, or it cannot be used (the
@@ -103,16 +104,13 @@ class FilesRegister(Register):
             raise RegisterError("register.people: no people file is set for the door kiosk")
         return read_people(self.people_path)
 
-    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+    def push(self, records: Sequence[Outgoing]) -> list[ItemResult]:
         """Append the records not yet in this device's JSON Lines file; all are accepted.
 
         Kiosk events also go into the day's movements CSV, each once, and intake records
         into the intake CSV. The CSVs are written before the JSON Lines file, so a record
         the JSON Lines file has is in its CSV too.
         """
-        for record in records:
-            if not isinstance(record.get("sighting_id"), str) or not record["sighting_id"]:
-                raise ValueError("every record needs a non-empty string 'sighting_id'")
         self.outbox.make_folder()
         try:
             write_movements(self.outbox.directory, self.outbox.device_id, records)
@@ -120,9 +118,8 @@ class FilesRegister(Register):
                           self.intake_status, self.intake_unknown_model)
         except OSError as exc:
             raise folder_error(self.outbox.directory, exc) from exc
-        new = self.outbox.push_new(records)
-        return [ItemResult(str(r["sighting_id"]),
-                           ItemStatus.ACCEPTED if str(r["sighting_id"]) in new
+        new = self.outbox.push_new([r.to_record() for r in records])
+        return [ItemResult(r.sighting_id, ItemStatus.ACCEPTED if r.sighting_id in new
                            else ItemStatus.DUPLICATE) for r in records]
 
     def state_time(self) -> float | None:

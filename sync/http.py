@@ -23,6 +23,7 @@ from sync.errors import RegisterError, RegisterUnavailable
 from sync.person import Person
 from sync.outbox import FilesOutbox
 from sync.register import ItemResult, ItemStatus, Register
+from sync.sighting import Outgoing
 from sync.web import RegisterClient, read_token
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ API = "/api/v1"
 _TEXT_FIELDS = ("serial", "name", "location", "status", "assigned_to")
 
 
-def idempotency_key(device_id: str, records: Sequence[Mapping[str, Any]]) -> str:
+def idempotency_key(device_id: str, records: Sequence[Outgoing]) -> str:
     """The ``Idempotency-Key`` of a batch: a digest of the device and its sighting ids, in order.
 
     A retry of the same batch sends the same key and gets the answer of the first try.
@@ -46,7 +47,7 @@ def idempotency_key(device_id: str, records: Sequence[Mapping[str, Any]]) -> str
     """
     digest = hashlib.sha256(device_id.encode("utf-8", "surrogatepass"))
     for record in records:
-        digest.update(b"\n" + str(record.get("sighting_id")).encode("utf-8", "surrogatepass"))
+        digest.update(b"\n" + record.sighting_id.encode("utf-8", "surrogatepass"))
     return f"stocktaker-{digest.hexdigest()}"
 
 
@@ -149,7 +150,7 @@ class HttpRegister(Register):
         answer = self.client.request("GET", f"{API}/people", ok=(200,))
         return _people(self.client.json(answer), answer.url)
 
-    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+    def push(self, records: Sequence[Outgoing]) -> list[ItemResult]:
         """Send one batch (``POST /api/v1/sightings``); one result per record, in order.
 
         A door kiosk's check-out or check-in the register disagrees with comes back as a
@@ -162,7 +163,7 @@ class HttpRegister(Register):
         """
         if not records:
             return []
-        body = {"device_id": self.device_id, "sightings": [dict(r) for r in records]}
+        body = {"device_id": self.device_id, "sightings": [r.to_record() for r in records]}
         answer = self.client.request(
             "POST", f"{API}/sightings", body=body, ok=(200,),
             headers={"Idempotency-Key": idempotency_key(self.device_id, records)})
@@ -248,7 +249,7 @@ def _asset_problem(item: Any) -> str | None:
     return None
 
 
-def _results(data: Any, records: Sequence[Mapping[str, Any]], url: str) -> list[ItemResult]:
+def _results(data: Any, records: Sequence[Outgoing], url: str) -> list[ItemResult]:
     """The answer's results, each checked against the record in its position.
 
     Raises:
@@ -262,8 +263,7 @@ def _results(data: Any, records: Sequence[Mapping[str, Any]], url: str) -> list[
     statuses = {s.value: s for s in ItemStatus}
     mapped = []
     for number, (result, record) in enumerate(zip(results, records), 1):
-        sent = record.get("sighting_id")
-        expected = sent if isinstance(sent, str) else None
+        expected = record.sighting_id
         status = result.get("status") if isinstance(result, dict) else None
         reason = result.get("reason") if isinstance(result, dict) else None
         side = result.get("register_side") if isinstance(result, dict) else None
@@ -272,7 +272,7 @@ def _results(data: Any, records: Sequence[Mapping[str, Any]], url: str) -> list[
                 or not isinstance(side, (dict, type(None)))):
             raise RegisterUnavailable(f"POST {url}: result {number} does not answer sighting"
                                       f" {expected!r}; sending the batch again later")
-        mapped.append(ItemResult(str(sent), statuses[status], reason,
+        mapped.append(ItemResult(expected, statuses[status], reason,
                                  side if statuses[status] is ItemStatus.CONFLICT else None))
     return mapped
 

@@ -20,10 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.snipeit_notes import note_text
-
-__all__ = ["IDENTIFIER_KINDS", "INTAKE_MARKER", "INTAKE_VERDICT", "IntakeRecord",
-           "intake_note", "is_intake"]
+__all__ = ["IDENTIFIER_KINDS", "INTAKE_MARKER", "INTAKE_VERDICT", "IntakeRecord", "is_intake"]
 
 INTAKE_VERDICT = "intake"
 """The ``verdict`` of every intake record in the queue and on the wire."""
@@ -100,6 +97,16 @@ class IntakeRecord:
         object.__setattr__(self, "identifiers", dict(self.identifiers))
 
     @property
+    def sighting_id(self) -> str:
+        """The queue's id of this intake: its ``intake_id``."""
+        return self.intake_id
+
+    @property
+    def verdict(self) -> str:
+        """What the queue records as its verdict: ``intake``."""
+        return INTAKE_VERDICT
+
+    @property
     def payload(self) -> str:
         """What the queue shows as the scan: the unknown label, else the first identifier."""
         if self.unknown_label:
@@ -160,22 +167,3 @@ def _text(record: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"an intake record needs {key} (text)")
     return value
-
-
-def intake_note(intake: IntakeRecord) -> str:
-    """The register note of an intake's asset: the marker (``stocktaker intake <uuid>``),
-    then when, where, by whom and what was scanned; one line, each field capped."""
-    scanned = f"found {note_text(intake.wall_time)}"
-    if not intake.clock_synchronized:
-        scanned += " (device clock not synchronised)"
-    parts = [f"{INTAKE_MARKER} {intake.intake_id}", scanned, f"in {note_text(intake.location)}"]
-    if intake.technician:
-        parts.append(f"by {note_text(intake.technician)}")
-    parts.append(f"device {note_text(intake.device_id)}")
-    for kind in IDENTIFIER_KINDS:
-        if kind in intake.identifiers:
-            parts.append(f"{kind} {note_text(intake.identifiers[kind])}")
-    if intake.unknown_label:
-        parts.append(f"unknown label {note_text(intake.unknown_label)}")
-    return "; ".join(parts)
-

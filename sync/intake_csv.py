@@ -22,11 +22,12 @@ import csv
 import io
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from sync.intake import IntakeRecord, intake_note, is_intake
+from sync.intake import IntakeRecord
+from sync.snipeit_notes import intake_note
+from sync.sighting import Outgoing
 from sync.outbox import csv_cell
 from sync.storage import fsync_directory, replace_file
 
@@ -48,11 +49,9 @@ def intake_row(intake: IntakeRecord, status: str, unknown_model: str) -> list[st
     return [csv_cell(cell) for cell in cells]
 
 
-def write_intakes(directory: Path, device_id: str, records: Sequence[Mapping[str, Any]],
+def write_intakes(directory: Path, device_id: str, records: Sequence[Outgoing],
                   status: str, unknown_model: str) -> set[str]:
     """Add the intake records among ``records`` to ``intake-<device>.csv``; durable on return.
-
-    A record that is not a usable intake is skipped (logged); the rest still go.
 
     Returns:
         The intake ids written now.
@@ -60,15 +59,7 @@ def write_intakes(directory: Path, device_id: str, records: Sequence[Mapping[str
     Raises:
         OSError: the file cannot be read or written (it is complete or as it was).
     """
-    intakes = []
-    for record in records:
-        if not is_intake(record):
-            continue
-        try:
-            intakes.append(IntakeRecord.from_record(record))
-        except ValueError as exc:
-            log.warning("intake %s not written to the intake CSV: %s",
-                        record.get("sighting_id"), exc)
+    intakes = [record for record in records if isinstance(record, IntakeRecord)]
     if not intakes:
         return set()
     path = directory / f"intake-{device_id}.csv"

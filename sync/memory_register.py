@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sync.errors import RegisterError, RegisterRefused, RegisterUnavailable
 from sync.register import ItemResult, ItemStatus, Register
+from sync.sighting import Outgoing
 
 if TYPE_CHECKING:
     from sync.asset import Asset
@@ -34,7 +35,7 @@ class MemoryRegister(Register):
         people: the people a door kiosk may badge; None: it keeps no people.
 
     State:
-        stored: sighting id -> the record as first stored.
+        stored: sighting id -> the sighting (or intake record) as first stored.
         store_counts: how many times each sighting id was stored (1 each, or a double).
         batches: the sighting ids of each batch that reached it, in order.
         reports: session id -> the report as last published.
@@ -53,7 +54,7 @@ class MemoryRegister(Register):
                  people: Iterable[Person] | None = None) -> None:
         self.assets: list[Asset] = list(assets)
         self.people_list: list[Person] | None = None if people is None else list(people)
-        self.stored: dict[str, dict[str, Any]] = {}
+        self.stored: dict[str, Outgoing] = {}
         self.store_counts: Counter[str] = Counter()
         self.batches: list[list[str]] = []
         self.reports: dict[str, dict[str, Any]] = {}
@@ -105,21 +106,17 @@ class MemoryRegister(Register):
                                     " needs a register that does")
             return list(self.people_list)
 
-    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+    def push(self, records: Sequence[Outgoing]) -> list[ItemResult]:
         """Take a batch; one result per record, in order (see the class for the answers).
 
         Raises:
-            ValueError: a record has no non-empty string ``sighting_id``.
             RegisterUnavailable: out of reach (nothing applied), or the answer was lost
                 (everything applied).
             RegisterRefused: the token is refused (nothing applied).
         """
-        for record in records:
-            if not isinstance(record.get("sighting_id"), str) or not record["sighting_id"]:
-                raise ValueError("every record needs a non-empty string 'sighting_id'")
         with self._lock:
             self._answer()
-            self.batches.append([str(r["sighting_id"]) for r in records])
+            self.batches.append([r.sighting_id for r in records])
             results = [self._take(record) for record in records]
             if self.lose_answers:
                 self.lose_answers -= 1
@@ -127,8 +124,8 @@ class MemoryRegister(Register):
                                           " answer was lost", retry_after=self.retry_after)
             return results
 
-    def _take(self, record: Mapping[str, Any]) -> ItemResult:
-        sighting_id = str(record["sighting_id"])
+    def _take(self, record: Outgoing) -> ItemResult:
+        sighting_id = record.sighting_id
         if sighting_id in self.refusals:
             return ItemResult(sighting_id, ItemStatus.REJECTED, self.refusals[sighting_id])
         if sighting_id in self.disputes:
@@ -136,7 +133,7 @@ class MemoryRegister(Register):
             return ItemResult(sighting_id, ItemStatus.CONFLICT, reason, dict(side))
         if sighting_id in self.stored:
             return ItemResult(sighting_id, ItemStatus.DUPLICATE)
-        self.stored[sighting_id] = dict(record)
+        self.stored[sighting_id] = record
         self.store_counts[sighting_id] += 1
         return ItemResult(sighting_id, ItemStatus.ACCEPTED)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.outbox import csv_cell
+from sync.sighting import Outgoing, Sighting
 from sync.storage import fsync_directory, replace_file
 
 log = logging.getLogger(__name__)
@@ -39,38 +40,36 @@ MOVEMENT_COLUMNS = (
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})T")
 
 
-def movement_day(record: Mapping[str, Any]) -> str:
+def movement_day(event: Sighting) -> str:
     """The UTC date (``YYYY-MM-DD``) of an event's scan; today's when its time is unreadable."""
-    text = record.get("wall_time")
-    if isinstance(text, str) and (match := _DAY.match(text)):
+    if match := _DAY.match(event.wall_time):
         return match[1]
     return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
 
-def movement_row(record: Mapping[str, Any]) -> list[str]:
+def movement_row(event: Sighting) -> list[str]:
     """One event as the cells of :data:`MOVEMENT_COLUMNS`."""
-    person = found if isinstance(found := record.get("person"), Mapping) else {}
+    person: Mapping[str, Any] = event.person or {}
     cells = {
-        "sighting_id": record.get("sighting_id"), "at": record.get("wall_time"),
-        "movement": record.get("verdict"), "asset_tag": record.get("asset_tag"),
-        "room": record.get("location"), "person_name": person.get("name"),
+        "sighting_id": event.sighting_id, "at": event.wall_time,
+        "movement": event.verdict, "asset_tag": event.asset_tag,
+        "room": event.location, "person_name": person.get("name"),
         "username": person.get("username"), "employee_num": person.get("employee_num"),
         "badge": person.get("badge"), "person_id": person.get("id"),
-        "recorded_location": record.get("recorded_location"), "reason": record.get("reason"),
-        "payload": record.get("payload"), "device_id": record.get("device_id"),
-        "session_id": record.get("session_id"),
+        "recorded_location": event.recorded_location, "reason": event.reason,
+        "payload": event.payload, "device_id": event.device_id,
+        "session_id": event.session_id,
     }
     return [csv_cell(cells[column]) for column in MOVEMENT_COLUMNS]
 
 
-def write_movements(directory: Path, device_id: str,
-                    records: Sequence[Mapping[str, Any]]) -> set[str]:
+def write_movements(directory: Path, device_id: str, records: Sequence[Outgoing]) -> set[str]:
     """Add the kiosk events among ``records`` to their days' files; durable on return.
 
     Args:
         directory: the outbox folder (it exists).
         device_id: names the files (already checked to be a safe file name).
-        records: sighting records; those that are not kiosk events are skipped.
+        records: a batch; what is not a kiosk event is skipped.
 
     Returns:
         The ``sighting_id`` of every row written now.
@@ -78,9 +77,9 @@ def write_movements(directory: Path, device_id: str,
     Raises:
         OSError: a file cannot be read or written (each is complete or as it was).
     """
-    by_day: dict[str, list[Mapping[str, Any]]] = {}
+    by_day: dict[str, list[Sighting]] = {}
     for record in records:
-        if record.get("verdict") in KIOSK_VERDICTS:
+        if isinstance(record, Sighting) and record.verdict in KIOSK_VERDICTS:
             by_day.setdefault(movement_day(record), []).append(record)
     written: set[str] = set()
     for day, events in sorted(by_day.items()):
@@ -89,11 +88,11 @@ def write_movements(directory: Path, device_id: str,
         fresh = []
         fresh_ids = []
         for record in events:
-            cell = csv_cell(str(record["sighting_id"]))
+            cell = csv_cell(record.sighting_id)
             if cell not in known:
                 known.add(cell)
                 fresh.append(movement_row(record))
-                fresh_ids.append(str(record["sighting_id"]))
+                fresh_ids.append(record.sighting_id)
         if not fresh:
             continue
         buffer = io.StringIO()

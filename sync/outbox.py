@@ -207,7 +207,7 @@ class FilesOutbox:
         """Write ``report-<session_id>.json`` and ``report-<session_id>.csv`` atomically.
 
         Args:
-            report: an audit report (see ``firmware.report.build_report``).
+            report: an audit report (see ``firmware.room_report.build_report``).
 
         Returns:
             The JSON file and the CSV file.

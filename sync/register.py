@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sync.errors import RegisterError
 from sync.asset import Asset
 from sync.person import Person
+from sync.sighting import Outgoing
 from hal.resource import Resource
 
 if TYPE_CHECKING:
@@ -59,8 +60,9 @@ class Register(Resource, ABC):
         """
 
     @abstractmethod
-    def push(self, records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
-        """Hand over a batch of sighting records; idempotent by ``sighting_id``.
+    def push(self, records: Sequence[Outgoing]) -> list[ItemResult]:
+        """Hand over a batch of sightings (and intake records); idempotent by
+        ``sighting_id``.
 
         Returns one result per record, in order. Per-item refusals are results; an
         error means nothing of the batch is known to be done and it is sent again later.

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sync.sighting import Sighting
 from sync.snipeit_notes import audit_details, clock_remark, note_text
 
 __all__ = ["BULK_MARKER", "BulkAnswer", "bulk_note", "group_key",
@@ -30,15 +31,15 @@ BULK_MARKER = "stocktaker bulk audit of session"
 _BULK_RE = re.compile(re.escape(BULK_MARKER) + r" ([A-Za-z0-9-]{8,64})")
 
 
-def group_key(record: Mapping[str, Any], location_id: int | None,
+def group_key(sighting: Sighting, location_id: int | None,
               update_location: bool) -> tuple[Any, ...]:
     """What sightings must share to go into one bulk request: the body and the note."""
-    return (record.get("session_id"), record.get("location"), location_id, update_location,
-            record.get("technician"), record.get("device_id"), record.get("verdict"),
-            record.get("recorded_location"), clock_remark(record))
+    return (sighting.session_id, sighting.location, location_id, update_location,
+            sighting.technician, sighting.device_id, sighting.verdict,
+            sighting.recorded_location, clock_remark(sighting))
 
 
-def bulk_note(records: Sequence[Mapping[str, Any]], batch_id: str) -> str:
+def bulk_note(records: Sequence[Sighting], batch_id: str) -> str:
     """The note of one bulk audit of ``records`` (all of one :func:`group_key`).
 
     It carries the session marker, the request's own id (``batch``), how many sightings it
@@ -46,8 +47,8 @@ def bulk_note(records: Sequence[Mapping[str, Any]], batch_id: str) -> str:
     verdict they share.
     """
     first = records[0]
-    times = sorted(note_text(r.get("wall_time")) for r in records if r.get("wall_time"))
-    parts = [f"{BULK_MARKER} {first['session_id']}", f"batch {batch_id}"]
+    times = sorted(note_text(r.wall_time) for r in records if r.wall_time)
+    parts = [f"{BULK_MARKER} {first.session_id}", f"batch {batch_id}"]
     if not times:
         scanned = "scanned at an unknown time"
     elif times[0] == times[-1]:

@@ -30,7 +30,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sync.errors import RegisterUnavailable
-from sync.intake import INTAKE_MARKER, IntakeRecord, intake_note
+from sync.intake import INTAKE_MARKER, IntakeRecord
+from sync.snipeit_notes import intake_note
 from sync.register import ItemResult, ItemStatus
 from sync.snipeit_kiosk import register_side
 
@@ -77,17 +78,14 @@ class SnipeItIntake:
         self.created: dict[str, str] = {}
         """Intake id -> asset tag of the assets this process created."""
 
-    def push_one(self, sighting_id: str, record: Mapping[str, Any]) -> ItemResult:
+    def push_one(self, intake: IntakeRecord) -> ItemResult:
         """One intake record as a result.
 
         Raises:
             RegisterUnavailable: Snipe-IT cannot be reached or failed; the marker is
                 searched for before the intake is sent again.
         """
-        try:
-            intake = IntakeRecord.from_record(record)
-        except ValueError as exc:
-            return ItemResult(sighting_id, ItemStatus.REJECTED, f"not a usable intake: {exc}")
+        sighting_id = intake.intake_id
         if not _SAFE_ID.fullmatch(intake.intake_id):
             return ItemResult(sighting_id, ItemStatus.REJECTED,
                               "intake id cannot be written into a Snipe-IT note (use a UUID)")

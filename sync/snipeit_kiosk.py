@@ -28,6 +28,7 @@ from typing import Any
 
 from sync.errors import RegisterUnavailable
 from sync.register import ItemResult, ItemStatus
+from sync.sighting import Sighting
 from sync.snipeit_notes import note_text
 
 __all__ = ["KioskMoves", "kiosk_note"]
@@ -41,20 +42,20 @@ Room = Callable[[str], tuple[int | None, str | None]]
 ErrorMessage = Callable[[Any], str | None]
 
 
-def kiosk_note(record: Mapping[str, Any], marker: str) -> str:
+def kiosk_note(event: Sighting, marker: str) -> str:
     """The note of a kiosk event's check-out or check-in: marker, time, room, person, device."""
-    person = found if isinstance(found := record.get("person"), Mapping) else {}
-    parts = [f"{marker} {record['sighting_id']}",
-             f"scanned {note_text(record.get('wall_time')) or 'at an unknown time'}"]
-    if record.get("location"):
-        parts.append(f"at the door of {note_text(record['location'])}")
+    person: Mapping[str, Any] = event.person or {}
+    parts = [f"{marker} {event.sighting_id}",
+             f"scanned {note_text(event.wall_time) or 'at an unknown time'}"]
+    if event.location:
+        parts.append(f"at the door of {note_text(event.location)}")
     who = person.get("name") or person.get("username") or person.get("employee_num")
     if who:
         parts.append(f"by {note_text(who)}")
     if person.get("badge"):
         parts.append(f"badge {note_text(person['badge'])}")
-    if record.get("device_id"):
-        parts.append(f"kiosk {note_text(record['device_id'])}")
+    if event.device_id:
+        parts.append(f"kiosk {note_text(event.device_id)}")
     return "; ".join(parts)
 
 
@@ -95,21 +96,21 @@ class KioskMoves:
         self.done: set[str] = set()
         """Events applied by this process (answered again as duplicates)."""
 
-    def push_one(self, sighting_id: str, record: Mapping[str, Any]) -> ItemResult:
+    def push_one(self, record: Sighting) -> ItemResult:
         """One kiosk event (``checked_out``, ``checked_in`` or ``refused``) as a result.
 
         Raises:
             RegisterUnavailable: Snipe-IT cannot be reached or failed; the event is
                 looked up in the activity log before it is sent again.
         """
-        verdict = record.get("verdict")
+        sighting_id, verdict = record.sighting_id, record.verdict
         if verdict not in MOVE_VERDICTS:
             return ItemResult(sighting_id, ItemStatus.ACCEPTED, "refused at the door: recorded"
                               " on the device only")
         if sighting_id in self.done:
             return ItemResult(sighting_id, ItemStatus.DUPLICATE, f"already {verdict}")
-        tag = record.get("asset_tag")
-        if not isinstance(tag, str) or not tag.strip():
+        tag = record.asset_tag
+        if tag is None or not tag.strip():
             return ItemResult(sighting_id, ItemStatus.REJECTED, f"a {verdict} event without"
                               " an asset tag")
         row = self._asset_row(tag)
@@ -126,8 +127,8 @@ class KioskMoves:
     # -- check-out ------------------------------------------------------------------------
 
     def _check_out(self, sighting_id: str, row: dict[str, Any],
-                   record: Mapping[str, Any]) -> ItemResult:
-        person = found if isinstance(found := record.get("person"), Mapping) else {}
+                   record: Sighting) -> ItemResult:
+        person: Mapping[str, Any] = record.person or {}
         user_id = person.get("id")
         if type(user_id) is not int or user_id <= 0:
             return ItemResult(sighting_id, ItemStatus.REJECTED, "the person has no Snipe-IT"
@@ -135,7 +136,7 @@ class KioskMoves:
         if _available(row):
             body: dict[str, Any] = {"checkout_to_type": "user", "assigned_user": user_id,
                                     "note": kiosk_note(record, self._marker)}
-            at = checkout_time(record.get("wall_time"))
+            at = checkout_time(record.wall_time)
             if at is not None:
                 body["checkout_at"] = at
             data = self._send(f"/hardware/{row['id']}/checkout", body)
@@ -164,9 +165,9 @@ class KioskMoves:
     # -- check-in -------------------------------------------------------------------------
 
     def _check_in(self, sighting_id: str, row: dict[str, Any],
-                  record: Mapping[str, Any]) -> ItemResult:
-        room = record.get("location")
-        location, problem = self._room(room) if isinstance(room, str) and room else (None, None)
+                  record: Sighting) -> ItemResult:
+        room = record.location
+        location, problem = self._room(room) if room else (None, None)
         if row.get("assigned_to") is not None:
             body: dict[str, Any] = {"note": kiosk_note(record, self._marker)}
             if location is not None:

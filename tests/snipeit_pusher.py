@@ -24,6 +24,7 @@ from pathlib import Path
 from firmware.config import RegisterConfig
 from firmware.errors import RegisterUnavailable
 from sync.snipeit import SnipeItRegister
+from tests.sightings import typed
 
 
 def answered(path: Path) -> dict[str, str]:
@@ -69,7 +70,7 @@ def main(argv: list[str]) -> int:
         while pending:
             batch = pending[:batch_size]
             try:
-                results = register.push(batch)
+                results = register.push(typed(batch))
             except RegisterUnavailable as exc:
                 time.sleep(min(settings["max_wait"], exc.retry_after or 0.02))
                 continue

@@ -18,7 +18,7 @@ from firmware.config import RegisterConfig
 from firmware.errors import RegisterUnavailable
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Inventory
-from firmware.report import format_report
+from firmware.room_report import format_report
 from firmware.screens import progress_screen, verdict_screen
 from firmware.tags import DEFAULT_TAG_PATTERN, Tag, TagKind
 from firmware.verdicts import Progress, Verdict, VerdictKind
@@ -29,9 +29,10 @@ from sync.files import FilesRegister
 from sync.http import _assets
 from sync.manifest import ManifestError, read_manifest
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from sync.snipeit import SnipeItRegister
 from tests.snipeit_emulator import SnipeItEmulator
+from tests.sightings import typed
 
 TODAY = date(2026, 12, 7)
 
@@ -118,9 +119,9 @@ def test_snipeit_audit_moves_the_next_audit_date(tmp_path: Path):
         config = RegisterConfig(adapter="snipeit", url=emu.url, token_file=token,
                                 outbox=tmp_path / "out", rate_per_minute=6000.0)
         with SnipeItRegister(config, "h") as register:
-            register.push([{"sighting_id": "0b8e4c1a-2f3d-4e5f-8a9b-0c1d2e3f4a5b",
+            register.push(typed([{"sighting_id": "0b8e4c1a-2f3d-4e5f-8a9b-0c1d2e3f4a5b",
                             "session_id": "5b0c1a62-9d4e-4f57-8a2b-3c4d5e6f7a80",
-                            "asset_tag": "IT-1", "verdict": "verified", "location": None}])
+                            "asset_tag": "IT-1", "verdict": "verified", "location": None}]))
             (asset,) = register.expected_assets()
     assert asset.next_audit_date > "2026-01-01"
 

@@ -225,3 +225,26 @@ def test_the_register_base_imports_no_adapter_and_hal_imports_no_firmware() -> N
     out = subprocess.run([sys.executable, "-c", hal_only], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- the label printer has the same shape ----------------------------------------------------
+
+
+def test_the_printers_allowed_backends_and_doctor_check_come_from_its_table(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hal import printer
+
+    assert "none" in printer.BACKENDS
+    with pytest.raises(ConfigError, match=r"^printer.backend: 'cups' is not one of"
+                                          rf" {', '.join(printer.BACKENDS)}$"):
+        base_config(tmp_path, printer={"backend": "cups"})
+
+    def check_cups(settings: printer.PrinterSettings, system: System) -> list[Finding]:
+        return [Finding("printer", f"cups {settings.address}", False, "no queue", "lpadmin")]
+
+    monkeypatch.setitem(printer.BACKENDS, "cups", Backend(printer.BACKENDS["file"].open,
+                                                          check_cups))
+    config = base_config(tmp_path, printer={"backend": "cups", "address": "ipp://q"})
+    (found,) = [f for f in examine(config) if f.part == "printer"]
+    assert (found.wanted, found.ok, found.fix) == ("cups ipp://q", False, "lpadmin")
+    assert not [f for f in examine(base_config(tmp_path)) if f.part == "printer"]

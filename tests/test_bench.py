@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hal.camera.bench import bench_decode
-from sync.bench import bench_queue
+from hal.camera.bench_decode import bench_decode
+from sync.bench_queue import bench_queue
 
 NUMBER = r"\d+\.\d\d"
 
@@ -34,11 +34,11 @@ def test_queue_bench_prints_a_row_per_design_and_backlog() -> None:
 
 def test_queue_bench_json_has_the_headline_figures(capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    import sync.bench
+    import sync.bench_queue
     from firmware.cli import main
 
-    measure = sync.bench.queue_figures
-    monkeypatch.setattr(sync.bench, "queue_figures",
+    measure = sync.bench_queue.queue_figures
+    monkeypatch.setattr(sync.bench_queue, "queue_figures",
                         lambda **kwargs: measure((0, 40), 5, 10, **kwargs))
     assert main(["bench", "queue", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
@@ -67,7 +67,7 @@ def test_decode_bench_reads_the_codes_and_not_the_empty_frame() -> None:
 
 
 def test_scan_bench_times_every_read() -> None:
-    from firmware.bench import bench_scan
+    from firmware.bench_scan import bench_scan
 
     header, row = bench_scan(scans=20)
     assert header.split()[:4] == ["read", "to", "verdict", "shown"]
@@ -75,7 +75,7 @@ def test_scan_bench_times_every_read() -> None:
 
 
 def test_room_bench_prints_a_row_per_room_size() -> None:
-    from firmware.bench import bench_room
+    from firmware.bench_scan import bench_room
 
     header, *rows = bench_room(sizes=(0, 30), appends=5)
     assert header.split()[:2] == ["room", "journal"]
@@ -84,7 +84,7 @@ def test_room_bench_prints_a_row_per_room_size() -> None:
 
 
 def test_frame_to_verdict_gives_every_frame_its_verdict() -> None:
-    from firmware.bench import bench_frame_to_verdict
+    from firmware.bench_scan import bench_frame_to_verdict
 
     header, row = bench_frame_to_verdict(size=(320, 240), frames=12)
     assert header.split()[:4] == ["frame", "to", "verdict", "shown"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hal.camera.bench import measure_set
+from hal.camera.bench_decode import measure_set
 from hal.camera.decode import ZbarDecoder, decode_image_file
 from hal.camera.decode_sets import find_sets
 from hal.camera.files import IMAGE_SUFFIXES

@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 from sync.status import SyncStatus
-from sync.engine import Backoff, SyncEngine, corrected_record, corrected_report
+from sync.engine import Backoff, SyncEngine, corrected_report
 from sync.memory_register import MemoryRegister
 from sync.queue import SightingQueue
 from sync.register import ItemResult, ItemStatus
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
+from sync.sighting import Outgoing, Sighting
+from tests.sightings import sighting_record
 
 
 class Clock:
@@ -34,9 +36,10 @@ class Clock:
 
 
 def record(n: int, session: str = "s1", **extra: Any) -> dict[str, Any]:
-    return {"sighting_id": f"id-{n:05d}", "session_id": session, "verdict": "verified",
-            "wall_time": "2020-01-01T00:00:00.000Z", "clock_synchronized": True,
-            "monotonic": 10.0, "boot_id": "b1", **extra}
+    return sighting_record(**{"sighting_id": f"id-{n:05d}", "session_id": session,
+                              "verdict": "verified", "wall_time": "2020-01-01T00:00:00.000Z",
+                              "clock_synchronized": True, "monotonic": 10.0, "boot_id": "b1",
+                              **extra})
 
 
 @pytest.fixture
@@ -109,7 +112,7 @@ def test_an_adapter_fault_is_a_failed_round_not_a_dead_thread(parts) -> None:
     queue, register, _, engine = parts
     queue.append(record(1))
 
-    def broken(records: Sequence[Mapping[str, Any]]) -> list[ItemResult]:
+    def broken(records: Sequence[Outgoing]) -> list[ItemResult]:
         raise KeyError("oops")
 
     register.push = broken
@@ -148,14 +151,16 @@ def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:
 
 
 def test_times_made_before_ntp_are_corrected_in_the_same_boot_only() -> None:
-    early = record(1, clock_synchronized=False, monotonic=400.0)
-    fixed = corrected_record(early, Clock())
+    early = Sighting.from_record(record(1, clock_synchronized=False, monotonic=400.0))
+    fixed = early.corrected(Clock()).to_record()
     assert fixed["wall_time"] == "2027-01-15T07:50:00.000Z"  # 600 s before now
     assert fixed["wall_time_device"] == "2020-01-01T00:00:00.000Z"
     assert fixed["wall_time_corrected"] is True
-    assert "wall_time_corrected" not in corrected_record({**early, "boot_id": "b0"}, Clock())
-    assert "wall_time_corrected" not in corrected_record(early, Clock(synced=False))
-    assert "wall_time_corrected" not in corrected_record(record(2), Clock())
+    other_boot = Sighting.from_record({**early.to_record(), "boot_id": "b0"})
+    assert "wall_time_corrected" not in other_boot.corrected(Clock()).to_record()
+    assert "wall_time_corrected" not in early.corrected(Clock(synced=False)).to_record()
+    in_time = Sighting.from_record(record(2))
+    assert "wall_time_corrected" not in in_time.corrected(Clock()).to_record()
     report = {"session_id": "s", "scans": [
         {"at": "2020-01-01T00:00:00.000Z", "clock_synchronized": False, "monotonic": 999.0,
          "boot_id": "b1"},

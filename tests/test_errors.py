@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-import firmware.cli
+import firmware.cli_commands
 from firmware.cli import main
-from firmware.report import format_report, load_report
+from firmware.room_report import format_report, load_report
 from firmware.tags import payload_text
 from firmware.text import terminal_safe
 from hal.display.terminal import TerminalDisplay
@@ -341,7 +341,7 @@ def test_an_unexpected_error_is_one_escaped_line_and_exit_code_1(
     def broken(args: object) -> int:
         raise RuntimeError(f"boom{HOSTILE}\nsecond line")
 
-    monkeypatch.setattr(firmware.cli, "_report", broken)
+    monkeypatch.setattr(firmware.cli_commands, "report", broken)
     assert main(["report", "x.json"]) == 1
     err = capsys.readouterr().err
     assert err == (f"stocktaker: internal error: RuntimeError: boom{SHOWN}\\x0asecond line"
@@ -353,7 +353,7 @@ def test_ctrl_c_outside_the_scan_loop_is_a_quiet_exit_130(
     def interrupted(args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(firmware.cli, "_report", interrupted)
+    monkeypatch.setattr(firmware.cli_commands, "report", interrupted)
     assert main(["report", "x.json"]) == 130
     assert capsys.readouterr().err == ""
 
@@ -361,11 +361,11 @@ def test_ctrl_c_outside_the_scan_loop_is_a_quiet_exit_130(
 def test_the_log_escapes_messages_and_keeps_a_traceback_readable(tmp_path: Path) -> None:
     script = (
         "import logging, sys\n"
-        "from firmware import cli\n"
+        "from firmware import cli, cli_commands\n"
         "def broken(args):\n"
         "    logging.getLogger('t').warning('label %s', sys.argv[1])\n"
         "    raise ValueError(sys.argv[1])\n"
-        "cli._report = broken\n"
+        "cli_commands.report = broken\n"
         "sys.exit(cli.main(['-vv', 'report', 'x']))\n")
     done = subprocess.run([sys.executable, "-c", script, HOSTILE], capture_output=True,
                           text=True, timeout=60)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from firmware.errors import QueueError
-from firmware.report import format_report
-from sync.reports import PendingReports
+from firmware.room_report import format_report
+from sync.pending_reports import PendingReports
 
 HOSTILE = "\x1b[2J\u202e"
 SHOWN = "\\x1b[2J\\u202e"
@@ -63,13 +63,13 @@ def test_a_saved_file_that_is_no_report_is_set_aside_and_kept(
     good = reports.add(saved_report())
     bad = tmp_path / "report-0000-bad.json"
     bad.write_bytes(content)
-    with caplog.at_level(logging.ERROR, logger="sync.reports"):
+    with caplog.at_level(logging.ERROR, logger="sync.pending_reports"):
         assert reports.items() == [(good, saved_report())]
     assert not bad.exists()
     assert (tmp_path / "report-0000-bad.json.damaged").read_bytes() == content
     assert "report-0000-bad.json" in caplog.text and "set aside" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="sync.reports"):
+    with caplog.at_level(logging.ERROR, logger="sync.pending_reports"):
         assert reports.items() == [(good, saved_report())]
     assert caplog.text == "", "a file set aside is not complained about at every start"
 
@@ -109,7 +109,7 @@ def test_a_damaged_file_that_cannot_be_renamed_is_left_in_place(
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
     monkeypatch.setattr(Path, "rename", refused)
-    with caplog.at_level(logging.ERROR, logger="sync.reports"):
+    with caplog.at_level(logging.ERROR, logger="sync.pending_reports"):
         assert reports.items() == []
     assert bad.read_bytes() == b"[]"
     assert "left in place" in caplog.text and os.strerror(errno.EROFS) in caplog.text
@@ -119,7 +119,7 @@ def test_an_unreadable_saved_report_is_left_in_place(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     reports = PendingReports(tmp_path)
     (tmp_path / "report-s.json").mkdir()  # reading it fails with EISDIR
-    with caplog.at_level(logging.ERROR, logger="sync.reports"):
+    with caplog.at_level(logging.ERROR, logger="sync.pending_reports"):
         assert reports.items() == []
     assert (tmp_path / "report-s.json").is_dir()
     assert "unreadable saved report left in place" in caplog.text

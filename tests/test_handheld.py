@@ -23,7 +23,7 @@ from hal.read import Read
 from sync.engine import SyncEngine
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 ASSETS = [Asset("IT-1", "S1", "Laptop", "Storage B", id=1),
           Asset("IT-2", "S2", "Dock", "Storage B", id=2)]
@@ -316,8 +316,8 @@ def test_a_card_reader_number_is_matched_as_the_register_spells_it(parts) -> Non
 def test_the_room_report_lists_the_labels_printed_during_the_audit(parts) -> None:
     from firmware.print_jobs import PrintJobs
     from firmware.printing import printer_job
-    from firmware.report import format_report
-    from hal.printer import open_printer
+    from firmware.room_report import format_report
+    from hal.printer import PrinterSettings, open_printer
 
     tmp_path, queue, display, feedback = parts
     audit = audit_with(tmp_path, queue, display, feedback)
@@ -327,7 +327,8 @@ def test_the_room_report_lists_the_labels_printed_during_the_audit(parts) -> Non
     jobs.add("IT-8", "https://assets.example.org/ht/IT-8", at=now)  # no room set: this one
     jobs.add("IT-9", "https://assets.example.org/ht/IT-9", location="Floor 3", at=now)
     jobs.add("IT-6", "https://assets.example.org/ht/IT-6", location="Storage B", at=now - 86400)
-    printer = open_printer("file", label="62", folder=tmp_path / "printed")
+    printer = open_printer(PrinterSettings(backend="file", label="62",
+                                             folder=tmp_path / "printed"))
     assert len(jobs.flush(printer_job(printer)).printed) == 4
     jobs.add("IT-5", "https://assets.example.org/ht/IT-5", location="Storage B", at=now)
     audit.handle(scan("IT-1"))

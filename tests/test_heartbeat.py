@@ -16,9 +16,10 @@ from sync.heartbeat import heartbeat_state
 from sync.http import HttpRegister
 from sync.memory_register import MemoryRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from tests.test_engine import Clock, record
 from tests.test_receiver import TOKEN, Receiver, running_receiver, sighting
+from tests.sightings import typed
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_a_heartbeat_is_kept_with_the_receivers_time(receiver: Receiver) -> None
 
 def test_a_push_counts_as_contact(receiver: Receiver) -> None:
     with HttpRegister(receiver.url, TOKEN, "hh-07") as register:
-        register.push([sighting(1, device_id="hh-07")])
+        register.push(typed([sighting(1, device_id="hh-07")]))
     device = _by_id(receiver)["hh-07"]
     assert device["state"] is None and device["last_heartbeat"] is None
     assert device["last_contact"].endswith("Z")

@@ -44,6 +44,7 @@ from tests.test_receiver import (
     write_manifest,
     write_token,
 )
+from tests.sightings import typed
 
 CLIENT_TIMEOUT = 0.5
 
@@ -136,25 +137,25 @@ def test_the_manifest_etag_saves_the_download_until_it_changes(tmp_path: Path) -
 
 def test_push_answers_each_sighting(register: HttpRegister, receiver: Receiver) -> None:
     good, other = sighting(), sighting()
-    broken = {k: v for k, v in sighting().items() if k != "verdict"}
-    results = register.push([good, broken, good, other])
+    broken = sighting(verdict="v" * 33)  # a sighting, but no verdict the receiver knows
+    results = register.push(typed([good, broken, good, other]))
     assert statuses(results) == ["accepted", "rejected", "duplicate", "accepted"]
     assert [r.sighting_id for r in results] == [good["sighting_id"], broken["sighting_id"],
                                                 good["sighting_id"], other["sighting_id"]]
-    assert results[1].reason == "the record lacks verdict"
+    assert results[1].reason == f'verdict "{"v" * 33}" is not allowed here'
     assert results[0].reason is None
     # the same batch again: the same key, so the same answer
-    assert register.push([good, broken, good, other]) == results
+    assert register.push(typed([good, broken, good, other])) == results
     # another batch holding a stored sighting: duplicate
     fresh = sighting()
-    assert statuses(register.push([fresh, good])) == ["accepted", "duplicate"]
+    assert statuses(register.push(typed([fresh, good]))) == ["accepted", "duplicate"]
     counts = stored_counts(receiver.db, [good["sighting_id"], other["sighting_id"],
                                          fresh["sighting_id"], broken["sighting_id"]])
     assert list(counts.values()) == [1, 1, 1, 0]
 
 
 def test_an_empty_batch_sends_nothing(register: HttpRegister) -> None:
-    assert register.push([]) == []
+    assert register.push(typed([])) == []
 
 
 def test_the_key_follows_the_batch_and_its_order() -> None:
@@ -162,35 +163,36 @@ def test_the_key_follows_the_batch_and_its_order() -> None:
     # The same sightings read back from the queue (JSON, keys in another order) are the
     # same batch: the same key; one sighting changed for another is another batch.
     reread = [json.loads(json.dumps(dict(reversed(list(r.items()))))) for r in (a, b)]
-    assert idempotency_key("hh-01", [a, b]) == idempotency_key("hh-01", reread)
-    assert idempotency_key("hh-01", [a, b]) != idempotency_key("hh-01", [a, sighting(3)])
-    assert idempotency_key("hh-01", [a, b]) != idempotency_key("hh-01", [b, a])
-    assert idempotency_key("hh-01", [a]) != idempotency_key("hh-02", [a])
-    assert len(idempotency_key("hh-01", [a] * 1000)) <= 255
+    key = idempotency_key("hh-01", typed([a, b]))
+    assert key == idempotency_key("hh-01", typed(reread))
+    assert key != idempotency_key("hh-01", typed([a, sighting(3)]))
+    assert key != idempotency_key("hh-01", typed([b, a]))
+    assert idempotency_key("hh-01", typed([a])) != idempotency_key("hh-02", typed([a]))
+    assert len(idempotency_key("hh-01", typed([a] * 1000))) <= 255
 
 
 def test_the_same_sightings_in_another_order_are_duplicates_not_a_refusal(
         register: HttpRegister) -> None:
     a, b = sighting(), sighting()
-    assert statuses(register.push([a, b])) == ["accepted", "accepted"]
-    assert statuses(register.push([b, a])) == ["duplicate", "duplicate"]
+    assert statuses(register.push(typed([a, b]))) == ["accepted", "accepted"]
+    assert statuses(register.push(typed([b, a]))) == ["duplicate", "duplicate"]
 
 
 def test_a_changed_batch_under_the_same_key_is_refused_not_retried(
         register: HttpRegister) -> None:
     record = sighting()
-    register.push([record])
+    register.push(typed([record]))
     with pytest.raises(RegisterError, match="HTTP 422") as caught:
-        register.push([{**record, "payload": "changed"}])
+        register.push(typed([{**record, "payload": "changed"}]))
     assert not isinstance(caught.value, RegisterUnavailable)
 
 
 def test_a_batch_over_the_limit_is_refused(register: HttpRegister, receiver: Receiver) -> None:
     records = [sighting() for _ in range(1001)]
     with pytest.raises(RegisterError, match="HTTP 422") as caught:
-        register.push(records)
+        register.push(typed(records))
     assert not isinstance(caught.value, RegisterUnavailable)
-    assert set(statuses(register.push(records[:1000]))) == {"accepted"}
+    assert set(statuses(register.push(typed(records[:1000])))) == {"accepted"}
 
 
 # --- reports -------------------------------------------------------------------------
@@ -217,7 +219,7 @@ def test_a_report_without_a_session_is_refused_before_sending(register: HttpRegi
 def test_a_wrong_token_is_a_refusal_not_a_retry(receiver: Receiver) -> None:
     record = sighting()
     with adapter_for(receiver.url, token="not-the-token") as adapter:
-        for action in (adapter.expected_assets, lambda: adapter.push([record]),
+        for action in (adapter.expected_assets, lambda: adapter.push(typed([record])),
                        lambda: adapter.publish_report(report(str(uuid.uuid4())))):
             with pytest.raises(RegisterError, match="HTTP 401.*refused the token") as caught:
                 action()
@@ -231,7 +233,7 @@ def test_a_receiver_that_is_not_running_is_unavailable() -> None:
         port = probe.getsockname()[1]
     with adapter_for(f"http://127.0.0.1:{port}") as adapter:
         with pytest.raises(RegisterUnavailable, match="cannot reach"):
-            adapter.push([sighting()])
+            adapter.push(typed([sighting()]))
 
 
 # --- restarts ------------------------------------------------------------------------
@@ -241,14 +243,14 @@ def test_a_restarted_receiver_keeps_what_it_acknowledged(tmp_path: Path) -> None
     records = [sighting() for _ in range(30)]
     session = str(uuid.uuid4())
     with running_receiver(tmp_path) as running, adapter_for(running.url) as adapter:
-        first = adapter.push(records)
+        first = adapter.push(typed(records))
         adapter.publish_report(report(session))
         assert stop_process(running.proc) == 0
     with running_receiver(tmp_path) as running, adapter_for(running.url) as adapter:
-        assert adapter.push(records) == first  # the key's stored answer, replayed
-        assert set(statuses(adapter.push(records[10:] + [sighting()]))) == {
+        assert adapter.push(typed(records)) == first  # the key's stored answer, replayed
+        assert set(statuses(adapter.push(typed(records[10:] + [sighting()])))) == {
             "duplicate", "accepted"}
-        assert statuses(adapter.push(records[:3])) == ["duplicate"] * 3
+        assert statuses(adapter.push(typed(records[:3]))) == ["duplicate"] * 3
         assert call(running.address, "GET", f"/api/v1/reports/{session}").status == 200
         counts = stored_counts(running.db, [r["sighting_id"] for r in records])
     assert set(counts.values()) == {1}
@@ -429,7 +431,7 @@ def test_a_fault_is_unavailable_and_the_retry_stores_each_sighting_once(
     with adapter_for(proxy.url, timeout=CLIENT_TIMEOUT) as adapter:
         proxy.fail_next(fault, **options)
         with pytest.raises(RegisterUnavailable) as caught:
-            adapter.push(records)
+            adapter.push(typed(records))
         assert proxy.fault is None, "the fault was not met"
         if retry_after is None:
             assert caught.value.retry_after is None
@@ -437,7 +439,7 @@ def test_a_fault_is_unavailable_and_the_retry_stores_each_sighting_once(
             assert caught.value.retry_after == pytest.approx(retry_after, abs=3)
         applied = fault.startswith("apply")
         assert set(stored_counts(receiver.db, ids).values()) == {1 if applied else 0}
-        results = adapter.push(records)
+        results = adapter.push(typed(records))
     assert statuses(results) == ["accepted"] * len(records)
     assert [r.sighting_id for r in results] == ids
     assert set(stored_counts(receiver.db, ids).values()) == {1}
@@ -468,10 +470,10 @@ def test_a_batch_applied_then_lost_and_sent_again_in_other_batches_is_duplicate(
     with adapter_for(proxy.url, timeout=CLIENT_TIMEOUT) as adapter:
         proxy.fail_next("apply_then_reset")
         with pytest.raises(RegisterUnavailable):
-            adapter.push(records)
+            adapter.push(typed(records))
         later = [sighting(), *records[:3]]
-        assert statuses(adapter.push(later)) == ["accepted"] + ["duplicate"] * 3
-        assert statuses(adapter.push(records[3:])) == ["duplicate"] * 3
+        assert statuses(adapter.push(typed(later))) == ["accepted"] + ["duplicate"] * 3
+        assert statuses(adapter.push(typed(records[3:]))) == ["duplicate"] * 3
     ids = [r["sighting_id"] for r in records + later]
     assert set(stored_counts(receiver.db, ids).values()) == {1}
 
@@ -479,7 +481,7 @@ def test_a_batch_applied_then_lost_and_sent_again_in_other_batches_is_duplicate(
 def test_a_slow_answer_within_the_timeout_is_fine(proxy: FaultProxy) -> None:
     with adapter_for(proxy.url, timeout=2.0) as adapter:
         proxy.fail_next("apply_then_slow", delay=0.3)
-        assert statuses(adapter.push([sighting()])) == ["accepted"]
+        assert statuses(adapter.push(typed([sighting()]))) == ["accepted"]
 
 
 def test_a_304_without_a_manifest_to_reuse_is_unavailable(proxy: FaultProxy) -> None:

@@ -161,7 +161,7 @@ def test_the_venv_sees_system_packages_and_holds_the_command(installed: tuple,
     venv = root / "opt/stocktaker/venv"
     assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
     assert os.access(venv / "bin/stocktaker", os.X_OK)
-    assert list(venv.glob("lib/python3*/site-packages/firmware/service.py"))
+    assert list(venv.glob("lib/python3*/site-packages/firmware/systemd_notify.py"))
     assert not (source / "build").exists()  # built from a copy: the source tree stays clean
 
 

@@ -20,6 +20,7 @@ from sync.intake_tags import (
     parse_tag_range,
 )
 from sync.queue import SightingQueue
+from tests.sightings import typed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -157,6 +158,6 @@ def test_nautobot_answers_an_intake_with_a_dead_letter_not_silence(tmp_path: Pat
     config = RegisterConfig(adapter="nautobot", url="http://127.0.0.1:9", token_file=token,
                             outbox=tmp_path / "out", timeout=1.0)
     with NautobotRegister(config, "hh-07") as nautobot:
-        [result] = nautobot.push([make().to_record()])
+        [result] = nautobot.push(typed([make().to_record()]))
     assert result.status is ItemStatus.REJECTED
     assert "Nautobot takes no intake records" in (result.reason or "")

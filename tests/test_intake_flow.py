@@ -19,7 +19,7 @@ from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.intake_rules import IntakeGatherer, classify
 from firmware.inventory import Inventory
 from firmware.print_jobs import PrintJobs
-from firmware.report import format_report
+from firmware.room_report import format_report
 from firmware.tags import DEFAULT_TAG_PATTERN
 from hal.buttons.base import Press
 from hal.display.terminal import TerminalDisplay
@@ -29,7 +29,7 @@ from sync.files import FilesRegister
 from sync.intake import IntakeRecord, is_intake
 from sync.intake_tags import device_tags
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from tests.rooms import make_room, write_config
 
 GTIN = "09506000134352"

@@ -14,6 +14,7 @@ from sync.intake import IntakeRecord
 from sync.intake_csv import INTAKE_COLUMNS
 from sync.register import ItemStatus
 from tests.test_receiver import TOKEN, call, post_batch, running_receiver
+from tests.sightings import typed
 
 # The English labels and aliases of Snipe-IT's asset importer (app/Livewire/Importer.php,
 # $assets_fields and $aliases_fields) that an "Assets" import maps by themselves.
@@ -35,8 +36,8 @@ def test_the_receiver_keeps_intakes_once_and_lists_them(tmp_path: Path) -> None:
     with running_receiver(tmp_path / "r") as receiver:
         register = HttpRegister(receiver.url, TOKEN, "hh-01", rate_per_minute=6000)
         with register:
-            results = register.push([first, second])
-            again = register.push([first])
+            results = register.push(typed([first, second]))
+            again = register.push(typed([first]))
         assert [r.status for r in results] == [ItemStatus.ACCEPTED] * 2
         assert again[0].status is ItemStatus.DUPLICATE
         answer = call(receiver.address, "GET", "/api/v1/intakes")
@@ -75,8 +76,8 @@ def test_files_writes_an_intake_csv_snipeits_importer_maps(tmp_path: Path) -> No
     untagged = intake(tag=None, serial="=HYPERLINK(1)")
     files = FilesRegister(tmp_path / "expected.csv", tmp_path / "out", "hh-01",
                           intake_status="Pending", intake_unknown_model="To identify")
-    first = files.push([tagged, untagged])
-    again = files.push([tagged])
+    first = files.push(typed([tagged, untagged]))
+    again = files.push(typed([tagged]))
     assert [r.status for r in first] == [ItemStatus.ACCEPTED] * 2
     assert again[0].status is ItemStatus.DUPLICATE
     path = tmp_path / "out" / "intake-hh-01.csv"

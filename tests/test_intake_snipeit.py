@@ -17,10 +17,11 @@ from sync.intake import IntakeRecord
 from sync.queue import SightingQueue
 from sync.register import ItemStatus
 from sync.snipeit import SnipeItRegister
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from sync.snipeit_intake import gtin14
 from tests.snipeit_emulator import SnipeItEmulator
 from tests.test_kiosk_sync import FixedClock
+from tests.sightings import typed
 
 TOKEN = "snipe-intake-token"
 
@@ -60,7 +61,7 @@ def test_an_intake_becomes_a_pending_asset_in_the_room(emulator: SnipeItEmulator
                                                       tmp_path: Path) -> None:
     record = intake(serial="SN-NEW-1", mac="00:1a:2b:3c:4d:5e")
     with register(emulator, tmp_path) as snipe:
-        [result] = snipe.push([record])
+        [result] = snipe.push(typed([record]))
     assert result.status is ItemStatus.ACCEPTED, result.reason
     assert "created as FIELD-0001" in (result.reason or "")
     asset = emulator.asset("FIELD-0001")
@@ -79,7 +80,7 @@ def test_the_model_is_found_by_model_number_or_gtin(emulator: SnipeItEmulator,
     by_gtin = intake("FIELD-0003", gtin="04006381333931", serial="S-3")
     unknown = intake("FIELD-0004", gtin="09999999999999", model="XYZ", serial="S-4")
     with register(emulator, tmp_path) as snipe:
-        results = snipe.push([by_number, by_gtin, unknown])
+        results = snipe.push(typed([by_number, by_gtin, unknown]))
     assert [r.status for r in results] == [ItemStatus.ACCEPTED] * 3
     names = [emulator.models[emulator.asset(t).model_id].name
              for t in ("FIELD-0002", "FIELD-0003", "FIELD-0004")]
@@ -95,7 +96,7 @@ def test_snipeit_auto_increment_tags_an_intake_without_a_tag(tmp_path: Path) -> 
         emu.add_model("Unknown model")
         emu.add_location("Storage B")
         with register(emu, tmp_path) as snipe:
-            results = snipe.push([intake(None, serial="A-1"), intake(None, serial="A-2")])
+            results = snipe.push(typed([intake(None, serial="A-1"), intake(None, serial="A-2")]))
         assert [r.status for r in results] == [ItemStatus.ACCEPTED] * 2
         assert emu.asset("AUTO-00001").serial == "A-1"
         assert emu.asset("AUTO-00002").serial == "A-2"
@@ -107,7 +108,7 @@ def test_snipeits_validation_errors_reject_the_intake_with_its_message(
     untagged = intake(None, serial="V-1")  # auto-increment is off
     taken = intake("IT-1", serial="V-2")   # another asset has this tag
     with register(emulator, tmp_path) as snipe:
-        results = snipe.push([untagged, taken])
+        results = snipe.push(typed([untagged, taken]))
     assert [r.status for r in results] == [ItemStatus.REJECTED] * 2
     assert results[0].reason == "Snipe-IT: asset_tag: The asset tag field is required."
     assert results[1].reason == "Snipe-IT: asset_tag: The asset tag must be unique."
@@ -117,11 +118,11 @@ def test_snipeits_validation_errors_reject_the_intake_with_its_message(
 def test_missing_status_or_unknown_model_is_rejected_with_the_key_to_set(
         emulator: SnipeItEmulator, tmp_path: Path) -> None:
     with register(emulator, tmp_path, intake_status="Field intake") as snipe:
-        [result] = snipe.push([intake()])
+        [result] = snipe.push(typed([intake()]))
     assert result.status is ItemStatus.REJECTED
     assert "no status label 'Field intake'" in (result.reason or "")
     with register(emulator, tmp_path, intake_unknown_model="To identify") as snipe:
-        [result] = snipe.push([intake()])
+        [result] = snipe.push(typed([intake()]))
     assert result.status is ItemStatus.REJECTED
     assert "register.intake_unknown_model" in (result.reason or "")
     assert len(emulator.assets) == 1
@@ -130,7 +131,7 @@ def test_missing_status_or_unknown_model_is_rejected_with_the_key_to_set(
 def test_a_serial_snipeit_knows_is_a_conflict_not_a_new_asset(emulator: SnipeItEmulator,
                                                               tmp_path: Path) -> None:
     with register(emulator, tmp_path) as snipe:
-        [result] = snipe.push([intake(serial="pf3xyz01")])
+        [result] = snipe.push(typed([intake(serial="pf3xyz01")]))
     assert result.status is ItemStatus.CONFLICT
     assert result.register_side is not None and result.register_side["asset_tag"] == "IT-1"
     assert len(emulator.assets) == 1
@@ -142,11 +143,11 @@ def test_a_replay_after_a_lost_answer_is_a_duplicate(emulator: SnipeItEmulator,
     emulator.inject("drop", method="POST", path="/api/v1/hardware", apply=True)
     with register(emulator, tmp_path) as snipe:
         with pytest.raises(RegisterUnavailable):
-            snipe.push([record])
+            snipe.push(typed([record]))
     assert len(emulator.assets_noted(record["sighting_id"])) == 1
     with register(emulator, tmp_path) as snipe:  # a new process: nothing in memory
-        [result] = snipe.push([record])
-        [again] = snipe.push([record])
+        [result] = snipe.push(typed([record]))
+        [again] = snipe.push(typed([record]))
     assert result.status is ItemStatus.DUPLICATE and again.status is ItemStatus.DUPLICATE
     assert result.reason == "already created as FIELD-0009"
     assert len(emulator.assets_noted(record["sighting_id"])) == 1
@@ -173,7 +174,7 @@ def test_intakes_ride_the_queue_and_engine_unchanged(emulator: SnipeItEmulator,
 def test_a_room_snipeit_lacks_creates_the_asset_without_location_and_says_so(
         emulator: SnipeItEmulator, tmp_path: Path) -> None:
     with register(emulator, tmp_path) as snipe:
-        [result] = snipe.push([intake("FIELD-0020", room="Shed 9", serial="L-1")])
+        [result] = snipe.push(typed([intake("FIELD-0020", room="Shed 9", serial="L-1")]))
     assert result.status is ItemStatus.ACCEPTED
     assert "created without location: Snipe-IT has no location named 'Shed 9'" in (
         result.reason or "")

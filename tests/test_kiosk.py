@@ -21,7 +21,7 @@ from firmware.kiosk_rules import (
 )
 from firmware.mode import IDLE_LOOK_EVERY
 from firmware.movements import MovementLog
-from firmware.people import PeopleIndex
+from firmware.people_index import PeopleIndex
 from sync.person import Person
 from sync.status import SyncStatus
 from firmware.tags import parse_read

@@ -16,14 +16,15 @@ from typing import Any
 import pytest
 
 from sync.person import Person
-from firmware.sightings import Sighting
+from sync.sighting import Sighting
 from sync.engine import Backoff, SyncEngine, summarise
 from sync.files import FilesRegister
 from sync.memory_register import MemoryRegister
 from sync.movements import MOVEMENT_COLUMNS
 from sync.queue import SightingQueue, format_status, read_status
 from sync.register import ItemStatus, Register
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
+from tests.sightings import typed
 
 ANA = Person("0004211234", "E-100", "Ana Lopes", "ana", 7)
 BEN = Person("0004215678", "E-101", "=HYPERLINK(\"x\")", "ben", 8)
@@ -95,8 +96,8 @@ def test_kiosk_events_go_to_jsonl_and_the_daily_movements_csv_once(tmp_path: Pat
     refused = event("refused", None, None, reason="no badge")
     audit = {**event("verified", "IT-2", None), "person": None}
     batch = [out, back, refused, audit]
-    assert [r.status for r in register.push(batch)] == [ItemStatus.ACCEPTED] * 4
-    assert [r.status for r in register.push(batch)] == [ItemStatus.DUPLICATE] * 4
+    assert [r.status for r in register.push(typed(batch))] == [ItemStatus.ACCEPTED] * 4
+    assert [r.status for r in register.push(typed(batch))] == [ItemStatus.DUPLICATE] * 4
     lines = (tmp_path / "out" / "sightings-kiosk-1.jsonl").read_text().splitlines()
     assert [json.loads(line)["verdict"] for line in lines] == [
         "checked_out", "checked_in", "refused", "verified"]
@@ -113,7 +114,7 @@ def test_kiosk_events_go_to_jsonl_and_the_daily_movements_csv_once(tmp_path: Pat
 
 def test_movement_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
     register = FilesRegister(tmp_path / "e.csv", tmp_path / "out", "kiosk-1")
-    register.push([event("checked_out", "-IT-1", BEN)])
+    register.push(typed([event("checked_out", "-IT-1", BEN)]))
     row = csv_rows(tmp_path / "out" / "movements-kiosk-1-2026-11-24.csv")[0]
     assert row["person_name"] == "'=HYPERLINK(\"x\")" and row["asset_tag"] == "'-IT-1"
 
@@ -121,10 +122,10 @@ def test_movement_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
 def test_a_movement_row_lost_after_a_crash_is_written_on_the_retry(tmp_path: Path) -> None:
     register = FilesRegister(tmp_path / "e.csv", tmp_path / "out", "kiosk-1")
     record = event("checked_out", "IT-1")
-    register.push([record])
+    register.push(typed([record]))
     day = tmp_path / "out" / "movements-kiosk-1-2026-11-24.csv"
     day.unlink()  # as if the CSV had not been written when the process died
-    assert register.push([record])[0].status is ItemStatus.DUPLICATE
+    assert register.push(typed([record]))[0].status is ItemStatus.DUPLICATE
     assert [r["sighting_id"] for r in csv_rows(day)] == [record["sighting_id"]]
 
 
@@ -133,7 +134,7 @@ def test_a_damaged_movements_file_is_set_aside_not_lost(tmp_path: Path) -> None:
     day = tmp_path / "out" / "movements-kiosk-1-2026-11-24.csv"
     day.parent.mkdir()
     day.write_text('sighting_id\n"abc\x00\n"x"y', encoding="utf-8")
-    register.push([event("checked_out", "IT-1")])
+    register.push(typed([event("checked_out", "IT-1")]))
     assert len(csv_rows(day)) == 1
     assert (day.parent / "movements-kiosk-1-2026-11-24.damaged.csv").read_text(
         encoding="utf-8").startswith("sighting_id\n\"abc")

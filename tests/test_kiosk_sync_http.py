@@ -18,6 +18,7 @@ from sync.receiver.server import start_in_thread
 from sync.register import ItemStatus
 from tests.test_http_register import FaultProxy
 from tests.test_kiosk_sync import ANA, BEN, Kiosk, event
+from tests.sightings import typed
 
 TOKEN = "kiosk-receiver-token"
 MANIFEST = ("asset_tag,location,status,assigned_to\n"
@@ -99,7 +100,7 @@ def test_check_out_check_in_and_refusal_get_per_item_results(receiver: Running,
         here = event("checked_in", "IT-3", None)
         elsewhere = event("checked_in", "IT-4", None)
         unknown = event("checked_out", "IT-99", ANA)
-        results = register.push([out, again, refused, back, here, elsewhere, unknown])
+        results = register.push(typed([out, again, refused, back, here, elsewhere, unknown]))
     assert [r.status for r in results] == [
         ItemStatus.ACCEPTED, ItemStatus.ACCEPTED, ItemStatus.ACCEPTED, ItemStatus.ACCEPTED,
         ItemStatus.ACCEPTED, ItemStatus.CONFLICT, ItemStatus.REJECTED]
@@ -179,7 +180,7 @@ def test_a_check_out_whose_answer_was_lost_is_a_duplicate_on_the_retry(
         assert len(kiosk.queue) == 0 and receiver.store.sighting_count() == 1
         other = event("checked_out", "IT-1", ANA)
         with adapter(receiver.url, "kiosk-1") as direct:  # the event again, in a new batch
-            results = direct.push([took, other])
+            results = direct.push(typed([took, other]))
         assert [r.status for r in results] == [ItemStatus.DUPLICATE, ItemStatus.ACCEPTED]
         assert results[1].reason == "already checked out to this person"
         proxy.fail_next("status", status=500)
@@ -198,8 +199,8 @@ def test_a_check_out_whose_answer_was_lost_is_a_duplicate_on_the_retry(
 def test_a_replayed_conflict_gets_the_same_conflict(receiver: Running) -> None:
     with adapter(receiver.url, "kiosk-1") as register:
         taken = event("checked_out", "IT-2", ANA)
-        first = register.push([taken])[0]
-        second = register.push([taken, event("refused", None, None)])[0]
+        first = register.push(typed([taken]))[0]
+        second = register.push(typed([taken, event("refused", None, None)]))[0]
     assert first.status is second.status is ItemStatus.CONFLICT
     assert first.register_side == second.register_side
     assert first.register_side["holder"] == {"name": "Cleo Park"}

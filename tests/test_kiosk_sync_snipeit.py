@@ -15,6 +15,7 @@ from sync.register import ItemStatus
 from sync.snipeit import SnipeItRegister
 from tests.snipeit_emulator import SnipeItEmulator
 from tests.test_kiosk_sync import Kiosk, event
+from tests.sightings import typed
 
 TOKEN = "snipe-kiosk-token"
 
@@ -65,11 +66,11 @@ def test_check_out_and_check_in_map_to_snipeit(emulator: SnipeItEmulator,
     back = event("checked_in", "IT-1", None, room="Office 2")
     refused = event("refused", None, None, reason="no badge")
     with register(emulator, tmp_path) as snipe:
-        results = snipe.push([out, refused])
+        results = snipe.push(typed([out, refused]))
         asset = emulator.asset("IT-1")
         assert asset.assigned_user == ana.id and asset.last_checkout == "2026-11-24 09:15:02"
         assert asset.location_id == emulator.location_named("Office 2")  # the user's
-        results += snipe.push([back])
+        results += snipe.push(typed([back]))
     assert [r.status for r in results] == [ItemStatus.ACCEPTED] * 3
     assert asset.assigned_user is None and asset.location_id == emulator.location_named(
         "Office 2")
@@ -83,7 +84,7 @@ def test_check_out_and_check_in_map_to_snipeit(emulator: SnipeItEmulator,
 def test_a_check_out_to_a_user_without_location_clears_the_location(
         emulator: SnipeItEmulator, tmp_path: Path) -> None:
     with register(emulator, tmp_path) as snipe:
-        snipe.push([event("checked_out", "IT-2", person(emulator, "ben"))])
+        snipe.push(typed([event("checked_out", "IT-2", person(emulator, "ben"))]))
     assert emulator.asset("IT-2").location_id is None
 
 
@@ -120,7 +121,7 @@ def test_an_asset_archived_meanwhile_is_a_conflict(emulator: SnipeItEmulator,
                                                    tmp_path: Path) -> None:
     emulator.asset("IT-2").status_id = emulator.status_id("Archived")
     with register(emulator, tmp_path) as snipe:
-        [result] = snipe.push([event("checked_out", "IT-2", person(emulator, "ana"))])
+        [result] = snipe.push(typed([event("checked_out", "IT-2", person(emulator, "ana"))]))
     assert result.status is ItemStatus.CONFLICT
     assert result.register_side is not None and result.register_side["status"] == "Archived"
     assert result.register_side["holder"] is None
@@ -152,8 +153,8 @@ def test_a_lost_answer_is_a_duplicate_on_the_retry_not_a_second_move(
 def test_a_check_in_of_an_asset_not_checked_out_is_a_conflict_unless_it_is_here(
         emulator: SnipeItEmulator, tmp_path: Path) -> None:
     with register(emulator, tmp_path) as snipe:
-        here, elsewhere = snipe.push([event("checked_in", "IT-1", None, room="Storage B"),
-                                      event("checked_in", "IT-2", None, room="Office 2")])
+        here, elsewhere = snipe.push(typed([event("checked_in", "IT-1", None, room="Storage B"),
+                                      event("checked_in", "IT-2", None, room="Office 2")]))
     assert here.status is ItemStatus.ACCEPTED and here.reason == "already checked in here"
     assert elsewhere.status is ItemStatus.CONFLICT
     assert elsewhere.register_side is not None
@@ -163,9 +164,9 @@ def test_a_check_in_of_an_asset_not_checked_out_is_a_conflict_unless_it_is_here(
 def test_unknown_assets_and_people_without_a_user_id_are_rejected(
         emulator: SnipeItEmulator, tmp_path: Path) -> None:
     with register(emulator, tmp_path) as snipe:
-        unknown, nobody = snipe.push([
+        unknown, nobody = snipe.push(typed([
             event("checked_out", "IT-404", person(emulator, "ana")),
-            event("checked_out", "IT-1", Person("77", "E-9", "Guest"))])
+            event("checked_out", "IT-1", Person("77", "E-9", "Guest"))]))
     assert unknown.status is nobody.status is ItemStatus.REJECTED
     assert "no asset 'IT-404'" in str(unknown.reason)
     assert "no Snipe-IT user id" in str(nobody.reason)

@@ -9,13 +9,17 @@ import pytest
 from firmware.config import (Config, DeviceConfig, KioskConfig, RegisterConfig, _check_values,
                              load_config)
 from firmware.errors import ConfigError
-from sync.nautobot import api_base, note_text
+from sync.nautobot_api import api_base
+from sync.nautobot_notes import note_text
 from sync.registers import open_register
+from sync.sighting import Sighting
+from tests.sightings import sighting_record
 
-RECORD = {"sighting_id": "5f0c2a8e-3d1b-4c6e-9a7f-0b1c2d3e4f50", "device_id": "hh-07",
-          "location": "DC1 Hall 2", "technician": "ana", "verdict": "mislocated",
-          "recorded_location": "DC1 Hall 1", "wall_time": "2026-11-30T09:15:02.120Z",
-          "clock_synchronized": True}
+RECORD = sighting_record(
+    sighting_id="5f0c2a8e-3d1b-4c6e-9a7f-0b1c2d3e4f50", device_id="hh-07",
+    location="DC1 Hall 2", technician="ana", verdict="mislocated",
+    recorded_location="DC1 Hall 1", wall_time="2026-11-30T09:15:02.120Z",
+    clock_synchronized=True)
 
 
 def test_the_adapter_and_its_keys_load_from_toml(tmp_path: Path) -> None:
@@ -80,7 +84,7 @@ def test_api_base() -> None:
 
 
 def test_the_note_carries_time_room_technician_scanner_device_and_verdict() -> None:
-    text = note_text(RECORD, "0b7c0a4e-1111-4222-8333-944455556666")
+    text = note_text(Sighting.from_record(RECORD), "0b7c0a4e-1111-4222-8333-944455556666")
     assert text.splitlines() == [
         "stocktaker sighting 5f0c2a8e-3d1b-4c6e-9a7f-0b1c2d3e4f50",
         "- scanned: 2026-11-30T09:15:02.120Z",
@@ -93,13 +97,14 @@ def test_the_note_carries_time_room_technician_scanner_device_and_verdict() -> N
 
 
 def test_the_note_says_when_the_clock_was_not_synchronised() -> None:
-    text = note_text({**RECORD, "clock_synchronized": False}, "d")
+    text = note_text(Sighting.from_record({**RECORD, "clock_synchronized": False}), "d")
     assert "- scanned: 2026-11-30T09:15:02.120Z (device clock not synchronised)" in text
 
 
 def test_outside_text_cannot_add_lines_or_markup_to_the_note() -> None:
-    text = note_text({**RECORD, "technician": "eve\n- verdict: verified\x1b[2J <script>",
-                      "location": "[x](javascript:alert(1)) " + "r" * 300}, "d")
+    text = note_text(Sighting.from_record({
+        **RECORD, "technician": "eve\n- verdict: verified\x1b[2J <script>",
+        "location": "[x](javascript:alert(1)) " + "r" * 300}), "d")
     assert len(text.splitlines()) == 7
     assert "\x1b" not in text and "<" not in text and "[" not in text
     room = next(line for line in text.splitlines() if line.startswith("- room: "))

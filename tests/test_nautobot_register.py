@@ -14,6 +14,7 @@ from sync.nautobot import NautobotRegister
 from sync.register import ItemStatus
 from tests.nautobot.seed import Seeder
 from tests.nautobot.server import NautobotServer
+from tests.sightings import typed
 
 pytestmark = pytest.mark.nautobot
 
@@ -85,8 +86,8 @@ def test_a_verified_sighting_becomes_one_note_keyed_by_its_id_and_a_replay_is_a_
     device = seeder.devices([{"asset_tag": tag(), "location": here}])[0]
     record = sighting(device["asset_tag"], here)
     with register(nautobot_server, tmp_path) as reg:
-        first = reg.push([record])
-        again = reg.push([record])
+        first = reg.push(typed([record]))
+        again = reg.push(typed([record]))
     assert first[0].status is ItemStatus.ACCEPTED
     assert again[0].status is ItemStatus.DUPLICATE
     notes = seeder.notes_of(device["id"])
@@ -104,7 +105,7 @@ def test_the_audited_date_is_set_and_never_moved_backwards(
     newer = sighting(device["asset_tag"], here, wall_time="2026-11-30T09:00:00.000Z")
     older = sighting(device["asset_tag"], here, wall_time="2026-11-02T09:00:00.000Z")
     with register(nautobot_server, tmp_path, audited_field="last_audited") as reg:
-        assert [r.status for r in reg.push([newer, older])] == [ItemStatus.ACCEPTED] * 2
+        assert [r.status for r in reg.push(typed([newer, older]))] == [ItemStatus.ACCEPTED] * 2
     assert seeder.device(device["id"])["custom_fields"]["last_audited"] == "2026-11-30"
     assert len(seeder.notes_of(device["id"])) == 2
 
@@ -114,7 +115,7 @@ def test_a_custom_field_nautobot_does_not_have_is_named_in_the_result(
     here = room()
     device = seeder.devices([{"asset_tag": tag(), "location": here}])[0]
     with register(nautobot_server, tmp_path, audited_field="no_such_field") as reg:
-        result = reg.push([sighting(device["asset_tag"], here)])[0]
+        result = reg.push(typed([sighting(device["asset_tag"], here)]))[0]
     assert result.status is ItemStatus.ACCEPTED  # the note is made all the same
     assert result.reason is not None and result.reason.startswith("device not updated:")
     assert "no_such_field" in result.reason
@@ -128,7 +129,7 @@ def test_a_mislocated_device_is_moved_only_when_configured(
     device = seeder.devices([{"asset_tag": tag(), "location": recorded}])[0]
     record = sighting(device["asset_tag"], found_in, "mislocated", recorded_location=recorded)
     with register(nautobot_server, tmp_path, move_mislocated=move) as reg:
-        assert reg.push([record])[0].status is ItemStatus.ACCEPTED
+        assert reg.push(typed([record]))[0].status is ItemStatus.ACCEPTED
     where = seeder.device(device["id"])["location"]["name"]
     assert where == (found_in if move else recorded)
     note = seeder.notes_of(device["id"])[0]["note"]
@@ -141,7 +142,7 @@ def test_other_verdicts_make_no_note(nautobot_server: NautobotServer, seeder: Se
     device = seeder.devices([{"asset_tag": tag(), "location": here}])[0]
     records = [sighting(device["asset_tag"], here, "repeat"), sighting(None, here, "unregistered")]
     with register(nautobot_server, tmp_path) as reg:
-        results = reg.push(records)
+        results = reg.push(typed(records))
     assert [(r.status, r.reason) for r in results] == [
         (ItemStatus.ACCEPTED, "not a note: repeat"),
         (ItemStatus.ACCEPTED, "not a note: unregistered")]
@@ -154,7 +155,7 @@ def test_a_device_deleted_since_the_audit_is_refused_with_the_reason(
     gone, kept = seeder.devices([{"asset_tag": tag(), "location": here} for _ in range(2)])
     seeder.delete_device(gone["id"])
     with register(nautobot_server, tmp_path) as reg:
-        results = reg.push([sighting(gone["asset_tag"], here), sighting(kept["asset_tag"], here)])
+        results = reg.push(typed([sighting(gone["asset_tag"], here), sighting(kept["asset_tag"], here)]))
     assert results[0].status is ItemStatus.REJECTED
     assert results[0].reason == (f"Nautobot has no device with asset tag {gone['asset_tag']!r}"
                                  " (deleted since the audit?)")
@@ -166,7 +167,7 @@ def test_a_tag_differing_in_case_still_finds_its_device(
     here = room()
     device = seeder.devices([{"asset_tag": tag(), "location": here}])[0]
     with register(nautobot_server, tmp_path) as reg:
-        result = reg.push([sighting(device["asset_tag"].lower(), here)])[0]
+        result = reg.push(typed([sighting(device["asset_tag"].lower(), here)]))[0]
     assert result.status is ItemStatus.ACCEPTED
     assert len(seeder.notes_of(device["id"])) == 1
 
@@ -180,7 +181,7 @@ def test_a_bad_token_stops_the_batch_with_a_clear_message(
     with NautobotRegister(config, "hh-07") as reg:
         with pytest.raises(RegisterError, match=r"Nautobot refused the token \(Invalid token\):"
                                                 " put a valid API token in register.token_file"):
-            reg.push([sighting("DC-ANY", "Hall")])
+            reg.push(typed([sighting("DC-ANY", "Hall")]))
         with pytest.raises(RegisterError, match="Invalid token"):
             reg.expected_assets()
 
@@ -206,7 +207,7 @@ def test_a_server_out_of_reach_is_unavailable(tmp_path: Path,
     config = RegisterConfig(adapter="nautobot", url=f"http://127.0.0.1:{free_ports(1)[0]}",
                             token_file=nautobot_server.token_file, timeout=2)
     with NautobotRegister(config, "hh-07") as reg, pytest.raises(RegisterUnavailable):
-        reg.push([sighting("DC-ANY", "Hall")])
+        reg.push(typed([sighting("DC-ANY", "Hall")]))
 
 
 def test_reports_go_to_the_outbox_folder(nautobot_server: NautobotServer, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from firmware import __version__
-from firmware.sightings import Sighting
+from sync.sighting import Sighting
 from sync.queue import SightingQueue, read_status
 from tests.nautobot.proxy import KillingProxy
 from tests.nautobot.seed import Seeder

@@ -51,7 +51,7 @@ def failing(error: int) -> Callable[..., Any]:
 
 
 def report(**fields: Any) -> dict[str, Any]:
-    """An audit report in the shape ``firmware.report.build_report`` makes."""
+    """An audit report in the shape ``firmware.room_report.build_report`` makes."""
     scans = [
         {"sighting_id": "s-1", "asset_tag": "IT-000001", "verdict": "verified", "source": "camera",
          "at": "2026-11-24T09:15:02.120Z", "payload": "IT-000001", "symbology": "QR",

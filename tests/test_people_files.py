@@ -12,7 +12,7 @@ from sync.person import Person
 from sync.files import FilesRegister
 from sync.inventory_cache import PeopleCache
 from sync.memory_register import MemoryRegister
-from sync.people import PeopleFileError, read_people
+from sync.people_csv import PeopleFileError, read_people
 from sync.registers import open_register
 
 GOOD = ("badge,employee_num,name,username,id\n"

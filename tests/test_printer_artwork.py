@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from firmware.tags import parse_read
 from hal.camera import open_decoder
-from hal.printer import LABEL_SIZES, LabelTooSmall, draw_label, label_size, open_printer
+from hal.printer import (
+    LABEL_SIZES,
+    LabelTooSmall,
+    NullPrinter,
+    Printer,
+    PrinterOffline,
+    PrinterSettings,
+    draw_label,
+    label_size,
+    open_printer,
+)
 from hal.read import Read
 from tests.printer_formats import read_brother, read_zpl
+
+
+def _open(backend: str, **settings: Any) -> Printer:
+    """The printer ``backend`` names, with these ``[printer]`` settings."""
+    return open_printer(PrinterSettings(backend=backend, **settings))
+
 
 URL = "https://assets.example.org/ht/IT-004512"
 TAG = "IT-004512"
@@ -112,7 +130,7 @@ def test_unknown_sizes_are_named() -> None:
 
 @pytest.mark.parametrize("label", ["62", "29x90"])
 def test_brother_raster_read_back_by_brother_ql_decodes(decoder, tmp_path, label) -> None:
-    printer = open_printer("brother_ql", label=label, address="tcp://127.0.0.1:9100")
+    printer = _open("brother_ql", label=label, address="tcp://127.0.0.1:9100")
     data = printer.job_bytes(draw_label(URL, TAG, "Example University IT", printer.size))
     pages = read_brother(data, tmp_path)
     assert len(pages) == 1
@@ -127,7 +145,7 @@ def test_brother_raster_read_back_by_brother_ql_decodes(decoder, tmp_path, label
 
 
 def test_brother_raster_ends_with_the_print_command(tmp_path) -> None:
-    printer = open_printer("brother_ql", label="62", address="tcp://127.0.0.1:9100")
+    printer = _open("brother_ql", label="62", address="tcp://127.0.0.1:9100")
     data = printer.job_bytes(draw_label(URL, TAG, "", printer.size))
     assert b"\x00" * 200 + b"\x1b@" in data  # invalidate, initialise: a half job is dropped
     assert data.endswith(b"\x1a")  # print, then feed and cut: without it nothing prints
@@ -135,7 +153,7 @@ def test_brother_raster_ends_with_the_print_command(tmp_path) -> None:
 
 @pytest.mark.parametrize("dpi", [203, 300])
 def test_zpl_is_one_format_whose_graphic_is_the_artwork(decoder, dpi) -> None:
-    printer = open_printer("zpl", label="2x1in", dpi=dpi, address="tcp://127.0.0.1")
+    printer = _open("zpl", label="2x1in", dpi=dpi, address="tcp://127.0.0.1")
     artwork = draw_label(URL, TAG, "Example University IT", printer.size)
     formats = read_zpl(printer.job_bytes(artwork))
     assert len(formats) == 1
@@ -157,10 +175,22 @@ def test_zpl_is_one_format_whose_graphic_is_the_artwork(decoder, dpi) -> None:
 
 def test_brother_refuses_zebra_stock_and_zpl_brother_stock() -> None:
     with pytest.raises(ValueError, match="Brother QL prints"):
-        open_printer("brother_ql", label="2x1in", dpi=300, address="tcp://h")
+        _open("brother_ql", label="2x1in", dpi=300, address="tcp://h")
     with pytest.raises(ValueError, match="2x1in"):
-        open_printer("zpl", label="62", dpi=300, address="tcp://h")
+        _open("zpl", label="62", dpi=300, address="tcp://h")
     with pytest.raises(ValueError, match="not a printer address"):
-        open_printer("zpl", label="2x1in", dpi=203, address="h:9100")
+        _open("zpl", label="2x1in", dpi=203, address="h:9100")
     with pytest.raises(ValueError, match="unknown printer backend"):
-        open_printer("cups", label="62")
+        _open("cups", label="62")
+
+
+def test_no_printer_is_a_null_printer_that_keeps_every_job() -> None:
+    """``none`` opens a null object: it draws nothing and says it is offline, so a job
+    queued for it is kept, never dropped."""
+    from hal.backends import fitted
+
+    printer = _open("none")
+    assert isinstance(printer, NullPrinter) and not fitted(printer)
+    assert fitted(_open("file", folder="labels"))
+    with pytest.raises(PrinterOffline, match="no label printer"):
+        printer.send("job-1", printer.job_bytes(draw_label(URL, TAG, "", printer.size)))

@@ -14,7 +14,7 @@ import pytest
 
 from firmware.cli import main
 from sync.queue import SEGMENTS_DIR, SightingQueue, read_status
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 KEYS = {"queued", "dead_letters", "oldest", "last_sync", "last_attempt", "last_error",
         "segments", "damaged", "dead_letter_items", "conflicts", "conflict_items"}

@@ -24,6 +24,7 @@ from tests.test_receiver import (
     write_manifest,
     write_token,
 )
+from tests.sightings import typed
 
 pytestmark = pytest.mark.postgres
 
@@ -47,8 +48,8 @@ def test_the_receiver_keeps_sightings_and_heartbeats_in_postgresql(
         assert base.startswith("http://127.0.0.1:"), (tmp_path / "log").read_text()
         with HttpRegister(base, TOKEN, "hh-01") as register:
             records = [sighting(n) for n in range(30)]
-            assert {r.status.value for r in register.push(records)} == {"accepted"}
-            assert {r.status.value for r in register.push(records[:10])} == {"duplicate"}
+            assert {r.status.value for r in register.push(typed(records))} == {"accepted"}
+            assert {r.status.value for r in register.push(typed(records[:10]))} == {"duplicate"}
             register.heartbeat({"queue_depth": 0, "firmware_version": "1"})
         devices = requests.get(f"{base}/api/v1/devices", timeout=10,
                                headers={"Authorization": f"Bearer {TOKEN}"}).json()
@@ -93,10 +94,10 @@ def test_a_database_gone_is_answered_try_again_later(tmp_path: Path) -> None:
         proc, base = _start(server.url, tmp_path)
         try:
             with HttpRegister(base, TOKEN, "hh-01") as register:
-                register.push([sighting(1)])
+                register.push(typed([sighting(1)]))
                 server.stop()
                 with pytest.raises(RegisterUnavailable, match="503"):
-                    register.push([sighting(2)])
+                    register.push(typed([sighting(2)]))
                 register.check()  # the receiver itself still answers
             assert proc.poll() is None
             assert "Traceback" not in (tmp_path / "log").read_text()

@@ -12,7 +12,7 @@ from firmware.config import load_config
 from firmware.errors import ConfigError
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Inventory
-from firmware.report import format_report
+from firmware.room_report import format_report
 from firmware.tags import DEFAULT_TAG_PATTERN, Tag, TagKind, TagRejected, parse_read
 from hal.display.terminal import TerminalDisplay
 from hal.feedback.terminal import TerminalFeedback
@@ -20,7 +20,7 @@ from hal.read import Read
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
 from sync.receiver.protocol import check_report
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from tests.test_resume import MANIFEST, VirtualClock, reports
 
 

@@ -40,7 +40,7 @@ from sync.engine import SyncEngine
 from sync.files import FilesRegister
 from sync.http import HttpRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from sync.snipeit import SnipeItRegister
 from tests.snipeit_emulator import SnipeItEmulator
 from tests.test_receiver import (

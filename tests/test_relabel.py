@@ -19,7 +19,7 @@ from firmware.tags import DEFAULT_TAG_PATTERN, TagKind, parse_read
 from hal.display.terminal import TerminalDisplay
 from hal.feedback.terminal import TerminalFeedback
 from sync.files import FilesRegister
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from sync.queue import SightingQueue
 from tests.test_intake_flow import Clock, captions, intake_config, scan
 

@@ -21,7 +21,7 @@ from hal.read import Read
 from sync.engine import SyncEngine, SyncResult
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 MANIFEST = ("asset_tag,location,status\nIT-1,Storage B,\nIT-2,Storage B,\nIT-3,Storage B,\n"
             "IT-4,Storage A,\nIT-5,Storage A,Stolen\n")

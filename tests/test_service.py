@@ -1,5 +1,5 @@
 """sd_notify, the watchdog, the health textfile and the scan log line
-(firmware/service.py, firmware/health.py).
+(firmware/systemd_notify.py, firmware/health.py).
 
 The notification protocol is checked against a real AF_UNIX datagram socket standing where
 systemd's would be, the textfile with prometheus_client's own parser.
@@ -24,7 +24,7 @@ from firmware.config import load_config
 from firmware.errors import ConfigError
 from sync.status import SyncStatus
 from firmware.health import Health, HealthFile, render_health
-from firmware.service import Notifier, Watchdog, scan_log_line, status_text
+from firmware.systemd_notify import Notifier, Watchdog, scan_log_line, status_text
 from sync.queue import SightingQueue
 
 

@@ -16,9 +16,11 @@ from firmware.errors import ConfigError, RegisterError, RegisterUnavailable
 from sync.bench_snipeit import bench_snipeit
 from sync.register import ItemStatus
 from sync.registers import open_register
-from sync.snipeit import (AUDIT_VERDICTS, DEFAULT_RETRY_AFTER, SnipeItRegister, api_base,
-                          sighting_in_note)
+from sync.snipeit import SnipeItRegister
+from sync.snipeit_api import DEFAULT_RETRY_AFTER, api_base
+from sync.snipeit_audit import AUDIT_VERDICTS, sighting_in_note
 from tests.snipeit_emulator import SnipeItEmulator, php_e
+from tests.sightings import typed
 
 TOKEN = "snipe-test-token-7f3a"
 SESSION = "5b0c1a62-9d4e-4f57-8a2b-3c4d5e6f7a80"
@@ -85,7 +87,7 @@ def statuses(results: list[Any]) -> list[str]:
 def test_open_register_builds_the_snipeit_adapter(emulator, tmp_path):
     with open_register(config(emulator, tmp_path), "handheld-07") as register:
         assert isinstance(register, SnipeItRegister)
-        assert register.client.base_url == emulator.url + "/api/v1"
+        assert register.api.client.base_url == emulator.url + "/api/v1"
 
 
 @pytest.mark.parametrize(("changes", "key"), [({"url": None}, "register.url"),
@@ -121,7 +123,7 @@ def test_wrong_token_is_a_refusal_not_a_retry(emulator, tmp_path):
             register.expected_assets()
         assert not isinstance(caught.value, RegisterUnavailable)
         with pytest.raises(RegisterError, match="401"):
-            register.push([record("IT-0001")])
+            register.push(typed([record("IT-0001")]))
     assert emulator.audit_entries() == []
     assert set(emulator.statuses_seen()) == {401}
 
@@ -137,7 +139,7 @@ def test_emulator_answers_401_json_or_a_login_redirect(emulator):
 
 def test_requests_carry_json_headers_and_the_device(emulator, tmp_path):
     with SnipeItRegister(config(emulator, tmp_path), "handheld-07") as register:
-        register.push([record("IT-0001")])
+        register.push(typed([record("IT-0001")]))
     (entry,) = emulator.audit_entries()
     # Snipe-IT records "api" only for a Content-Type, Accept exactly JSON and a bearer token.
     assert entry.action_source == "api"
@@ -258,9 +260,9 @@ def test_assets_added_while_paging_restart_the_read(tmp_path):
 def test_error_envelope_on_200_is_an_error(emulator, tmp_path):
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
         with pytest.raises(RegisterError, match="Snipe-IT: Asset does not exist."):
-            register._list_all("/hardware/byserial/nope", {})
+            register.api.list_all("/hardware/byserial/nope", {})
         with pytest.raises(RegisterError, match="404 endpoint not found"):
-            register._list_all("/no/such/list", {})
+            register.api.list_all("/no/such/list", {})
     assert [r.status for r in emulator.requests] == [200, 404]
 
 
@@ -272,7 +274,7 @@ def test_audit_with_a_configured_location_id(emulator, tmp_path):
     cfg = config(emulator, tmp_path, location_ids={"Storage B": storage})
     sightings = [record("IT-0001"), record("IT-0003")]
     with SnipeItRegister(cfg, "handheld-07") as register:
-        assert statuses(register.push(sightings)) == ["accepted", "accepted"]
+        assert statuses(register.push(typed(sightings))) == ["accepted", "accepted"]
     assert emulator.requests_to("/api/v1/locations") == []
     entries = emulator.audit_entries()
     assert [e.location_id for e in entries] == [storage, storage]
@@ -283,8 +285,8 @@ def test_audit_with_a_configured_location_id(emulator, tmp_path):
 def test_audit_looks_the_room_up_once(emulator, tmp_path):
     office = emulator.location_named("Büro 3.14")
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        register.push([record("IT-0002", location="büro 3.14")])
-        register.push([record("IT-0001", location="büro 3.14")])
+        register.push(typed([record("IT-0002", location="büro 3.14")]))
+        register.push(typed([record("IT-0001", location="büro 3.14")]))
     lookups = emulator.requests_to("/api/v1/locations")
     assert len(lookups) == 1 and lookups[0].query["name"] == "büro 3.14"
     assert [e.location_id for e in emulator.audit_entries()] == [office, office]
@@ -292,7 +294,7 @@ def test_audit_looks_the_room_up_once(emulator, tmp_path):
 
 def test_audit_in_a_room_snipeit_does_not_know(emulator, tmp_path):
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        (result,) = register.push([record("IT-0001", location="Cellar")])
+        (result,) = register.push(typed([record("IT-0001", location="Cellar")]))
     assert result.status is ItemStatus.ACCEPTED
     assert "no location named 'Cellar'" in result.reason
     (entry,) = emulator.audit_entries()
@@ -306,7 +308,7 @@ def test_mislocated_moves_only_when_configured(emulator, tmp_path, move):
     sightings = [record("IT-0002", "mislocated", recorded_location="Büro 3.14"),
                  record("IT-0003", "verified")]
     with SnipeItRegister(cfg, "h") as register:
-        assert statuses(register.push(sightings)) == ["accepted", "accepted"]
+        assert statuses(register.push(typed(sightings))) == ["accepted", "accepted"]
     assert emulator.asset("IT-0002").location_id == (storage if move else office)
     assert emulator.asset("IT-0003").location_id is None  # verified never moves anything
     assert [e.location_id for e in emulator.audit_entries()] == [storage, storage]
@@ -317,7 +319,7 @@ def test_audit_note_carries_time_people_and_marker(emulator, tmp_path):
     sighting = record("IT-0005", "recovered", clock_synchronized=False,
                       technician="Zoë\nÅngström *lead*")
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        register.push([sighting])
+        register.push(typed([sighting]))
     (entry,) = emulator.audit_entries()
     # Written out by hand: the note's documented form (docs/snipeit.md), parts in this
     # order, the technician's line break folded to a space.
@@ -334,8 +336,8 @@ def test_audit_note_carries_time_people_and_marker(emulator, tmp_path):
 def test_other_verdicts_are_not_audits(emulator, tmp_path, verdict):
     assert verdict not in AUDIT_VERDICTS
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        (result,) = register.push([record("IT-0001" if verdict != "unregistered" else None,
-                                          verdict)])
+        (result,) = register.push(typed([record("IT-0001" if verdict != "unregistered" else None,
+                                          verdict)]))
     assert (result.status, result.reason) == (ItemStatus.ACCEPTED, f"not an audit: {verdict}")
     assert emulator.requests == []
 
@@ -343,7 +345,7 @@ def test_other_verdicts_are_not_audits(emulator, tmp_path, verdict):
 def test_one_refused_asset_does_not_stop_the_batch(emulator, tmp_path):
     sightings = [record("IT-0001"), record("IT-4040"), record("IT-0006"), record("IT-0003")]
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        results = register.push(sightings)
+        results = register.push(typed(sightings))
     assert statuses(results) == ["accepted", "rejected", "rejected", "accepted"]
     assert results[1].reason == "Snipe-IT: Asset does not exist."
     assert len(emulator.audit_entries()) == 2
@@ -352,7 +354,7 @@ def test_one_refused_asset_does_not_stop_the_batch(emulator, tmp_path):
 def test_validation_error_on_200_is_a_rejection(emulator, tmp_path):
     cfg = config(emulator, tmp_path, location_ids={"Storage B": 999}, move_mislocated=True)
     with SnipeItRegister(cfg, "h") as register:
-        (result,) = register.push([record("IT-0002", "mislocated")])
+        (result,) = register.push(typed([record("IT-0002", "mislocated")]))
     assert result.status is ItemStatus.REJECTED
     assert result.reason == "Snipe-IT: location_id: The selected location id is invalid."
     assert emulator.audit_entries() == []
@@ -360,16 +362,16 @@ def test_validation_error_on_200_is_a_rejection(emulator, tmp_path):
 
 def test_archived_and_checked_out_assets_are_audited(emulator, tmp_path):
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        assert statuses(register.push([record("IT-0002"), record("IT-0005", "recovered")])) \
+        assert statuses(register.push(typed([record("IT-0002"), record("IT-0005", "recovered")]))) \
             == ["accepted", "accepted"]
 
 
 def test_pushed_twice_is_audited_once(emulator, tmp_path):
     sightings = [record("IT-0001"), record("IT-0003", "mislocated")]
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        register.push(sightings)
+        register.push(typed(sightings))
         searches = len(emulator.requests_to("/api/v1/reports/activity"))
-        assert statuses(register.push(sightings + sightings[:1])) == ["duplicate"] * 3
+        assert statuses(register.push(typed(sightings + sightings[:1]))) == ["duplicate"] * 3
         assert len(emulator.requests_to("/api/v1/reports/activity")) == searches
     assert emulator.audits_by_sighting() == {s["sighting_id"]: 1 for s in sightings}
 
@@ -377,9 +379,9 @@ def test_pushed_twice_is_audited_once(emulator, tmp_path):
 def test_a_new_process_finds_earlier_audits_in_the_activity_log(emulator, tmp_path):
     done, fresh = [record("IT-0001"), record("IT-0002")], [record("IT-0003")]
     with SnipeItRegister(config(emulator, tmp_path), "h") as first:
-        first.push(done)
+        first.push(typed(done))
     with SnipeItRegister(config(emulator, tmp_path), "h") as second:
-        assert statuses(second.push(done + fresh)) == ["duplicate", "duplicate", "accepted"]
+        assert statuses(second.push(typed(done + fresh))) == ["duplicate", "duplicate", "accepted"]
     searches = emulator.requests_to("/api/v1/reports/activity")
     # One read of the room's session per process, not one per sighting.
     assert [r.query["search"] for r in searches] == [SESSION, SESSION]
@@ -390,9 +392,9 @@ def test_a_new_process_finds_earlier_audits_in_the_activity_log(emulator, tmp_pa
 def test_sessions_unfit_for_a_search_are_checked_per_sighting(emulator, tmp_path):
     done = [record("IT-0001", session="room 1/2026")]
     with SnipeItRegister(config(emulator, tmp_path), "h") as first:
-        first.push(done)
+        first.push(typed(done))
     with SnipeItRegister(config(emulator, tmp_path), "h") as second:
-        assert statuses(second.push(done)) == ["duplicate"]
+        assert statuses(second.push(typed(done))) == ["duplicate"]
     searches = emulator.requests_to("/api/v1/reports/activity")
     assert [r.query["search"] for r in searches] == [done[0]["sighting_id"]] * 2
 
@@ -404,9 +406,9 @@ def test_session_read_pages_through_the_activity_report(tmp_path):
             emu.add_asset(f"IT-{n}")
         sightings = [record(f"IT-{n}") for n in range(35)]
         with SnipeItRegister(config(emu, tmp_path), "h") as first:
-            first.push(sightings)
+            first.push(typed(sightings))
         with SnipeItRegister(config(emu, tmp_path), "h") as second:
-            assert statuses(second.push(sightings)) == ["duplicate"] * 35
+            assert statuses(second.push(typed(sightings))) == ["duplicate"] * 35
         assert len(emu.audit_entries()) == 35
 
 
@@ -434,13 +436,13 @@ def test_unclear_audit_failure_is_retried_without_doubling(emulator, tmp_path, k
     sightings = [record("IT-0001"), record("IT-0002"), record("IT-0003")]
     cfg = config(emulator, tmp_path, timeout=0.3)
     with SnipeItRegister(cfg, "h") as register:
-        register.push(sightings[:1])  # the session is read, the room looked up
+        register.push(typed(sightings[:1]))  # the session is read, the room looked up
         emulator.inject(kind, method="POST", path="/api/v1/hardware/audit", apply=apply,
                         delay=0.8)
         with pytest.raises(RegisterUnavailable):
-            register.push(sightings[1:])
+            register.push(typed(sightings[1:]))
         assert len(emulator.audit_entries()) == (2 if apply else 1)
-        results = register.push(sightings)
+        results = register.push(typed(sightings))
     assert statuses(results) == ["duplicate", "duplicate" if apply else "accepted", "accepted"]
     assert emulator.audits_by_sighting() == {s["sighting_id"]: 1 for s in sightings}
     # The sighting whose answer was lost was looked up before it was sent again.
@@ -452,7 +454,7 @@ def test_slow_answer_within_the_timeout_is_fine(emulator, tmp_path):
     emulator.inject("slow", method="POST", apply=True, delay=0.3)
     with SnipeItRegister(config(emulator, tmp_path, timeout=2.0), "h") as register:
         started = time.monotonic()
-        assert statuses(register.push([record("IT-0001")])) == ["accepted"]
+        assert statuses(register.push(typed([record("IT-0001")]))) == ["accepted"]
     assert time.monotonic() - started >= 0.3
 
 
@@ -460,7 +462,7 @@ def test_connection_reset_before_the_answer_reaches_the_client(emulator, tmp_pat
     emulator.inject("drop", method="POST", apply=True)
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
         with pytest.raises(RegisterUnavailable, match="cannot reach"):
-            register.push([record("IT-0001")])
+            register.push(typed([record("IT-0001")]))
     assert 0 in emulator.statuses_seen()
 
 
@@ -496,7 +498,7 @@ def test_random_faults_everywhere_still_audit_each_sighting_once(tmp_path):
                 if not pending:
                     break
                 try:
-                    results = register.push(pending[:10])
+                    results = register.push(typed(pending[:10]))
                 except RegisterUnavailable:
                     failures += 1
                     if failures % 5 == 0:  # now and then a fresh process
@@ -538,11 +540,11 @@ def test_429_without_retry_after_waits_a_minute(tmp_path):
         with SnipeItRegister(config(emu, tmp_path), "h") as register:
             sighting = record("IT-1")
             with pytest.raises(RegisterUnavailable, match="429") as caught:
-                register.push([sighting])  # session read, room lookup, then the audit
+                register.push(typed([sighting]))  # session read, room lookup, then the audit
             assert caught.value.retry_after == DEFAULT_RETRY_AFTER
             assert emu.audit_entries() == []
             emu.throttle_limit = None
-            assert statuses(register.push([sighting])) == ["accepted"]
+            assert statuses(register.push(typed([sighting]))) == ["accepted"]
         # A throttled audit was never run: no lookup of the sighting before sending it again.
         assert [r.query["search"] for r in emu.requests_to("/api/v1/reports/activity")] \
             == [SESSION]
@@ -566,7 +568,7 @@ def test_client_limit_keeps_under_snipeit_limit(tmp_path):
         with SnipeItRegister(cfg, "h") as register:
             started = time.monotonic()
             for start in range(0, len(sightings), 50):
-                results += register.push(sightings[start:start + 50])
+                results += register.push(typed(sightings[start:start + 50]))
             elapsed = time.monotonic() - started
         assert emu.statuses_seen() == {200: 252}
         assert statuses(results) == ["accepted"] * 250

@@ -22,6 +22,8 @@ from sync.snipeit_bulk import (
     session_in_bulk_note,
 )
 from tests.snipeit_emulator import SnipeItEmulator
+from sync.sighting import Sighting
+from tests.sightings import typed
 
 TOKEN = "snipe-bulk-token-51d0"
 SESSION = "9a3e1c55-2b7d-4e08-9f61-0c2d3e4f5a6b"
@@ -86,7 +88,7 @@ def once_per_asset(emu: SnipeItEmulator, tags: list[str]) -> bool:
 def test_a_shelf_is_audited_in_one_request(emulator, tmp_path):
     sightings = shelf()
     with SnipeItRegister(config(emulator, tmp_path), "handheld-07") as register:
-        results = register.push(sightings)
+        results = register.push(typed(sightings))
     assert statuses(results) == ["accepted"] * SHELF
     assert once_per_asset(emulator, [s["asset_tag"] for s in sightings])
     # The probe (no ids), the session's audits, the room's id, the room's assets, the audit.
@@ -103,7 +105,7 @@ def test_a_shelf_is_audited_in_one_request(emulator, tmp_path):
 
 def test_a_batch_of_one(emulator, tmp_path):
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        assert statuses(register.push([record("IT-0003")])) == ["accepted"]
+        assert statuses(register.push(typed([record("IT-0003")]))) == ["accepted"]
     assert emulator.audits_by_asset() == {emulator.asset("IT-0003").id: 1}
     assert "; 1 sighting scanned " in emulator.audit_entries()[0].note
 
@@ -115,13 +117,13 @@ def test_more_ids_than_the_server_takes_are_sent_in_halves(tmp_path):
             emu.add_asset(f"IT-{n:04d}", location="Storage B")
         sightings = shelf(10)
         with SnipeItRegister(config(emu, tmp_path), "h") as register:
-            assert statuses(register.push(sightings)) == ["accepted"] * 10
+            assert statuses(register.push(typed(sightings))) == ["accepted"] * 10
             sizes = [len(json_ids(r)) for r in bulk_requests(emu)]
             # the probe, 10 and 5 refused, then halves of 2 (the last one 1 is what is left)
             assert sizes == [0, 10, 5, 2, 2, 2, 2, 2]
             later = str(uuid.uuid4())
             more = [record(f"IT-{n:04d}", session=later) for n in range(3)]
-            register.push(more)
+            register.push(typed(more))
             assert [len(json_ids(r)) for r in bulk_requests(emu)][8:] == [2, 1]
         audits = emu.audits_by_asset()
         assert [audits[emu.asset(f"IT-{n:04d}").id] for n in range(10)] == [2] * 3 + [1] * 7
@@ -137,7 +139,7 @@ def test_groups_by_room_verdict_and_location_update(emulator, tmp_path):
                  record("LAB-1", location="Lab 2"), record("IT-0004")]
     cfg = config(emulator, tmp_path, move_mislocated=True)
     with SnipeItRegister(cfg, "h") as register:
-        assert statuses(register.push(sightings)) == ["accepted"] * 5
+        assert statuses(register.push(typed(sightings))) == ["accepted"] * 5
     bodies = [r.body_json for r in bulk_requests(emulator)][1:]
     lab = emulator.location_named("Lab 2")
     assert sorted((len(b["ids"]), b.get("location_id"), b.get("update_location"))
@@ -152,7 +154,7 @@ def test_a_row_snipeit_refuses_is_rejected_with_its_message(emulator, tmp_path):
     emulator.asset("IT-0002").invalid = {"_snipeit_mac_2": ["The MAC field format is invalid."]}
     sightings = shelf(4) + [record("NOPE-9")]
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        results = register.push(sightings)
+        results = register.push(typed(sightings))
     assert statuses(results) == ["accepted", "accepted", "rejected", "accepted", "rejected"]
     assert results[2].reason == "Snipe-IT: _snipeit_mac_2: The MAC field format is invalid."
     assert results[4].reason == "Snipe-IT: Asset does not exist."
@@ -162,9 +164,9 @@ def test_a_row_snipeit_refuses_is_rejected_with_its_message(emulator, tmp_path):
 
 def test_an_asset_deleted_after_its_id_was_read_is_a_partial_answer(emulator, tmp_path):
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        register.push([record("IT-0000")])  # the room's ids are read here
+        register.push(typed([record("IT-0000")]))  # the room's ids are read here
         emulator.asset("IT-0005").deleted_at = 1.0
-        results = register.push([record("IT-0004"), record("IT-0005"), record("IT-0006")])
+        results = register.push(typed([record("IT-0004"), record("IT-0005"), record("IT-0006")]))
     assert statuses(results) == ["accepted", "rejected", "accepted"]
     assert results[1].reason == "Snipe-IT: Asset does not exist."
 
@@ -173,8 +175,8 @@ def test_pushed_twice_and_seen_twice_is_audited_once(emulator, tmp_path):
     sightings = shelf(5)
     again = record("IT-0001")  # the same asset seen again in the same session
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        first = register.push(sightings + [again])
-        second = register.push(sightings + [again])
+        first = register.push(typed(sightings + [again]))
+        second = register.push(typed(sightings + [again]))
     assert statuses(first) == ["accepted"] * 5 + ["duplicate"]
     assert statuses(second) == ["duplicate"] * 6
     assert once_per_asset(emulator, [s["asset_tag"] for s in sightings])
@@ -183,11 +185,11 @@ def test_pushed_twice_and_seen_twice_is_audited_once(emulator, tmp_path):
 def test_a_new_process_finds_the_bulk_audits_of_the_session(emulator, tmp_path):
     sightings = shelf(6)
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        register.push(sightings[:4])
+        register.push(typed(sightings[:4]))
     # A new process (the first one was killed before the queue heard the answer).
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        results = register.push(sightings)
-        also = register.push([record("IT-0002")])  # a later sighting of an audited asset
+        results = register.push(typed(sightings))
+        also = register.push(typed([record("IT-0002")]))  # a later sighting of an audited asset
     assert statuses(results) == ["duplicate"] * 4 + ["accepted"] * 2
     assert statuses(also) == ["duplicate"]
     assert once_per_asset(emulator, [s["asset_tag"] for s in sightings])
@@ -201,15 +203,15 @@ FAULTS = [("500", False), ("500", True), ("drop", False), ("drop", True),
 def test_an_outage_in_a_bulk_request_audits_nothing_twice(emulator, tmp_path, kind, apply):
     sightings = shelf(8)
     with SnipeItRegister(config(emulator, tmp_path, timeout=0.3), "h") as register:
-        register.push(sightings[:2])
+        register.push(typed(sightings[:2]))
         emulator.inject(kind, method="POST", path="/api/v1/hardware/audit/bulk", apply=apply,
                         delay=0.8)
         with pytest.raises(RegisterUnavailable):
-            register.push(sightings[2:])
+            register.push(typed(sightings[2:]))
         assert len(emulator.audit_entries()) == (8 if apply else 2)
         if kind == "slow":  # no answer in time: smaller requests from now on
-            assert register._bulk_max == 3
-        results = register.push(sightings)
+            assert register.bulk.max_ids == 3
+        results = register.push(typed(sightings))
     assert statuses(results) == ["duplicate"] * 2 + (
         ["duplicate"] * 6 if apply else ["accepted"] * 6)
     assert once_per_asset(emulator, [s["asset_tag"] for s in sightings])
@@ -224,11 +226,11 @@ def test_throttled_bulk_request_applied_nothing_and_is_sent_again(tmp_path):
             emu.add_asset(f"IT-{n:04d}", location="Storage B")
         with SnipeItRegister(config(emu, tmp_path), "h") as register:
             with pytest.raises(RegisterUnavailable, match="429"):
-                register.push(shelf(6))  # probe, room, list, log, then 429
+                register.push(typed(shelf(6)))  # probe, room, list, log, then 429
             assert emu.audit_entries() == []
             with emu._lock:
                 emu._window.clear()  # the minute is over
-            assert statuses(register.push(shelf(6))) == ["accepted"] * 6
+            assert statuses(register.push(typed(shelf(6)))) == ["accepted"] * 6
         assert sum(emu.audits_by_asset().values()) == 6
 
 
@@ -239,8 +241,8 @@ def test_an_older_server_gets_one_audit_per_asset_found_out_once(tmp_path):
             emu.add_asset(f"IT-{n:04d}", location="Storage B")
         sightings = shelf(4)
         with SnipeItRegister(config(emu, tmp_path), "h") as register:
-            assert statuses(register.push(sightings[:2])) == ["accepted"] * 2
-            assert statuses(register.push(sightings)) == ["duplicate"] * 2 + ["accepted"] * 2
+            assert statuses(register.push(typed(sightings[:2]))) == ["accepted"] * 2
+            assert statuses(register.push(typed(sightings))) == ["duplicate"] * 2 + ["accepted"] * 2
         assert [r.status for r in bulk_requests(emu)] == [404]
         assert len(emu.requests_to("/api/v1/hardware/audit", "POST")) == 1 + 4
         assert emu.audits_by_sighting() == {s["sighting_id"]: 1 for s in sightings}
@@ -248,7 +250,7 @@ def test_an_older_server_gets_one_audit_per_asset_found_out_once(tmp_path):
 
 def test_bulk_audit_switched_off_in_the_configuration(emulator, tmp_path):
     with SnipeItRegister(config(emulator, tmp_path, bulk_audit=False), "h") as register:
-        register.push(shelf(3))
+        register.push(typed(shelf(3)))
     assert bulk_requests(emulator) == []
     assert len(emulator.audit_entries()) == 3
 
@@ -261,10 +263,10 @@ def test_per_asset_audits_of_a_session_are_not_sent_again_in_bulk(tmp_path):
             emu.add_asset(f"IT-{n:04d}", location="Storage B")
         sightings = shelf(4)
         with SnipeItRegister(config(emu, tmp_path), "h") as register:
-            register.push(sightings[:3])
+            register.push(typed(sightings[:3]))
         emu.bulk_audit = True
         with SnipeItRegister(config(emu, tmp_path), "h") as register:
-            assert statuses(register.push(sightings)) == ["duplicate"] * 3 + ["accepted"]
+            assert statuses(register.push(typed(sightings))) == ["duplicate"] * 3 + ["accepted"]
         assert sum(emu.audits_by_asset().values()) == 4
 
 
@@ -272,10 +274,10 @@ def test_bulk_audits_of_a_session_are_not_sent_again_one_by_one(emulator, tmp_pa
     """A server downgraded between two runs: the per-asset way reads the bulk audits too."""
     sightings = shelf(4)
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        register.push(sightings[:3])
+        register.push(typed(sightings[:3]))
     emulator.bulk_audit = False
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        assert statuses(register.push(sightings)) == ["duplicate"] * 3 + ["accepted"]
+        assert statuses(register.push(typed(sightings))) == ["duplicate"] * 3 + ["accepted"]
     assert once_per_asset(emulator, [s["asset_tag"] for s in sightings])
 
 
@@ -283,7 +285,7 @@ def test_other_verdicts_and_unsafe_sessions_take_the_other_ways(emulator, tmp_pa
     sightings = [record("IT-0001"), record(None, "unregistered"),
                  record("IT-0002", session="not a uuid!")]
     with SnipeItRegister(config(emulator, tmp_path), "h") as register:
-        results = register.push(sightings)
+        results = register.push(typed(sightings))
     assert statuses(results) == ["accepted", "accepted", "accepted"]
     assert [len(r.body_json["ids"]) for r in bulk_requests(emulator)] == [0, 1]
     assert len(emulator.requests_to("/api/v1/hardware/audit", "POST")) == 2 + 1
@@ -295,7 +297,7 @@ def test_other_verdicts_and_unsafe_sessions_take_the_other_ways(emulator, tmp_pa
 def test_bulk_note_spans_the_scan_times_and_names_the_session():
     rows = [record("A", wall_time="2026-11-24T09:16:00.000Z", clock_synchronized=False),
             record("B", wall_time="2026-11-24T09:15:00.000Z", clock_synchronized=False)]
-    note = bulk_note(rows, "b-1234-5678")
+    note = bulk_note([Sighting.from_record(r) for r in rows], "b-1234-5678")
     assert note.startswith(f"{BULK_MARKER} {SESSION}; batch b-1234-5678; 2 sightings scanned"
                            " 2026-11-24T09:15:00.000Z to 2026-11-24T09:16:00.000Z (device"
                            " clock not synchronised); in Storage B")

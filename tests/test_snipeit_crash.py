@@ -47,7 +47,7 @@ from typing import Any
 
 import pytest
 
-from sync.snipeit import AUDIT_VERDICTS
+from sync.snipeit_audit import AUDIT_VERDICTS
 from sync.snipeit_bulk import session_in_bulk_note
 from tests.snipeit_emulator import LogEntry, SnipeItEmulator
 from tests.snipeit_pusher import answered

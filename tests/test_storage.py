@@ -319,7 +319,7 @@ def test_the_outbox_flushes_a_whole_file_system_only_on_fat(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """syncfs on a USB stick's FAT, never on the device's own ext4 (an SD card flushed
     whole at every sync round for nothing)."""
-    from sync import storage
+    from sync import durable_files as storage
 
     told = subprocess.run(["stat", "-f", "-c", "%t", str(tmp_path)], capture_output=True,
                           text=True, check=True).stdout

@@ -1,67 +1,33 @@
-"""Label printers: choose a backend by name with :func:`open_printer`.
+"""Label printers: choose a backend by its settings with :func:`open_printer`.
 
-Backends: ``brother_ql`` (Brother QL raster through the ``brother_ql`` package, network or
-USB), ``zpl`` (Zebra and other ZPL II printers, raw TCP 9100 or a USB device file) and
-``file`` (the stand-in: each job a PNG in a folder). The label itself is drawn once by
-:mod:`hal.printer.artwork`; every backend prints exactly that picture.
+Backends (:data:`BACKENDS`, see :mod:`hal.printer.backends`): ``brother_ql`` (Brother QL
+raster through the ``brother_ql`` package, network or USB), ``zpl`` (Zebra and other ZPL II
+printers, raw TCP 9100 or a USB device file), ``file`` (the stand-in: each job a PNG in a
+folder) and ``none`` (a null printer that keeps every job). The label itself is drawn once
+by :mod:`hal.printer.artwork`; every backend prints exactly that picture. The names of
+:mod:`hal.printer.artwork` and :mod:`hal.printer.base` (which need Pillow and segno) are
+loaded on first use.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
+from typing import Any
 
-from hal.printer.artwork import LABEL_SIZES, LabelSize, LabelTooSmall, draw_label, label_size
-from hal.printer.base import Printer, PrinterOffline
+from hal.printer.backends import BACKENDS, PrinterSettings, open_printer
 
-__all__ = ["BACKENDS", "LABEL_SIZES", "LabelSize", "LabelTooSmall", "Printer", "PrinterOffline",
-           "draw_label", "label_size", "open_printer"]
+_LAZY = {"LABEL_SIZES": "artwork", "LabelSize": "artwork", "LabelTooSmall": "artwork",
+         "draw_label": "artwork", "label_size": "artwork", "NullPrinter": "base",
+         "Printer": "base", "PrinterOffline": "base"}
 
-BACKENDS = ("brother_ql", "zpl", "file")
+__all__ = ["BACKENDS", "LABEL_SIZES", "LabelSize", "LabelTooSmall", "NullPrinter", "Printer",
+           "PrinterOffline", "PrinterSettings", "draw_label", "label_size", "open_printer"]
 
 
-def open_printer(
-    backend: str,
-    *,
-    label: str,
-    dpi: int = 300,
-    address: str = "",
-    model: str = "QL-820NWB",
-    folder: Path | None = None,
-    timeout: float = 10.0,
-) -> Printer:
-    """Open the printer ``backend`` names, loaded with ``label`` stock at ``dpi``.
-
-    Args:
-        backend: ``brother_ql``, ``zpl`` or ``file``.
-        label: the label size: ``62`` or ``29x90`` (Brother), ``2x1in`` (Zebra).
-        dpi: the head's resolution: 300 (Brother), 203 or 300 (Zebra).
-        address: ``brother_ql`` and ``zpl``: ``tcp://host[:port]`` (port 9100 by default),
-            ``file:///dev/usb/lp0``, or for ``brother_ql`` also ``usb://0x04f9:0x209d``.
-        model: ``brother_ql`` only: the printer model as brother_ql names it.
-        folder: ``file`` only: where the labels are written.
-        timeout: seconds to wait for a network printer to answer.
-
-    Returns:
-        The printer; nothing is sent or opened until a job is.
-
-    Raises:
-        ValueError: unknown backend, label size, model or address.
-    """
-    size = label_size(label, dpi)
-    if backend == "brother_ql":
-        from hal.printer.brother_ql import BrotherQLPrinter
-
-        return BrotherQLPrinter(size, address, model=model, timeout=timeout)
-    if backend == "zpl":
-        from hal.printer.zpl import ZplPrinter
-
-        if size.name != "2x1in":
-            raise ValueError(f"a ZPL printer is set up here for 2x1in labels, not {label}")
-        return ZplPrinter(size, address, timeout=timeout)
-    if backend == "file":
-        from hal.printer.folder import FolderPrinter
-
-        if folder is None:
-            raise ValueError("the file printer needs a folder")
-        return FolderPrinter(size, folder)
-    raise ValueError(f"unknown printer backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+def __getattr__(name: str) -> Any:
+    """Load the artwork's and the printers' base names (and Pillow) when first asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hal.printer.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

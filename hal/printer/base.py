@@ -7,10 +7,11 @@ import abc
 
 from PIL import Image
 
+from hal.backends import Absent
 from hal.errors import DeviceError
 from hal.printer.artwork import LabelSize
 
-__all__ = ["Printer", "PrinterOffline"]
+__all__ = ["NullPrinter", "Printer", "PrinterOffline"]
 
 
 class PrinterOffline(DeviceError):
@@ -23,7 +24,8 @@ class Printer(abc.ABC):
 
     Attributes:
         size: the label stock and resolution the printer is loaded with.
-        kind: the backend's name as configured (``brother_ql``, ``zpl``, ``file``).
+        kind: the backend's name as configured (``brother_ql``, ``zpl``, ``file``,
+            ``none``).
     """
 
     kind = ""
@@ -58,3 +60,17 @@ class Printer(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class NullPrinter(Absent, Printer):
+    """No printer fitted (``backend = "none"``): a job is drawn as for any printer, and
+    every send says the printer is offline, so nothing queued is lost: the jobs print
+    once a printer is configured."""
+
+    kind = "none"
+
+    def job_bytes(self, artwork: Image.Image) -> bytes:
+        return b""
+
+    def send(self, job_id: str, data: bytes) -> None:
+        raise PrinterOffline("no label printer is configured")

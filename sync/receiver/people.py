@@ -1,6 +1,6 @@
 """The people the reference receiver serves (``GET /api/v1/people``): a people CSV as JSON.
 
-The CSV is read with :func:`sync.people.read_people` (every rule of the ``files`` adapter's
+The CSV is read with :func:`sync.people_csv.read_people` (every rule of the ``files`` adapter's
 ``register.people``) and read again when the file changes; a replacement that cannot be
 read is logged and the last good list stays in service.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sync.errors import RegisterError
-from sync.people import read_people
+from sync.people_csv import read_people
 from sync.receiver.manifest import file_stamp
 
 __all__ = ["PeopleSource"]

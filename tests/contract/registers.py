@@ -29,6 +29,7 @@ from sync.memory_register import MemoryRegister
 from sync.register import Register
 from sync.snipeit import SnipeItRegister
 from tests.contract.gate import TcpGate
+from tests.sightings import typed
 
 DEVICE = "hh-contract"
 SESSION = "5a0e3c2e-0000-4000-8000-00000000c0de"
@@ -192,9 +193,8 @@ def http_bench(tmp_path: Path, db: str | None = None) -> Iterator[RegisterBench]
     register = HttpRegister(proxy.url, TOKEN, DEVICE, timeout=5.0)
 
     def refused() -> tuple[dict[str, Any], str]:
-        record = sighting()
-        del record["payload"]
-        return record, "lacks payload"
+        # A sighting as the device types it, that the receiver's checks refuse.
+        return sighting(wall_time="at noon"), "is not an RFC 3339 date-time"
 
     def hold(n: int) -> set[str]:
         tags = KNOWN_TAGS + [f"PG-{i:05d}" for i in range(n)]
@@ -308,7 +308,7 @@ def snipeit_bench(tmp_path: Path, *, bulk: bool = True) -> Iterator[RegisterBenc
         with register:
             if bulk:  # the first audit after a start finds out whether bulk is there
                 emu.add_asset("CT-WARM", location=room, rtd_location=room)
-                register.push([sighting("CT-WARM", session_id=str(uuid.uuid4()))])
+                register.push(typed([sighting("CT-WARM", session_id=str(uuid.uuid4()))]))
             yield RegisterBench(
                 "snipeit" if bulk else "snipeit-per-asset", register, counts,
                 new_record=new_record, refused_record=refused,

@@ -19,7 +19,7 @@ from firmware.errors import RegisterError, RegisterRefused, RegisterUnavailable
 from sync.engine import SyncEngine
 from sync.queue import SightingQueue
 from sync.register import ItemStatus
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 from tests.contract.registers import (
     RegisterBench,
     files_bench,
@@ -29,6 +29,7 @@ from tests.contract.registers import (
     snipeit_bench,
 )
 from tests.test_engine import Clock
+from tests.sightings import typed
 
 BENCHES: dict[str, Callable[[Path, pytest.FixtureRequest],
                             AbstractContextManager[RegisterBench]]] = {
@@ -114,16 +115,16 @@ def test_check_answers_when_the_register_does(bench: RegisterBench) -> None:
 @pytest.mark.parametrize("bench", kinds("replay"), indirect=True)
 def test_a_replayed_batch_is_done_again_and_never_a_double(bench: RegisterBench) -> None:
     records = [bench.new_record() for _ in range(3)]
-    first = bench.register.push(records)
+    first = bench.register.push(typed(records))
     assert [(r.sighting_id, r.status) for r in first] == [
         (sid, ItemStatus.ACCEPTED) for sid in ids(records)]
-    again = bench.register.push(records)
+    again = bench.register.push(typed(records))
     # http replays the first answer under the batch's Idempotency-Key (accepted); the
     # others answer duplicate: either way done, and the register holds each once.
     assert [r.sighting_id for r in again] == ids(records)
     assert {r.status for r in again} <= {ItemStatus.ACCEPTED, ItemStatus.DUPLICATE}
     fresh = bench.new_record()
-    mixed = bench.register.push([records[1], fresh])
+    mixed = bench.register.push(typed([records[1], fresh]))
     assert [r.status for r in mixed] == [ItemStatus.DUPLICATE, ItemStatus.ACCEPTED]
     assert bench.stored_counts(ids(records) + [fresh["sighting_id"]]) == {
         sid: 1 for sid in ids(records) + [fresh["sighting_id"]]}
@@ -140,7 +141,7 @@ def test_a_refused_token_is_a_refusal_and_nothing_is_stored(bench: RegisterBench
         with pytest.raises(RegisterRefused):
             refusing.expected_assets()
         with pytest.raises(RegisterRefused):
-            refusing.push([record])
+            refusing.push(typed([record]))
         device = Device(bench, tmp_path / "state")
         device.engine.register = refusing
         try:

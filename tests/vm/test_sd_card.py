@@ -30,8 +30,8 @@ APPENDS = 300 if FULL else 100
 QUEUE_SCRIPT = f"""
 import json
 from pathlib import Path
-from firmware.bench import room_journal
-from sync.bench import queue_figures
+from firmware.bench_scan import room_journal
+from sync.bench_queue import queue_figures
 figures = queue_figures(backlogs={BACKLOGS!r}, appends={APPENDS}, group=100,
                         journal=room_journal, directory=Path({BENCH_DIR!r}))
 print(json.dumps(figures))

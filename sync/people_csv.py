@@ -3,9 +3,9 @@
 A header row, then one person per row: ``badge`` (the RFID card number or the id printed
 on a ``BADGE:<id>`` badge), ``employee_num``, ``name``, ``username`` and, optionally, ``id``
 (the register's user id). The file is read with every rule of the expected-inventory CSV
-(:mod:`sync.manifest`): UTF-8 with or without a byte-order mark, comma or semicolon,
+(:mod:`sync.csv_sheet`): UTF-8 with or without a byte-order mark, comma or semicolon,
 quoted cells, no NULs, no control characters in identifiers, no cell over
-:data:`~sync.manifest.MAX_CELL_CHARS`. A badge, employee number or id given twice stops
+:data:`~sync.csv_sheet.MAX_CELL_CHARS`. A badge, employee number or id given twice stops
 the read with the file, line and column of the second one: a badge that names two
 people would let the wrong one take an asset.
 """
@@ -17,8 +17,17 @@ from pathlib import Path
 
 from sync.errors import ManifestError, RegisterError, RegisterUnavailable
 from sync.person import Person, person_key
-from sync import manifest as csv_rules
-from sync.manifest import MAX_CELL_CHARS, MAX_ID_DIGITS
+from sync.asset import MAX_ID_DIGITS
+from sync.csv_sheet import (
+    BIDI_CONTROLS,
+    MAX_CELL_CHARS,
+    CsvSheet,
+    breaks_before,
+    decode,
+    header_key,
+    is_blank,
+    shown,
+)
 
 __all__ = ["PEOPLE_ALIASES", "PeopleFileError", "PeopleFileMissing", "read_people"]
 
@@ -83,23 +92,20 @@ def read_people(path: str | Path) -> list[Person]:
         raise PeopleFileError(path, None, None,
                               f"cannot read: {exc.strerror or exc}") from None
     try:
-        return _PeopleSheet(path, csv_rules._decode(path, raw)).people()
+        return _PeopleSheet(path, decode(path, raw)).people()
     except ManifestError as exc:
         raise PeopleFileError(exc.path, exc.line, exc.column, exc.problem) from None
 
 
-class _PeopleSheet(csv_rules._Manifest):
-    """The manifest reader's line, quote and byte checks, with the people's columns."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        super().__init__(path, text, {})
+class _PeopleSheet(CsvSheet):
+    """The CSV export's line, quote and byte checks, with the people's columns."""
 
     def people(self) -> list[Person]:
         rows = self.body()
         people: list[Person] = []
         seen: dict[tuple[str, str], int] = {}
         for line, row in rows:
-            if csv_rules._blank(row):
+            if is_blank(row):
                 continue
             self._check_row(line, row)
             person = self._person(line, row)
@@ -109,16 +115,16 @@ class _PeopleSheet(csv_rules._Manifest):
                     continue
                 key = (column, _key(str(value)))
                 index = self.where[column]
-                at = line + csv_rules._breaks_before(row, index, 0)
+                at = line + breaks_before(row, index, 0)
                 if key in seen:
-                    raise self._error(at, index, f"{_LABELS[column]} {csv_rules._shown(str(value))}"
+                    raise self._error(at, index, f"{_LABELS[column]} {shown(str(value))}"
                                       f" given twice (first on line {seen[key]})")
                 seen[key] = at
             people.append(person)
         return people
 
     def _locate_columns(self, line: int) -> dict[str, int]:
-        keys = [csv_rules._header_key(h) for h in self.header]
+        keys = [header_key(h) for h in self.header]
         where: dict[str, int] = {}
         for column, accepted in PEOPLE_ALIASES.items():
             for alias in accepted:
@@ -135,7 +141,7 @@ class _PeopleSheet(csv_rules._Manifest):
         """People files hold no multi-line notes: a line break in a cell is refused."""
         for index, cell in enumerate(row):
             if "\n" in cell or "\r" in cell:
-                raise self._error(line + csv_rules._breaks_before(row, index, 0), index,
+                raise self._error(line + breaks_before(row, index, 0), index,
                                   "a line break inside a cell (is a closing quote missing?)")
 
     def _person(self, line: int, row: list[str]) -> Person:
@@ -148,7 +154,7 @@ class _PeopleSheet(csv_rules._Manifest):
         raw_id = values.get("id", "")
         if raw_id and (not raw_id.isascii() or not raw_id.isdigit()
                        or len(raw_id.lstrip("0")) > MAX_ID_DIGITS):
-            raise self._error(line, self.where["id"], f"id {csv_rules._shown(raw_id)} is not"
+            raise self._error(line, self.where["id"], f"id {shown(raw_id)} is not"
                               f" a number of 1 to {MAX_ID_DIGITS} digits")
         return Person(badge=values.get("badge", ""), employee_num=values.get("employee_num", ""),
                       name=values.get("name", ""), username=values.get("username", ""),
@@ -165,7 +171,7 @@ class _PeopleSheet(csv_rules._Manifest):
         for ch in value:
             category = unicodedata.category(ch)
             if category in ("Cc", "Cf", "Zl", "Zp") and (
-                    column in _IDENTIFIERS or ch in csv_rules._BIDI_CONTROLS
+                    column in _IDENTIFIERS or ch in BIDI_CONTROLS
                     or category == "Cc"):
                 raise self._error(line, index, f"control character U+{ord(ch):04X}"
                                   f" in {_LABELS[column]}")

@@ -2,7 +2,10 @@
 
 A room of 200 expected assets, the real queue (fsync and all) in a temporary folder, the
 terminal display drawing into memory: each read is parsed, judged, queued durably,
-counted, drawn and signalled, exactly as on the device.
+counted, drawn and signalled, exactly as on the device. Also the scan path's other costs:
+a camera frame to its verdict (``bench camera``) and the open room's journal
+(``bench room``). The queue's own bench is :mod:`sync.bench_queue`, the decoders'
+:mod:`hal.camera.bench_decode`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from hal.feedback import FeedbackSettings, open_feedback
 from hal.read import Read
 from sync.files import FilesRegister
 from sync.queue import SightingQueue
-from sync.reports import PendingReports
+from sync.pending_reports import PendingReports
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""The audit report: built from a finished session, printed for a person."""
+"""A room's audit report: built from the finished session, read back and printed for a
+person (``stocktaker report``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sync.asset import Asset
 from firmware.audit_rules import AuditSession
 from firmware.errors import ConfigError
 from firmware.identity import NO_ID_COLUMN
-from firmware.sightings import Sighting, Stamp
+from firmware.sightings import Stamp
+from sync.sighting import Sighting
 from firmware.text import terminal_safe
 from firmware.verdicts import VerdictKind
 
