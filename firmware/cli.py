@@ -254,6 +254,9 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--viewers", type=Path, metavar="FILE", help=(
         "viewer credentials (made by register-viewer) that turn on the read-only"
         " dashboard at /dashboard/"))
+    server.add_argument("--campaigns", type=Path, metavar="TOML", help=(
+        "campaigns the dashboard shows with their rooms and period (name, rooms, from, to:"
+        " the keys of reconcile --campaign-file; several as [[campaign]])"))
     server.set_defaults(command=commands.register_server)
 
     viewer = sub.add_parser("register-viewer", help=(

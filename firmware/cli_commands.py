@@ -227,7 +227,7 @@ def register_server(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port {args.port}: not a port (0 to 65535)")
     return run_receiver(args.db, args.manifest, args.token_file, args.host, args.port,
                         people=args.people, db_password_file=args.db_password_file,
-                        viewers=args.viewers)
+                        viewers=args.viewers, campaigns=args.campaigns)
 
 
 def register_viewer(args: argparse.Namespace) -> int:

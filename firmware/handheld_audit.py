@@ -333,7 +333,7 @@ class HandheldAudit(ScanningMode):
             log.info("relabel: %s names no single asset, nothing printed",
                      terminal_safe(verdict.label))
         sighting = make_sighting(self.stamp, read, payload, tag, self.clock,
-                                 **verdict_fields(verdict))
+                                 **verdict_fields(verdict), campaign=self.campaign)
         if (self.settings.intake and verdict.kind is VerdictKind.UNREGISTERED
                 and read.symbology != "EPC"):
             # the reads after it (in this burst too) are gathered as the same asset

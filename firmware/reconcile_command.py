@@ -39,7 +39,8 @@ def add_parser(sub: Any) -> None:
     rec.add_argument("--to", dest="end", metavar="DATE",
                      help="only reports started on or before this day (YYYY-MM-DD, UTC)")
     rec.add_argument("--campaign-file", type=Path, metavar="TOML", help=(
-        "the campaign from a TOML file (name, rooms, from, to); options given win"))
+        "the campaign from a TOML file (name, rooms, from, to; of several [[campaign]],"
+        " the one --campaign names); options given win"))
     rec.add_argument("--manifest", type=Path, metavar="CSV", help=(
         "the register's expected inventory: needed for rooms nobody audited yet"))
     rec.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML page")
@@ -118,23 +119,26 @@ def _escaped(ch: str) -> str:
 
 
 def _campaign(args: argparse.Namespace) -> Campaign:
-    import tomllib
-
-    from sync.campaign import Campaign, CampaignError
+    from sync.campaign import Campaign, CampaignError, name_key
+    from sync.campaign_file import campaign_tables
 
     data: dict[str, Any] = {}
     if args.campaign_file is not None:
         try:
-            with args.campaign_file.open("rb") as fh:
-                loaded = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"{args.campaign_file}: no such campaign file") from None
-        except OSError as exc:
-            raise ConfigError(f"{args.campaign_file}: cannot read: {exc.strerror or exc}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{args.campaign_file}: not TOML: {exc}") from None
-        data = loaded.get("campaign", loaded) if isinstance(loaded.get("campaign"), dict) \
-            else loaded
+            tables = campaign_tables(args.campaign_file)
+        except CampaignError as exc:
+            raise ConfigError(str(exc)) from None
+        if len(tables) > 1:  # a file of several ([[campaign]]): the one --campaign names
+            wanted = name_key(args.campaign) if args.campaign is not None else None
+            tables = [t for t in tables
+                      if isinstance(t.get("name"), str) and name_key(t["name"]) == wanted]
+            if wanted is None:
+                raise ConfigError(f"{args.campaign_file}: holds several campaigns: name one"
+                                  " with --campaign NAME")
+            if not tables:
+                raise ConfigError(f"{args.campaign_file}: no campaign of this name in it")
+            tables = tables[:1]  # a name given twice: the server refuses the file, take the first
+        data = dict(tables[0])
     for key, value in (("name", args.campaign), ("rooms", args.rooms), ("from", args.start),
                        ("to", args.end)):
         if value is not None:

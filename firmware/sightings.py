@@ -38,6 +38,7 @@ def make_sighting(
     stamp: Stamp, read: Read, payload: str, tag: Tag | None, clock: Clock, *, verdict: str,
     asset_tag: str | None, recorded_location: str | None = None, reason: str | None = None,
     candidates: tuple[str, ...] = (), person: dict[str, Any] | None = None,
+    campaign: str | None = None,
 ) -> Sighting:
     """Stamp what a mode made of a read into a new :class:`Sighting`: a fresh UUID, the
     read, the clock's state. Every mode makes its sightings here (see :func:`verdict_fields`
@@ -55,6 +56,7 @@ def make_sighting(
         reason: why, for a refusal or a rejection.
         candidates: for ``ambiguous``, every asset tag the label fits.
         person: at a kiosk, who took or returned it.
+        campaign: in an audit, its room's campaign.
     """
     return Sighting(
         sighting_id=str(uuid.uuid4()),
@@ -77,6 +79,7 @@ def make_sighting(
         firmware_version=__version__,
         candidates=candidates,
         person=person,
+        campaign=campaign,
     )
 
 

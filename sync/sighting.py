@@ -56,6 +56,9 @@ class Sighting:
     person: dict[str, Any] | None = None
     """At a door kiosk: who took or returned the asset (``id``, ``username``,
     ``employee_num``, ``name``, ``badge``); None for an audit, or a return without a badge."""
+    campaign: str | None = None
+    """In an audit, the campaign of its room (``audit.campaign``, a ``CAMPAIGN:`` label);
+    None (left out of the record) for a kiosk's, or an audit without one."""
     wall_time_device: str | None = None
     """Set by :meth:`corrected`: the wall time the device stamped before its clock was
     synchronised (``wall_time`` is then the corrected one)."""
@@ -66,9 +69,12 @@ class Sighting:
         """The sighting as a JSON-able dict (the queue, outbox and wire format).
 
         ``wall_time_device`` and ``wall_time_corrected`` appear only on a corrected
-        sighting, after every other field, as the wire has always carried them.
+        sighting, after every other field, as the wire has always carried them;
+        ``campaign`` only when there is one, so every other record is written as before.
         """
         record = asdict(self)
+        if self.campaign is None:
+            del record["campaign"]
         if not self.wall_time_corrected:
             del record["wall_time_device"], record["wall_time_corrected"]
         return record
@@ -171,6 +177,7 @@ _FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "firmware_version": (_TEXT, True),
     "candidates": ((list, tuple, type(None)), False),
     "person": (_OBJECT_OR_NONE, False),
+    "campaign": (_TEXT_OR_NONE, False),
     "wall_time_device": (_TEXT_OR_NONE, False),
     "wall_time_corrected": ((bool,), False),
 }

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,9 +148,11 @@ def campaign_query(name: str | None = CAMPAIGN) -> str:
 
 
 @contextmanager
-def dashboard_receiver(directory: Path, db: str | None = None) -> Iterator[Dashboard]:
-    """``stocktaker register-server --viewers FILE`` with the scenario's manifest, its
-    viewers file made by ``stocktaker register-viewer``; stopped by PID on exit."""
+def dashboard_receiver(directory: Path, db: str | None = None,
+                       options: Sequence[str] = ()) -> Iterator[Dashboard]:
+    """``stocktaker register-server --viewers FILE [options]`` with the scenario's
+    manifest, its viewers file made by ``stocktaker register-viewer``; stopped by PID on
+    exit."""
     directory.mkdir(parents=True, exist_ok=True)
     manifest = directory / "expected.csv"
     manifest.write_text(MANIFEST, encoding="utf-8")
@@ -162,7 +164,7 @@ def dashboard_receiver(directory: Path, db: str | None = None) -> Iterator[Dashb
     assert made.returncode == 0, made.stderr
     log = directory / "receiver.log"
     command = receiver_command(db or str(directory / "db.sqlite"), manifest, token_file) + [
-        "--viewers", str(viewers)]
+        "--viewers", str(viewers), *options]
     with log.open("w", encoding="utf-8") as log_file:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=log_file, text=True)
@@ -177,7 +179,8 @@ def dashboard_receiver(directory: Path, db: str | None = None) -> Iterator[Dashb
 
 
 def cli_reconcile(directory: Path, manifest: Path, data: list[dict[str, Any]],
-                  campaign: str | None = CAMPAIGN) -> tuple[dict[str, Any], bytes]:
+                  campaign: str | None = CAMPAIGN,
+                  options: Sequence[str] = ()) -> tuple[dict[str, Any], bytes]:
     """``stocktaker reconcile --json --csv`` over the same reports as files: its result
     and its CSV."""
     folder = directory / f"reports-{time.monotonic_ns()}"
@@ -189,6 +192,7 @@ def cli_reconcile(directory: Path, manifest: Path, data: list[dict[str, Any]],
                str(manifest), "--json", "--csv", str(folder / "out.csv")]
     if campaign is not None:
         command += ["--campaign", campaign]
+    command += options
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout), (folder / "out.csv").read_bytes()

@@ -96,8 +96,10 @@ def test_both_modes_stamp_with_make_sighting_and_save_through_the_scan_path(
         records = queue.pending()
     ids = [r["sighting_id"] for r in records]
     assert len(ids) == 2 and made == ids and stored == [ids]
-    # one shape, in one order (a time corrected at sync adds two fields on the wire only)
-    fields = [f.name for f in dataclasses.fields(Sighting) if not f.name.startswith("wall_time_")]
+    # one shape, in one order (a time corrected at sync adds two fields on the wire only;
+    # an audit's campaign, one when there is one)
+    fields = [f.name for f in dataclasses.fields(Sighting)
+              if not f.name.startswith("wall_time_") and f.name != "campaign"]
     assert all(list(r) == fields for r in records)
     assert {(r["firmware_version"], r["boot_id"], r["wall_time"]) for r in records} == {
         (firmware.__version__, "boot-1", "2026-11-18T11:06:40.000Z")}

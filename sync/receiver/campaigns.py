@@ -6,15 +6,20 @@ the expected inventory), exactly as ``stocktaker reconcile`` computes it over th
 report files and the same CSV. One addition: a session whose sightings arrived but whose
 report has not yet (an audit in progress) is taken as an interrupted audit of its room,
 built from those sightings, so a room's progress moves while it is audited. Its campaign
-is the sightings' ``campaign``, or else the one of its device's latest report (a device
-keeps its campaign from room to room); once its report arrives, the report alone counts.
+is the sightings' ``campaign`` (the latest one: a ``CAMPAIGN:`` label may change it during
+the room), or else the one of its device's latest report (a device keeps its campaign from
+room to room); once its report arrives, the report alone counts.
+
+Campaigns defined with ``register-server --campaigns FILE`` (:mod:`sync.campaign_file`)
+are reconciled with their rooms and period, as ``stocktaker reconcile --campaign-file``
+does; a campaign only named by reports covers every room of the register, at any time.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -62,6 +67,8 @@ def live_reports(rows: list[tuple[Any, ...]],
                 "campaign": _text(record.get("campaign")) or device_campaigns.get(device_id),
                 "started_at": record.get("wall_time"), "ended_at": None, "interrupted": True,
                 "in_progress": True, "counts": {}, "scans": []}
+        if _text(record.get("campaign")) is not None:
+            report["campaign"] = record["campaign"]
         scan = {key: record.get(key) for key in _SCAN_FIELDS if key in record}
         scan["at"] = record.get("wall_time")
         report["scans"].append(scan)
@@ -80,12 +87,16 @@ def room_summary(result: Mapping[str, Any], live_sessions: set[str]) -> list[dic
 class CampaignBoard:
     """The campaigns of ``store``'s reports, reconciled against ``manifest``.
 
-    A reconciliation is kept until a report, a sighting or the manifest changes.
+    ``defined`` are the campaigns of ``--campaigns FILE`` (rooms and period); any other
+    name a report carries is a campaign of every room, at any time. A reconciliation is
+    kept until a report, a sighting or the manifest changes.
     """
 
-    def __init__(self, store: ReceiverStore, manifest: ManifestSource) -> None:
+    def __init__(self, store: ReceiverStore, manifest: ManifestSource,
+                 defined: Sequence[Campaign] = ()) -> None:
         self.store = store
         self.manifest = manifest
+        self.defined = {name_key(c.name): c for c in defined if c.name is not None}
         self._lock = threading.Lock()
         self._stamp: Any = None
         self._data: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
@@ -128,23 +139,30 @@ class CampaignBoard:
         return reports, live, expected
 
     def names(self) -> list[str]:
-        """The campaigns named by a report or an audit under way (first spelling kept)."""
+        """The campaigns defined, or named by a report or an audit under way (the
+        definition's spelling, else the first seen)."""
         reports, live, _ = self._load()
-        names: dict[str, str] = {}
+        names: dict[str, str] = {key: str(c.name) for key, c in self.defined.items()}
         for report in reports + live:
             name = report_campaign(report)
             if name is not None:
                 names.setdefault(name_key(name), name)
         return sorted(names.values(), key=name_key)
 
+    def campaign(self, name: str | None) -> Campaign:
+        """What campaign ``name`` covers: its definition, else every room at any time."""
+        return (self.defined.get(name_key(name)) if name is not None else None) \
+            or Campaign(name=name)
+
     def campaigns(self) -> list[dict[str, Any]]:
-        """Every campaign named by a report or an audit under way (first spelling kept),
-        by name, then None (every report): name, reports, audits under way, progress."""
+        """Every campaign defined or named by a report or an audit under way, by name,
+        then None (every report): name, definition, reports, audits under way, progress."""
         reports, live, _ = self._load()
         shown: list[dict[str, Any]] = []
         for name in [*self.names(), None]:
             result = self.reconciliation(name)
-            shown.append({"name": name, "progress": result["progress"],
+            shown.append({"name": name, "campaign": result["campaign"],
+                          "defined": result["defined"], "progress": result["progress"],
                           "counts": result["counts"], "expected": result["expected"],
                           "reports": sum(1 for r in reports if _of(r, name)),
                           "live": sum(1 for r in live if _of(r, name))})
@@ -152,20 +170,26 @@ class CampaignBoard:
 
     def reconciliation(self, name: str | None) -> dict[str, Any]:
         """The reconciliation of campaign ``name`` (None: every report), with
-        ``live_sessions``: the audits under way it includes."""
+        ``live_sessions`` (the audits under way it includes), ``devices`` (those that sent
+        reports or sightings tagged with it; None for every report: all devices) and
+        ``defined`` (whether ``--campaigns`` defines it)."""
         reports, live, expected = self._load()
+        key = None if name is None else name_key(name)
         with self._lock:
-            cached = self._results.get(name)
+            cached = self._results.get(key)
         if cached is not None:
             return cached
-        campaign = Campaign(name=name)
+        campaign = self.campaign(name)
         result = reconcile(reports + live, campaign, expected)
         result["live_sessions"] = sorted(r["session_id"] for r in live
                                          if campaign.selects(r) is None)
+        result["devices"] = None if name is None else sorted(
+            {str(r.get("device_id")) for r in reports + live if _of(r, name)})
+        result["defined"] = key in self.defined
         result["generated_at"] = datetime.now(timezone.utc).isoformat(
             timespec="seconds").replace("+00:00", "Z")
         with self._lock:
-            self._results[name] = result
+            self._results[key] = result
         return result
 
 

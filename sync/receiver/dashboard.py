@@ -7,9 +7,11 @@ sheet and script, and may fetch only from this origin.
 
 Pages (``campaign`` names the campaign; without it, every report):
 
-- ``/dashboard/``: the campaigns, their progress, the devices' last contact and queue depth;
+- ``/dashboard/``: the campaigns, their period and progress, every device's last contact
+  and queue depth;
 - ``/dashboard/campaign?campaign=NAME``: the rooms with found of expected, the counts by
-  category, the devices; it polls ``campaign.json`` to update its numbers;
+  category, the reports left out (outside its rooms or period), the devices that sent its
+  reports or sightings; it polls ``campaign.json`` to update its numbers;
 - ``/dashboard/items?campaign=NAME&category=CAT&room=ROOM``: the items with every sighting;
 - ``/dashboard/campaign.json`` and ``/dashboard/campaign.csv``: the same data, for a
   script or a spreadsheet (the CSV of ``stocktaker reconcile --csv``).
@@ -117,8 +119,12 @@ class Dashboard:
             return _text(400, str(exc))
         rooms = [{**room, "status_text": _STATUS_TEXT.get(room["status"], room["status"])}
                  for room in room_summary(result, set(result["live_sessions"]))]
+        excluded = [e for e in result["excluded"] if name is None or (
+            e.get("campaign") is not None and name_key(e["campaign"]) == name_key(name))]
         if page == "campaign.json":
-            data = {"campaign": name, "progress": result["progress"],
+            data = {"campaign": name, "definition": result["campaign"],
+                    "defined": result["defined"], "devices": result["devices"],
+                    "excluded": excluded, "progress": result["progress"],
                     "counts": result["counts"], "expected": result["expected"],
                     "rooms": rooms, "live_sessions": result["live_sessions"],
                     "generated_at": result["generated_at"],
@@ -133,7 +139,12 @@ class Dashboard:
         if page == "items":
             html = pages.items_page(name, result, category, room)
         else:
-            html = pages.campaign_page(name, result, rooms, self.devices(), self.poll_ms)
+            devices = self.devices()
+            if result["devices"] is not None:
+                of_campaign = set(result["devices"])
+                devices = [d for d in devices if d.get("device_id") in of_campaign]
+            html = pages.campaign_page(name, result, rooms, devices, self.poll_ms,
+                                       excluded=excluded)
         return DashboardAnswer(200, html.encode("utf-8"), _headers(_HTML))
 
 

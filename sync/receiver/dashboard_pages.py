@@ -90,9 +90,10 @@ def _bar(value: int, maximum: int, key: str = "") -> str:
     return f'<progress value="{int(value)}" max="{max(int(maximum), 1)}"{data}></progress>'
 
 
-def _devices(devices: Sequence[Mapping[str, Any]]) -> str:
+def _devices(devices: Sequence[Mapping[str, Any]],
+             none: str = "No device has been in contact yet.") -> str:
     if not devices:
-        return '<p class="muted">No device has been in contact yet.</p>'
+        return f'<p class="muted">{_e(none)}</p>'
     rows = []
     for device in devices:
         state = device.get("state") or {}
@@ -107,6 +108,31 @@ def _devices(devices: Sequence[Mapping[str, Any]]) -> str:
             _e(state.get("firmware_version") or "")])
     return _table(["Device", "Last contact", "Ago", "Queue depth", "Dead letters", "Mode",
                    "Room", "Last sync", "Firmware"], rows, "devices")
+
+
+def _scope(campaign: Mapping[str, Any]) -> str:
+    """A campaign's rooms and period in words (HTML): "3 named rooms · 2026-12-01 to ..."."""
+    rooms = campaign.get("rooms")
+    where = "every room of the register" if rooms is None else (
+        f"{len(rooms)} named room{'s' if len(rooms) != 1 else ''}")
+    start, end = campaign.get("from"), campaign.get("to")
+    if start is None and end is None:
+        return _e(f"{where} · any time")
+    return (f"{_e(where)} · {_day(start, '00:00:00.000') if start else 'any time'} to"
+            f" {_day(end, '23:59:59.999') if end else 'any time'}")
+
+
+def _day(value: str, whole_day: str) -> str:
+    """An instant of a period; a bound that is a whole day's edge as its date only."""
+    return _e(value[:10]) if value[11:-1] == whole_day else _time(value)
+
+
+def _excluded(excluded: Sequence[Mapping[str, Any]]) -> str:
+    if not excluded:
+        return ""
+    rows = [[f"<code>{_e(e.get('session_id') or '?')}</code>", _e(e.get("room") or ""),
+             _e(e.get("reason"))] for e in excluded]
+    return "<h2>Reports left out</h2>" + _table(["Session", "Room", "Why"], rows, "excluded")
 
 
 def _ago(seconds: Any) -> str:
@@ -127,7 +153,9 @@ def index_page(campaigns: Sequence[Mapping[str, Any]],
     for c in campaigns:
         p = c["progress"]
         href = link("campaign", campaign=c["name"])
-        rows.append([f'<a href="{href}">{_e(_name(c["name"]))}</a>',
+        scope = _scope(c["campaign"]) if c["name"] is not None else "every report"
+        rows.append([f'<a href="{href}">{_e(_name(c["name"]))}</a>'
+                     f'<br><span class="muted">{scope}</span>',
                      f'{_bar(p["audited"], p["rooms"])} <span class="n">{int(p["audited"])}'
                      f' of {int(p["rooms"])}</span> rooms',
                      f'<span class="n">{int(c["counts"]["found"])} of {int(c["expected"])}</span>',
@@ -143,8 +171,10 @@ def index_page(campaigns: Sequence[Mapping[str, Any]],
 
 
 def campaign_page(name: str | None, result: Mapping[str, Any], rooms: Sequence[Mapping[str, Any]],
-                  devices: Sequence[Mapping[str, Any]], poll_ms: int = 5000) -> str:
-    """A campaign: progress, counts by category (each a link to its items), rooms."""
+                  devices: Sequence[Mapping[str, Any]], poll_ms: int = 5000, *,
+                  excluded: Sequence[Mapping[str, Any]] = ()) -> str:
+    """A campaign: its rooms and period, progress, counts by category (each a link to its
+    items), rooms, the reports of it left out and why, its devices."""
     p = result["progress"]
     found = result["counts"]["found"]
     counts = [[f'<a href="{_items(name, category=c)}">{_badge(c)}</a>',
@@ -163,6 +193,8 @@ def campaign_page(name: str | None, result: Mapping[str, Any], rooms: Sequence[M
     csv_link = link("campaign.csv", campaign=name)
     return _page(_name(name), [
         f"<h1>{_e(_name(name))}</h1>",
+        f'<p class="meta scope">{_scope(result["campaign"]) if name is not None else "every report"}'
+        "</p>",
         f'<p class="meta">Updated <span data-k="updated">{_time(result.get("generated_at"))}'
         f'</span> · <a href="{csv_link}">CSV export</a></p>',
         f'<p class="big">{_bar(p["audited"], p["rooms"], "rooms")} <strong>'
@@ -174,7 +206,9 @@ def campaign_page(name: str | None, result: Mapping[str, Any], rooms: Sequence[M
         "<h2>Discrepancies by category</h2>", _table(["Category", "Items", "Meaning"], counts,
                                                      "counts"),
         "<h2>Rooms</h2>", _table(["Room", "Status", "Found of expected"], room_rows, "rooms"),
-        "<h2>Devices</h2>", _devices(devices)],
+        _excluded(excluded),
+        "<h2>Devices</h2>", _devices(devices, "No device has sent a report or a sighting of"
+                                     " this campaign yet.")],
         poll=link("campaign.json", campaign=name), poll_ms=poll_ms)
 
 

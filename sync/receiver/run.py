@@ -14,6 +14,8 @@ from types import FrameType
 from typing import TextIO
 
 from hal.errors import ConfigError
+from sync.campaign import CampaignError
+from sync.campaign_file import defined_campaigns
 from sync.errors import RegisterError
 from sync.receiver.campaigns import CampaignBoard
 from sync.receiver.dashboard import Dashboard
@@ -40,7 +42,7 @@ def run_receiver(db: str | Path, manifest: Path, token_file: Path, host: str = "
                  port: int = 8080, *, out: TextIO | None = None,
                  err: TextIO | None = None, people: Path | None = None,
                  db_password_file: Path | None = None,
-                 viewers: Path | None = None) -> int:
+                 viewers: Path | None = None, campaigns: Path | None = None) -> int:
     """Serve until SIGTERM or SIGINT; returns the exit code (0 after a clean stop).
 
     The first line on ``out`` is the base URL, flushed at once (with port 0 it names the
@@ -50,12 +52,14 @@ def run_receiver(db: str | Path, manifest: Path, token_file: Path, host: str = "
     SQLite path or URL, or a PostgreSQL URL (:mod:`sync.receiver.database`), its password
     in ``db_password_file`` (or ``PGPASSWORD``, ``~/.pgpass``). ``viewers`` is the file of
     viewer credentials (:mod:`sync.receiver.viewers`) that turns on the dashboard
-    (``/dashboard/``, :mod:`sync.receiver.dashboard`).
+    (``/dashboard/``, :mod:`sync.receiver.dashboard`). ``campaigns`` is a TOML file of
+    campaigns (:mod:`sync.campaign_file`, as ``stocktaker reconcile --campaign-file``
+    reads): the dashboard reconciles each with its rooms and period.
 
     Raises:
-        ConfigError: the token file, the manifest, the people file, the database or the
-            address cannot be used, or a viewer's password is the devices' token
-            (exit code 2).
+        ConfigError: the token file, the manifest, the people file, the campaigns file,
+            the database or the address cannot be used, or a viewer's password is the
+            devices' token (exit code 2).
     """
     out = out or sys.stdout
     err = err or sys.stderr
@@ -76,10 +80,14 @@ def run_receiver(db: str | Path, manifest: Path, token_file: Path, host: str = "
     if viewer_file is not None and viewer_file.accepts_password(token) is not None:
         raise ConfigError(f"--viewers {viewers}: a viewer's password is the devices' token;"
                           " give the viewer another one")
+    try:
+        defined = [] if campaigns is None else defined_campaigns(campaigns)
+    except CampaignError as exc:
+        raise ConfigError(f"--campaigns {exc}") from None
     store = ReceiverStore(db, password_file=db_password_file)
     try:
         try:
-            dashboard = Dashboard(CampaignBoard(store, source), viewer_file, store.devices)
+            dashboard = Dashboard(CampaignBoard(store, source, defined), viewer_file, store.devices)
             server = ReceiverServer((host, port), store=store, manifest=source, token=token,
                                     log_line=log_line, people=people_source,
                                     dashboard=dashboard)
@@ -99,6 +107,8 @@ def run_receiver(db: str | Path, manifest: Path, token_file: Path, host: str = "
             print(server.url, file=out, flush=True)
             log_line(f"receiver {__version__} serving {server.url} (manifest {manifest},"
                      f" database {db})")
+            if campaigns is not None:
+                log_line(f"{len(defined)} campaign(s) defined in {campaigns}")
             server.serve_forever(poll_interval=0.5)
         finally:
             for sig, handler in previous.items():
