@@ -72,8 +72,8 @@ class RoomLifecycle:
         self.session = AuditSession(self.inventory, location, self._today())
         self.stamp = Stamp(self.settings.device_id, str(uuid.uuid4()), location,
                            self.settings.technician)
-        self.sightings: list[Sighting] = []
-        self.intakes: list[dict[str, Any]] = []
+        self.sightings = []
+        self.intakes = []
         wall = self.clock.wall()
         self.started_at = iso_utc(wall)
         self.clock_ok = self.clock.synced()
