@@ -18,7 +18,8 @@ Layout
 Everything lives in ``<queue.path>/sightings/``:
 
 * ``open-<N>.json`` — the open segment, the only file an append writes to. It is
-  TinyDB over ``AppendLogStorage`` (:mod:`sync.queue.log_storage`): a snapshot line
+  TinyDB over ``AppendLogStorage`` (:mod:`sync.queue.log_storage`; its lines are
+  read back by :mod:`sync.queue.log_format`): a snapshot line
   of the tables, then one line per change, each appended with one ``write`` and one
   fsync — an append writes its record's line and nothing else (about 630 bytes for
   a 600-byte sighting). When the file outgrows twice its live data (records

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.queue.log_storage import DamagedLog, read_log
+from sync.queue.log_format import DamagedLog, read_log
 from sync.storage import dump_tables, replace_file
 
 log = logging.getLogger("sync.queue")
