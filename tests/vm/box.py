@@ -11,6 +11,8 @@ mount needed):
 - a drop-in for ``stocktaker.service``: the feedback lines (standard output) go to
   ``/dev/ttyS1``, and gpiozero uses its mock pins (the box has no GPIO chip).
 
+With a register on the host (:data:`HTTP_REGISTER`), the API token goes into
+``/etc/stocktaker/token`` and systemd-networkd gets the network card (DHCP from QEMU).
 The boot partition gets ``stocktaker.toml`` (written with mtools), as an admin would.
 """
 
@@ -64,10 +66,9 @@ DHCP=ipv4
 """
 
 
-def box_template(keymap: str = "us", rfid: bool = True, register: str | None = None,
-                 sections: str = "") -> str:
+def box_template(keymap: str = "us", rfid: bool = True, register: str | None = None) -> str:
     """images/config.toml.in with this box's parts; ``register`` replaces its
-    ``[register]`` section, ``sections`` are more settings at its end."""
+    ``[register]`` section."""
     text = (REPO / "images/config.toml.in").read_text()
     if register is not None:
         start = text.index("[register]\n")
@@ -83,7 +84,7 @@ def box_template(keymap: str = "us", rfid: bool = True, register: str | None = N
     if rfid:
         text += ('\n[rfid]\nbackend = "serial"\nport = "/dev/stocktaker/rfid"\n'
                  "baudrate = 115200\n")
-    return text + sections
+    return text
 
 
 class Disk:
@@ -141,11 +142,11 @@ class Disk:
         raise KeyError(user)
 
     def fit_box(self, keymap: str = "us", rfid: bool = True, register: str | None = None,
-                sections: str = "", token: str | None = None) -> None:
+                token: str | None = None) -> None:
         """The box's configuration template and its service drop-in (see the module);
         ``token``: the register's API token in ``/etc/stocktaker/token``."""
         gid = self.gid("stocktaker")
-        template = box_template(keymap, rfid, register, sections)
+        template = box_template(keymap, rfid, register)
         if token is not None:
             self.put("/etc/stocktaker/token", token + "\n", 0o600, self.uid("stocktaker"),
                      gid)

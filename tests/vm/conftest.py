@@ -55,10 +55,10 @@ class Box:
                  keymap: str = "us", register_port: int | None = None,
                  drop_in: str | None = None,
                  disk_throttle: dict[str, int] | None = None, register: str | None = None,
-                 sections: str = "", token: str | None = None) -> None:
+                 token: str | None = None) -> None:
         self.folder = folder
         self.disk = Disk(image, folder / "disk.img")
-        self.disk.fit_box(keymap=keymap, register=register, sections=sections, token=token)
+        self.disk.fit_box(keymap=keymap, register=register, token=token)
         if register_port is not None:
             self.disk.fit_network()
         if drop_in is not None:  # the harness's own tests: a unit made to fail
