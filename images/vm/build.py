@@ -203,8 +203,9 @@ def install(root: Path, wheels: Path) -> str:
 
 
 def build_v4l2loopback(root: Path) -> None:
-    """v4l2loopback for the image's kernel: DKMS in a chroot builds for the host's
-    ``uname -r`` unless told which kernel."""
+    """v4l2loopback for the image's kernel. The package's own install in mmdebstrap builds
+    it for the root's kernel (its headers are there too); where it did not, DKMS is told
+    the kernel, since ``uname -r`` in a chroot is the host's."""
     kernel = sorted(p.name for p in (root / "lib/modules").iterdir())[-1]
     if list((root / "lib/modules" / kernel).rglob("v4l2loopback.ko*")):
         return
