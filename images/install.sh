@@ -211,7 +211,9 @@ install_venv() {
   (cd "$src" && cp -r pyproject.toml README.md firmware hal sync "$tmp/src/")
   local offline=()
   [ -n "$wheels" ] && offline=(--no-index --find-links "$wheels")
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${offline[@]}" "$tmp/src"
+  # with the v4l2 extra (linuxpy, pure Python): a USB webcam works as installed
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${offline[@]}" \
+    "$tmp/src[v4l2]"
   printf '%s\n' "$want" > "$root$opt/.installed"
   changed+=(package)
 }

@@ -310,6 +310,7 @@ def test_the_factory_wraps_the_panel_in_burn_in_care(monkeypatch: pytest.MonkeyP
     # smbus2's i2c_rdwr is used for data on a bus luma opened itself; route it to the recorder.
     bus.i2c_rdwr = lambda message: None  # type: ignore[attr-defined]
     bus.close = lambda: None  # type: ignore[attr-defined]
+    bus.funcs = smbus2.I2cFunc.I2C  # type: ignore[attr-defined]  # a Pi's adapter
     display = open_display(DisplaySettings("oled", driver="sh1106", contrast=200, dim_after=5,
                                            blank_after=9))
     try:

@@ -46,8 +46,9 @@ def open_i2c(port: int = 1, address: int = 0x3C, *, bus: Any = None) -> Bus:
     import luma.core.error
     from luma.core.interface.serial import i2c
 
+    own = smbus_only(port) if bus is None else None
     try:
-        serial = i2c(bus=bus, port=port, address=address)
+        serial = i2c(bus=bus or own, port=port, address=address)
     except luma.core.error.DevicePermissionError as error:
         raise DeviceError(f"no permission to use /dev/i2c-{port}: add the service user to the"
                           " 'i2c' group") from error
@@ -57,9 +58,36 @@ def open_i2c(port: int = 1, address: int = 0x3C, *, bus: Any = None) -> Bus:
                           " /boot/firmware/config.txt, then reboot") from error
     except (luma.core.error.Error, OSError) as error:
         raise DeviceError(f"cannot open I2C bus {port} for the display: {error}") from error
+    if own is not None:
+        # luma leaves a bus it was given open: closing the display closes it
+        serial.cleanup = own.close
     return Bus(serial, f"I2C bus {port}, address 0x{address:02X}",
                f"the wiring (SDA to GPIO2, SCL to GPIO3, VCC, GND) and the address (0x3C or"
                f" 0x3D; 'i2cdetect -y {port}' lists what answers)")
+
+
+def smbus_only(port: int) -> Any:
+    """``/dev/i2c-<port>`` opened with smbus2 when its adapter does only SMBus transfers,
+    else None (luma then opens the bus itself).
+
+    luma sends a frame's data as one plain I2C message (``I2C_RDWR``), which an SMBus-only
+    adapter (a PC's SMBus controller, the kernel's ``i2c-stub``) refuses with "Operation
+    not supported"; given an open bus, luma sends it in SMBus block writes of 32 bytes,
+    which every adapter that can drive the panel's commands also takes. A bus that cannot
+    be opened gives None too: luma then says why, in its own words.
+    """
+    try:
+        import smbus2
+    except ImportError:
+        return None
+    try:
+        bus = smbus2.SMBus(port)
+    except OSError:
+        return None
+    if bus.funcs & smbus2.I2cFunc.I2C:
+        bus.close()
+        return None
+    return bus
 
 
 def open_spi(port: int = 0, device: int = 0, *, dc_pin: int = 25, reset_pin: int = 22,

@@ -45,6 +45,9 @@ MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ["systemd", "systemd-sysv", "udev", "kmod", "python3", "python3-venv",
                  "e2fsprogs", "dosfstools", "qemu-guest-agent", "procps", "i2c-tools"]
 KERNEL = {"amd64": "linux-image-amd64", "arm64": "linux-image-arm64"}
+#: The rig's camera: v4l2loopback, built by DKMS for the image's kernel (its headers).
+CAMERA = {"amd64": ["linux-headers-amd64", "v4l2loopback-dkms"],
+          "arm64": ["linux-headers-arm64", "v4l2loopback-dkms"]}
 #: The package's files the installer copies (as images/pi-gen does).
 SOURCE = ["pyproject.toml", "README.md", "firmware", "hal", "sync", "systemd", "images",
           "docs"]
@@ -100,7 +103,9 @@ def inputs_hash(arch: str) -> str:
 def requirements() -> list[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     build = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
-    return list(project["dependencies"]) + list(build) + ["wheel"]
+    # the installer's extras too (install.sh: the USB webcam's linuxpy)
+    extras = project["optional-dependencies"]["v4l2"]
+    return list(project["dependencies"]) + list(extras) + list(build) + ["wheel"]
 
 
 def wheelhouse(arch: str, cache: Path) -> Path:
@@ -135,7 +140,7 @@ def wheelhouse(arch: str, cache: Path) -> Path:
 
 def base_root(arch: str, cache: Path) -> Path:
     """A tarball of the Debian root before the installer: cached by its package list."""
-    packages = BASE_PACKAGES + [KERNEL[arch]]
+    packages = BASE_PACKAGES + [KERNEL[arch]] + CAMERA[arch]
     key = hashlib.sha256(json.dumps([arch, SUITE, MIRROR, packages]).encode()).hexdigest()[:16]
     tarball = cache / f"base-{arch}-{key}.tar"
     if tarball.exists():
@@ -195,6 +200,18 @@ def install(root: Path, wheels: Path) -> str:
     shutil.rmtree(src)
     shutil.rmtree(root / "tmp/wheels")
     return done.stdout
+
+
+def build_v4l2loopback(root: Path) -> None:
+    """v4l2loopback for the image's kernel. The package's own install in mmdebstrap builds
+    it for the root's kernel (its headers are there too); where it did not, DKMS is told
+    the kernel, since ``uname -r`` in a chroot is the host's."""
+    kernel = sorted(p.name for p in (root / "lib/modules").iterdir())[-1]
+    if list((root / "lib/modules" / kernel).rglob("v4l2loopback.ko*")):
+        return
+    version = sorted((root / "usr/src").glob("v4l2loopback-*"))[-1].name.split("-", 1)[1]
+    with Chroot(root) as chroot:
+        chroot.run("dkms", "install", f"v4l2loopback/{version}", "-k", kernel)
 
 
 def configure_system(root: Path, arch: str) -> None:
@@ -269,6 +286,7 @@ def build(arch: str, cache: Path, force: bool) -> Path:
         run("tar", "-C", root, "--numeric-owner", "-xpf", tarball)
         say("images/install.sh --image in the root")
         log = install(root, wheels)
+        build_v4l2loopback(root)
         configure_system(root, arch)
         kernel = sorted((root / "boot").glob("vmlinuz-*"))[-1]
         initrd = sorted((root / "boot").glob("initrd.img-*"))[-1]

@@ -11,6 +11,8 @@ mount needed):
 - a drop-in for ``stocktaker.service``: the feedback lines (standard output) go to
   ``/dev/ttyS1``, and gpiozero uses its mock pins (the box has no GPIO chip).
 
+With a register on the host (:data:`HTTP_REGISTER`), the API token goes into
+``/etc/stocktaker/token`` and systemd-networkd gets the network card (DHCP from QEMU).
 The boot partition gets ``stocktaker.toml`` (written with mtools), as an admin would.
 """
 
@@ -45,9 +47,33 @@ def run(*args: str | Path, **kwargs: object) -> str:
     return done.stdout
 
 
-def box_template(keymap: str = "us", rfid: bool = True) -> str:
-    """images/config.toml.in with this box's parts."""
+#: A ``[register]`` section for the ``http`` register the host serves through QEMU's
+#: forward (see :class:`tests.vm.machine.Machine`'s ``register_port``).
+HTTP_REGISTER = """[register]
+adapter = "http"
+url = "http://10.0.2.100"
+token_file = "/etc/stocktaker/token"
+# the forward's address is not loopback to the guest: the token travels in clear
+allow_insecure_http = true
+"""
+
+#: DHCP on the box's network card (QEMU's user network), for :meth:`Disk.fit_network`.
+NETWORK = """[Match]
+Name=en* eth*
+
+[Network]
+DHCP=ipv4
+"""
+
+
+def box_template(keymap: str = "us", rfid: bool = True, register: str | None = None) -> str:
+    """images/config.toml.in with this box's parts; ``register`` replaces its
+    ``[register]`` section."""
     text = (REPO / "images/config.toml.in").read_text()
+    if register is not None:
+        start = text.index("[register]\n")
+        end = text.find("\n[", start + 1)
+        text = text[:start] + register + (text[end:] if end != -1 else "")
     text = text.replace('device = "/dev/stocktaker/scanner"', f'device = "{SCANNER_BY_ID}"')
     text = text.replace('keymap = "us"', f'keymap = "{keymap}"\n'
                         "# keys come over QMP one event at a time, TCG-slow\n"
@@ -108,10 +134,22 @@ class Disk:
     def mkdir(self, path: str) -> None:
         self.debugfs(f"mkdir {path}", write=True)
 
-    def fit_box(self, keymap: str = "us", rfid: bool = True) -> None:
-        """The box's configuration template and its service drop-in (see the module)."""
+    def uid(self, user: str) -> int:
+        for line in self.read("/etc/passwd").splitlines():
+            fields = line.split(":")
+            if fields[0] == user:
+                return int(fields[2])
+        raise KeyError(user)
+
+    def fit_box(self, keymap: str = "us", rfid: bool = True, register: str | None = None,
+                token: str | None = None) -> None:
+        """The box's configuration template and its service drop-in (see the module);
+        ``token``: the register's API token in ``/etc/stocktaker/token``."""
         gid = self.gid("stocktaker")
-        template = box_template(keymap, rfid)
+        template = box_template(keymap, rfid, register)
+        if token is not None:
+            self.put("/etc/stocktaker/token", token + "\n", 0o600, self.uid("stocktaker"),
+                     gid)
         config = template.replace("@DEVICE_ID@", "stocktaker")
         self.put("/opt/stocktaker/config.toml.in", template, 0o644)
         self.put("/etc/stocktaker/config.toml", config, 0o640, 0, gid)
@@ -119,6 +157,13 @@ class Disk:
                  hashlib.sha256(config.encode()).hexdigest() + "\n", 0o644)
         self.mkdir("/etc/systemd/system/stocktaker.service.d")
         self.put("/etc/systemd/system/stocktaker.service.d/box.conf", DROP_IN, 0o644)
+
+    def fit_network(self) -> None:
+        """systemd-networkd with DHCP on the network card (a Pi has NetworkManager)."""
+        self.put("/etc/systemd/network/20-box.network", NETWORK, 0o644)
+        self.debugfs("symlink /etc/systemd/system/multi-user.target.wants/"
+                     "systemd-networkd.service /lib/systemd/system/systemd-networkd.service",
+                     write=True)
 
     def boot_file(self, name: str, text: str) -> None:
         """Put a file on the FAT boot partition."""

@@ -31,7 +31,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def vm_image() -> Path:
-    """The built amd64 image's folder (built once, then from the cache)."""
+    """The built amd64 image's folder (built once, then from the cache);
+    ``STOCKTAKER_VM_IMAGE``: a folder build.py printed, used as it is."""
+    if os.environ.get("STOCKTAKER_VM_IMAGE"):
+        return Path(os.environ["STOCKTAKER_VM_IMAGE"])
     if os.geteuid() != 0:
         pytest.fail("the VM rig builds its image as root (mmdebstrap, chroot)", pytrace=False)
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
@@ -51,10 +54,13 @@ class Box:
     def __init__(self, image: Path, folder: Path, manifest: Path | None = None,
                  keymap: str = "us", register_port: int | None = None,
                  drop_in: str | None = None,
-                 disk_throttle: dict[str, int] | None = None) -> None:
+                 disk_throttle: dict[str, int] | None = None, register: str | None = None,
+                 token: str | None = None) -> None:
         self.folder = folder
         self.disk = Disk(image, folder / "disk.img")
-        self.disk.fit_box(keymap=keymap)
+        self.disk.fit_box(keymap=keymap, register=register, token=token)
+        if register_port is not None:
+            self.disk.fit_network()
         if drop_in is not None:  # the harness's own tests: a unit made to fail
             self.disk.put("/etc/systemd/system/stocktaker.service.d/zz-test.conf", drop_in,
                           0o644)

@@ -14,7 +14,8 @@ The guest's second serial port (``/dev/ttyS1``) is a socket here, read line by l
 arrives: where the service's feedback lines go, observed at the moment they are given.
 The QEMU guest agent (virtio-serial) runs commands in the guest (``sh``). The machine has
 no network unless ``register_port`` is given: then QEMU's user networking with
-``restrict=on`` and one forward, guest 10.0.2.100:80 → host 127.0.0.1:register_port.
+``restrict=on`` and one forward, guest 10.0.2.100:80 → host 127.0.0.1:register_port
+(a :mod:`tests.vm.bridge` process for each connection).
 
 A power cut is :meth:`Machine.kill` (SIGKILL of QEMU: the guest's page cache is lost).
 """
@@ -27,6 +28,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -328,8 +330,10 @@ class Machine:
         if self.register_port is None:
             args += ["-nic", "none"]
         else:
+            # a bridge process for each connection (see tests/vm/bridge.py)
+            bridge = f"{sys.executable} {Path(__file__).with_name('bridge.py')}"
             args += ["-nic", "user,model=virtio-net-pci,restrict=on,"
-                     f"guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:{self.register_port}"]
+                     f"guestfwd=tcp:10.0.2.100:80-cmd:{bridge} {self.register_port}"]
         return args
 
     def start(self) -> None:
@@ -371,6 +375,19 @@ class Machine:
             limits[names[name]] = value
         self.qmp.command("block_set_io_throttle", device="root", **limits)
         self.disk_throttle = throttle or None
+
+    def throttle_stick(self, bps: int, iops: int) -> None:
+        """Make the plugged USB stick this slow (bytes and operations a second, reads and
+        writes each); a stick plugged again later is not throttled."""
+        assert self.qmp is not None
+        blocks = self.qmp.command("query-block")
+        assert isinstance(blocks, list)
+        qdev = [b["qdev"] for b in blocks
+                if b.get("inserted", {}).get("node-name") == "stick" and b.get("qdev")]
+        if not qdev:
+            raise MachineError(f"no USB stick plugged: {blocks}")
+        self.qmp.command("block_set_io_throttle", id=qdev[0], bps=0, bps_rd=bps, bps_wr=bps,
+                         iops=0, iops_rd=iops, iops_wr=iops)
 
     def sh(self, script: str, **kwargs: object) -> tuple[int, str]:
         assert self.agent is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import time
 
 from tests.vm.machine import Machine, MachineError
@@ -60,3 +61,23 @@ def error_lines(machine: Machine) -> list[str]:
     lines = [line for line in errors.splitlines() if line and not line.startswith("-- ")]
     lines += [line for line in everything.splitlines() if "Traceback" in line]
     return lines
+
+
+SET_SECTION = r"""
+import re, sys
+path, name = "/etc/stocktaker/config.toml", sys.argv[1]
+text, new = open(path).read(), sys.stdin.read()
+pattern = r"(?ms)^\[" + re.escape(name) + r"\]\n.*?(?=^\[|\Z)"
+text = re.sub(pattern, lambda m: new, text, count=1) if re.search(pattern, text) else text + "\n" + new
+open(path, "w").write(text)
+"""
+
+
+def set_section(machine: Machine, text: str, restart: bool = True) -> None:
+    """Replace a section of the device's configuration (``text`` starts with its
+    ``[name]`` line; added when absent), as an admin would; then restart the service."""
+    name = text.split("]", 1)[0].lstrip("[")
+    machine.sh(f"cat > /tmp/set_section.py <<'END'\n{SET_SECTION}\nEND")
+    machine.sh(f"python3 /tmp/set_section.py {shlex.quote(name)}", stdin=text.encode())
+    if restart:
+        machine.sh("systemctl restart stocktaker.service")
