@@ -7,7 +7,10 @@ before the cut is in exactly one report and in the files register exactly once, 
 queue file was set aside as damaged.
 
 ``STOCKTAKER_VM_CUTS`` sets the number of cuts (default 50), ``STOCKTAKER_VM_SEED`` the
-random seed.
+random seed. ``STOCKTAKER_VM_CUTS_MINUTES`` caps the time spent cutting: no new cut starts
+after it, the final checks run on the cuts made, and the figures printed say how many of
+the cuts asked for were made (an emulated machine is several times slower on a loaded
+host).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,7 @@ from tests.vm.service import wait_ready, unit_state
 
 CUTS = int(os.environ.get("STOCKTAKER_VM_CUTS", "50"))
 SEED = int(os.environ.get("STOCKTAKER_VM_SEED", "2026"))
+MINUTES = float(os.environ.get("STOCKTAKER_VM_CUTS_MINUTES", "0"))  # 0: no cap
 ROOMS = ["Storage A", "Storage B", "Server Room"]
 
 
@@ -56,10 +61,12 @@ class RootCheck:
 
 
 ROOT_CHECK = """
-echo "errors=$(journalctl -b -k --no-pager -o cat | grep -ci 'EXT4-fs error')"
-echo "replayed=$(journalctl -b -k --no-pager -o cat | grep -c 'EXT4-fs (vda2): recovery complete')"
+journalctl -b --no-pager -o cat _TRANSPORT=kernel + _SYSTEMD_UNIT=systemd-fsck-root.service \
+  > /run/root-check
+echo "errors=$(grep -ci 'EXT4-fs error' /run/root-check)"
+echo "replayed=$(grep -c 'EXT4-fs (vda2): recovery complete' /run/root-check)"
 systemctl show -p Result,ConditionResult systemd-fsck-root.service
-journalctl -b --no-pager -o cat -u systemd-fsck-root.service | sed -n 's/^rootfs: /fsck=/p'
+sed -n 's/^rootfs: /fsck=/p' /run/root-check
 """
 
 
@@ -118,6 +125,7 @@ def test_power_cuts_lose_no_acknowledged_scan(make_box, tmp_path: Path) -> None:
 
     started = time.monotonic()
     repairs = Counter()
+    cuts = 0
     for cut in range(CUTS + 1):
         machine.start()
         machine.wait_agent()
@@ -130,7 +138,8 @@ def test_power_cuts_lose_no_acknowledged_scan(make_box, tmp_path: Path) -> None:
         assert checked.fsck_ok, f"cut {cut}: fsck of the root failed"
         repairs["journal replays"] += checked.journal_replayed
         repairs["fsck repairs"] += checked.fsck_repaired
-        if cut == CUTS:
+        cuts = cut
+        if cut == CUTS or (MINUTES and time.monotonic() - started > MINUTES * 60):
             break
         if not entered or room not in unit_state(machine).get("StatusText", ""):
             type_scan(machine, f"LOC:{room}")
@@ -183,12 +192,15 @@ def test_power_cuts_lose_no_acknowledged_scan(make_box, tmp_path: Path) -> None:
 
     files = stick_files(box.stick)
     problems = check_outcome(acknowledged, unacknowledged, files)
-    print(f"power cuts: {CUTS} (seed {SEED}) in {time.monotonic() - started:.0f} s,"
+    print(f"power cuts: {cuts} of {CUTS} (seed {SEED}) in {time.monotonic() - started:.0f} s,"
           f" acknowledged scans {len(acknowledged)}, not acknowledged"
           f" {len(unacknowledged)}, ext4 journal replays {repairs['journal replays']},"
           f" fsck repairs {repairs['fsck repairs']}, problems {len(problems)}")
     for line in log:
         print(line)
+    if cuts < CUTS:
+        warnings.warn(f"power cuts: {cuts} of {CUTS} made within STOCKTAKER_VM_CUTS_MINUTES="
+                      f"{MINUTES:g}", stacklevel=1)
     assert damaged.strip() == "", damaged
     assert problems == [], "\n".join(problems + log)
 
