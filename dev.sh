@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything stocktaker needs on Debian, Ubuntu or Raspberry Pi OS, then run a job:
 #   ./dev.sh demo [ARGS]   the simulated handheld audits the sample room
-#   ./dev.sh test [ARGS]   the linter, the module check, then the test suite (pytest ARGS)
+#   ./dev.sh test [ARGS]   the linter, the module check, the test suite (pytest ARGS), then
+#                          the device in a box: the image built (cached) and booted in QEMU
+#                          (tests/vm/, as root; --no-vm or STOCKTAKER_SKIP_VM=1 skips it)
 # It installs missing apt packages (libzbar0, python3-venv), makes .venv and installs the
 # package into it (the demo: with zxing-cpp only; the tests: with the test extras too);
 # later runs reuse them and reinstall only when pyproject.toml changed.
@@ -13,6 +15,22 @@ case "$job" in
   demo|test) shift ;;
   *) echo "usage: ./dev.sh demo|test [ARGS]" >&2; exit 2 ;;
 esac
+
+# The device-in-a-box stage (the last of the tests): skipped only on request.
+vm_stage=0
+if [ "$job" = test ]; then
+  vm_stage=1
+  [ "${STOCKTAKER_SKIP_VM:-}" = 1 ] && vm_stage=0
+  args=()
+  for arg in "$@"; do
+    if [ "$arg" = --no-vm ]; then vm_stage=0; else args+=("$arg"); fi
+  done
+  set -- ${args[@]+"${args[@]}"}
+  if [ "$vm_stage" = 1 ] && [ "$(id -u)" -ne 0 ]; then
+    echo "the device-in-a-box stage (QEMU) needs root to build its image; run as root, or skip it with ./dev.sh test --no-vm" >&2
+    exit 2
+  fi
+fi
 
 python3 - <<'PY' || { echo "stocktaker needs Python 3.11 or newer (python3 is older)" >&2; exit 2; }
 import sys
@@ -29,6 +47,13 @@ if [ "$job" = test ]; then
   command -v shellcheck >/dev/null || missing+=(shellcheck)
   # the dashboard's browser tests: a headless Chromium
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+if [ "$vm_stage" = 1 ]; then
+  # the device in a box: images/vm/build.py and tests/vm/ (a tool, then its package)
+  for pair in qemu-system-x86_64:qemu-system-x86 mmdebstrap:mmdebstrap mkfs.vfat:dosfstools \
+              mcopy:mtools sfdisk:fdisk debugfs:e2fsprogs mke2fs:e2fsprogs; do
+    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+  done
 fi
 if ((${#missing[@]})); then
   echo "installing apt packages: ${missing[*]}"
@@ -65,5 +90,25 @@ case "$job" in
     "$venv/bin/ruff" check firmware hal sync tests images
     "$venv/bin/mypy"
     "$venv/bin/python" tests/check_modules.py
-    exec "$venv/bin/python" -m pytest "$@" ;;
+    if [ "$vm_stage" = 0 ]; then
+      # the summary line says the device in a box was skipped on request
+      exec env -u STOCKTAKER_VM STOCKTAKER_SKIP_VM=1 "$venv/bin/python" -m pytest "$@"
+    fi
+    env -u STOCKTAKER_VM STOCKTAKER_VM_NEXT=1 "$venv/bin/python" -m pytest "$@" || {
+      status=$?
+      echo "the device-in-a-box stage did not run: the tests before it failed" >&2
+      exit "$status"
+    }
+    # The last stage: the device image built (or taken from its cache) and booted in QEMU,
+    # STOCKTAKER_VM_CUTS power cuts (8 here, no new one after STOCKTAKER_VM_CUTS_MINUTES, 10;
+    # the 50 of README's run: see "The device in a box").
+    echo "device in a box: the image (images/vm/build.py; cached in ~/.cache/stocktaker-vm)"
+    if ! image=$("$venv/bin/python" images/vm/build.py | tail -n 1) || [ -z "$image" ]; then
+      echo "the device-in-a-box stage failed: its image could not be built (the reason is above; it needs network for Debian's packages and the wheels)" >&2
+      exit 1
+    fi
+    echo "device in a box: $image"
+    exec env STOCKTAKER_VM=1 STOCKTAKER_VM_CUTS="${STOCKTAKER_VM_CUTS:-8}" \
+      STOCKTAKER_VM_CUTS_MINUTES="${STOCKTAKER_VM_CUTS_MINUTES:-10}" \
+      "$venv/bin/python" -m pytest -m "vm and not vm_arm64" tests/vm ;;
 esac

@@ -58,10 +58,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
             " (-m \"not postgres\"): the receiver was not checked on PostgreSQL in this run",
             yellow=True)
     if collect_ignore:
-        terminalreporter.write_line(
-            "the device-in-a-box tests (tests/vm/, QEMU) were not collected: they run with"
-            " STOCKTAKER_VM=1 (README, \"The device in a box\"); the image, systemd and"
-            " power cuts were not checked in this run", yellow=True)
+        terminalreporter.write_line(_vm_summary(), yellow=True)
+
+
+def _vm_summary() -> str:
+    """What became of the device-in-a-box tests (tests/vm/), not collected in this run."""
+    if os.environ.get("STOCKTAKER_VM_NEXT") == "1":  # ./dev.sh test runs them next
+        return ("the device-in-a-box tests (tests/vm/, QEMU) run next, as the last stage of"
+                " ./dev.sh test")
+    if os.environ.get("STOCKTAKER_SKIP_VM") == "1":
+        return ("the device-in-a-box tests (tests/vm/, QEMU) skipped on request (--no-vm or"
+                " STOCKTAKER_SKIP_VM=1): the image, systemd and power cuts were not checked"
+                " in this run")
+    return ("the device-in-a-box tests (tests/vm/, QEMU) were not collected: they run as the"
+            " last stage of ./dev.sh test, or with STOCKTAKER_VM=1 (README, \"The device in"
+            " a box\"); the image, systemd and power cuts were not checked in this run")
 
 
 @pytest.fixture(scope="session")

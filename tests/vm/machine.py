@@ -314,6 +314,8 @@ class Machine:
                 "-chardev", f"socket,id=qga,path={w / 'qga.sock'},server=on,wait=off",
                 "-device", "virtio-serial-pci",
                 "-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0",
+                # a hardware RNG, as the Pi's SoC has: the kernel's pool is ready early
+                "-device", "virtio-rng-pci",
                 "-device", "qemu-xhci,id=xhci",
                 "-device", f"usb-kbd,id=scanner,bus=xhci.0,serial={self.scanner_serial}",
                 "-chardev", f"socket,id=rfid,path={w / 'rfid.sock'},server=on,wait=off",
