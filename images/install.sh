@@ -211,7 +211,7 @@ install_venv() {
   (cd "$src" && cp -r pyproject.toml README.md firmware hal sync "$tmp/src/")
   local offline=()
   [ -n "$wheels" ] && offline=(--no-index --find-links "$wheels")
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${offline[@]}" "$tmp/src"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${offline[@]}" "$tmp/src[zxing]"
   printf '%s\n' "$want" > "$root$opt/.installed"
   changed+=(package)
 }
