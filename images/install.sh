@@ -211,9 +211,10 @@ install_venv() {
   (cd "$src" && cp -r pyproject.toml README.md firmware hal sync "$tmp/src/")
   local offline=()
   [ -n "$wheels" ] && offline=(--no-index --find-links "$wheels")
-  # with the v4l2 extra (linuxpy, pure Python): a USB webcam works as installed
+  # with the v4l2 extra (linuxpy, pure Python): a USB webcam works as installed; with
+  # zxing-cpp: the camera's default decoder reads what zbar alone does not
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${offline[@]}" \
-    "$tmp/src[v4l2]"
+    "$tmp/src[v4l2,zxing]"
   printf '%s\n' "$want" > "$root$opt/.installed"
   changed+=(package)
 }

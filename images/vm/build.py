@@ -17,10 +17,9 @@ with the same inputs prints the same folder without building. The folder holds
 ``disk.img``, the kernel ``vmlinuz``, ``initrd.img`` and ``image.json`` (partitions, kernel
 command line, build time). The last line printed is that folder.
 
-arm64: only the wheelhouse is made so far (``pip download --platform
-manylinux2014_aarch64 --only-binary=:all:``; evdev as its source, built in the guest); the
-root needs ``debootstrap --foreign`` and its second stage inside ``qemu-system-aarch64``
-(this machine cannot run arm64 binaries itself), which is not written yet.
+arm64: the wheelhouse comes from ``pip download --platform manylinux2014_aarch64
+--only-binary=:all:`` (evdev as its source, built in the guest); the root and the
+installer run in an emulated arm64 machine (``images/vm/arm64.py``).
 """
 
 from __future__ import annotations
@@ -131,9 +130,11 @@ def inputs_hash(arch: str) -> str:
 def requirements() -> list[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     build = tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"]
-    # the installer's extras too (install.sh: the USB webcam's linuxpy)
-    extras = project["optional-dependencies"]["v4l2"]
-    return list(project["dependencies"]) + list(extras) + list(build) + ["wheel"]
+    # the installer's extras too (install.sh): the USB webcam's linuxpy, and zxing-cpp
+    # for the camera's default decoder
+    extras = [dep for extra in ("v4l2", "zxing")
+              for dep in project["optional-dependencies"][extra]]
+    return list(project["dependencies"]) + extras + list(build) + ["wheel"]
 
 
 def wheelhouse(arch: str, cache: Path) -> Path:
@@ -242,7 +243,7 @@ def build_v4l2loopback(root: Path) -> None:
         chroot.run("dkms", "install", f"v4l2loopback/{version}", "-k", kernel)
 
 
-def configure_system(root: Path, arch: str) -> None:
+def configure_system(root: Path, arch: str, lock_root: bool = True) -> None:
     """What a Raspberry Pi OS image has and a bare Debian root lacks: fstab with the FAT
     boot partition at /boot/firmware, a host name, a hardware watchdog for systemd."""
     (root / "etc/fstab").write_text(
@@ -257,7 +258,8 @@ def configure_system(root: Path, arch: str) -> None:
     # PID 1 resets the device
     watchdog.write_text("[Manager]\nRuntimeWatchdogSec=30\n")
     # no password: the rig works through the guest agent, nobody logs in
-    run("chroot", root, "passwd", "--lock", "root")
+    if lock_root:  # arm64 locks it in its emulated machine (images/vm/arm64.py)
+        run("chroot", root, "passwd", "--lock", "root")
     for unit in MASKED:
         (root / "etc/systemd/system" / unit).unlink(missing_ok=True)
         os.symlink("/dev/null", root / "etc/systemd/system" / unit)
@@ -314,8 +316,9 @@ def build(arch: str, cache: Path, force: bool) -> Path:
     if (out / "image.json").exists() and not force:
         say(f"cached: {out}")
         return out
-    if arch != "amd64":
-        raise BuildError("arm64 images are not built yet (see this script's docstring)")
+    if arch == "arm64":  # made in an emulated arm64 machine: images/vm/arm64.py
+        import arm64
+        return arm64.build_image(cache, out, key)
     started = time.monotonic()
     cache.mkdir(parents=True, exist_ok=True)
     wheels = wheelhouse(arch, cache)
@@ -386,4 +389,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    sys.modules.setdefault("build", sys.modules["__main__"])  # arm64.py imports this one
     sys.exit(main())

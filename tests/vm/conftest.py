@@ -23,9 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("qemu-system-x86_64", "mmdebstrap", "mcopy", "mkfs.vfat", "debugfs", "sfdisk")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    arm64 = "vm_arm64" in (config.getoption("markexpr") or "")
     for item in items:
-        if "tests/vm/" in str(item.fspath).replace(os.sep, "/"):
+        if item.get_closest_marker("vm_arm64") is not None:
+            # the arm64 boot (an hour cold, TCG) runs on its own, not in the vm stage
+            if not arm64:
+                item.add_marker(pytest.mark.skip(reason="the arm64 boot runs on its own: "
+                                                 "-m vm_arm64 (README, The device in a box)"))
+        elif "tests/vm/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.vm)
 
 
