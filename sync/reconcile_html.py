@@ -30,12 +30,22 @@ CATEGORY_TITLES: dict[str, tuple[str, str]] = {
     "new": ("New", "an asset the register lacked, taken in on the spot (an intake)"),
 }
 
+CATEGORY_CSS = """
+.cat{display:inline-block;padding:1px 7px;border-radius:9px;font-size:13px;white-space:nowrap;
+color:#fff}
+.found{background:#2f8f46}.moved{background:#c77700}.missing{background:#c62828}
+.not_audited{background:#7b8691}.out_of_scope{background:#6a4fb3}.recovered{background:#1f6fb2}
+.retired{background:#6d5d4b}.unregistered{background:#d4571c}.ambiguous{background:#9a7d00}
+.new{background:#00796b}
+"""
+"""The style of a category's coloured label, shared by this page and the live dashboard."""
+
 _ISO = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z")
 
 _STATUS = {"audited": "audited", "incomplete": "incomplete (interrupted)",
            "not_audited": "not yet audited"}
 
-_CSS = """
+_CSS = CATEGORY_CSS + """
 body{font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d2228;
 max-width:1100px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:2px solid #d5dae0;
@@ -47,12 +57,6 @@ table{border-collapse:collapse;width:100%;margin:6px 0 12px}
 th,td{text-align:left;vertical-align:top;padding:5px 8px;border-bottom:1px solid #e3e6ea}
 th{background:#f3f5f7;font-weight:600}
 td.n{text-align:right;font-variant-numeric:tabular-nums;width:4em}
-.cat{display:inline-block;padding:1px 7px;border-radius:9px;font-size:13px;white-space:nowrap;
-color:#fff}
-.found{background:#2f8f46}.moved{background:#c77700}.missing{background:#c62828}
-.not_audited{background:#7b8691}.out_of_scope{background:#6a4fb3}.recovered{background:#1f6fb2}
-.retired{background:#6d5d4b}.unregistered{background:#d4571c}.ambiguous{background:#9a7d00}
-.new{background:#00796b}
 .status-audited{color:#2f8f46;font-weight:600}.status-incomplete{color:#c77700;font-weight:600}
 .status-not_audited{color:#7b8691;font-weight:600}
 .look{color:#c62828;font-weight:600}
@@ -123,16 +127,21 @@ def reconciliation_html(result: Mapping[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _e(value: Any) -> str:
+def html_text(value: Any) -> str:
+    """Outside text (a label, a register field) as HTML text or an attribute's value."""
     return "" if value is None else escape(str(value), quote=True)
 
 
-def _time(value: Any) -> str:
+def shown_time(value: Any) -> str:
     """A report's ISO 8601 UTC time shown to a person: ``2026-12-07 04:13:47 UTC``."""
     if not isinstance(value, str):
         return "?"
     match = _ISO.fullmatch(value)
-    return _e(f"{match[1]} {match[2]} UTC" if match else value)
+    return html_text(f"{match[1]} {match[2]} UTC" if match else value)
+
+
+_e = html_text
+_time = shown_time
 
 
 def _scope(campaign: Mapping[str, Any]) -> str:

@@ -6,6 +6,8 @@ The script only polls the campaign's JSON (same origin) and writes numbers with
 
 from __future__ import annotations
 
+from sync.reconcile_html import CATEGORY_CSS
+
 __all__ = ["ICON_SVG", "LIVE_JS", "STYLE_CSS"]
 
 ICON_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
@@ -13,7 +15,7 @@ ICON_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
             '<path d="M4 8.5l3 3 5-6" stroke="#fff" stroke-width="2" fill="none"/></svg>')
 """The page icon (a browser asks for one; without it, every page logs a failed load)."""
 
-STYLE_CSS = """
+STYLE_CSS = CATEGORY_CSS + """
 body{font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1d2228;
 max-width:1200px}
 nav{margin:0 0 12px}nav a{color:#1f6fb2}
@@ -25,12 +27,6 @@ table{border-collapse:collapse;width:100%;margin:6px 0 12px}
 th,td{text-align:left;vertical-align:top;padding:5px 8px;border-bottom:1px solid #e3e6ea}
 th{background:#f3f5f7;font-weight:600}
 .n{font-variant-numeric:tabular-nums}
-.cat{display:inline-block;padding:1px 7px;border-radius:9px;font-size:13px;white-space:nowrap;
-color:#fff}
-.found{background:#2f8f46}.moved{background:#c77700}.missing{background:#c62828}
-.not_audited{background:#7b8691}.out_of_scope{background:#6a4fb3}.recovered{background:#1f6fb2}
-.retired{background:#6d5d4b}.unregistered{background:#d4571c}.ambiguous{background:#9a7d00}
-.new{background:#00796b}
 .live{color:#c77700;font-weight:600}.look{color:#c62828;font-weight:600}
 .sightings{margin:0;padding-left:16px}.muted{color:#7b8691}
 code{font-family:ui-monospace,Consolas,monospace;font-size:13px;overflow-wrap:anywhere}

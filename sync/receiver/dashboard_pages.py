@@ -9,32 +9,20 @@ The pages load only the dashboard's own style sheet and script.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 from sync.reconcile import CATEGORIES
 from sync.reconcile_html import CATEGORY_TITLES
+from sync.reconcile_html import html_text as _e
+from sync.reconcile_html import shown_time as _time
 
 __all__ = ["BASE", "campaign_page", "index_page", "items_page", "link", "message_page"]
 
 BASE = "/dashboard"
-_ISO = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z")
 _STATUS = {"audited": "audited", "incomplete": "in progress or interrupted",
            "not_audited": "not yet audited"}
-
-
-def _e(value: Any) -> str:
-    return "" if value is None else escape(str(value), quote=True)
-
-
-def _time(value: Any) -> str:
-    if not isinstance(value, str):
-        return "?"
-    match = _ISO.fullmatch(value)
-    return _e(f"{match[1]} {match[2]} UTC" if match else value)
 
 
 def link(page: str, **query: str | None) -> str:
