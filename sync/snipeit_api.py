@@ -12,11 +12,11 @@ throttling and paged lists.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sync.errors import RegisterError, RegisterUnavailable
+from sync.snipeit_bulk import message_text
 from sync.web import RegisterClient, parse_retry_after
 
 if TYPE_CHECKING:
@@ -167,14 +167,7 @@ def error_message(data: Any) -> str | None:
     """The message of an error envelope (``{"status": "error", ...}``), or None."""
     if not isinstance(data, dict) or data.get("status") != "error":
         return None
-    messages = data.get("messages", data.get("message"))
-    if isinstance(messages, dict):
-        parts = []
-        for field, value in messages.items():
-            texts = value if isinstance(value, list) else [value]
-            parts.append(f"{field}: {' '.join(str(t) for t in texts)}")
-        return html.unescape("; ".join(parts)) or "error"
-    return html.unescape(str(messages)) if messages not in (None, "") else "error"
+    return message_text(data.get("messages", data.get("message")))
 
 
 def _body_retry_after(answer: requests.Response) -> float | None:
