@@ -12,44 +12,23 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from firmware import __version__, screens
-from firmware.audit_rules import AuditSession
+from firmware.audit_state import AuditState
 from firmware.errors import QueueError
-from firmware.intake_rules import IntakeGatherer
 from firmware.print_jobs import PrintJobs
-from firmware.room import RoomJournal
-from firmware.scan_path import BurstEnd, ScanPath
+from firmware.scan_path import BurstEnd
 from firmware.signals import Event, signal_for
-from firmware.sightings import Stamp
-from firmware.verdicts import Verdict
-from hal.clock import Clock, iso_utc
+from hal.clock import iso_utc
 from hal.text import terminal_safe
 from sync.intake import IntakeRecord
-from sync.intake_tags import DeviceTags, TagRangeExhausted
+from sync.intake_tags import TagRangeExhausted
 
 log = logging.getLogger(__name__)
 
 
-class IntakeAndRelabel:
+class IntakeAndRelabel(AuditState):
     """The audit's intake and relabel (a part of the audit)."""
-
-    intake: IntakeGatherer
-    intake_tags: DeviceTags | None
-    label_url: Callable[[str], str] | None
-    label_line: str
-    labels: Path
-    clock: Clock
-    path: ScanPath[Verdict]
-    session: AuditSession
-    stamp: Stamp
-    journal: RoomJournal
-    intakes: list[dict[str, Any]]
-    _relabel_armed: float | None
-    _relabel_tag: str | None
 
     def _start_intake(self) -> None:
         """Open an intake (an ``INTAKE`` label, the *next* button): one already open is

@@ -11,49 +11,24 @@ but not the room's journal are added to the journal first.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
+from firmware.audit_state import AuditState
 from firmware.audit_rules import AuditSession
-from firmware.audit_settings import Settings
 from firmware.errors import QueueError
-from firmware.inventory import Inventory
 from firmware.print_jobs import labels_for_report
 from firmware.room import OpenRoom, RoomJournal, open_rooms, remove_journal
 from firmware.room_report import build_report
 from firmware.sightings import Stamp
-from hal.clock import Clock, iso_utc
+from hal.clock import iso_utc
 from sync.intake import is_intake
-from sync.pending_reports import PendingReports
-from sync.queue import SightingStore
 from sync.sighting import Sighting
 
 log = logging.getLogger(__name__)
 
 
-class RoomResume:
+class RoomResume(AuditState):
     """Settle the interrupted rooms and resume the live one (a part of the audit)."""
-
-    settings: Settings
-    inventory: Inventory
-    queue: SightingStore
-    pending_reports: PendingReports
-    clock: Clock
-    rooms: Path
-    labels: Path
-    reports: list[dict[str, Any]]
-    session: AuditSession
-    stamp: Stamp
-    journal: RoomJournal
-    sightings: list[Sighting]
-    intakes: list[dict[str, Any]]
-    started_at: str
-    clock_ok: bool
-    resumed: int
-    campaign: str | None
-    repeat_reads_dropped: int
-    _dropped_before: int
-    _show_resumed: bool
 
     def _settle_interrupted_rooms(self) -> OpenRoom | None:
         """Deal with the journals a kill left: returns the room to resume, if any.

@@ -16,53 +16,27 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from firmware import screens
+from firmware.audit_state import AuditState
 from firmware.audit_rules import AuditSession
-from firmware.audit_settings import Settings
 from firmware.errors import QueueError, RegisterError
-from firmware.inventory import Inventory, same_place
+from firmware.inventory import same_place
 from firmware.print_jobs import labels_for_report
 from firmware.room import RoomJournal
 from firmware.room_report import build_report
 from firmware.signals import Event, signal_for
 from firmware.sightings import Stamp
-from hal.clock import Clock, iso_utc
+from hal.clock import iso_utc
 from hal.text import terminal_safe
-from sync.pending_reports import PendingReports
-from sync.register import Register
-from sync.sighting import Sighting
 
 log = logging.getLogger(__name__)
 
 
-class RoomLifecycle:
+class RoomLifecycle(AuditState):
     """The room being audited: its session, journal and report (a part of the audit)."""
-
-    settings: Settings
-    inventory: Inventory
-    register: Register
-    pending_reports: PendingReports
-    clock: Clock
-    rooms: Path
-    labels: Path
-    on_room_end: Callable[[], None] | None
-    session: AuditSession
-    stamp: Stamp
-    journal: RoomJournal
-    sightings: list[Sighting]
-    intakes: list[dict[str, Any]]
-    started_at: str
-    clock_ok: bool
-    resumed: int
-    campaign: str | None
-    _unconfirmed: tuple[str, float] | None
-    _relabel_armed: float | None
-    _dropped_before: int
 
     def _today(self) -> date | None:
         """The device's local date, for audits due; None while its clock is not synchronised."""
