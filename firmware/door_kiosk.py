@@ -42,7 +42,7 @@ from firmware.scan_path import BurstEnd, Judged, ScanPath
 from hal.clock import Clock
 from firmware.sightings import Stamp, make_sighting
 from sync.sighting import Sighting
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text
 from hal.buttons.base import Press
 from hal.display.base import Display

@@ -43,7 +43,7 @@ from typing import Any
 
 from hal.clock import corrected_wall, Clock, iso_utc
 from sync.errors import QueueError, RegisterError, RegisterRefused, RegisterUnavailable
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from hal.text import terminal_safe
 from sync.heartbeat import heartbeat_state
 from sync.queue import SightingStore
