@@ -24,7 +24,7 @@ from firmware.doctor import describe
 from firmware.loop import run_loop
 from firmware.mode import ScanningMode
 from firmware.readers import merge_read_bursts
-from firmware.movements import MovementLog
+from firmware.movement_log import MovementLog
 from firmware.people_index import PeopleIndex
 from firmware.service_reporter import ServiceReporter
 from firmware.start import load_inventory, load_people, require_reader

@@ -20,7 +20,7 @@ from firmware.kiosk_rules import (
     mode_label,
 )
 from firmware.mode import IDLE_LOOK_EVERY
-from firmware.movements import MovementLog
+from firmware.movement_log import MovementLog
 from firmware.people_index import PeopleIndex
 from sync.person import Person
 from sync.sync_status import SyncStatus
