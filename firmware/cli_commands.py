@@ -102,7 +102,7 @@ def _movements(args: argparse.Namespace) -> int:
 
     from firmware.config import load_config
     from firmware.movement_report import format_movements, parse_since, room_spelling
-    from firmware.movements import MovementLog
+    from firmware.movement_log import MovementLog
     from sync.inventory_cache import InventoryCache
 
     if args.file is not None:

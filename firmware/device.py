@@ -24,11 +24,11 @@ from firmware.doctor import describe
 from firmware.loop import run_loop
 from firmware.mode import ScanningMode
 from firmware.readers import merge_read_bursts
-from firmware.movements import MovementLog
+from firmware.movement_log import MovementLog
 from firmware.people_index import PeopleIndex
 from firmware.service_reporter import ServiceReporter
 from firmware.start import load_inventory, load_people, require_reader
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from firmware.stopping import StopRequested, StopSignals
 from hal.backends import fitted
 from hal.buttons import Buttons, open_buttons

@@ -40,7 +40,7 @@ from firmware.start import (
     require_reader,
     unwritable_folder,
 )
-from sync.status import short_age
+from sync.sync_status import short_age
 from hal import buttons, camera, cards, display, feedback, printer, rfid, scanner
 from hal.backends import Backend
 from hal.checks import Finding, InputDevice, System

@@ -3,7 +3,7 @@
 A fixed device at the door. A person scans their badge, then their items; each item is
 checked out to them, checked in, or refused (:mod:`firmware.kiosk_rules` decides). Every
 decision is saved — in the sighting queue (for the register) and in the movement log (the
-kiosk's own memory, :mod:`firmware.movements`) — before it is shown or sounded. The visit
+kiosk's own memory, :mod:`firmware.movement_log`) — before it is shown or sounded. The visit
 ends after ``session_timeout`` seconds without a scan, at the next badge, or with the end
 button; the screen then lists what was taken and returned.
 """
@@ -33,7 +33,7 @@ from firmware.kiosk_rules import (
     mode_label,
 )
 from firmware.mode import ScanningMode
-from firmware.movements import MovementLog
+from firmware.movement_log import MovementLog
 from firmware.people_index import PeopleIndex
 from sync.person import Person, person_key
 from firmware.readers import RepeatFilter
@@ -42,7 +42,7 @@ from firmware.scan_path import BurstEnd, Judged, ScanPath
 from hal.clock import Clock
 from firmware.sightings import Stamp, make_sighting
 from sync.sighting import Sighting
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from firmware.tags import Tag, TagKind, TagRejected, parse_read, payload_text
 from hal.buttons.base import Press
 from hal.display.base import Display

@@ -37,7 +37,7 @@ from sync.intake_tags import DeviceTags
 from sync.pending_reports import PendingReports
 from sync.queue import SightingStore
 from sync.register import Register
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 
 __all__ = ["BURST_SHOWN_ONE_BY_ONE", "HandheldAudit", "Settings"]
 

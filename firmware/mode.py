@@ -19,7 +19,7 @@ from firmware import screens
 from firmware.errors import DeviceError, QueueError
 from firmware.scan_path import ScanPath
 from firmware.signals import Event, signal_for
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from hal.buttons.base import Press
 from hal.display.base import Display
 from hal.feedback.base import Feedback

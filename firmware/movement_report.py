@@ -1,6 +1,6 @@
 """``stocktaker report --movements``: who took and returned what, per day, and what is out.
 
-Built from the kiosk's movement log (:mod:`firmware.movements`), so it works offline and
+Built from the kiosk's movement log (:mod:`firmware.movement_log`), so it works offline and
 says only what this kiosk recorded: an asset checked out elsewhere is not in it. Times
 are UTC.
 """

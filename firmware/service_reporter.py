@@ -16,7 +16,7 @@ from typing import Any
 
 from firmware.health import Health, HealthFile
 from firmware.systemd_notify import Notifier, Watchdog, status_text
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sync.status import SyncStatus, short_age
+from sync.sync_status import SyncStatus, short_age
 from firmware.text import terminal_safe
 
 log = logging.getLogger(__name__)

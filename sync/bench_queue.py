@@ -14,6 +14,10 @@ every ``ROUND`` scans, and at most on the scan path (a segment roll included); t
 of taking a sync batch; a group commit (how many fsyncs, counted by wrapping
 ``os.fsync``); the resident memory of a process holding a large queue; and the time to
 open it. ``queue_figures`` returns the numbers, ``bench_queue`` the printed lines.
+
+About 410 lines, over the house's 400, for one reason: the figures are measured side by
+side in one run (each against the floor, on the same disk, alternately), so the
+measurements and the table that prints them stay in one module.
 """
 
 from __future__ import annotations

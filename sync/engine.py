@@ -30,6 +30,10 @@ The queue keeps JSON objects; each batch is read back into typed records once, h
 (:func:`readable_batch`), and the register receives those. A queued record that is no
 sighting (damaged, or from another version) goes to the dead letters with the reason;
 the round goes on with the rest.
+
+About 400 lines, at the house's limit, for one reason: the round, its backoff and the
+thread that runs it share the engine's state (the queue, the register, the last answer)
+and its locking; the sending itself is in the adapters and the queue.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from typing import Any
 
 from hal.clock import corrected_wall, Clock, iso_utc
 from sync.errors import QueueError, RegisterError, RegisterRefused, RegisterUnavailable
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from hal.text import terminal_safe
 from sync.heartbeat import heartbeat_state
 from sync.queue import SightingStore

@@ -20,7 +20,7 @@ from sync.asset import Asset
 from sync.person import Person
 from sync.intake_csv import write_intakes
 from sync.manifest import read_manifest
-from sync.movements import write_movements
+from sync.movements_csv import write_movements
 from sync.outbox import FilesOutbox, folder_error
 from sync.people_csv import read_people
 from sync.register import ItemResult, ItemStatus, Register

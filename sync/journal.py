@@ -1,7 +1,7 @@
 """``JsonLinesJournal``: an append-only file of JSON lines, each write fsynced or deferred.
 
 The device keeps several such files: a room's journal (:mod:`firmware.room`), a kiosk's
-movement log (:mod:`firmware.movements`) and the files outbox (:mod:`sync.outbox`).
+movement log (:mod:`firmware.movement_log`) and the files outbox (:mod:`sync.outbox`).
 A write is one ``write`` of one or more whole lines and one ``fsync``, so it is either
 durable when it returns or cut back; the file's first line may be a header, written
 (and fsynced, with the folder) when the file is created. Reading cuts a last line torn

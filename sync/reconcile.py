@@ -2,7 +2,8 @@
 
 One implementation for every place that shows a campaign (``stocktaker reconcile``, the
 receiver, a dashboard): :func:`reconcile` takes report dicts as devices write them and,
-optionally, the register's expected inventory, and returns plain JSON-able data.
+optionally, the register's expected inventory, and returns plain JSON-able data. Each
+report is read by :mod:`sync.reconcile_audits`; this module makes the items and rooms.
 
 An **item** is an asset (keyed by its asset tag) or, for a label the register does not
 know or that matches several assets, the label's text. Every item is in exactly one
@@ -39,10 +40,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from sync.campaign import Campaign, name_key, parse_instant, report_campaign
+from sync.campaign import Campaign, name_key, report_campaign
+from sync.reconcile_audits import Audit, text_or_none
 
 __all__ = ["CATEGORIES", "EXPECTED_CATEGORIES", "ExpectedAsset", "reconcile"]
 
@@ -51,12 +52,6 @@ CATEGORIES = ("found", "moved", "missing", "not_audited", "out_of_scope", "recov
               "retired", "unregistered", "ambiguous", "new")
 #: The categories an expected asset can be in.
 EXPECTED_CATEGORIES = ("found", "moved", "missing", "not_audited")
-
-# Report verdicts that make an item; repeats and rejected labels do not.
-_ITEM_VERDICTS = frozenset({"verified", "mislocated", "recovered", "retired", "unregistered",
-                            "ambiguous"})
-_LABEL_VERDICTS = frozenset({"unregistered", "ambiguous"})
-_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -102,7 +97,7 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
         raise ValueError(f"{len(reports)} reports but {len(sources)} sources")
     notes: list[str] = []
     excluded: list[dict[str, Any]] = []
-    chosen: list[_Audit] = []
+    chosen: list[Audit] = []
     seen_sessions: set[str] = set()
     for report, source in zip(reports, sources):
         session_id = report.get("session_id") if isinstance(report, Mapping) else None
@@ -118,7 +113,7 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
             excluded.append(_excluded(report, source, reason))
             continue
         seen_sessions.add(session_id)
-        chosen.append(_Audit(report, source))
+        chosen.append(Audit(report, source))
 
     register = _expected_assets(expected, notes) if expected is not None else None
     rooms = _Rooms()
@@ -136,7 +131,7 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
                 if sighting.verdict == "mislocated" and sighting.recorded_location:
                     rooms.add(sighting.recorded_location)
 
-    by_room: dict[str, list[_Audit]] = {}
+    by_room: dict[str, list[Audit]] = {}
     for audit in chosen:
         by_room.setdefault(name_key(audit.room), []).append(audit)
     used_sessions: set[str] = set()
@@ -151,7 +146,7 @@ def reconcile(reports: Sequence[Mapping[str, Any]], campaign: Campaign | None = 
     if register is not None:
         for tag, asset in register.items():
             home[tag] = (asset.location, asset)
-    for audit in sorted(chosen, key=_Audit.order):
+    for audit in sorted(chosen, key=Audit.order):
         counted = audit.session_id in used_sessions
         for sighting, scan in audit.sightings(notes):
             item = items.get(sighting.key, scan, sighting.verdict)
@@ -255,17 +250,17 @@ def _place_other(item: dict[str, Any], used: list[dict[str, Any]], registered: s
     item["from"] = registered or last.get("recorded_location")
 
 
-def _room_entry(name: str, audits: list[_Audit]) -> tuple[dict[str, Any], set[str]]:
+def _room_entry(name: str, audits: list[Audit]) -> tuple[dict[str, Any], set[str]]:
     """A room's entry (status, audits used and superseded) and the sessions it uses."""
     complete = [a for a in audits if not a.interrupted]
     if complete:
-        latest = max(complete, key=_Audit.order)
+        latest = max(complete, key=Audit.order)
         used, status = [latest], "audited"
     elif audits:
-        used, status = sorted(audits, key=_Audit.order), "incomplete"
+        used, status = sorted(audits, key=Audit.order), "incomplete"
     else:
         used, status = [], "not_audited"
-    superseded = [a for a in sorted(audits, key=_Audit.order) if a not in used]
+    superseded = [a for a in sorted(audits, key=Audit.order) if a not in used]
     note = None
     if status == "audited" and superseded:
         note = (f"audited {len(audits)} times: the latest complete audit"
@@ -299,12 +294,8 @@ def _field(entry: Any, key: str) -> str:
 
 def _excluded(report: Mapping[str, Any], source: str, reason: str) -> dict[str, Any]:
     return {"session_id": report.get("session_id"), "source": source,
-            "room": _text(report.get("location")), "campaign": report_campaign(report),
+            "room": text_or_none(report.get("location")), "campaign": report_campaign(report),
             "reason": reason}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 class _Rooms:
@@ -326,119 +317,6 @@ class _Rooms:
         return list(self._names.items())
 
 
-@dataclass(frozen=True)
-class _Sighting:
-    key: str
-    verdict: str
-    room: str
-    session_id: str
-    device_id: str | None
-    technician: str | None
-    at: str | None
-    payload: str | None
-    source: str | None
-    recorded_location: str | None
-
-    def shown(self) -> dict[str, Any]:
-        return {"room": self.room, "session_id": self.session_id, "device_id": self.device_id,
-                "technician": self.technician, "at": self.at, "verdict": self.verdict,
-                "payload": self.payload, "reader": self.source,
-                "recorded_location": self.recorded_location}
-
-
-class _Audit:
-    """One report of the campaign."""
-
-    def __init__(self, report: Mapping[str, Any], source: str) -> None:
-        self.report = report
-        self.source = source
-        self.session_id = str(report["session_id"])
-        self.room = " ".join(str(report["location"]).split())
-        self.interrupted = report.get("interrupted") is True
-        self.ended_at = _text(report.get("ended_at"))
-
-    def order(self) -> tuple[datetime, datetime, str]:
-        """Oldest first: by end, then start, then session id (a stable tie-break)."""
-        return (parse_instant(self.report.get("ended_at")) or _EPOCH,
-                parse_instant(self.report.get("started_at")) or _EPOCH, self.session_id)
-
-    def summary(self) -> dict[str, Any]:
-        r = self.report
-        return {"session_id": self.session_id, "source": self.source,
-                "device_id": _text(r.get("device_id")), "technician": _text(r.get("technician")),
-                "started_at": _text(r.get("started_at")), "ended_at": self.ended_at,
-                "interrupted": self.interrupted, "campaign": report_campaign(r)}
-
-    def sightings(self, notes: list[str]) -> Iterable[tuple[_Sighting, Mapping[str, Any]]]:
-        scans = self.report.get("scans")
-        if not isinstance(scans, list):
-            notes.append(f"report {self.session_id}: scans is not a list, skipped")
-            return
-        odd = 0
-        for scan in scans:
-            if not isinstance(scan, Mapping):
-                odd += 1
-                continue
-            verdict = scan.get("verdict")
-            if verdict not in _ITEM_VERDICTS:
-                continue
-            tag, payload = _text(scan.get("asset_tag")), _text(scan.get("payload"))
-            if verdict in _LABEL_VERDICTS or not tag:
-                if not payload:
-                    odd += 1
-                    continue
-                key = "label:" + payload
-            else:
-                key = "asset:" + tag
-            r = self.report
-            yield (_Sighting(key, str(verdict), self.room, self.session_id,
-                             _text(r.get("device_id")), _text(r.get("technician")),
-                             _text(scan.get("at")), payload, _text(scan.get("source")),
-                             _text(scan.get("recorded_location"))), scan)
-        if odd:
-            notes.append(f"report {self.session_id}: {odd} scan(s) of an unexpected shape skipped")
-
-    def intakes(self, room: str, notes: list[str]) -> list[dict[str, Any]]:
-        """The report's intakes as items of category ``new``, each once."""
-        intakes = self.report.get("intakes")
-        if not isinstance(intakes, list):
-            return []
-        items = []
-        for intake in intakes:
-            intake_id = _text(intake.get("intake_id")) if isinstance(intake, Mapping) else None
-            if intake is None or not intake_id:
-                notes.append(f"report {self.session_id}: an intake of an unexpected shape"
-                             " skipped")
-                continue
-            identifiers = intake.get("identifiers")
-            identifiers = dict(identifiers) if isinstance(identifiers, Mapping) else {}
-            label = _text(intake.get("unknown_label")) or ", ".join(
-                f"{kind} {value}" for kind, value in identifiers.items())
-            items.append({
-                "key": "intake:" + intake_id, "asset_tag": _text(intake.get("asset_tag")),
-                "label": label or None, "name": "",
-                "serial": _text(identifiers.get("serial")) or "", "category": "new",
-                "room": room, "from": None, "to": None, "expected": False, "candidates": [],
-                "needs_look": False,
-                "sightings": [{"room": room, "session_id": self.session_id,
-                               "device_id": _text(self.report.get("device_id")),
-                               "technician": _text(self.report.get("technician")),
-                               "at": _text(intake.get("at")), "verdict": "intake",
-                               "payload": label, "reader": None, "recorded_location": None,
-                               "used": True}]})
-        return items
-
-    def ghosts(self, notes: list[str]) -> list[Mapping[str, Any]]:
-        ghosts = self.report.get("ghosts")
-        if not isinstance(ghosts, list):
-            return []
-        good = [g for g in ghosts if isinstance(g, Mapping) and _text(g.get("asset_tag"))]
-        if len(good) != len(ghosts):
-            notes.append(f"report {self.session_id}: {len(ghosts) - len(good)} ghost(s) of an"
-                         " unexpected shape skipped")
-        return good
-
-
 class _Items:
     """Items by key, in the order first met."""
 
@@ -454,9 +332,9 @@ class _Items:
                 "label": key[len("label:"):] if is_label else None,
                 "name": "", "serial": "", "category": None, "room": None, "from": None,
                 "to": None, "expected": False, "candidates": [], "sightings": []}
-        if not item["name"] and _text(scan.get("name")):
+        if not item["name"] and text_or_none(scan.get("name")):
             item["name"] = scan["name"]
-        if not item["serial"] and _text(scan.get("serial")):
+        if not item["serial"] and text_or_none(scan.get("serial")):
             item["serial"] = scan["serial"]
         if verdict == "ambiguous" and not item["candidates"]:
             item["candidates"] = [str(c) for c in scan.get("candidates") or []

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from hal.errors import ConfigError
 from sync.asset import Asset
 from sync.intake import IntakeRecord
-from sync.movements import KIOSK_VERDICTS
+from sync.movements_csv import KIOSK_VERDICTS
 from sync.person import Person
 from sync.register import ItemResult, ItemStatus, OutboxReports, Register
 from sync.sighting import Outgoing, Sighting

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from sync.engine import Backoff, SyncEngine, corrected_report
 from sync.memory_register import MemoryRegister
 from sync.queue import SightingQueue

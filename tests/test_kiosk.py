@@ -20,10 +20,10 @@ from firmware.kiosk_rules import (
     mode_label,
 )
 from firmware.mode import IDLE_LOOK_EVERY
-from firmware.movements import MovementLog
+from firmware.movement_log import MovementLog
 from firmware.people_index import PeopleIndex
 from sync.person import Person
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from firmware.tags import parse_read
 from hal.buttons.base import Press
 from hal.display.terminal import TerminalDisplay

@@ -20,7 +20,7 @@ from sync.sighting import Sighting
 from sync.engine import Backoff, SyncEngine, summarise
 from sync.files import FilesRegister
 from sync.memory_register import MemoryRegister
-from sync.movements import MOVEMENT_COLUMNS
+from sync.movements_csv import MOVEMENT_COLUMNS
 from sync.queue import SightingQueue, format_status, read_status
 from sync.register import ItemStatus, Register
 from sync.pending_reports import PendingReports

@@ -17,7 +17,7 @@ from firmware.door_kiosk import DoorKiosk, KioskSettings
 from firmware.errors import QueueError
 from firmware.handheld_audit import HandheldAudit, Settings
 from firmware.inventory import Asset, Inventory
-from firmware.movements import MovementLog
+from firmware.movement_log import MovementLog
 from firmware.people_index import PeopleIndex
 from sync.person import Person
 from firmware.scan_path import Judged, ScanPath

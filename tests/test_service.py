@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from firmware.config import load_config
 from firmware.errors import ConfigError
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from firmware.health import Health, HealthFile, render_health
 from firmware.systemd_notify import Notifier, Watchdog, scan_log_line, status_text
 from sync.queue import SightingQueue

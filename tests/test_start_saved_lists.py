@@ -20,7 +20,7 @@ from firmware.config import load_config
 from firmware.device import _open_mode
 from firmware.door_kiosk import DoorKiosk
 from firmware.handheld_audit import HandheldAudit
-from sync.status import SyncStatus
+from sync.sync_status import SyncStatus
 from tests.test_doctor_start import closed_port
 from tests.test_kiosk_e2e import (
     MANIFEST,

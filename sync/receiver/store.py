@@ -14,6 +14,11 @@ same row to commit or roll back: the first batch to claim an idempotency key app
 and the others with that key replay its answer; the first to store a sighting gets
 ``accepted`` and every other ``duplicate``. A transaction PostgreSQL ends as a deadlock
 (two batches holding the same sightings in different orders) is run again.
+
+About 410 lines, over the house's 400, for one reason: every write shares the one
+transaction of a batch and its retry after a deadlock, so the class that holds them and
+the SQL they run stay together; the tables are in :mod:`sync.receiver.schema`, the
+holdings in :mod:`sync.receiver.holdings`.
 """
 
 from __future__ import annotations
