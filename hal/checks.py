@@ -15,7 +15,7 @@ import grp
 import importlib.util
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,12 +65,16 @@ class System:
         access: ``os.access``-like permission check (the real one by default).
         user: the user the device runs as (the current one by default).
         module_available: whether a Python module can be imported.
+        environ: the device's environment (this process's by default), where gpiozero
+            finds ``GPIOZERO_PIN_FACTORY``.
     """
 
     def __init__(self, root: Path = Path("/"), *,
                  access: Callable[[str, int], bool] = os.access, user: str | None = None,
-                 module_available: Callable[[str], bool] | None = None) -> None:
+                 module_available: Callable[[str], bool] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.root = root
+        self.environ = os.environ if environ is None else environ
         self._access = access
         self.user = user or getpass.getuser()
         self._module = module_available or (
@@ -99,6 +103,18 @@ class System:
             return grp.getgrgid(gid).gr_name
         except (OSError, KeyError):
             return None
+
+    def join_fix(self, node: str, group: str) -> str:
+        """The fix for a device node this user may not use: join the group that owns it
+        (``group`` when that cannot be read). A node of root's group is not joined (that
+        would hand the service far more than one device): a udev rule gives it to
+        ``group`` first."""
+        owner = self.group_of(node) or group
+        if owner == "root":
+            return (f"{node} is root's alone: give it to the '{group}' group with a udev rule"
+                    f" (GROUP=\"{group}\", MODE=\"0660\"; the stocktaker rule does for the"
+                    f" devices it knows), then sudo usermod -aG {group} {self.user}")
+        return f"sudo usermod -aG {owner} {self.user}"
 
     def has_module(self, name: str) -> bool:
         """Whether a Python module can be imported."""
@@ -182,10 +198,9 @@ def input_device(system: System, part: str, spec: str) -> list[Finding]:
                         " vendor:product or name (stocktaker doctor --listen shows reads)")]
     found = f"{node}"
     if not system.usable(node):
-        group = system.group_of(node) or "input"
         return [Finding(part, spec, False, f"{found}: permission denied",
-                        f"add the user to the '{group}' group: sudo usermod -aG {group}"
-                        f" {system.user} (then log in again or restart the service)")]
+                        f"{system.join_fix(node, 'input')} (then log in again or restart"
+                        " the service)")]
     holders = system.holders(node)
     if holders:
         who = ", ".join(f"PID {pid} ({comm})" for pid, comm in holders)
@@ -213,9 +228,8 @@ def serial_port(system: System, port: str) -> Finding:
         return Finding("rfid", port, False, "no such port",
                        "plug the reader in; ls /dev/serial/by-id/ names it for rfid.port")
     if not system.usable(port):
-        group = system.group_of(port) or "dialout"
         return Finding("rfid", port, False, "permission denied",
-                       f"sudo usermod -aG {group} {system.user}")
+                       system.join_fix(port, "dialout"))
     holders = system.holders(port)
     if holders:
         who = ", ".join(f"PID {pid} ({comm})" for pid, comm in holders)
@@ -228,7 +242,11 @@ def serial_port(system: System, port: str) -> Finding:
 
 
 def gpio(system: System, part: str, wanted: str) -> Finding:
-    """The GPIO pins ``wanted``: a usable ``/dev/gpiochip*`` and gpiozero's pin library."""
+    """The GPIO pins ``wanted``: a usable ``/dev/gpiochip*`` and gpiozero's pin library;
+    gpiozero's mock pins where ``GPIOZERO_PIN_FACTORY`` says so (nothing real to check)."""
+    if system.environ.get("GPIOZERO_PIN_FACTORY", "").strip().lower() == "mock":
+        return Finding(part, wanted, True, "gpiozero's mock pins (GPIOZERO_PIN_FACTORY=mock):"
+                       " no real pin is read or driven")
     chips = sorted(p.name for p in system.path("/dev").glob("gpiochip*")) \
         if system.path("/dev").is_dir() else []
     if not chips:
@@ -236,9 +254,8 @@ def gpio(system: System, part: str, wanted: str) -> Finding:
                        "set the backend to terminal or none on a machine without GPIO")
     node = f"/dev/{chips[0]}"
     if not system.usable(node):
-        group = system.group_of(node) or "gpio"
         return Finding(part, wanted, False, f"{node}: permission denied",
-                       f"sudo usermod -aG {group} {system.user}")
+                       system.join_fix(node, "gpio"))
     if not system.has_module("lgpio"):
         return Finding(part, wanted, False, "gpiozero has no pin library",
                        "sudo apt install python3-lgpio (visible to a venv made with"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import os
 import subprocess
 import sys
@@ -109,6 +110,44 @@ def test_no_permission_says_which_group_to_join(tmp_path: Path) -> None:
     assert found["scanner"].found == "/dev/input/event3: permission denied"
     assert "sudo usermod -aG" in found["scanner"].fix and "stocktaker" in found["scanner"].fix
     assert found["display"].found == "permission denied"
+
+
+def test_a_node_of_roots_group_is_given_by_a_udev_rule_not_by_joining_root(
+        tmp_path: Path) -> None:
+    """Debian leaves /dev/gpiochip* to root:root: the fix is a udev rule for the gpio
+    group, never ``usermod -aG root`` (the files here are root's group when the tests run
+    as root; another owner group is named as it is)."""
+    root = tmp_path / "root"
+    make_tree(root)
+    found = by_part(examine(config(
+        tmp_path, buttons=ButtonsConfig(backend="gpio"),
+        rfid=RfidConfig(backend="serial", port="/dev/ttyUSB0")),
+        system(root, denied=("gpiochip0", "ttyUSB0"))))
+    owner = grp.getgrgid((root / "dev/gpiochip0").stat().st_gid).gr_name
+    for part, group in (("buttons", "gpio"), ("rfid", "dialout")):
+        assert "-aG root" not in found[part].fix
+        if owner == "root":
+            assert "udev rule" in found[part].fix and f"GROUP=\"{group}\"" in found[part].fix
+        else:
+            assert found[part].fix == f"sudo usermod -aG {owner} stocktaker"
+
+
+def test_gpiozeros_mock_pins_need_no_chip(tmp_path: Path) -> None:
+    """GPIOZERO_PIN_FACTORY=mock in the device's environment: gpiozero drives no real pin,
+    so no chip, permission or pin library is missing."""
+    root = tmp_path / "root"
+    make_tree(root)
+    (root / "dev/gpiochip0").unlink()
+    settings = config(tmp_path, buttons=ButtonsConfig(backend="gpio"),
+                      feedback=FeedbackConfig(backend="gpio"))
+    mock = System(root, access=lambda path, mode: True, user="stocktaker",
+                  module_available=lambda name: name != "lgpio",
+                  environ={"GPIOZERO_PIN_FACTORY": "mock"})
+    found = by_part(examine(settings, mock))
+    assert found["buttons"].ok and found["feedback"].ok
+    assert "mock pins" in found["buttons"].found
+    real = System(root, access=lambda path, mode: True, user="stocktaker", environ={})
+    assert not by_part(examine(settings, real))["buttons"].ok
 
 
 def test_i2c_switched_off_and_a_missing_evdev(tmp_path: Path) -> None:

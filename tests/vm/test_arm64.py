@@ -143,8 +143,16 @@ def test_every_dependency_imports_and_works_on_aarch64(arm64: Machine) -> None:
     assert found["evdev_ext"].endswith("aarch64-linux-gnu.so"), "evdev built in the guest"
 
 
+def test_the_gpio_chip_is_the_gpio_groups(arm64: Machine) -> None:
+    """The virt machine's GPIO controller (PL061): Debian's udev leaves /dev/gpiochip0 to
+    root alone; the stocktaker rule gives it to the gpio group the service is in."""
+    _, found = arm64.sh("stat -c '%G %a' /dev/gpiochip0")
+    assert found.split() == ["gpio", "660"]
+
+
 def test_doctor(arm64: Machine) -> None:
-    """doctor as the service's user, the service stopped (it grabs the scanner)."""
+    """doctor as the service's user, the service stopped (it grabs the scanner); the pins
+    are gpiozero's mock ones, as the service's (Debian has no lgpio for gpiozero)."""
     arm64.sh("systemctl stop stocktaker.service", timeout=600.0)
     code, out = timed(arm64, "runuser -u stocktaker -- env GPIOZERO_PIN_FACTORY=mock "
                              f"{STOCKTAKER} doctor --config /etc/stocktaker/config.toml")
