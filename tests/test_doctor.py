@@ -35,7 +35,7 @@ def make_tree(root: Path) -> None:
     (root / "dev/input/by-id").mkdir(parents=True)
     (root / "dev/input/event3").touch()
     os.symlink("../event3", root / "dev/input/by-id/usb-Symbol_Scanner-event-kbd")
-    for node in ("dev/ttyUSB0", "dev/i2c-1", "dev/gpiochip0"):
+    for node in ("dev/ttyUSB0", "dev/i2c-1", "dev/gpiochip0", "dev/video0"):
         (root / node).touch()
     (root / "proc").mkdir()
 
@@ -121,10 +121,13 @@ def test_a_node_of_roots_group_is_given_by_a_udev_rule_not_by_joining_root(
     make_tree(root)
     found = by_part(examine(config(
         tmp_path, buttons=ButtonsConfig(backend="gpio"),
-        rfid=RfidConfig(backend="serial", port="/dev/ttyUSB0")),
-        system(root, denied=("gpiochip0", "ttyUSB0"))))
+        rfid=RfidConfig(backend="serial", port="/dev/ttyUSB0"),
+        display=DisplayConfig(backend="oled"), camera=CameraConfig(backend="v4l2")),
+        system(root, denied=("gpiochip0", "ttyUSB0", "i2c-1", "video0"))))
     owner = grp.getgrgid((root / "dev/gpiochip0").stat().st_gid).gr_name
-    for part, group in (("buttons", "gpio"), ("rfid", "dialout")):
+    for part, group in (("buttons", "gpio"), ("rfid", "dialout"), ("display", "i2c"),
+                        ("camera", "video")):
+        assert found[part].found.endswith("permission denied"), found[part]
         assert "-aG root" not in found[part].fix
         if owner == "root":
             assert "udev rule" in found[part].fix and f"GROUP=\"{group}\"" in found[part].fix

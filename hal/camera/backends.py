@@ -113,9 +113,8 @@ def _check_webcam(settings: CameraSettings, system: System) -> list[Finding]:
     if not system.exists(node):
         return [Finding("camera", node, False, "no such device", "plug the webcam in")]
     if not system.usable(node):
-        group = system.group_of(node) or "video"
         return [Finding("camera", node, False, "permission denied",
-                        f"sudo usermod -aG {group} {system.user}")]
+                        system.join_fix(node, "video"))]
     return [Finding("camera", node, True, "present")]
 
 

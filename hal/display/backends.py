@@ -65,9 +65,9 @@ def _check_oled(settings: DisplaySettings, system: System) -> list[Finding]:
                             "sudo raspi-config nonint do_i2c 0 (or dtparam=i2c_arm=on in"
                             " /boot/firmware/config.txt), then reboot")]
     if not system.usable(node):
-        group = system.group_of(node) or ("spi" if settings.interface == "spi" else "i2c")
+        group = "spi" if settings.interface == "spi" else "i2c"
         return [Finding("display", node, False, "permission denied",
-                        f"sudo usermod -aG {group} {system.user}")]
+                        system.join_fix(node, group))]
     return [Finding("display", f"{settings.driver} on {node}", True,
                     "bus present (i2cdetect -y N shows whether the panel answers)")]
 
