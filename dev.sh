@@ -101,7 +101,8 @@ case "$job" in
     }
     # The last stage: the device image built (or taken from its cache) and booted in QEMU,
     # STOCKTAKER_VM_CUTS power cuts (8 here, no new one after STOCKTAKER_VM_CUTS_MINUTES, 10;
-    # the 50 of README's run: see "The device in a box").
+    # the 50 of README's run: see "The device in a box"); STOCKTAKER_VM_WORKERS machines at
+    # once (2: one a core), a test file's scenarios on one of them, the longest files first.
     echo "device in a box: the image (images/vm/build.py; cached in ~/.cache/stocktaker-vm)"
     if ! image=$("$venv/bin/python" images/vm/build.py | tail -n 1) || [ -z "$image" ]; then
       echo "the device-in-a-box stage failed: its image could not be built (the reason is above; it needs network for Debian's packages and the wheels)" >&2
@@ -110,5 +111,6 @@ case "$job" in
     echo "device in a box: $image"
     exec env STOCKTAKER_VM=1 STOCKTAKER_VM_CUTS="${STOCKTAKER_VM_CUTS:-8}" \
       STOCKTAKER_VM_CUTS_MINUTES="${STOCKTAKER_VM_CUTS_MINUTES:-10}" \
-      "$venv/bin/python" -m pytest -m "vm and not vm_arm64" tests/vm ;;
+      "$venv/bin/python" -m pytest -n "${STOCKTAKER_VM_WORKERS:-2}" --dist loadfile \
+      --no-loadscope-reorder -m "vm and not vm_arm64" tests/vm ;;
 esac

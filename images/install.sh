@@ -43,7 +43,9 @@ fi
 src=$(cd "$(dirname "$0")/.." && pwd)
 user=stocktaker
 opt=/opt/stocktaker
-packages=(python3-venv python3-dev gcc libzbar0 python3-evdev python3-numpy python3-pil)
+# dosfstools and exfatprogs: the USB stick's check before it is mounted (fsck.vfat, fsck.exfat)
+packages=(python3-venv python3-dev gcc libzbar0 python3-evdev python3-numpy python3-pil
+          dosfstools exfatprogs)
 # only in Raspberry Pi OS's archive: installed where apt has them, left out elsewhere
 pi_packages=(python3-picamera2 python3-lgpio)
 groups=(input video i2c gpio spi dialout)

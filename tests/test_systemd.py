@@ -138,3 +138,17 @@ def test_the_udev_rules_parse_and_name_the_devices() -> None:
         run = subprocess.run([udevadm, "verify", str(REPO / "systemd/99-stocktaker.rules")],
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_stick_is_checked_before_each_mount() -> None:
+    """A stick pulled in the middle of a write came back with a damaged FAT, mounted as it
+    was, and the kernel made it read-only at the first write: nothing reached it again
+    (found by tests/vm/test_stick_pull.py). Each mount now waits for fsck of the device."""
+    text = (REPO / "systemd/media-stocktaker.mount").read_text()
+    what = re.search(r"^What=(\S+)$", text, re.M)
+    assert what is not None
+    # the fsck instance's name is the device path, escaped as systemd-escape --path does
+    escaped = what.group(1).strip("/").replace("-", "\\x2d").replace("/", "-")
+    fsck = f"systemd-fsck@{escaped}.service"
+    assert re.search(rf"^Requires=.*{re.escape(fsck)}", text, re.M)
+    assert re.search(rf"^After=.*{re.escape(fsck)}", text, re.M)

@@ -3,12 +3,18 @@
 The rig's tests are marked ``vm``. They need root (the image build), qemu-system-x86_64,
 mmdebstrap, mtools, dosfstools and e2fsprogs; a missing tool fails them with the reason.
 They are collected only with ``STOCKTAKER_VM=1`` (see README, "The device in a box").
+
+Two machines can run at once, one per pytest-xdist worker (``-n 2 --dist loadfile
+--no-loadscope-reorder``, as ``./dev.sh test`` runs them): the files are collected
+longest first (:data:`LONGEST_FIRST`), so that the last to start are the short ones.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +27,17 @@ from tests.vm.machine import Machine
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("qemu-system-x86_64", "mmdebstrap", "mcopy", "mkfs.vfat", "debugfs", "sfdisk")
+#: The rig's files by how long they take (README's figures), longest first; a file not
+#: named runs after these.
+LONGEST_FIRST = ["test_power_cuts.py", "test_register_net.py", "test_stick_pull.py",
+                 "test_display.py", "test_camera.py", "test_service_life.py",
+                 "test_audit.py", "test_harness.py", "test_first_boot.py",
+                 "test_stick_durability.py", "test_sd_card.py"]
+
+
+def _rank(item: pytest.Item) -> int:
+    name = Path(str(item.fspath)).name
+    return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -33,6 +50,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                                                  "-m vm_arm64 (README, The device in a box)"))
         elif "tests/vm/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.vm)
+    # the rig's tests, in the places they hold among the items, longest file first (a
+    # stable sort: a file's tests keep their order)
+    places = [n for n, item in enumerate(items) if item.get_closest_marker("vm") is not None]
+    ranked = sorted((items[n] for n in places), key=_rank)
+    for n, item in zip(places, ranked):
+        items[n] = item
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +70,12 @@ def vm_image() -> Path:
     if missing:
         pytest.fail(f"the VM rig needs {', '.join(missing)} (apt-get install qemu-system-x86"
                     " mmdebstrap mtools dosfstools fdisk)", pytrace=False)
-    done = subprocess.run([sys.executable, str(REPO / "images/vm/build.py")],
-                          capture_output=True, text=True, timeout=3600)
+    # one build at a time: with two workers, the second waits and takes the first's image
+    lock = Path(tempfile.gettempdir()) / "stocktaker-vm-build.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = subprocess.run([sys.executable, str(REPO / "images/vm/build.py")],
+                              capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         pytest.fail(f"the image build failed:\n{done.stderr[-3000:]}", pytrace=False)
     return Path(done.stdout.strip().splitlines()[-1])
@@ -76,7 +103,10 @@ class Box:
                                register_port=register_port, disk_throttle=disk_throttle)
 
     def close(self) -> None:
+        """Kill the machine and remove its copy of the disk (over a GB; the console log,
+        QEMU's messages and the stick stay)."""
         self.machine.kill()
+        self.disk.path.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -59,8 +59,12 @@ def report(label: str, queue: dict, scan: tuple[float, float]) -> None:
         print(f"  queued {row['queued']:>6}: append p50 {row['p50_ms']:.2f} p99 "
               f"{row['p99_ms']:.2f} ms, floor p50 {row['floor_p50_ms']:.2f} p99 "
               f"{row['floor_p99_ms']:.2f} ms; per scan {row['scan_write_bytes']:.0f} B in "
-              f"pages, {row['scan_wchar']:.0f} B to write, {row['scan_flushes']:.3f} flushes;"
+              f"pages, {row['scan_wchar']:.0f} B to write, {row['scan_flushes']:.3f} flushes"
+              f" (at most {row['scan_max_flushes']} in one);"
               f" acknowledge 50 {row['acknowledge_50_ms']:.1f} ms")
+        print(f"    the scan as before (journal line fsynced too): p50 "
+              f"{row['before_p50_ms']:.2f} p99 {row['before_p99_ms']:.2f} ms, "
+              f"{row['before_write_bytes']:.0f} B in pages, {row['before_flushes']:.3f} flushes")
     commit = queue["group_commit"]
     print(f"  group commit {commit['records']}: {commit['ms']:.1f} ms, {commit['fsyncs']} "
           f"fsyncs vs {commit['single_ms']:.1f} ms, {commit['single_fsyncs']} fsyncs")
@@ -72,7 +76,9 @@ def check(queue: dict, scan: tuple[float, float]) -> None:
     for row in queue["rows"]:
         for key in ("p50_ms", "p99_ms", "floor_p50_ms", "floor_p99_ms"):
             assert math.isfinite(row[key]) and row[key] > 0, (key, row)
-        assert row["scan_flushes"] >= 2  # the queue's append and the journal's line
+        # the queue's append, the one flush a scan waits for (the journal's is deferred to
+        # the sync round, so the average is a little over one)
+        assert row["scan_flushes"] >= 1 and row["scan_max_flushes"] >= 1
         assert row["scan_wchar"] > 0
     assert all(math.isfinite(v) and v > 0 for v in scan)
 
