@@ -20,18 +20,14 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from sync.intake import IntakeRecord
 from sync.snipeit_notes import intake_note
 from sync.sighting import Outgoing
-from sync.outbox import csv_cell
+from sync.outbox import csv_cell, read_csv_rows
 from sync.storage import fsync_directory, replace_file
-
-log = logging.getLogger(__name__)
 
 __all__ = ["INTAKE_COLUMNS", "intake_row", "write_intakes"]
 
@@ -85,17 +81,5 @@ def _existing(path: Path) -> tuple[list[list[str]], set[str]]:
 
     A file that is no longer CSV is set aside (``.damaged``) and a new one started.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-    except FileNotFoundError:
-        return [], set()
-    try:
-        rows = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True)
-                if row and any(row) and row != list(INTAKE_COLUMNS)]
-    except csv.Error as exc:
-        target = path.with_name(f"{path.stem}.damaged{path.suffix}")
-        os.replace(path, target)
-        log.warning("%s is not CSV any more (%s): set aside as %s, a new one started",
-                    path, exc, target.name)
-        return [], set()
+    rows = read_csv_rows(path, lambda row: any(row) and row != list(INTAKE_COLUMNS))
     return rows, {row[-1] for row in rows}

@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sync.outbox import csv_cell
+from sync.outbox import csv_cell, read_csv_rows
 from sync.sighting import Outgoing, Sighting
 from sync.storage import fsync_directory, replace_file
-
-log = logging.getLogger(__name__)
 
 __all__ = ["KIOSK_VERDICTS", "MOVEMENT_COLUMNS", "movement_day", "movement_row",
            "write_movements"]
@@ -110,17 +106,6 @@ def _existing(path: Path) -> tuple[list[list[str]], set[str]]:
     A file edited on a PC may have lost its header or gained blank lines: only rows whose
     first cell is a sighting id count, and they are kept as they are.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-    except FileNotFoundError:
-        return [], set()
-    try:
-        rows = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True)
-                if row and row[0] and row[0] != MOVEMENT_COLUMNS[0]]
-    except csv.Error as exc:
-        target = path.with_name(f"{path.stem}.damaged{path.suffix}")
-        os.replace(path, target)
-        log.warning("%s is not CSV any more (%s): set aside as %s, a new one started",
-                    path, exc, target.name)
-        return [], set()
+    rows = read_csv_rows(path, lambda row: bool(row and row[0])
+                         and row[0] != MOVEMENT_COLUMNS[0])
     return rows, {row[0] for row in rows}

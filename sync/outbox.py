@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,10 @@ from sync.errors import RegisterError
 from sync.journal import JsonLinesJournal
 from sync.storage import fsync_directory, replace_file, sync_if_fat
 
-__all__ = ["CSV_COLUMNS", "FilesOutbox", "ReportError", "csv_cell", "report_csv_rows"]
+__all__ = ["CSV_COLUMNS", "FilesOutbox", "ReportError", "csv_cell", "read_csv_rows",
+           "report_csv_rows"]
+
+log = logging.getLogger(__name__)
 
 CSV_COLUMNS = (
     "row_type", "sighting_id", "at", "source", "verdict", "asset_tag",
@@ -156,7 +159,6 @@ class FilesOutbox:
             target = self.directory / f"{stem}-{n}{suffix}"
         os.rename(self.sightings_path, target)
         fsync_directory(self.directory)
-        log = logging.getLogger(__name__)
         (log.warning if why != "rotated" else log.info)(
             "%s: %s; continued in a new file, the old one is %s", self.sightings_path, why,
             target.name)
@@ -187,7 +189,7 @@ class FilesOutbox:
                 with (self.directory / f"sightings-{self.device_id}.torn").open("ab") as torn:
                     torn.write(last + b"\n")
                 _truncate(self.sightings_path, size - len(last))
-                logging.getLogger(__name__).warning(
+                log.warning(
                     "%s: a line torn by a crash was cut (%d bytes kept in %s)",
                     self.sightings_path, len(last), f"sightings-{self.device_id}.torn")
                 size -= len(last)
@@ -316,6 +318,27 @@ def csv_cell(value: Any) -> str:
     if text.startswith(_FORMULA_STARTS):
         return "'" + text
     return text
+
+
+def read_csv_rows(path: Path, keep: Callable[[list[str]], bool]) -> list[list[str]]:
+    """The rows ``keep`` accepts of a CSV file in the outbox (none when it does not exist).
+
+    A file that is no longer CSV (edited on a PC, damaged) is set aside as
+    ``<name>.damaged<suffix>`` and the caller starts a new one; the rows it held stay there.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except FileNotFoundError:
+        return []
+    try:
+        return [row for row in csv.reader(io.StringIO(text, newline=""), strict=True)
+                if keep(row)]
+    except csv.Error as exc:
+        target = path.with_name(f"{path.stem}.damaged{path.suffix}")
+        os.replace(path, target)
+        log.warning("%s is not CSV any more (%s): set aside as %s, a new one started",
+                    path, exc, target.name)
+        return []
 
 
 def _json_lines(records: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
